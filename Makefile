@@ -1,0 +1,32 @@
+# Thin wrappers over scripts/: see README.md.
+.PHONY: run stop test build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi fmt
+
+run:            ## install what is missing, start Postgres, RabbitMQ and the five services (Ctrl-C stops all)
+	@scripts/run.sh
+
+stop:           ## stop what `make run` started
+	@scripts/run.sh stop
+
+test:           ## everything, against real servers of its own (other ports than `make run`)
+	@scripts/test.sh
+
+build:
+	swift build
+
+stack-up:       ## only Postgres and RabbitMQ of `make run`
+	@scripts/stack.sh up run
+
+stack-down:
+	@scripts/stack.sh down run
+
+stack-status:
+	@scripts/stack.sh status run
+
+test-stack-up:  ## only the test servers, to run `swift test` by hand
+	@scripts/test.sh stack
+
+test-stack-down:
+	@scripts/stack.sh down test
+
+openapi:        ## compile each service's openapi.yaml into its library after editing it
+	@scripts/embed-openapi.sh

@@ -1,0 +1,172 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+/// A service: its library (`Services/<Name>/Sources`) and its executable (`Services/<Name>/Main`).
+func service(_ name: String, dependencies: [Target.Dependency] = []) -> [Target] {
+    [
+        .target(
+            name: name,
+            dependencies: [
+                "ServiceKit", "Database", "MessageBus", "Contracts",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ] + dependencies,
+            path: "Services/\(name)/Sources",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "\(name)Main",
+            dependencies: [.target(name: name), "ServiceKit"],
+            path: "Services/\(name)/Main",
+            swiftSettings: swiftSettings
+        ),
+    ]
+}
+
+let services = ["Identity", "Billing", "Content", "Progress", "Notifications"]
+
+let package = Package(
+    name: "Syllabus",
+    platforms: [.macOS(.v15)],
+    products: services.map { .executable(name: $0.lowercased(), targets: ["\($0)Main"]) } + [
+        .executable(name: "syllabus", targets: ["SyllabusCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // C libraries from the system, found through pkg-config.
+        .systemLibrary(
+            name: "CLibPQ",
+            path: "Shared/CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CRabbitMQ",
+            path: "Shared/CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+
+        // Shared layers.
+        .target(
+            name: "Database",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Shared/Database",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MessageBus",
+            dependencies: [
+                "CRabbitMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/MessageBus",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Contracts",
+            dependencies: [],
+            path: "Shared/Contracts",
+            exclude: ["Schemas", "Snapshot", "Examples", "asyncapi.yaml"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "Database", "MessageBus", "Contracts",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/ServiceKit",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "SyllabusCLI",
+            dependencies: [
+                "Database", "MessageBus", "Contracts", "ServiceKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/SyllabusCLI",
+            swiftSettings: swiftSettings
+        ),
+    ]
+        + service("Identity", dependencies: [
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ])
+        + service("Billing")
+        + service("Content")
+        + service("Progress")
+        + service("Notifications", dependencies: [
+            .product(name: "Mustache", package: "swift-mustache"),
+        ])
+        + [
+            .testTarget(name: "DatabaseTests", dependencies: ["Database"], swiftSettings: swiftSettings),
+            .testTarget(name: "MessageBusTests", dependencies: ["MessageBus"], swiftSettings: swiftSettings),
+            .testTarget(name: "ContractsTests", dependencies: ["Contracts", "TestSupport"], swiftSettings: swiftSettings),
+            .testTarget(
+                name: "ServiceKitTests",
+                dependencies: [
+                    "ServiceKit",
+                    .product(name: "HummingbirdTesting", package: "hummingbird"),
+                    .product(name: "JWTKit", package: "jwt-kit"),
+                ],
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(name: "IdentityTests", dependencies: ["Identity"], swiftSettings: swiftSettings),
+            .testTarget(name: "NotificationsTests", dependencies: ["Notifications"], swiftSettings: swiftSettings),
+            .testTarget(
+                name: "IntegrationTests",
+                dependencies: ["TestSupport", "Database", "MessageBus", "Contracts", "ServiceKit"],
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "EndToEndTests",
+                dependencies: [
+                    "TestSupport", "Contracts", "MessageBus",
+                    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                ],
+                swiftSettings: swiftSettings
+            ),
+            .target(
+                name: "TestSupport",
+                dependencies: ["Database", "MessageBus", "Contracts", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/TestSupport",
+                swiftSettings: swiftSettings
+            ),
+        ]
+)

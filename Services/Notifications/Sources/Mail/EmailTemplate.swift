@@ -1,0 +1,13 @@
+/// The mails notifications sends. Transactional mail goes to everyone; marketing mail respects
+/// the opt-out and carries an unsubscribe link.
+public enum EmailTemplate: String, Sendable, CaseIterable, Codable {
+    case welcome = "WELCOME"
+
+    public enum Kind: Sendable { case transactional, marketing }
+
+    public var kind: Kind {
+        switch self {
+        case .welcome: .transactional
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+
+/// A message ready to hand to a transport.
+public struct OutgoingMail: Sendable, Equatable {
+    public var id: UUID
+    public var from: String
+    public var to: String
+    public var toName: String
+    public var date: Date
+    public var content: RenderedMail
+    public var headers: [(String, String)]
+
+    public init(id: UUID, from: String, to: String, toName: String, date: Date, content: RenderedMail, headers: [(String, String)] = []) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.toName = toName
+        self.date = date
+        self.content = content
+        self.headers = headers
+    }
+
+    public static func == (lhs: OutgoingMail, rhs: OutgoingMail) -> Bool {
+        lhs.id == rhs.id && lhs.from == rhs.from && lhs.to == rhs.to && lhs.content == rhs.content
+    }
+}
+
+/// Where mail goes. `send` is called from a database thread inside the queue's transaction, so
+/// it is synchronous; a transport must be safe to call again with the same mail (by `id`).
+public protocol MailTransport: Sendable {
+    var name: String { get }
+    func send(_ mail: OutgoingMail) throws
+}
+
+/// Writes each mail as an RFC 5322 `.eml` file named by its queue id (so a resend overwrites it),
+/// written to a temporary name and renamed, so a reader never sees half a file.
+public struct FileMailTransport: MailTransport {
+    public let directory: URL
+    public var name: String { "file" }
+
+    public init(directory: String) throws {
+        self.directory = URL(fileURLWithPath: directory, isDirectory: true)
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+    }
+
+    public func send(_ mail: OutgoingMail) throws {
+        let final = directory.appendingPathComponent("\(mail.id.uuidString.lowercased()).eml")
+        let temporary = directory.appendingPathComponent(".\(mail.id.uuidString.lowercased()).eml.tmp")
+        do {
+            try Data(RFC5322.message(mail).utf8).write(to: temporary)
+        } catch {
+            throw MailError.transport("\(error)")
+        }
+        // rename(2) replaces the target atomically.
+        guard rename(temporary.path, final.path) == 0 else {
+            throw MailError.transport("cannot rename \(temporary.path): errno \(errno)")
+        }
+    }
+}
+
+/// The text of a MIME message: multipart/alternative with plain text and HTML, CRLF line ends,
+/// non-ASCII headers encoded (RFC 2047).
+public enum RFC5322 {
+    public static func message(_ mail: OutgoingMail) -> String {
+        let boundary = "syllabus-\(mail.id.uuidString.lowercased())"
+        var lines: [String] = [
+            "From: \(mail.from)",
+            "To: \(address(name: mail.toName, email: mail.to))",
+            "Subject: \(encodedWord(mail.content.subject))",
+            "Date: \(date(mail.date))",
+            "Message-ID: <\(mail.id.uuidString.lowercased())@syllabus.mail>",
+            "MIME-Version: 1.0",
+        ]
+        for (name, value) in mail.headers { lines.append("\(name): \(value)") }
+        lines += [
+            "Content-Type: multipart/alternative; boundary=\"\(boundary)\"",
+            "",
+            "--\(boundary)",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Transfer-Encoding: 8bit",
+            "",
+            normalize(mail.content.text),
+            "--\(boundary)",
+            "Content-Type: text/html; charset=utf-8",
+            "Content-Transfer-Encoding: 8bit",
+            "",
+            normalize(mail.content.html),
+            "--\(boundary)--",
+            "",
+        ]
+        return lines.joined(separator: "\r\n")
+    }
+
+    static func normalize(_ body: String) -> String {
+        body.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\n", with: "\r\n")
+    }
+
+    static func address(name: String, email: String) -> String {
+        guard !name.isEmpty else { return "<\(email)>" }
+        if name.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 32 }) {
+            let quoted = name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return "\"\(quoted)\" <\(email)>"
+        }
+        return "\(encodedWord(name)) <\(email)>"
+    }
+
+    static func encodedWord(_ text: String) -> String {
+        let clean = text.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        if clean.unicodeScalars.allSatisfy({ $0.isASCII }) { return clean }
+        return "=?UTF-8?B?\(Data(clean.utf8).base64EncodedString())?="
+    }
+
+    static func date(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss Z"
+        return formatter.string(from: date)
+    }
+}

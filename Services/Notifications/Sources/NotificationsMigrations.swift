@@ -1,0 +1,54 @@
+import Database
+import ServiceKit
+
+/// The `notifications` schema, in order. Applied migrations never change: add a new one.
+enum NotificationsMigrations {
+    static let all: [Migration] = [
+        Outbox.migration(version: 1),
+        Migration(
+            version: 2, name: "recipients, email queue and log",
+            sql: """
+                -- What notifications knows of each user, learned from events.
+                CREATE TABLE recipients (
+                    user_id uuid PRIMARY KEY,
+                    email text NOT NULL,
+                    name text NOT NULL,
+                    role text NOT NULL DEFAULT 'USER',
+                    marketing_opt_out boolean NOT NULL DEFAULT false,
+                    registered_at timestamptz NOT NULL,
+                    deleted_at timestamptz,
+                    sequence bigint NOT NULL DEFAULT 0,
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                );
+
+                CREATE TABLE email_queue (
+                    id uuid PRIMARY KEY,
+                    user_id uuid NOT NULL,
+                    template text NOT NULL,
+                    dedupe_key text NOT NULL UNIQUE,
+                    scheduled_for timestamptz NOT NULL,
+                    status text NOT NULL DEFAULT 'PENDING'
+                        CHECK (status IN ('PENDING', 'SENT', 'SKIPPED', 'CANCELLED', 'FAILED')),
+                    data jsonb NOT NULL DEFAULT '{}',
+                    attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    processed_at timestamptz,
+                    reason text,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX email_queue_due ON email_queue (status, scheduled_for);
+                CREATE INDEX email_queue_user ON email_queue (user_id);
+
+                CREATE TABLE email_log (
+                    id bigserial PRIMARY KEY,
+                    queue_id uuid NOT NULL REFERENCES email_queue (id),
+                    user_id uuid NOT NULL,
+                    template text NOT NULL,
+                    status text NOT NULL CHECK (status IN ('SENT', 'SKIPPED', 'FAILED')),
+                    detail text,
+                    transport text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX email_log_user ON email_log (user_id, created_at);
+                """),
+    ]
+}

@@ -1,0 +1,27 @@
+import Database
+import Foundation
+import ServiceKit
+
+/// The email queue: what to send, to whom, when. A dedupe key per (user, template, occasion)
+/// makes repeated events harmless: the second insert does nothing.
+public enum EmailQueue {
+    public static let channel = "email_queue"
+
+    /// Queues a mail unless one with the same dedupe key exists; wakes the dispatcher on commit.
+    @discardableResult
+    public static func enqueue(
+        userID: UUID, template: EmailTemplate, dedupeKey: String, scheduledFor: Date, data: [String: String],
+        on connection: PostgresConnection
+    ) throws -> Bool {
+        let json = try JSONB(encoding: data)
+        let inserted = try connection.execute(
+            """
+            INSERT INTO email_queue (id, user_id, template, dedupe_key, scheduled_for, data)
+            VALUES (\(UUID()), \(userID), \(template.rawValue), \(dedupeKey), \(scheduledFor), \(json))
+            ON CONFLICT (dedupe_key) DO NOTHING
+            """
+        ).affectedRows == 1
+        if inserted { try connection.execute("SELECT pg_notify(\(channel), '')") }
+        return inserted
+    }
+}

@@ -1,0 +1,78 @@
+/// A five-character SQLSTATE code, as Postgres reports it.
+public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let uniqueViolation = SQLState(rawValue: "23505")
+    public static let foreignKeyViolation = SQLState(rawValue: "23503")
+    public static let checkViolation = SQLState(rawValue: "23514")
+    public static let notNullViolation = SQLState(rawValue: "23502")
+    public static let serializationFailure = SQLState(rawValue: "40001")
+    public static let deadlockDetected = SQLState(rawValue: "40P01")
+    public static let insufficientPrivilege = SQLState(rawValue: "42501")
+    public static let undefinedTable = SQLState(rawValue: "42P01")
+    public static let queryCanceled = SQLState(rawValue: "57014")
+
+    /// The class of the code: `23` integrity, `08` connection, `40` transaction rollback …
+    public var errorClass: Substring { rawValue.prefix(2) }
+    public var description: String { rawValue }
+}
+
+/// What the server said about a failed statement.
+public struct ServerError: Sendable, CustomStringConvertible {
+    public let sqlState: SQLState
+    public let message: String
+    public let detail: String?
+    public let constraint: String?
+    public let table: String?
+
+    public var description: String {
+        var text = "\(sqlState): \(message)"
+        if let detail { text += " (\(detail))" }
+        return text
+    }
+}
+
+/// Every failure of the database layer. Unique violations have a case of their own: callers map
+/// them to a conflict instead of a server error.
+public enum DatabaseError: Error, CustomStringConvertible {
+    /// SQLSTATE 23505: a unique constraint refused the write.
+    case uniqueViolation(ServerError)
+    /// Any other error the server reported for a statement.
+    case server(ServerError)
+    /// The connection could not be made or was lost.
+    case connection(String)
+    /// A value could not be read into the requested Swift type.
+    case decoding(column: String, message: String)
+    /// The pool was shut down.
+    case shutdown
+
+    public var sqlState: SQLState? {
+        switch self {
+        case .uniqueViolation(let error), .server(let error): error.sqlState
+        default: nil
+        }
+    }
+
+    /// True when retrying the whole transaction may succeed (serialization failure, deadlock,
+    /// a lost connection).
+    public var isTransient: Bool {
+        switch self {
+        case .connection: true
+        case .server(let error):
+            error.sqlState == .serializationFailure || error.sqlState == .deadlockDetected
+                || error.sqlState.errorClass == "08"
+        default: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .uniqueViolation(let error): "unique violation: \(error)"
+        case .server(let error): "server error: \(error)"
+        case .connection(let message): "connection error: \(message)"
+        case .decoding(let column, let message): "cannot decode column \(column): \(message)"
+        case .shutdown: "the database pool is shut down"
+        }
+    }
+}

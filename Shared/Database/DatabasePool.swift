@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+
+/// A fixed number of connections, each owned by a thread of its own. Work is handed to the next
+/// free thread and runs there from start to end, so a transaction never hops between threads and
+/// blocking libpq calls never occupy Swift's cooperative pool.
+public final class DatabasePool: Sendable {
+    public let size: Int
+    private let queue: JobQueue
+    private let logger: Logger
+
+    /// - Parameters:
+    ///   - url: a `postgresql://` URI.
+    ///   - size: the number of connections (and threads); explicit on purpose.
+    ///   - searchPath: the schema(s) unqualified names resolve in.
+    public init(url: String, size: Int, searchPath: String? = nil, name: String = "db", logger: Logger) {
+        precondition(size > 0, "a pool needs at least one connection")
+        self.size = size
+        self.logger = logger
+        let queue = JobQueue()
+        self.queue = queue
+        for index in 0..<size {
+            let worker = Worker(
+                url: url, searchPath: searchPath, applicationName: name, queue: queue, logger: logger)
+            let thread = Thread { worker.run() }
+            thread.name = "\(name)-pg-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body` with a connection of the pool, on that connection's thread.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let accepted = queue.submit { connection in
+                switch connection {
+                case .success(let connection):
+                    continuation.resume(with: Result { try body(connection) })
+                case .failure(let error):
+                    continuation.resume(throwing: error)
+                }
+            }
+            if !accepted { continuation.resume(throwing: DatabaseError.shutdown) }
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withConnection { connection in try connection.transaction(body) }
+    }
+
+    /// Runs one statement.
+    @discardableResult
+    public func execute(_ query: Query) async throws -> QueryResult {
+        try await withConnection { try $0.execute(query) }
+    }
+
+    /// The rows of one query.
+    public func query(_ query: Query) async throws -> [Row] {
+        try await execute(query).rows
+    }
+
+    /// Whether a trivial query succeeds now.
+    public func ping() async -> Bool {
+        (try? await execute("SELECT 1")) != nil
+    }
+
+    /// Closes every connection once the work already queued has run. Later calls fail with
+    /// `DatabaseError.shutdown`.
+    public func shutdown() {
+        queue.close()
+    }
+}
+
+/// Work waiting for a connection, shared by the pool's threads.
+final class JobQueue: @unchecked Sendable {
+    typealias Job = (Result<PostgresConnection, any Error>) -> Void
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var head = 0
+    private var closed = false
+
+    func submit(_ job: @escaping Job) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        if closed { return false }
+        jobs.append(job)
+        condition.signal()
+        return true
+    }
+
+    /// The next job, or nil when the queue is closed and empty.
+    func next() -> Job? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == jobs.count && !closed {
+            condition.wait()
+        }
+        guard head < jobs.count else { return nil }
+        let job = jobs[head]
+        head += 1
+        if head > 64 && head * 2 > jobs.count {
+            jobs.removeFirst(head)
+            head = 0
+        }
+        return job
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// The loop of one pool thread: it owns its connection and reconnects when it finds it broken.
+final class Worker: @unchecked Sendable {
+    let url: String
+    let searchPath: String?
+    let applicationName: String
+    let queue: JobQueue
+    let logger: Logger
+    private var connection: PostgresConnection?
+
+    init(url: String, searchPath: String?, applicationName: String, queue: JobQueue, logger: Logger) {
+        self.url = url
+        self.searchPath = searchPath
+        self.applicationName = applicationName
+        self.queue = queue
+        self.logger = logger
+    }
+
+    func run() {
+        while let job = queue.next() {
+            job(acquire())
+        }
+        connection = nil
+    }
+
+    private func acquire() -> Result<PostgresConnection, any Error> {
+        if let connection, connection.isHealthy { return .success(connection) }
+        do {
+            if let connection {
+                logger.warning("database connection lost, reconnecting")
+                try connection.reconnect()
+                return .success(connection)
+            }
+            let fresh = try PostgresConnection(url: url, searchPath: searchPath, applicationName: applicationName)
+            connection = fresh
+            return .success(fresh)
+        } catch {
+            return .failure(error)
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import CLibPQ
+import Foundation
+
+/// One libpq connection. It is not thread-safe: a connection is used by one thread at a time
+/// (the pool gives each connection a thread of its own).
+public final class PostgresConnection {
+    private var handle: OpaquePointer?
+    private let url: String
+    private let options: String
+
+    /// Connects to `url` (a `postgresql://` URI or a conninfo string). Sessions run in UTC with ISO
+    /// dates, and in `searchPath` when given.
+    public init(url: String, searchPath: String? = nil, applicationName: String = "syllabus") throws {
+        self.url = url
+        var options = "-c TimeZone=UTC -c DateStyle=ISO"
+        if let searchPath { options += " -c search_path=\(searchPath)" }
+        self.options = options
+        self.applicationName = applicationName
+        try connect()
+    }
+
+    private let applicationName: String
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    private func connect() throws {
+        if let handle { PQfinish(handle) }
+        handle = nil
+        let keywords = ["dbname", "connect_timeout", "options", "application_name"]
+        let values = [url, "5", options, applicationName]
+        let connection = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let connection else { throw DatabaseError.connection("out of memory") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(connection))
+            PQfinish(connection)
+            throw DatabaseError.connection(message)
+        }
+        handle = connection
+    }
+
+    /// Whether the connection is usable (it is not after a server restart).
+    public var isHealthy: Bool {
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// Drops a broken connection and makes a new one.
+    public func reconnect() throws {
+        try connect()
+    }
+
+    /// The server's process id for this session.
+    public var backendPID: Int32 {
+        guard let handle else { return 0 }
+        return PQbackendPID(handle)
+    }
+
+    /// Runs one parameterised statement.
+    @discardableResult
+    public func execute(_ query: Query) throws -> QueryResult {
+        guard let handle else { throw DatabaseError.connection("not connected") }
+        let result: OpaquePointer? = withOptionalCStrings(query.binds) { values in
+            PQexecParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
+        }
+        return try consume(result)
+    }
+
+    /// Runs one or more statements without parameters (migrations, `LISTEN`).
+    @discardableResult
+    public func executeScript(_ sql: String) throws -> QueryResult {
+        guard let handle else { throw DatabaseError.connection("not connected") }
+        return try consume(PQexec(handle, sql))
+    }
+
+    /// The rows of a query.
+    public func query(_ query: Query) throws -> [Row] {
+        try execute(query).rows
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try executeScript("BEGIN")
+        let value: T
+        do {
+            value = try body(self)
+        } catch {
+            if isHealthy { _ = try? executeScript("ROLLBACK") }
+            throw error
+        }
+        try executeScript("COMMIT")
+        return value
+    }
+
+    private func consume(_ result: OpaquePointer?) throws -> QueryResult {
+        guard let result else {
+            throw DatabaseError.connection(handle.map { Self.trimmed(PQerrorMessage($0)) } ?? "no result")
+        }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return QueryResult(rows: [], affectedRows: Self.affected(result))
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+            return QueryResult(rows: Self.rows(of: result), affectedRows: Self.affected(result))
+        default:
+            throw error(from: result)
+        }
+    }
+
+    private func error(from result: OpaquePointer) -> DatabaseError {
+        func field(_ code: Int32) -> String? {
+            guard let value = PQresultErrorField(result, code) else { return nil }
+            return String(cString: value)
+        }
+        guard let state = field(Int32(UInt8(ascii: "C"))) else {
+            if !isHealthy {
+                return .connection(handle.map { Self.trimmed(PQerrorMessage($0)) } ?? "connection lost")
+            }
+            return .connection(Self.trimmed(PQresultErrorMessage(result)))
+        }
+        let error = ServerError(
+            sqlState: SQLState(rawValue: state),
+            message: field(Int32(UInt8(ascii: "M"))) ?? "",
+            detail: field(Int32(UInt8(ascii: "D"))),
+            constraint: field(Int32(UInt8(ascii: "n"))),
+            table: field(Int32(UInt8(ascii: "t")))
+        )
+        if error.sqlState == .uniqueViolation { return .uniqueViolation(error) }
+        if error.sqlState.errorClass == "08" || error.sqlState.rawValue == "57P01" { return .connection(error.description) }
+        return .server(error)
+    }
+
+    private static func rows(of result: OpaquePointer) -> [Row] {
+        let rowCount = Int(PQntuples(result))
+        let fieldCount = Int(PQnfields(result))
+        var names = [String]()
+        names.reserveCapacity(fieldCount)
+        for field in 0..<fieldCount {
+            names.append(String(cString: PQfname(result, Int32(field))))
+        }
+        let columns = Columns(names: names)
+        var rows = [Row]()
+        rows.reserveCapacity(rowCount)
+        for row in 0..<rowCount {
+            var values = [String?]()
+            values.reserveCapacity(fieldCount)
+            for field in 0..<fieldCount {
+                if PQgetisnull(result, Int32(row), Int32(field)) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(field))))
+                }
+            }
+            rows.append(Row(columns: columns, values: values))
+        }
+        return rows
+    }
+
+    private static func affected(_ result: OpaquePointer) -> Int {
+        guard let text = PQcmdTuples(result) else { return 0 }
+        return Int(String(cString: text)) ?? 0
+    }
+
+    static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
+        guard let message else { return "unknown error" }
+        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    // MARK: Notifications (used by the listener)
+
+    var socket: Int32 {
+        guard let handle else { return -1 }
+        return PQsocket(handle)
+    }
+
+    /// Reads what the server sent and returns the notifications received.
+    func drainNotifications() throws -> [PostgresNotification] {
+        guard let handle else { throw DatabaseError.connection("not connected") }
+        if PQconsumeInput(handle) == 0 {
+            throw DatabaseError.connection(Self.trimmed(PQerrorMessage(handle)))
+        }
+        var received = [PostgresNotification]()
+        while let notify = PQnotifies(handle) {
+            let channel = String(cString: notify.pointee.relname)
+            let payload = notify.pointee.extra.map { String(cString: $0) } ?? ""
+            received.append(PostgresNotification(channel: channel, payload: payload))
+            PQfreemem(notify)
+        }
+        return received
+    }
+}
+
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let pointers = strings.map { UnsafePointer<CChar>(strdup($0)) }
+    defer { pointers.forEach { free(UnsafeMutablePointer(mutating: $0)) } }
+    return (pointers + [nil]).withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+func withOptionalCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    if strings.isEmpty { return body(nil) }
+    let pointers: [UnsafePointer<CChar>?] = strings.map { $0.flatMap { UnsafePointer<CChar>(strdup($0)) } }
+    defer { pointers.forEach { $0.map { free(UnsafeMutablePointer(mutating: $0)) } } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Logging
+
+/// Short administrative sessions — declaring the topology, inspecting and moving messages — each
+/// on a fresh connection and a thread of its own, since librabbitmq calls block.
+public struct AMQPAdmin: Sendable {
+    public let endpoint: AMQPEndpoint
+
+    public init(url: String) throws {
+        endpoint = try AMQPEndpoint(url: url)
+    }
+
+    /// Runs `body` with a connection on a dedicated thread and closes the connection after.
+    func session<T: Sendable>(_ body: @escaping @Sendable (AMQPConnection) throws -> T) async throws -> T {
+        let endpoint = self.endpoint
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Result {
+                    let connection = try AMQPConnection(endpoint: endpoint)
+                    defer { connection.close() }
+                    return try body(connection)
+                })
+            }
+            thread.name = "amqp-admin"
+            thread.start()
+        }
+    }
+
+    /// Declares every exchange, queue and binding of `topology`. Declaring is idempotent; a queue
+    /// that exists with other arguments is an error (406) and is reported, not changed.
+    public func apply(_ topology: Topology) async throws -> [String] {
+        try await session { connection in
+            var done: [String] = []
+            for exchange in topology.exchanges {
+                try connection.declareExchange(exchange)
+                done.append("exchange \(exchange)")
+            }
+            try connection.declareQueue(topology.archive, arguments: topology.archiveArguments())
+            done.append("stream \(topology.archive) (max age \(topology.archiveMaxAge))")
+            for exchange in topology.exchanges {
+                try connection.bindQueue(topology.archive, exchange: exchange, routingKey: "#")
+            }
+            for consumer in topology.consumers {
+                try connection.declareQueue(consumer.deadLetterQueue, arguments: Topology.deadLetterQueueArguments)
+                try connection.declareQueue(consumer.queue, arguments: Topology.mainQueueArguments(consumer))
+                for delay in consumer.retryDelays {
+                    try connection.declareQueue(
+                        consumer.retryQueue(delay: delay), arguments: Topology.retryQueueArguments(consumer, delay: delay))
+                }
+                for binding in consumer.bindings {
+                    try connection.bindQueue(consumer.queue, exchange: binding.exchange, routingKey: binding.routingKey)
+                }
+                done.append("queue \(consumer.queue) (\(consumer.bindings.count) bindings, DLQ, \(consumer.retryDelays.count) retry tiers)")
+            }
+            return done
+        }
+    }
+
+    /// Checks that a queue exists (a passive declare) and returns its message count.
+    public func messageCount(queue: String) async throws -> Int {
+        try await session { try $0.declareQueue(queue, passive: true).messages }
+    }
+
+    /// Checks that an exchange exists.
+    public func exchangeExists(_ exchange: String) async throws -> Bool {
+        do {
+            try await session { try $0.declareExchange(exchange, passive: true) }
+            return true
+        } catch let error as AMQPError where error.isNotFound {
+            return false
+        }
+    }
+
+    /// Declares a queue with the given arguments.
+    @discardableResult
+    public func declareQueue(
+        _ name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false, arguments: AMQPTable = [:]
+    ) async throws -> String {
+        try await session {
+            try $0.declareQueue(name, durable: durable, exclusive: exclusive, autoDelete: autoDelete, arguments: arguments).name
+        }
+    }
+
+    public func bind(queue: String, exchange: String, routingKey: String) async throws {
+        try await session { try $0.bindQueue(queue, exchange: exchange, routingKey: routingKey) }
+    }
+
+    public func deleteQueue(_ name: String) async throws {
+        try await session { try $0.deleteQueue(name) }
+    }
+
+    public func purgeQueue(_ name: String) async throws {
+        try await session { try $0.purgeQueue(name) }
+    }
+
+    /// Takes up to `limit` messages off a queue with basic.get, acknowledging each.
+    public func drain(queue: String, limit: Int) async throws -> [IncomingMessage] {
+        try await session { connection in
+            var messages: [IncomingMessage] = []
+            while messages.count < limit, let message = try connection.get(queue: queue, generation: 0) {
+                try connection.ack(message.deliveryTag)
+                messages.append(message)
+            }
+            return messages
+        }
+    }
+}

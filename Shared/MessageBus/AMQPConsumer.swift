@@ -1,0 +1,164 @@
+import Foundation
+import Logging
+
+/// Consumes one queue with manual acknowledgements and a bounded prefetch, on a connection that
+/// lives on a thread of its own. Acks are handed to that thread, which applies them at once.
+/// After a lost connection it reconnects with backoff and consumes again; messages that were
+/// delivered but not acknowledged are redelivered by the broker.
+public final class AMQPConsumer: Sendable {
+    /// Every delivery, in order, until `stop()`.
+    public let deliveries: AsyncStream<IncomingMessage>
+    private let shared: ConsumerShared
+
+    public init(url: String, queue: String, prefetch: UInt16, name: String, logger: Logger) throws {
+        let endpoint = try AMQPEndpoint(url: url)
+        let (stream, continuation) = AsyncStream<IncomingMessage>.makeStream()
+        deliveries = stream
+        shared = ConsumerShared()
+        let loop = ConsumerLoop(
+            endpoint: endpoint, queue: queue, prefetch: prefetch, consumerTag: "\(name).\(ProcessInfo.processInfo.processIdentifier)",
+            shared: shared, continuation: continuation, logger: logger)
+        let thread = Thread { loop.run() }
+        thread.name = "\(name)-amqp-consume"
+        thread.start()
+    }
+
+    /// Acknowledges a delivery: the broker forgets it.
+    public func ack(_ message: IncomingMessage) { shared.enqueue(.ack(message.deliveryTag, message.connectionGeneration)) }
+
+    /// Rejects a delivery: back to the queue with `requeue`, else dead-lettered.
+    public func reject(_ message: IncomingMessage, requeue: Bool) {
+        shared.enqueue(.reject(message.deliveryTag, message.connectionGeneration, requeue: requeue))
+    }
+
+    /// Whether the consuming connection is up and consuming now.
+    public var isConsuming: Bool { shared.consuming }
+
+    /// The last reason the consumer could not consume, if it cannot now.
+    public var lastError: String? { shared.lastError }
+
+    /// Closes the connection (unacknowledged deliveries go back to the queue) and ends `deliveries`.
+    public func stop() { shared.stop() }
+}
+
+enum ConsumerCommand: Sendable {
+    case ack(UInt64, Int)
+    case reject(UInt64, Int, requeue: Bool)
+}
+
+final class ConsumerShared: @unchecked Sendable {
+    let wakeup = Wakeup()
+    private let lock = NSLock()
+    private var commands: [ConsumerCommand] = []
+    private var _stopped = false
+    private var _consuming = false
+    private var _lastError: String?
+
+    var stopped: Bool { lock.withLock { _stopped } }
+    var consuming: Bool {
+        get { lock.withLock { _consuming } }
+        set { lock.withLock { _consuming = newValue } }
+    }
+    var lastError: String? {
+        get { lock.withLock { _lastError } }
+        set { lock.withLock { _lastError = newValue } }
+    }
+
+    func enqueue(_ command: ConsumerCommand) {
+        lock.withLock { commands.append(command) }
+        wakeup.signal()
+    }
+
+    func takeCommands() -> [ConsumerCommand] {
+        lock.withLock {
+            let taken = commands
+            commands.removeAll(keepingCapacity: true)
+            return taken
+        }
+    }
+
+    func stop() {
+        lock.withLock { _stopped = true }
+        wakeup.signal()
+    }
+}
+
+final class ConsumerLoop: @unchecked Sendable {
+    let endpoint: AMQPEndpoint
+    let queue: String
+    let prefetch: UInt16
+    let consumerTag: String
+    let shared: ConsumerShared
+    let continuation: AsyncStream<IncomingMessage>.Continuation
+    let logger: Logger
+    private var generation = 0
+
+    init(
+        endpoint: AMQPEndpoint, queue: String, prefetch: UInt16, consumerTag: String, shared: ConsumerShared,
+        continuation: AsyncStream<IncomingMessage>.Continuation, logger: Logger
+    ) {
+        self.endpoint = endpoint
+        self.queue = queue
+        self.prefetch = prefetch
+        self.consumerTag = consumerTag
+        self.shared = shared
+        self.continuation = continuation
+        self.logger = logger
+    }
+
+    func run() {
+        var backoff: TimeInterval = 0.1
+        while !shared.stopped {
+            do {
+                let connection = try AMQPConnection(endpoint: endpoint)
+                generation += 1
+                try connection.setPrefetch(prefetch)
+                try connection.declareQueue(queue, passive: true)
+                try connection.consume(queue: queue, consumerTag: consumerTag)
+                shared.consuming = true
+                shared.lastError = nil
+                backoff = 0.1
+                logger.info("consuming", metadata: ["queue": "\(queue)"])
+                try follow(connection)
+                connection.close()
+            } catch {
+                shared.consuming = false
+                shared.lastError = "\(error)"
+                _ = shared.takeCommands() // acks for a dead connection's tags mean nothing now
+                if shared.stopped { break }
+                logger.warning("consumer connection failed, retrying", metadata: ["queue": "\(queue)", "error": "\(error)", "backoffSeconds": "\(backoff)"])
+                _ = shared.wakeup.wait(socket: -1, timeout: backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+        shared.consuming = false
+        continuation.finish()
+    }
+
+    private func follow(_ connection: AMQPConnection) throws {
+        while !shared.stopped {
+            for command in shared.takeCommands() {
+                switch command {
+                case .ack(let tag, let generation) where generation == self.generation:
+                    try connection.ack(tag)
+                case .reject(let tag, let generation, let requeue) where generation == self.generation:
+                    try connection.reject(tag, requeue: requeue)
+                default:
+                    break
+                }
+            }
+            if !connection.hasBufferedInput {
+                _ = shared.wakeup.wait(socket: connection.socketDescriptor, timeout: 1)
+            }
+            // A zero timeout: take what has arrived (this also answers heartbeats).
+            while let message = try connection.nextDelivery(timeout: 0, generation: generation) {
+                continuation.yield(message)
+                if !connection.hasBufferedInput { break }
+            }
+        }
+        // Apply the acks already given before closing, so finished work is not redelivered.
+        for command in shared.takeCommands() {
+            if case .ack(let tag, let generation) = command, generation == self.generation { try? connection.ack(tag) }
+        }
+    }
+}

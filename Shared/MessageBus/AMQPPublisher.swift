@@ -1,0 +1,223 @@
+import Foundation
+import Logging
+
+/// Publishes with publisher confirms on a connection that lives on a thread of its own.
+///
+/// A batch is pipelined: up to `confirmWindow` messages are in flight before the thread waits
+/// for acks. Each message's outcome is reported (`confirmed`, `nacked`, `returned`); a message
+/// whose answer never came because the connection broke is reported by the thrown error — treat
+/// every message of that batch not reported confirmed as not sent.
+public final class AMQPPublisher: Sendable {
+    private let shared: PublisherShared
+
+    public init(
+        url: String, name: String, confirmWindow: Int = 1000, confirmTimeout: TimeInterval = 30, logger: Logger
+    ) throws {
+        let endpoint = try AMQPEndpoint(url: url)
+        shared = PublisherShared()
+        let loop = PublisherLoop(
+            endpoint: endpoint, window: max(1, confirmWindow), confirmTimeout: confirmTimeout, shared: shared,
+            logger: logger)
+        let thread = Thread { loop.run() }
+        thread.name = "\(name)-amqp-publish"
+        thread.start()
+    }
+
+    /// Publishes `messages` in order and returns each one's outcome, in the same order.
+    public func publish(_ messages: [OutgoingMessage]) async throws -> [PublishOutcome] {
+        if messages.isEmpty { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            if !shared.enqueue(PublishRequest(messages: messages, continuation: continuation)) {
+                continuation.resume(throwing: AMQPError.shutdown)
+            }
+        }
+    }
+
+    /// Publishes one message and returns its outcome.
+    public func publish(_ message: OutgoingMessage) async throws -> PublishOutcome {
+        try await publish([message])[0]
+    }
+
+    /// Whether the publishing connection is up (it connects on first use and after a loss).
+    public var isConnected: Bool { shared.connected }
+
+    /// Stops the thread once the queued batches are done.
+    public func shutdown() { shared.shutdown() }
+}
+
+struct PublishRequest: Sendable {
+    let messages: [OutgoingMessage]
+    let continuation: CheckedContinuation<[PublishOutcome], any Error>
+}
+
+final class PublisherShared: @unchecked Sendable {
+    let wakeup = Wakeup()
+    private let lock = NSLock()
+    private var requests: [PublishRequest] = []
+    private var stopped = false
+    private var _connected = false
+
+    var connected: Bool {
+        get { lock.withLock { _connected } }
+        set { lock.withLock { _connected = newValue } }
+    }
+
+    func enqueue(_ request: PublishRequest) -> Bool {
+        let accepted = lock.withLock {
+            if stopped { return false }
+            requests.append(request)
+            return true
+        }
+        if accepted { wakeup.signal() }
+        return accepted
+    }
+
+    /// The next request, or `.stop` after `shutdown()` once nothing is queued.
+    enum Next { case request(PublishRequest), idle, stop }
+
+    func next() -> Next {
+        lock.withLock {
+            if !requests.isEmpty { return .request(requests.removeFirst()) }
+            return stopped ? .stop : .idle
+        }
+    }
+
+    func shutdown() {
+        lock.withLock { stopped = true }
+        wakeup.signal()
+    }
+}
+
+final class PublisherLoop: @unchecked Sendable {
+    let endpoint: AMQPEndpoint
+    let window: Int
+    let confirmTimeout: TimeInterval
+    let shared: PublisherShared
+    let logger: Logger
+    private var connection: AMQPConnection?
+    private var tracker = ConfirmTracker()
+    private var nextAttempt = Date.distantPast
+    private var backoff: TimeInterval = 0.1
+
+    init(endpoint: AMQPEndpoint, window: Int, confirmTimeout: TimeInterval, shared: PublisherShared, logger: Logger) {
+        self.endpoint = endpoint
+        self.window = window
+        self.confirmTimeout = confirmTimeout
+        self.shared = shared
+        self.logger = logger
+    }
+
+    func run() {
+        _ = try? connected() // connect early, so readiness reflects the broker before the first publish
+        while true {
+            switch shared.next() {
+            case .stop:
+                connection?.close()
+                connection = nil
+                shared.connected = false
+                return
+            case .idle:
+                idle()
+            case .request(let request):
+                do {
+                    let outcomes = try publish(request.messages)
+                    request.continuation.resume(returning: outcomes)
+                } catch {
+                    drop(error)
+                    request.continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// Nothing to publish: wait for work while answering heartbeats and noticing a dead socket.
+    private func idle() {
+        _ = shared.wakeup.wait(socket: connection?.socketDescriptor ?? -1, timeout: 1)
+        guard let connection else {
+            if Date() >= nextAttempt { _ = try? connected() }
+            return
+        }
+        do {
+            while let frame = try connection.nextFrame(timeout: 0) {
+                if case .cancelled = frame { break }
+            }
+        } catch {
+            drop(error)
+        }
+    }
+
+    private func connected() throws -> AMQPConnection {
+        if let connection { return connection }
+        let now = Date()
+        if now < nextAttempt {
+            throw AMQPError.connection("reconnecting in \(String(format: "%.1f", nextAttempt.timeIntervalSince(now))) s")
+        }
+        do {
+            let fresh = try AMQPConnection(endpoint: endpoint)
+            try fresh.enableConfirms()
+            connection = fresh
+            tracker = ConfirmTracker()
+            backoff = 0.1
+            shared.connected = true
+            logger.info("publisher connected", metadata: ["host": "\(endpoint.host):\(endpoint.port)"])
+            return fresh
+        } catch {
+            nextAttempt = Date().addingTimeInterval(backoff)
+            backoff = min(backoff * 2, 5)
+            throw error
+        }
+    }
+
+    private func drop(_ error: any Error) {
+        if connection != nil {
+            logger.warning("publisher connection dropped", metadata: ["error": "\(error)"])
+        }
+        connection?.close()
+        connection = nil
+        shared.connected = false
+    }
+
+    private func publish(_ messages: [OutgoingMessage]) throws -> [PublishOutcome] {
+        let connection = try connected()
+        var outcomes = [PublishOutcome?](repeating: nil, count: messages.count)
+        var indexByMessageID = [String: Int]()
+        for (index, message) in messages.enumerated() {
+            while tracker.outstanding >= window {
+                try readConfirm(connection, &outcomes, indexByMessageID)
+            }
+            if let id = message.properties.messageID { indexByMessageID[id] = index }
+            try connection.publish(message)
+            tracker.published(index: index)
+        }
+        while tracker.outstanding > 0 {
+            try readConfirm(connection, &outcomes, indexByMessageID)
+        }
+        return outcomes.map { $0 ?? .nacked }
+    }
+
+    /// Reads one confirm-related frame, or fails after `confirmTimeout` without one.
+    private func readConfirm(
+        _ connection: AMQPConnection, _ outcomes: inout [PublishOutcome?], _ indexByMessageID: [String: Int]
+    ) throws {
+        guard let frame = try connection.nextFrame(timeout: confirmTimeout) else {
+            throw AMQPError.timeout("no publisher confirm within \(confirmTimeout) s")
+        }
+        switch frame {
+        case .ack(let tag, let multiple):
+            for index in tracker.settle(tag: tag, multiple: multiple) where outcomes[index] == nil {
+                outcomes[index] = .confirmed
+            }
+        case .nack(let tag, let multiple):
+            for index in tracker.settle(tag: tag, multiple: multiple) where outcomes[index] == nil {
+                outcomes[index] = .nacked
+            }
+        case .returned(let code, let text, let messageID):
+            // The return comes before the ack of the same message; the ack must not hide it.
+            if let messageID, let index = indexByMessageID[messageID] {
+                outcomes[index] = .returned(code: code, text: text)
+            }
+        case .cancelled, .other:
+            break
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Crypto
+import Foundation
+import Hummingbird
+import JWTKit
+
+/// The claims of a Syllabus access token (ES256, 15 minutes, signed by identity).
+public struct AccessClaims: JWTPayload, Equatable {
+    public static let issuer = "syllabus-identity"
+    public static let audience = "syllabus"
+
+    public var sub: SubjectClaim
+    public var role: String
+    public var iss: IssuerClaim
+    public var aud: AudienceClaim
+    public var exp: ExpirationClaim
+    public var iat: IssuedAtClaim
+
+    public init(userID: String, role: String, issuedAt: Date, lifetime: TimeInterval) {
+        sub = SubjectClaim(value: userID)
+        self.role = role
+        iss = IssuerClaim(value: Self.issuer)
+        aud = AudienceClaim(value: [Self.audience])
+        iat = IssuedAtClaim(value: issuedAt)
+        exp = ExpirationClaim(value: issuedAt.addingTimeInterval(lifetime))
+    }
+
+    public func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+        guard iss.value == Self.issuer else {
+            throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "issuer is not \(Self.issuer)")
+        }
+        try aud.verifyIntendedAudience(includes: Self.audience)
+    }
+}
+
+/// Who made a request, as their access token says.
+public struct AuthenticatedUser: Sendable, Equatable {
+    public let id: UUID
+    public let role: String
+
+    public init(id: UUID, role: String) {
+        self.id = id
+        self.role = role
+    }
+
+    public var isAdmin: Bool { role == "ADMIN" }
+}
+
+/// Verifies access tokens locally against a key set (several keys, so keys can rotate); no call
+/// to identity.
+public struct TokenVerifier: Sendable {
+    private let keys: JWTKeyCollection
+
+    public init(keys: JWTKeyCollection) {
+        self.keys = keys
+    }
+
+    /// A verifier for the keys of a JWKS document.
+    public static func jwks(_ json: String) async throws -> TokenVerifier {
+        let keys = JWTKeyCollection()
+        try await keys.add(jwksJSON: json)
+        return TokenVerifier(keys: keys)
+    }
+
+    public static func jwks(file path: String) async throws -> TokenVerifier {
+        try await jwks(String(contentsOfFile: path, encoding: .utf8))
+    }
+
+    /// The user of a valid token, or a 401 problem saying what is wrong with it.
+    public func verify(_ token: String) async throws -> AuthenticatedUser {
+        let claims: AccessClaims
+        do {
+            claims = try await keys.verify(token, as: AccessClaims.self)
+        } catch let error as JWTError {
+            throw Problem.invalidToken(Self.reason(error))
+        } catch {
+            throw Problem.invalidToken("the token could not be read")
+        }
+        guard let id = UUID(uuidString: claims.sub.value) else {
+            throw Problem.invalidToken("the subject is not a user id")
+        }
+        return AuthenticatedUser(id: id, role: claims.role)
+    }
+
+    /// The user of the request's bearer token; 401 without one.
+    public func authenticate(_ request: Request) async throws -> AuthenticatedUser {
+        guard let header = request.headers[.authorization] else { throw Problem.unauthenticated }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw Problem.unauthenticated }
+        return try await verify(String(parts[1]).trimmingCharacters(in: .whitespaces))
+    }
+
+    private static func reason(_ error: JWTError) -> String {
+        switch error.errorType {
+        case .claimVerificationFailure:
+            if error.failedClaim is ExpirationClaim { return "the token has expired" }
+            if error.failedClaim is AudienceClaim { return "the token is not meant for this audience" }
+            if error.failedClaim is IssuerClaim { return "the token was not issued by identity" }
+            return "a claim of the token is not valid"
+        case .signatureVerificationFailed: return "the signature does not verify"
+        case .unknownKID: return "the token was signed with an unknown key"
+        default: return "the token is malformed"
+        }
+    }
+}
+
+/// An ES256 signing key and what others need to verify its signatures.
+public struct SigningKey: Sendable {
+    public let privateKey: P256.Signing.PrivateKey
+    public let kid: String
+
+    public init(pem: String) throws {
+        privateKey = try P256.Signing.PrivateKey(pemRepresentation: pem)
+        kid = Self.thumbprint(privateKey.publicKey)
+    }
+
+    public init(generate: Void = ()) {
+        privateKey = P256.Signing.PrivateKey()
+        kid = Self.thumbprint(privateKey.publicKey)
+    }
+
+    public var pem: String { privateKey.pemRepresentation }
+
+    /// The public key as a JWK (RFC 7517), with `kid`, `alg` and `use`.
+    public var publicJWK: [String: String] {
+        let raw = privateKey.publicKey.rawRepresentation
+        return [
+            "kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
+            "x": Base64URL.encode(raw.prefix(32)), "y": Base64URL.encode(raw.suffix(32)),
+        ]
+    }
+
+    /// A JWKS document with the public keys of `keys`.
+    public static func jwks(_ keys: [SigningKey]) -> String {
+        let document = ["keys": keys.map(\.publicJWK)]
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The RFC 7638 thumbprint of the public key: a stable `kid`.
+    static func thumbprint(_ key: P256.Signing.PublicKey) -> String {
+        let raw = key.rawRepresentation
+        let canonical = #"{"crv":"P-256","kty":"EC","x":"\#(Base64URL.encode(raw.prefix(32)))","y":"\#(Base64URL.encode(raw.suffix(32)))"}"#
+        return Base64URL.encode(Data(SHA256.hash(data: Data(canonical.utf8))))
+    }
+
+    /// Adds the key to a collection for signing.
+    public func add(to keys: JWTKeyCollection) async throws {
+        await keys.add(ecdsa: try ES256PrivateKey(pem: pem), kid: JWKIdentifier(string: kid))
+    }
+}
+
+public enum Base64URL {
+    public static func encode<D: DataProtocol>(_ data: D) -> String {
+        Data(data).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,19 @@
+import Contracts
+import MessageBus
+
+/// The broker topology derived from the event contract: an exchange per producer, and per
+/// consumer a queue bound to exactly the types it handles.
+public enum ContractTopology {
+    public static func make(archiveMaxAge: String = "7D") -> Topology {
+        Topology(
+            exchanges: ServiceName.allCases.map(\.exchange),
+            consumers: ServiceName.allCases.map { service in
+                Topology.ConsumerQueue(
+                    service: service.rawValue,
+                    bindings: (EventCatalog.subscriptions[service] ?? []).map {
+                        Topology.Binding(exchange: $0.producer.exchange, routingKey: $0.routingKey)
+                    })
+            },
+            archiveMaxAge: archiveMaxAge)
+    }
+}

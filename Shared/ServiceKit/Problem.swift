@@ -1,0 +1,143 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// One invalid field of a request.
+public struct FieldError: Codable, Sendable, Equatable {
+    public var field: String
+    public var code: String
+    public var message: String
+
+    public init(field: String, code: String, message: String) {
+        self.field = field
+        self.code = code
+        self.message = message
+    }
+}
+
+/// An RFC 9457 problem: every error answer of every service. `code` is stable and meant for
+/// programs; `title` and `detail` are for people.
+public struct Problem: HTTPResponseError, Sendable, Equatable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var title: String
+    public var detail: String?
+    public var errors: [FieldError]
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, errors: [FieldError] = [], headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+    }
+
+    public static func == (lhs: Problem, rhs: Problem) -> Bool {
+        lhs.status == rhs.status && lhs.code == rhs.code && lhs.title == rhs.title && lhs.detail == rhs.detail
+            && lhs.errors == rhs.errors
+    }
+
+    struct Body: Encodable {
+        var type: String
+        var title: String
+        var status: Int
+        var code: String
+        var detail: String?
+        var errors: [FieldError]?
+    }
+
+    public var body: [UInt8] {
+        let body = Body(
+            type: "about:blank", title: title, status: status.code, code: code, detail: detail,
+            errors: errors.isEmpty ? nil : errors)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array((try? encoder.encode(body)) ?? Data(#"{"title":"error"}"#.utf8))
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    // MARK: Common problems
+
+    public static func validation(_ errors: [FieldError]) -> Problem {
+        Problem(.unprocessableContent, code: "validation_failed", title: "The request is not valid", errors: errors)
+    }
+
+    public static func malformed(_ detail: String) -> Problem {
+        Problem(.badRequest, code: "malformed_request", title: "The request body could not be read", detail: detail)
+    }
+
+    public static func notFound(_ what: String = "resource") -> Problem {
+        Problem(.notFound, code: "not_found", title: "Not found", detail: "No such \(what).")
+    }
+
+    public static let unauthenticated = Problem(
+        .unauthorized, code: "unauthenticated", title: "Authentication required",
+        detail: "Send a valid access token as `Authorization: Bearer <token>`.",
+        headers: [.wwwAuthenticate: "Bearer"])
+
+    public static func invalidToken(_ detail: String) -> Problem {
+        Problem(.unauthorized, code: "invalid_token", title: "The access token is not valid", detail: detail,
+                headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+    }
+
+    public static let forbidden = Problem(.forbidden, code: "forbidden", title: "Not allowed")
+
+    public static let internalError = Problem(
+        .internalServerError, code: "internal_error", title: "Something went wrong on our side")
+
+    public static let unavailable = Problem(
+        .serviceUnavailable, code: "unavailable", title: "A dependency is unavailable; try again shortly")
+}
+
+/// Turns every error that leaves a route into problem+json: our own problems as they are, the
+/// framework's HTTP errors with their status, undecodable bodies as 400, anything else as a
+/// logged 500 that reveals nothing.
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            return try problem.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let code: String
+            switch error.status {
+            case .notFound: code = "not_found"
+            case .methodNotAllowed: code = "method_not_allowed"
+            case .contentTooLarge: code = "payload_too_large"
+            case .unsupportedMediaType: code = "unsupported_media_type"
+            case .badRequest: code = "malformed_request"
+            default: code = "http_\(error.status.code)"
+            }
+            return try Problem(error.status, code: code, title: error.status.reasonPhrase, detail: error.body)
+                .response(from: request, context: context)
+        } catch let error as DecodingError {
+            return try Problem.malformed(Self.describe(error)).response(from: request, context: context)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            return try Problem.internalError.response(from: request, context: context)
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.isEmpty ? "body" : codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "missing field \(path(context.codingPath + [key]))"
+        case .typeMismatch(_, let context): return "wrong type at \(path(context.codingPath))"
+        case .valueNotFound(_, let context): return "null at \(path(context.codingPath))"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "the body is not valid JSON" : "invalid value at \(path(context.codingPath))"
+        @unknown default: return "the body could not be decoded"
+        }
+    }
+}

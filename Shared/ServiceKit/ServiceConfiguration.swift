@@ -1,0 +1,75 @@
+import Configuration
+import Contracts
+import Logging
+
+/// What every service reads at start, from the environment. Each key is looked up under the
+/// service's prefix first (`IDENTITY_DATABASE_URL`), then without it (`DATABASE_URL`), so one
+/// environment file can serve the whole local stack and a lone deployment needs no prefixes.
+public struct ServiceConfiguration: Sendable {
+    public let service: ServiceName
+    /// The runtime role's connection (no DDL).
+    public let databaseURL: String
+    /// The schema owner's connection, used for migrations only (defaults to `databaseURL`).
+    public let migrationDatabaseURL: String
+    public let amqpURL: String
+    public let host: String
+    public let port: Int
+    public let databasePoolSize: Int
+    public let prefetch: Int
+    public let jwksFile: String?
+    public let logLevel: Logger.Level
+    public let reader: ConfigReader
+
+    public static let defaultPorts: [ServiceName: Int] = [
+        .identity: 8081, .billing: 8082, .content: 8083, .progress: 8084, .notifications: 8085,
+    ]
+
+    public init(service: ServiceName, reader: ConfigReader = ConfigReader(provider: EnvironmentVariablesProvider())) throws {
+        self.service = service
+        self.reader = reader
+        func lookup(_ key: String) -> String? {
+            reader.string(forKey: ConfigKey("\(service.rawValue).\(key)")) ?? reader.string(forKey: ConfigKey(key))
+        }
+        func required(_ key: String) throws -> String {
+            guard let value = lookup(key), !value.isEmpty else {
+                let variable = key.uppercased().replacingOccurrences(of: ".", with: "_")
+                throw ConfigurationError.missing("\(service.rawValue.uppercased())_\(variable) or \(variable)")
+            }
+            return value
+        }
+        databaseURL = try required("database.url")
+        migrationDatabaseURL = lookup("migration.database.url") ?? databaseURL
+        amqpURL = try required("amqp.url")
+        host = lookup("http.host") ?? "127.0.0.1"
+        port = lookup("http.port").flatMap(Int.init) ?? Self.defaultPorts[service] ?? 8080
+        databasePoolSize = lookup("database.pool.size").flatMap(Int.init) ?? 8
+        prefetch = lookup("amqp.prefetch").flatMap(Int.init) ?? 32
+        jwksFile = lookup("jwt.jwks.file")
+        logLevel = lookup("log.level").flatMap(Logger.Level.init(rawValue:)) ?? .info
+    }
+
+    /// A service-specific setting (`<SERVICE>_<KEY>` or `<KEY>`).
+    public func string(_ key: String) -> String? {
+        reader.string(forKey: ConfigKey("\(service.rawValue).\(key)")) ?? reader.string(forKey: ConfigKey(key))
+    }
+
+    public func string(_ key: String, default value: String) -> String {
+        string(key) ?? value
+    }
+
+    public func int(_ key: String, default value: Int) -> Int {
+        string(key).flatMap(Int.init) ?? value
+    }
+}
+
+public enum ConfigurationError: Error, CustomStringConvertible {
+    case missing(String)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .missing(let name): "missing configuration: \(name)"
+        case .invalid(let message): "invalid configuration: \(message)"
+        }
+    }
+}

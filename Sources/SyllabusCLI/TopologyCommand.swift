@@ -1,0 +1,42 @@
+import ArgumentParser
+import MessageBus
+import ServiceKit
+
+struct TopologyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology",
+        abstract: "The broker's exchanges, queues and bindings, derived from the event contract.",
+        subcommands: [Apply.self, Show.self])
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Declare every exchange, queue and binding (idempotent). Needs an administrator's AMQP URL.")
+
+        @Option(help: "AMQP URL of a user allowed to configure the vhost (default: $ADMIN_AMQP_URL).")
+        var amqpURL: String?
+
+        @Option(help: "How long events.archive keeps events (RabbitMQ duration, e.g. 7D).")
+        var archiveMaxAge = "7D"
+
+        func run() async throws {
+            let admin = try AMQPAdmin(url: try setting(amqpURL, env: "ADMIN_AMQP_URL"))
+            for line in try await admin.apply(ContractTopology.make(archiveMaxAge: archiveMaxAge)) {
+                print("declared \(line)")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the topology without touching the broker.")
+
+        func run() async throws {
+            let topology = ContractTopology.make()
+            for exchange in topology.exchanges { print("exchange \(exchange) (topic, durable)") }
+            print("stream \(topology.archive) <- # from every exchange")
+            for consumer in topology.consumers {
+                print("queue \(consumer.queue) (quorum, delivery limit \(consumer.deliveryLimit), DLQ \(consumer.deadLetterQueue))")
+                for binding in consumer.bindings { print("  <- \(binding.exchange) [\(binding.routingKey)]") }
+            }
+        }
+    }
+}

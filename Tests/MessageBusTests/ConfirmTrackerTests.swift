@@ -1,0 +1,75 @@
+import Testing
+
+@testable import MessageBus
+
+@Suite struct ConfirmTrackerTests {
+    @Test func tagsCountUpFromOne() {
+        var tracker = ConfirmTracker()
+        #expect(tracker.published(index: 0) == 1)
+        #expect(tracker.published(index: 1) == 2)
+        #expect(tracker.outstanding == 2)
+    }
+
+    @Test func multipleAckSettlesEverythingUpToTheTag() {
+        var tracker = ConfirmTracker()
+        for index in 0..<5 { tracker.published(index: index) }
+        #expect(tracker.settle(tag: 3, multiple: true) == [0, 1, 2])
+        #expect(tracker.outstanding == 2)
+        #expect(tracker.settle(tag: 5, multiple: true) == [3, 4])
+        #expect(tracker.outstanding == 0)
+    }
+
+    @Test func singleAcksOutOfOrder() {
+        var tracker = ConfirmTracker()
+        for index in 0..<4 { tracker.published(index: index) }
+        #expect(tracker.settle(tag: 3, multiple: false) == [2])
+        #expect(tracker.outstanding == 3)
+        #expect(tracker.settle(tag: 1, multiple: false) == [0])
+        // A multiple ack now covers the remaining tags but not the one settled already.
+        #expect(tracker.settle(tag: 4, multiple: true) == [1, 3])
+        #expect(tracker.outstanding == 0)
+    }
+
+    @Test func unknownOrRepeatedTagsSettleNothing() {
+        var tracker = ConfirmTracker()
+        tracker.published(index: 0)
+        #expect(tracker.settle(tag: 9, multiple: false) == [])
+        #expect(tracker.settle(tag: 1, multiple: false) == [0])
+        #expect(tracker.settle(tag: 1, multiple: false) == [])
+        #expect(tracker.settle(tag: 1, multiple: true) == [])
+    }
+
+    @Test func tagsKeepCountingAcrossBatches() {
+        var tracker = ConfirmTracker()
+        for round in 0..<3 {
+            for index in 0..<1000 { tracker.published(index: index) }
+            let settled = tracker.settle(tag: UInt64((round + 1) * 1000), multiple: true)
+            #expect(settled == Array(0..<1000))
+        }
+        #expect(tracker.nextTag == 3001)
+        #expect(tracker.outstanding == 0)
+    }
+}
+
+@Suite struct EndpointTests {
+    @Test func parsesURLs() throws {
+        let endpoint = try AMQPEndpoint(url: "amqp://svc:p%40ss@127.0.0.1:5692/syllabus")
+        #expect(endpoint == AMQPEndpoint(host: "127.0.0.1", port: 5692, user: "svc", password: "p@ss", vhost: "syllabus"))
+        #expect(try AMQPEndpoint(url: "amqp://localhost").vhost == "/")
+        #expect(try AMQPEndpoint(url: "amqp://u:p@h/%2f").vhost == "/")
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "http://localhost") }
+    }
+
+    @Test func topologyArgumentsRouteRetriesBackToTheConsumerOnly() {
+        let consumer = Topology.ConsumerQueue(service: "notifications", bindings: [], deliveryLimit: 5, retryDelays: [1000])
+        let retry = Topology.retryQueueArguments(consumer, delay: 1000)
+        #expect(retry["x-dead-letter-exchange"] == .string(""))
+        #expect(retry["x-dead-letter-routing-key"] == .string("notifications"))
+        #expect(retry["x-message-ttl"] == .int(1000))
+        let main = Topology.mainQueueArguments(consumer)
+        #expect(main["x-dead-letter-routing-key"] == .string("notifications.dlq"))
+        #expect(main["x-delivery-limit"] == .int(5))
+        #expect(main["x-dead-letter-strategy"] == .string("at-least-once"))
+        #expect(main["x-overflow"] == .string("reject-publish"))
+    }
+}

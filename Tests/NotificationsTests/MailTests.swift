@@ -1,0 +1,44 @@
+import Foundation
+import Notifications
+import Testing
+
+@Suite struct MailTests {
+    @Test func welcomeMailRendersAndEscapesHTML() throws {
+        let mail = try MailRenderer().render(.welcome, data: ["name": "Ada <3", "email": "ada@example.com", "courseUrl": "http://x/course"])
+        #expect(mail.subject == "Welcome to Syllabus, Ada &lt;3" || mail.subject == "Welcome to Syllabus, Ada <3")
+        #expect(mail.text.contains("Hi Ada <3,"))
+        #expect(mail.html.contains("Welcome, Ada &lt;3"))
+        #expect(!mail.html.contains("Ada <3"))
+        #expect(mail.text.contains("http://x/course"))
+    }
+
+    @Test func messageIsAValidMultipartMIMEMail() throws {
+        let id = UUID()
+        let content = RenderedMail(subject: "Grüße", text: "line one\nline two", html: "<p>hi</p>")
+        let text = RFC5322.message(OutgoingMail(
+            id: id, from: "Syllabus <hello@syllabus.local>", to: "ada@example.com", toName: "Ada \"The\" Lovelace",
+            date: Date(timeIntervalSince1970: 0), content: content))
+        #expect(text.contains("\r\nTo: \"Ada \\\"The\\\" Lovelace\" <ada@example.com>\r\n"))
+        #expect(text.contains("\r\nSubject: =?UTF-8?B?\(Data("Grüße".utf8).base64EncodedString())?=\r\n"))
+        #expect(text.contains("\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000\r\n"))
+        #expect(text.contains("Message-ID: <\(id.uuidString.lowercased())@syllabus.mail>"))
+        #expect(text.contains("line one\r\nline two"))
+        #expect(!text.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "every line ends with CRLF")
+        let boundary = "syllabus-\(id.uuidString.lowercased())"
+        #expect(text.components(separatedBy: "--\(boundary)\r\n").count == 3)
+        #expect(text.hasSuffix("--\(boundary)--\r\n"))
+    }
+
+    @Test func fileTransportWritesOneFilePerMailAndOverwritesOnResend() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let transport = try FileMailTransport(directory: directory.path)
+        let mail = OutgoingMail(
+            id: UUID(), from: "a@b.c", to: "d@e.f", toName: "D", date: Date(),
+            content: RenderedMail(subject: "s", text: "t", html: "h"))
+        try transport.send(mail)
+        try transport.send(mail)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(files == ["\(mail.id.uuidString.lowercased()).eml"])
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import ServiceKit
+import Testing
+
+@Suite struct ProblemTests {
+    struct Input: Decodable { var name: String }
+
+    func app() -> some ApplicationProtocol {
+        let router = ServiceRuntime.router(context: BasicRequestContext.self)
+        router.post("/echo") { request, context -> String in
+            try await request.decode(as: Input.self, context: context).name
+        }
+        router.get("/invalid") { _, _ -> String in
+            throw Problem.validation([FieldError(field: "email", code: "invalid_email", message: "bad")])
+        }
+        router.get("/boom") { _, _ -> String in
+            struct Secret: Error {}
+            throw Secret()
+        }
+        return Application(router: router)
+    }
+
+    func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as! [String: Any]
+    }
+
+    @Test func validationProblemsListEachField() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/invalid", method: .get) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(response.headers[.contentType] == "application/problem+json")
+                let body = try json(response.body)
+                #expect(body["code"] as? String == "validation_failed")
+                #expect(body["status"] as? Int == 422)
+                let errors = try #require(body["errors"] as? [[String: String]])
+                #expect(errors == [["field": "email", "code": "invalid_email", "message": "bad"]])
+            }
+        }
+    }
+
+    @Test func malformedJSONIsA400() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: "{not json")) { response in
+                #expect(response.status == .badRequest)
+                let body = try json(response.body)
+                #expect(body["code"] as? String == "malformed_request")
+            }
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: #"{"name": 3}"#)) { response in
+                #expect(response.status == .badRequest)
+                let body = try json(response.body)
+                #expect(body["detail"] as? String == "wrong type at name")
+            }
+        }
+    }
+
+    @Test func unknownErrorsAreOpaque500s() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/boom", method: .get) { response in
+                #expect(response.status == .internalServerError)
+                let body = try json(response.body)
+                #expect(body["code"] as? String == "internal_error")
+                #expect(!(String(buffer: response.body).contains("Secret")))
+            }
+        }
+    }
+
+    @Test func unknownRoutesAreProblemJSON404s() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/nowhere", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.contentType] == "application/problem+json")
+            }
+        }
+    }
+}
+
+@Suite struct WakeSignalTests {
+    @Test func aSignalBeforeTheWaitIsNotLost() async {
+        let signal = WakeSignal()
+        signal.signal()
+        let clock = ContinuousClock()
+        let elapsed = await clock.measure { await signal.wait(timeout: .seconds(30)) }
+        #expect(elapsed < .seconds(5))
+    }
+
+    @Test func aSignalWakesAWaiter() async {
+        let signal = WakeSignal()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let elapsed = await ContinuousClock().measure { await signal.wait(timeout: .seconds(30)) }
+                #expect(elapsed < .seconds(20), "woken by the signal, not the timeout")
+            }
+            group.addTask {
+                // Signal repeatedly until the waiter has returned; the group ends when it does.
+                for _ in 0..<3000 {
+                    signal.signal()
+                    try? await Task.sleep(for: .milliseconds(10))
+                    if Task.isCancelled { return }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    @Test func waitingTimesOut() async {
+        let signal = WakeSignal()
+        await signal.wait(timeout: .milliseconds(10))
+    }
+}

@@ -1,0 +1,90 @@
+# Shared by run.sh and test.sh: build, keys, service environment, topology, start and wait.
+# shellcheck shell=bash
+
+REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+SERVICES=(identity billing content progress notifications)
+
+service_port() { # service offset
+    local base=$2
+    case $1 in
+    identity) echo $((base + 1)) ;;
+    billing) echo $((base + 2)) ;;
+    content) echo $((base + 3)) ;;
+    progress) echo $((base + 4)) ;;
+    notifications) echo $((base + 5)) ;;
+    esac
+}
+
+build_all() {
+    echo "building (swift build --build-tests; the first build takes several minutes)…"
+    (cd "$REPO_DIR" && swift build --build-tests)
+    BIN_DIR=$(cd "$REPO_DIR" && swift build --show-bin-path)
+    export BIN_DIR
+}
+
+# Keys, secrets and per-service settings go into the env file beside the stack's own block.
+write_service_env() { # stack_dir port_base bcrypt_cost
+    local stack_dir=$1 base=$2 cost=$3 env="$1/syllabus.env"
+    "$BIN_DIR/syllabus" keys generate --dir "$stack_dir/keys" >/dev/null
+    local block
+    block=$(
+        echo "# --- services begin ---"
+        echo "JWT_JWKS_FILE=$stack_dir/keys/jwks.json"
+        echo "IDENTITY_JWT_SIGNING_KEY_FILE=$stack_dir/keys/identity-signing.pem"
+        echo "IDENTITY_BCRYPT_COST=$cost"
+        echo "HTTP_HOST=127.0.0.1"
+        for s in "${SERVICES[@]}"; do
+            echo "$(echo "$s" | tr a-z A-Z)_HTTP_PORT=$(service_port "$s" "$base")"
+        done
+        echo "COURSE_URL=http://127.0.0.1:$(service_port content "$base")/v1/course"
+        echo "# --- services end ---"
+    )
+    local rest
+    rest=$(sed '/^# --- services begin ---$/,/^# --- services end ---$/d' "$env")
+    printf '%s\n%s\n' "$rest" "$block" >"$env.tmp" && mv "$env.tmp" "$env"
+    chmod 600 "$env"
+}
+
+apply_topology() { # env_file
+    (set -a && . "$1" && "$BIN_DIR/syllabus" topology apply >/dev/null)
+}
+
+start_services() { # env_file log_dir pid_dir
+    local env=$1 logs=$2 pids=$3
+    mkdir -p "$logs" "$pids"
+    for s in "${SERVICES[@]}"; do
+        (set -a && . "$env" && exec "$BIN_DIR/$s" >>"$logs/$s.log" 2>&1) &
+        echo $! >"$pids/$s.pid"
+    done
+}
+
+stop_services() { # pid_dir
+    local pids=$1 pid
+    for s in "${SERVICES[@]}"; do
+        [ -f "$pids/$s.pid" ] || continue
+        pid=$(cat "$pids/$s.pid")
+        if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+    for s in "${SERVICES[@]}"; do
+        [ -f "$pids/$s.pid" ] || continue
+        pid=$(cat "$pids/$s.pid")
+        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$pids/$s.pid"
+    done
+}
+
+wait_ready() { # port_base log_dir timeout_seconds
+    local base=$1 logs=$2 timeout=$3 s port deadline=$((SECONDS + $3))
+    for s in "${SERVICES[@]}"; do
+        port=$(service_port "$s" "$base")
+        until curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready"; do
+            if ((SECONDS >= deadline)); then
+                echo "$s is not ready after ${timeout}s; its log ($logs/$s.log) ends with:" >&2
+                tail -n 20 "$logs/$s.log" >&2 || true
+                return 1
+            fi
+            sleep 0.2
+        done
+    done
+}

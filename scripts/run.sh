@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# `make run`: install what is missing, start Postgres and RabbitMQ, build, start the five services
+# and wait until each is ready. Stays in the foreground; Ctrl-C (or `make stop`) stops everything it
+# started. With SYLLABUS_DETACH=1 it returns once all is ready and leaves it running.
+set -Eeuo pipefail
+. "$(dirname "$0")/lib.sh"
+
+STACK_DIR="$REPO_DIR/.stack"
+LOGS="$STACK_DIR/logs"
+PIDS="$STACK_DIR/pids"
+ENV_FILE="$STACK_DIR/syllabus.env"
+PORT_BASE=8080
+
+stop_all() {
+    stop_services "$PIDS"
+    "$REPO_DIR/scripts/stack.sh" down run
+}
+
+if [ "${1:-}" = stop ]; then
+    stop_all
+    exit 0
+fi
+
+"$REPO_DIR/scripts/stack.sh" up run
+build_all
+write_service_env "$STACK_DIR" "$PORT_BASE" 12
+apply_topology "$ENV_FILE"
+stop_services "$PIDS" # a previous run's services, if any are left
+start_services "$ENV_FILE" "$LOGS" "$PIDS"
+trap 'echo; echo "stopping…"; stop_all; exit 0' INT TERM
+if ! wait_ready "$PORT_BASE" "$LOGS" 90; then
+    stop_all
+    exit 1
+fi
+
+cat <<MSG
+
+Syllabus is running.
+  identity       http://127.0.0.1:8081   (POST /v1/auth/register, /.well-known/jwks.json)
+  billing        http://127.0.0.1:8082
+  content        http://127.0.0.1:8083
+  progress       http://127.0.0.1:8084
+  notifications  http://127.0.0.1:8085
+  every service: /health/ready, /metrics, /openapi.yaml
+  Postgres       127.0.0.1:5442 (database syllabus; URLs in .stack/syllabus.env)
+  RabbitMQ       amqp://127.0.0.1:5682/syllabus, management http://127.0.0.1:15682
+  mail           .stack/mail/*.eml
+  logs           .stack/logs/
+
+Try:
+  curl -s -X POST http://127.0.0.1:8081/v1/auth/register -H 'content-type: application/json' \\
+       -d '{"email":"ada@example.com","password":"correct horse","name":"Ada"}'
+  ls .stack/mail
+MSG
+
+if [ "${SYLLABUS_DETACH:-0}" = 1 ]; then
+    trap - INT TERM
+    echo "Left running; \`make stop\` stops it."
+    exit 0
+fi
+echo "Ctrl-C stops everything."
+while true; do
+    for s in "${SERVICES[@]}"; do
+        if ! kill -0 "$(cat "$PIDS/$s.pid" 2>/dev/null || echo 0)" 2>/dev/null; then
+            echo "$s exited; see $LOGS/$s.log" >&2
+            stop_all
+            exit 1
+        fi
+    done
+    sleep 1 &
+    wait $! || true
+done
