@@ -159,6 +159,8 @@ let package = Package(
                 dependencies: [
                     "TestSupport", "Contracts", "MessageBus",
                     .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                    .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "NIOHTTP1", package: "swift-nio"),
                 ],
                 swiftSettings: swiftSettings
             ),

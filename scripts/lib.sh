@@ -78,7 +78,7 @@ wait_ready() { # port_base log_dir timeout_seconds
     local base=$1 logs=$2 timeout=$3 s port deadline=$((SECONDS + $3))
     for s in "${SERVICES[@]}"; do
         port=$(service_port "$s" "$base")
-        until curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready"; do
+        until curl -fs -o /dev/null "http://127.0.0.1:$port/health/ready"; do
             if ((SECONDS >= deadline)); then
                 echo "$s is not ready after ${timeout}s; its log ($logs/$s.log) ends with:" >&2
                 tail -n 20 "$logs/$s.log" >&2 || true

@@ -81,6 +81,10 @@ public struct AMQPAdmin: Sendable {
         }
     }
 
+    public func declareExchange(_ name: String, type: String = "topic", durable: Bool = true) async throws {
+        try await session { try $0.declareExchange(name, type: type, durable: durable) }
+    }
+
     public func bind(queue: String, exchange: String, routingKey: String) async throws {
         try await session { try $0.bindQueue(queue, exchange: exchange, routingKey: routingKey) }
     }

@@ -55,10 +55,15 @@ public final class EventConsumerService: Service, Sendable {
     private let deadLettered: Counter
     private let retried: Counter
 
-    public init(service: ServiceName, amqpURL: String, prefetch: Int, database: DatabasePool, handlers: [EventHandler], logger: Logger) throws {
+    /// - Parameters:
+    ///   - queue: the queue to consume; the service's own (`<service>`) by default.
+    public init(
+        service: ServiceName, queue: String? = nil, amqpURL: String, prefetch: Int, database: DatabasePool, handlers: [EventHandler],
+        logger: Logger
+    ) throws {
         self.service = service
         self.consumer = try AMQPConsumer(
-            url: amqpURL, queue: service.rawValue, prefetch: UInt16(clamping: prefetch), name: service.rawValue, logger: logger)
+            url: amqpURL, queue: queue ?? service.rawValue, prefetch: UInt16(clamping: prefetch), name: service.rawValue, logger: logger)
         self.database = database
         self.handlers = Dictionary(grouping: handlers, by: { $0.eventType.cloudEventType })
         self.logger = logger

@@ -100,7 +100,10 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     /// Whether this replica holds the relay lock now.
-    public var isLeader: Bool { state.leader }
+    public var isLeader: Bool { state.leader == true }
+
+    /// Whether this replica has found the lock held by another and is waiting.
+    public var isStandingBy: Bool { state.leader == false }
 
     /// Rows waiting to be published (for readiness and tests).
     public func backlog() async throws -> Int {
@@ -159,7 +162,7 @@ public final class OutboxRelay: Service, Sendable {
                 """
             ).first?.decode("leader", as: Bool.self) ?? false
         }
-        if leader != state.leader {
+        if leader != (state.leader ?? !leader) {
             logger.info(leader ? "outbox relay is active" : "outbox relay is standing by", metadata: ["service": "\(schema)"])
         }
         state.leader = leader
@@ -233,8 +236,9 @@ enum RelayError: Error, CustomStringConvertible {
 
 final class RelayState: @unchecked Sendable {
     private let lock = NSLock()
-    private var _leader = false
-    var leader: Bool {
+    private var _leader: Bool?
+    /// nil until the first attempt, then whether this replica holds the lock.
+    var leader: Bool? {
         get { lock.withLock { _leader } }
         set { lock.withLock { _leader = newValue } }
     }

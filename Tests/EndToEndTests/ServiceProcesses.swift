@@ -1,0 +1,70 @@
+import Foundation
+import TestSupport
+
+/// The five built executables, started as processes against the test stack on ports of their
+/// own, and stopped (SIGTERM, then SIGKILL) at the end.
+final class ServiceProcesses: @unchecked Sendable {
+    static let services = ["identity", "billing", "content", "progress", "notifications"]
+
+    let portBase: Int
+    let mailDirectory: URL
+    let logDirectory: URL
+    private var processes: [String: Process] = [:]
+
+    init(portBase: Int) throws {
+        self.portBase = portBase
+        let stack = URL(fileURLWithPath: try TestEnvironment.value("SYLLABUS_STACK_DIR"))
+        let run = stack.appendingPathComponent("e2e-\(portBase)")
+        mailDirectory = run.appendingPathComponent("mail")
+        logDirectory = run.appendingPathComponent("logs")
+        try? FileManager.default.removeItem(at: run)
+        try FileManager.default.createDirectory(at: mailDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+    }
+
+    func port(_ service: String) -> Int {
+        portBase + (Self.services.firstIndex(of: service) ?? 0) + 1
+    }
+
+    func url(_ service: String, _ path: String) -> String {
+        "http://127.0.0.1:\(port(service))\(path)"
+    }
+
+    func start() throws {
+        var environment = try TestEnvironment.values()
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
+        environment["MAIL_DIR"] = mailDirectory.path
+        environment["LOG_LEVEL"] = "info"
+        for service in Self.services {
+            environment["\(service.uppercased())_HTTP_PORT"] = String(port(service))
+        }
+        let binaries = try TestEnvironment.binaryDirectory()
+        for service in Self.services {
+            let process = Process()
+            process.executableURL = binaries.appendingPathComponent(service)
+            process.environment = environment
+            let log = logDirectory.appendingPathComponent("\(service).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: log)
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            processes[service] = process
+        }
+    }
+
+    func log(_ service: String) -> String {
+        (try? String(contentsOf: logDirectory.appendingPathComponent("\(service).log"), encoding: .utf8)) ?? ""
+    }
+
+    func stop() {
+        for process in processes.values where process.isRunning { process.terminate() }
+        let deadline = Date().addingTimeInterval(10)
+        for process in processes.values {
+            while process.isRunning && Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    var exited: [String] { processes.filter { !$0.value.isRunning }.map(\.key) }
+}

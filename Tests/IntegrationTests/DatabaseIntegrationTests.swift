@@ -1,0 +1,149 @@
+import Database
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct DatabaseIntegrationTests {
+    @Test func poolRunsConcurrentWorkOnEveryConnection() async throws {
+        try await withTemporarySchema(poolSize: 4) { pool, _ in
+            try await pool.execute("CREATE TABLE hits (n int8 NOT NULL)")
+            // 200 concurrent transactions, each visible on its own backend.
+            let backends = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for n in 0..<200 {
+                    group.addTask {
+                        try await pool.transaction { connection in
+                            try connection.execute("INSERT INTO hits (n) VALUES (\(n))")
+                            return connection.backendPID
+                        }
+                    }
+                }
+                var seen = Set<Int32>()
+                for try await pid in group { seen.insert(pid) }
+                return seen
+            }
+            #expect(backends.count == 4, "every connection of the pool did work")
+            let row = try #require(try await pool.query("SELECT count(*) AS c, sum(n) AS s FROM hits").first)
+            #expect(try row.decode("c", as: Int.self) == 200)
+            #expect(try row.decode("s", as: Int.self) == (0..<200).reduce(0, +))
+        }
+    }
+
+    @Test func transactionRollsBackWhenTheBodyThrows() async throws {
+        struct Abort: Error {}
+        // One connection: if the transaction were left open, the same session would see its rows.
+        try await withTemporarySchema(poolSize: 1) { pool, _ in
+            try await pool.execute("CREATE TABLE t (id int8 PRIMARY KEY)")
+            await #expect(throws: Abort.self) {
+                try await pool.transaction { connection in
+                    try connection.execute("INSERT INTO t VALUES (\(1))")
+                    try connection.execute("INSERT INTO t VALUES (\(2))")
+                    throw Abort()
+                }
+            }
+            #expect(try await pool.query("SELECT id FROM t").isEmpty, "nothing half-written")
+            // The connection is clean for the next user: a new transaction works and commits.
+            try await pool.transaction { try $0.execute("INSERT INTO t VALUES (\(3))") }
+            #expect(try await pool.query("SELECT id FROM t").count == 1)
+        }
+    }
+
+    @Test func uniqueViolationIsADistinctError() async throws {
+        try await withTemporarySchema { pool, _ in
+            try await pool.execute("CREATE TABLE u (email text NOT NULL)")
+            try await pool.execute("CREATE UNIQUE INDEX u_email ON u (lower(email))")
+            try await pool.execute("INSERT INTO u VALUES (\("ada@example.com"))")
+            do {
+                try await pool.execute("INSERT INTO u VALUES (\("ADA@example.com"))")
+                Issue.record("the duplicate was accepted")
+            } catch DatabaseError.uniqueViolation(let error) {
+                #expect(error.sqlState == .uniqueViolation)
+                #expect(error.constraint == "u_email")
+            }
+            // Other errors keep their SQLSTATE.
+            do {
+                try await pool.execute("INSERT INTO nowhere VALUES (1)")
+                Issue.record("insert into a missing table succeeded")
+            } catch let error as DatabaseError {
+                #expect(error.sqlState == .undefinedTable)
+            }
+        }
+    }
+
+    @Test func typedValuesRoundTrip() async throws {
+        try await withTemporarySchema { pool, _ in
+            let id = UUID()
+            let when = Date(timeIntervalSince1970: 1_795_346_716.123456)
+            let bytes = Data([0, 1, 2, 255])
+            let nothing: String? = nil
+            let row = try #require(try await pool.query(
+                """
+                SELECT \(id) AS id, \(when) AS at, \(bytes) AS bytes, \(true) AS flag, \(Int64.max) AS big,
+                       \(3.25) AS real, \("Grüße ' \" \\") AS text, \(nothing) AS missing, \(JSONB(#"{"a": [1, 2]}"#)) AS doc
+                """
+            ).first)
+            #expect(try row.decode("id", as: UUID.self) == id)
+            #expect(abs(try row.decode("at", as: Date.self).timeIntervalSince(when)) < 0.000_001)
+            #expect(try row.decode("bytes", as: Data.self) == bytes)
+            #expect(try row.decode("flag", as: Bool.self))
+            #expect(try row.decode("big", as: Int64.self) == .max)
+            #expect(try row.decode("real", as: Double.self) == 3.25)
+            #expect(try row.decode("text", as: String.self) == "Grüße ' \" \\")
+            #expect(try row.decode("missing", as: String?.self) == nil)
+            #expect(throws: DatabaseError.self) { try row.decode("missing", as: String.self) }
+            #expect(try row.decode("doc", as: JSONB.self).decode([String: [Int]].self) == ["a": [1, 2]])
+        }
+    }
+
+    @Test func listenerReceivesNotificationsOnItsOwnConnection() async throws {
+        let url = try TestEnvironment.value("ADMIN_DATABASE_URL")
+        let channel = "test_" + UUID().uuidString.prefix(8).lowercased()
+        let listener = PostgresListener(url: url, channels: [channel], logger: TestEnvironment.logger)
+        defer { listener.stop() }
+        let pool = DatabasePool(url: url, size: 1, logger: TestEnvironment.logger)
+        defer { pool.shutdown() }
+        try await eventually("the listener to connect") { listener.isConnected }
+        try await pool.transaction { connection in
+            try connection.execute("SELECT pg_notify(\(channel), 'one')")
+            try connection.execute("SELECT pg_notify(\(channel), 'two')")
+        }
+        var received: [String] = []
+        for await event in listener.events {
+            if case .notification(let notification) = event { received.append(notification.payload) }
+            if received.count == 2 { break }
+        }
+        #expect(received == ["one", "two"])
+    }
+
+    @Test func migrationsApplyOnceInOrderAndRefuseEditedHistory() async throws {
+        try await withTemporarySchema { pool, schema in
+            let first = [
+                Migration(version: 1, name: "a", sql: "CREATE TABLE a (id int)"),
+                Migration(version: 2, name: "b", sql: "ALTER TABLE a ADD COLUMN b text"),
+            ]
+            // Replicas starting together: the advisory lock lets one apply, the others find it done.
+            let applied = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for _ in 0..<3 {
+                    group.addTask { try await Migrator(schema: schema, migrations: first).migrate(pool, logger: TestEnvironment.logger) }
+                }
+                var all: [Int] = []
+                for try await versions in group { all += versions }
+                return all
+            }
+            #expect(applied.sorted() == [1, 2])
+            let more = first + [Migration(version: 3, name: "c", sql: "INSERT INTO a (id, b) VALUES (1, 'x')")]
+            #expect(try await Migrator(schema: schema, migrations: more).migrate(pool, logger: TestEnvironment.logger) == [3])
+            #expect(try await Migrator(schema: schema, migrations: more).migrate(pool, logger: TestEnvironment.logger) == [])
+            let edited = [first[0], Migration(version: 2, name: "b", sql: "ALTER TABLE a ADD COLUMN b int")]
+            await #expect(throws: MigrationError.self) {
+                try await Migrator(schema: schema, migrations: edited).migrate(pool, logger: TestEnvironment.logger)
+            }
+            // A failing migration leaves nothing behind.
+            let broken = more + [Migration(version: 4, name: "d", sql: "CREATE TABLE d (id int); SELECT * FROM nowhere")]
+            await #expect(throws: DatabaseError.self) {
+                try await Migrator(schema: schema, migrations: broken).migrate(pool, logger: TestEnvironment.logger)
+            }
+            #expect(try await pool.query("SELECT 1 FROM pg_tables WHERE schemaname = \(schema) AND tablename = 'd'").isEmpty)
+            #expect(try await pool.query("SELECT version FROM schema_migrations ORDER BY version").count == 3)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Contracts
+import Database
+import Foundation
+import MessageBus
+import ServiceKit
+import Testing
+import TestSupport
+
+/// An event type for these tests only, published on identity's exchange under a key no service
+/// consumes.
+struct TestSequenced: DomainEvent {
+    static let eventType = EventType(producer: .identity, name: "test.sequenced", majorVersion: 1)
+    var aggregate: String
+    var n: Int
+    var subject: String { aggregate }
+}
+
+@Suite(.serialized) struct OutboxInboxTests {
+    @Test func relayPublishesTheOutboxInCommitOrderAndMarksOnlyConfirmedRows() async throws {
+        try await withTemporarySchema { pool, schema in
+            try await Migrator(schema: schema, migrations: [Outbox.migration(version: 1)]).migrate(pool, logger: TestEnvironment.logger)
+            let url = try TestEnvironment.value("ADMIN_AMQP_URL")
+            let admin = try AMQPAdmin(url: url)
+            let queue = "test.outbox.\(schema)"
+            try await admin.declareQueue(queue, durable: false)
+            try await admin.bind(queue: queue, exchange: "identity.events", routingKey: TestSequenced.eventType.routingKey)
+            defer { Task { try? await admin.deleteQueue(queue) } }
+
+            let aggregate = UUID().uuidString
+            for n in 1...300 {
+                try await pool.transaction { connection in
+                    try Outbox.enqueue(CloudEvent(TestSequenced(aggregate: aggregate, n: n), sequence: Int64(n)), on: connection)
+                }
+            }
+            // A rolled-back transaction leaves no event behind.
+            struct Abort: Error {}
+            await #expect(throws: Abort.self) {
+                try await pool.transaction { connection in
+                    try Outbox.enqueue(CloudEvent(TestSequenced(aggregate: aggregate, n: 999), sequence: 999), on: connection)
+                    throw Abort()
+                }
+            }
+
+            let adminDB = try TestEnvironment.value("ADMIN_DATABASE_URL")
+            let publisher = try AMQPPublisher(url: url, name: "test-relay", logger: TestEnvironment.logger)
+            let relay = OutboxRelay(
+                service: .identity, databaseURL: adminDB, searchPath: schema, lockName: schema, publisher: publisher,
+                batchSize: 64, logger: TestEnvironment.logger)
+            let consumer = try AMQPConsumer(url: url, queue: queue, prefetch: 50, name: "test", logger: TestEnvironment.logger)
+            let received = try await withThrowingTaskGroup(of: [Int].self) { group in
+                group.addTask {
+                    try await relay.run()
+                    return []
+                }
+                var received: [Int] = []
+                for await delivery in consumer.deliveries {
+                    let event = try EventCoding.decode(CloudEvent<TestSequenced>.self, from: delivery.body)
+                    #expect(delivery.properties.messageID == event.id)
+                    #expect(delivery.properties.type == "org.syllabus.identity.test.sequenced.v1")
+                    #expect(delivery.properties.contentType == "application/cloudevents+json")
+                    received.append(event.data.n)
+                    consumer.ack(delivery)
+                    if received.count == 300 { break }
+                }
+                group.cancelAll()
+                return received
+            }
+            consumer.stop()
+            publisher.shutdown()
+            #expect(received == Array(1...300), "published in order, each once")
+            try await eventually("every row to be marked published") {
+                try await pool.query("SELECT 1 FROM outbox WHERE published_at IS NULL").isEmpty
+            }
+            #expect(try await pool.query("SELECT count(*) AS n FROM outbox").first?.decode("n", as: Int.self) == 300)
+        }
+    }
+
+    @Test func onlyOneRelayPerServiceIsActive() async throws {
+        try await withTemporarySchema { pool, schema in
+            try await Migrator(schema: schema, migrations: [Outbox.migration(version: 1)]).migrate(pool, logger: TestEnvironment.logger)
+            let url = try TestEnvironment.value("ADMIN_AMQP_URL")
+            let adminDB = try TestEnvironment.value("ADMIN_DATABASE_URL")
+            let publisher = try AMQPPublisher(url: url, name: "test-relay", logger: TestEnvironment.logger)
+            defer { publisher.shutdown() }
+            let relays = (0..<2).map { _ in
+                OutboxRelay(service: .identity, databaseURL: adminDB, searchPath: schema, lockName: schema, publisher: publisher, logger: TestEnvironment.logger)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for relay in relays { group.addTask { try await relay.run() } }
+                try await eventually("one relay to lead and the other to stand by") {
+                    relays.filter(\.isLeader).count == 1 && relays.filter(\.isStandingBy).count == 1
+                }
+                let locks = try await pool.query(
+                    "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = 7421::oid AND objid = hashtext(\(schema))::oid")
+                #expect(try locks.first?.decode("n", as: Int.self) == 1)
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test func theSameEventDeliveredTwiceIsAppliedOnce() async throws {
+        try await withTemporarySchema { pool, schema in
+            try await Migrator(schema: schema, migrations: [
+                Outbox.migration(version: 1),
+                Migration(version: 2, name: "effects", sql: "CREATE TABLE effects (aggregate text NOT NULL, n int8 NOT NULL)"),
+            ]).migrate(pool, logger: TestEnvironment.logger)
+            let url = try TestEnvironment.value("ADMIN_AMQP_URL")
+            let admin = try AMQPAdmin(url: url)
+            let queue = "test.inbox.\(schema)"
+            try await admin.declareQueue(queue, durable: false)
+            defer { Task { try? await admin.deleteQueue(queue) } }
+
+            let handler = EventHandler(TestSequenced.self, name: "effects") { event, connection in
+                try connection.execute("INSERT INTO effects (aggregate, n) VALUES (\(event.data.aggregate), \(event.data.n))")
+            }
+            let consumer = try EventConsumerService(
+                service: .progress, queue: queue, amqpURL: url, prefetch: 10, database: pool, handlers: [handler],
+                logger: TestEnvironment.logger)
+
+            let aggregate = UUID().uuidString
+            let twice = CloudEvent(TestSequenced(aggregate: aggregate, n: 1), sequence: 1)
+            let after = CloudEvent(TestSequenced(aggregate: aggregate, n: 2), sequence: 2)
+            let publisher = try AMQPPublisher(url: url, name: "test", logger: TestEnvironment.logger)
+            defer { publisher.shutdown() }
+            let messages = try [twice, twice, after].map { event in
+                OutgoingMessage(exchange: "", routingKey: queue, body: try EventCoding.encode(event), properties: AMQPProperties(messageID: event.id))
+            }
+            #expect(try await publisher.publish(messages).allSatisfy { $0 == .confirmed })
+
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await consumer.run() }
+                // One consumer handles its queue in order: once the last event's effect is there,
+                // both copies of the first have been handled.
+                try await eventually("the last event to be applied") {
+                    try await !pool.query("SELECT 1 FROM effects WHERE n = 2").isEmpty
+                }
+                group.cancelAll()
+            }
+            let counts = try await pool.query("SELECT n, count(*) AS c FROM effects GROUP BY n ORDER BY n")
+                .map { (try $0.decode("n", as: Int.self), try $0.decode("c", as: Int.self)) }
+            #expect(counts.map(\.0) == [1, 2])
+            #expect(counts.map(\.1) == [1, 1], "the duplicate was applied once")
+            #expect(try await pool.query("SELECT count(*) AS c FROM inbox").first?.decode("c", as: Int.self) == 2)
+        }
+    }
+}
