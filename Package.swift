@@ -115,6 +115,7 @@ let package = Package(
             dependencies: [
                 "Database", "MessageBus", "Contracts", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

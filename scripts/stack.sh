@@ -2,11 +2,29 @@
 # The local stack without Docker: a Postgres cluster and a RabbitMQ node per profile,
 # on loopback ports of their own, with all state under the repository's .stack directory.
 #
-#   scripts/stack.sh up|down|status|env|restart-broker|restart-postgres run|test
+#   scripts/stack.sh <command> run|test|fault|bench
 #
-# Profiles (independent; both can run at once):
-#   run   .stack        Postgres 5442, AMQP 5682, management 15682, dist 25682 — data kept
-#   test  .stack/test   Postgres 5452, AMQP 5692, management 15692, dist 25692 — fresh on every `up`
+#   up                  start both servers (a throwaway profile starts from empty data)
+#   down                stop both servers (data is kept until the next `up` of a throwaway profile)
+#   status              exit status 0 only if both servers run
+#   env                 print the path of the profile's syllabus.env
+#   restart-broker      stop RabbitMQ and start it again, keeping its data (queues, messages,
+#                       users, definitions); returns once it accepts AMQP connections
+#   restart-postgres    the same for Postgres; returns once it accepts connections
+#   stop-broker         stop RabbitMQ, keeping its data
+#   start-broker        start RabbitMQ again; returns once it accepts AMQP connections
+#   stop-postgres       stop Postgres, keeping its data
+#   start-postgres      start Postgres again; returns once it accepts connections
+# The restart, stop and start commands print the time they took.
+#
+# Profiles (independent; all four can run at once):
+#   run    .stack         Postgres 5442, AMQP 5682, management 15682, dist 25682 — data kept
+#   test   .stack/test    Postgres 5452, AMQP 5692, management 15692, dist 25692 — throwaway
+#   fault  .stack/fault   Postgres 5462, AMQP 5702, management 15702, dist 25702 — throwaway
+#   bench  .stack/bench   Postgres 5472, AMQP 5712, management 15712, dist 25712 — throwaway
+# A throwaway profile starts from empty data on every `up` and runs Postgres without fsync.
+# `fault` is for tests that stop and restart its servers under connected clients; `bench` is for
+# measurements that must not share servers with the tests.
 #
 # `up` writes <stack dir>/syllabus.env (connection URLs for every service) and prints a summary.
 set -Eeuo pipefail
@@ -14,13 +32,14 @@ trap 'echo "stack: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_DIR=$(dirname "$SCRIPT_DIR")
-ROOT_STACK_DIR="$REPO_DIR/.stack" # shared by both profiles: locks and the epmd pid file
+ROOT_STACK_DIR="$REPO_DIR/.stack" # shared by all profiles: locks and the epmd pid file
 
 PG_BIN=/usr/lib/postgresql/15/bin
 RMQ_BIN=/usr/lib/rabbitmq/bin
 PG_OS_USER=postgres
 SERVICES=(identity billing content progress notifications)
-ALL_PROFILES=(run test)
+ALL_PROFILES=(run test fault bench)
+COMMANDS="up|down|status|env|restart-broker|restart-postgres|stop-broker|start-broker|stop-postgres|start-postgres"
 
 # Keep settings from the caller's shell from redirecting the tools to other servers.
 for _var in $(compgen -e); do
@@ -29,7 +48,7 @@ done
 unset _var
 
 usage() {
-    echo "usage: $0 up|down|status|env|restart-broker|restart-postgres run|test" >&2
+    echo "usage: $0 $COMMANDS run|test|fault|bench" >&2
     exit 2
 }
 
@@ -39,21 +58,43 @@ die() {
     exit 1
 }
 
+# Microseconds since the epoch, and the seconds elapsed since such a time (one decimal).
+now_us() { echo "${EPOCHREALTIME/[.,]/}"; }
+elapsed_since() {
+    local us=$(($(now_us) - $1))
+    printf '%d.%d' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+
 # ---------------------------------------------------------------------------------------------
 # Profile settings
 
 set_profile() {
     PROFILE=$1
     case "$PROFILE" in
+    # CTL_DIST_PORT_MIN: the CLI tools' Erlang distribution ports are MIN..MIN+9.
     run)
         STACK_DIR="$ROOT_STACK_DIR"
         PG_PORT=5442 AMQP_PORT=5682 MGMT_PORT=15682 DIST_PORT=25682
         CTL_DIST_PORT_MIN=35682
+        THROWAWAY=0
         ;;
     test)
         STACK_DIR="$ROOT_STACK_DIR/test"
         PG_PORT=5452 AMQP_PORT=5692 MGMT_PORT=15692 DIST_PORT=25692
         CTL_DIST_PORT_MIN=35692
+        THROWAWAY=1
+        ;;
+    fault)
+        STACK_DIR="$ROOT_STACK_DIR/fault"
+        PG_PORT=5462 AMQP_PORT=5702 MGMT_PORT=15702 DIST_PORT=25702
+        CTL_DIST_PORT_MIN=35702
+        THROWAWAY=1
+        ;;
+    bench)
+        STACK_DIR="$ROOT_STACK_DIR/bench"
+        PG_PORT=5472 AMQP_PORT=5712 MGMT_PORT=15712 DIST_PORT=25712
+        CTL_DIST_PORT_MIN=35712
+        THROWAWAY=1
         ;;
     *) usage ;;
     esac
@@ -172,7 +213,7 @@ pg_init_if_needed() {
         return
     fi
     local sync_opt=()
-    [[ "$PROFILE" == test ]] && sync_opt=(--no-sync)
+    ((THROWAWAY)) && sync_opt=(--no-sync)
     (cd / && runuser -u "$PG_OS_USER" -- "$PG_BIN/initdb" -D "$PG_DATA" -U postgres \
         -E UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 \
         --no-instructions "${sync_opt[@]}") >"$LOG_DIR/initdb.log" 2>&1 ||
@@ -182,7 +223,7 @@ pg_init_if_needed() {
 
 pg_write_config() {
     local durability
-    if [[ "$PROFILE" == test ]]; then
+    if ((THROWAWAY)); then
         durability=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off'
     else
         durability=$'fsync = on\nsynchronous_commit = on\nfull_page_writes = on'
@@ -225,6 +266,16 @@ pg_stop() {
         pg_ctl_as_postgres -m "$mode" -w -t 60 -s stop ||
             die "Postgres ($PROFILE) did not stop; see $PG_LOG"
     fi
+}
+
+# Waits until Postgres accepts connections on its TCP port, as clients reach it.
+pg_wait_accepting() {
+    local i
+    for i in $(seq 300); do
+        "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -d postgres -U postgres -t 2 && return 0
+        sleep 0.1
+    done
+    die "Postgres ($PROFILE) does not accept connections on 127.0.0.1:$PG_PORT; see $PG_LOG"
 }
 
 # Roles, database and schemas. Idempotent: safe on every `up`.
@@ -492,6 +543,27 @@ rmq_wait_ready() {
     fi
 }
 
+# True if the AMQP port answers the AMQP 0-9-1 protocol header with a Connection.Start frame
+# (frame type 1, channel 0, class 10, method 10): the broker accepts connections.
+amqp_accepts() {
+    local reply
+    reply=$(timeout 5 bash -c '
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        printf "AMQP\x00\x00\x09\x01" >&3
+        head -c 11 <&3 | od -An -tx1' _ "$AMQP_PORT" 2>/dev/null) || return 1
+    reply=$(tr -d ' \n' <<<"$reply")
+    [[ "$reply" =~ ^010000[0-9a-f]{8}000a000a$ ]]
+}
+
+rmq_wait_amqp() {
+    local i
+    for i in $(seq 300); do
+        amqp_accepts && return 0
+        sleep 0.1
+    done
+    die "RabbitMQ ($PROFILE) does not accept AMQP connections on 127.0.0.1:$AMQP_PORT; see $RMQ_LOG_DIR"
+}
+
 rmq_import_definitions() {
     rmq rabbitmqctl import_definitions "$RMQ_DEFINITIONS" >"$RMQ_LOG_DIR/import.log" 2>&1 ||
         { cat "$RMQ_LOG_DIR/import.log" >&2; die "importing RabbitMQ definitions failed"; }
@@ -602,9 +674,11 @@ write_env_file() {
 # Commands
 
 wipe_profile_state() {
-    # Only the test profile is throwaway, and only its own entries are removed: .stack/test
-    # lives inside .stack, and syllabus.env keeps the lines other scripts appended.
-    [[ "$PROFILE" == test && "$STACK_DIR" == "$ROOT_STACK_DIR/test" ]] || die "refusing to wipe $STACK_DIR"
+    # Only a throwaway profile's own entries are removed: its directory (.stack/<profile>) lives
+    # inside .stack, the run profile's, beside the other profiles' directories, and syllabus.env
+    # keeps the lines other scripts appended.
+    [[ "$THROWAWAY" == 1 && "$PROFILE" != run && "$STACK_DIR" == "$ROOT_STACK_DIR/$PROFILE" ]] ||
+        die "refusing to wipe $STACK_DIR"
     rm -rf "$PG_DIR" "$PG_SOCKET_DIR" "$RMQ_DIR" "$LOG_DIR" "$MAIL_DIR" "$SECRETS_FILE"
 }
 
@@ -613,7 +687,7 @@ cmd_up() {
     "$SCRIPT_DIR/install-deps.sh"
     take_profile_lock
     prepare_stack_dir
-    if [[ "$PROFILE" == test ]]; then
+    if ((THROWAWAY)); then
         # Its data is about to be deleted: no need for a graceful (≈ 9 s) broker shutdown.
         rmq_kill
         pg_stop immediate
@@ -676,26 +750,99 @@ cmd_status() {
     return $ok
 }
 
-cmd_restart_broker() {
-    local t=$SECONDS
-    take_profile_lock
-    [[ -f "$SECRETS_FILE" ]] || die "stack $PROFILE was never brought up; run: $0 up $PROFILE"
+# The broker needs the profile's secrets (for its definitions), Postgres its initialised cluster.
+require_brought_up() { # file that `up` creates
+    [[ -f "$1" ]] || die "stack $PROFILE was never brought up; run: $0 up $PROFILE"
+}
+
+# Starts the node on its existing data and waits until it accepts AMQP connections.
+rmq_start_existing() {
     load_secrets
-    rmq_stop
     rmq_write_config
     rmq_start_async
     rmq_wait_ready
-    log "rabbitmq $PROFILE restarted ($((SECONDS - t)) s, pid $(rmq_pid))"
+    rmq_wait_amqp
+}
+
+# Starts Postgres on its existing data and waits until it accepts connections.
+pg_start_existing() {
+    pg_write_config
+    pg_start
+    pg_wait_accepting
+}
+
+# The broker's data (queues, messages, users, definitions) lives in its Mnesia directory, which a
+# stop keeps and the next start (same node name, same directory) recovers.
+cmd_restart_broker() {
+    local t
+    t=$(now_us)
+    take_profile_lock
+    require_brought_up "$SECRETS_FILE"
+    rmq_stop
+    rmq_start_existing
+    log "rabbitmq $PROFILE restarted ($(elapsed_since "$t") s, pid $(rmq_pid))"
+}
+
+cmd_stop_broker() {
+    local t
+    t=$(now_us)
+    take_profile_lock
+    if ! rmq_running; then
+        log "rabbitmq $PROFILE was not running"
+        return
+    fi
+    rmq_stop
+    log "rabbitmq $PROFILE stopped ($(elapsed_since "$t") s)"
+}
+
+cmd_start_broker() {
+    local t
+    t=$(now_us)
+    take_profile_lock
+    require_brought_up "$SECRETS_FILE"
+    if rmq_running; then
+        rmq_wait_amqp
+        log "rabbitmq $PROFILE was running already (pid $(rmq_pid))"
+        return
+    fi
+    rmq_start_existing
+    log "rabbitmq $PROFILE started ($(elapsed_since "$t") s, pid $(rmq_pid))"
 }
 
 cmd_restart_postgres() {
-    local t=$SECONDS
+    local t
+    t=$(now_us)
     take_profile_lock
-    [[ -f "$PG_DATA/PG_VERSION" ]] || die "stack $PROFILE was never brought up; run: $0 up $PROFILE"
+    require_brought_up "$PG_DATA/PG_VERSION"
     pg_stop
-    pg_write_config
-    pg_start
-    log "postgres $PROFILE restarted ($((SECONDS - t)) s, pid $(pg_pid))"
+    pg_start_existing
+    log "postgres $PROFILE restarted ($(elapsed_since "$t") s, pid $(pg_pid))"
+}
+
+cmd_stop_postgres() {
+    local t
+    t=$(now_us)
+    take_profile_lock
+    if ! pg_running; then
+        log "postgres $PROFILE was not running"
+        return
+    fi
+    pg_stop
+    log "postgres $PROFILE stopped ($(elapsed_since "$t") s)"
+}
+
+cmd_start_postgres() {
+    local t
+    t=$(now_us)
+    take_profile_lock
+    require_brought_up "$PG_DATA/PG_VERSION"
+    if pg_running; then
+        pg_wait_accepting
+        log "postgres $PROFILE was running already (pid $(pg_pid))"
+        return
+    fi
+    pg_start_existing
+    log "postgres $PROFILE started ($(elapsed_since "$t") s, pid $(pg_pid))"
 }
 
 [[ $# -eq 2 ]] || usage
@@ -707,5 +854,9 @@ status) if cmd_status; then exit 0; else exit 1; fi ;;
 env) echo "$ENV_FILE" ;;
 restart-broker) cmd_restart_broker ;;
 restart-postgres) cmd_restart_postgres ;;
+stop-broker) cmd_stop_broker ;;
+start-broker) cmd_start_broker ;;
+stop-postgres) cmd_stop_postgres ;;
+start-postgres) cmd_start_postgres ;;
 *) usage ;;
 esac

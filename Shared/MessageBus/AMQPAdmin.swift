@@ -108,4 +108,54 @@ public struct AMQPAdmin: Sendable {
             return messages
         }
     }
+
+    /// Reads up to `limit` messages of a queue without taking them: they go back to the queue,
+    /// in order, when the session closes.
+    public func peek(queue: String, limit: Int) async throws -> [IncomingMessage] {
+        try await session { connection in
+            var messages: [IncomingMessage] = []
+            while messages.count < limit, let message = try connection.get(queue: queue, generation: 0) {
+                messages.append(message)
+            }
+            return messages
+        }
+    }
+
+    /// Moves messages from one queue to another through the default exchange: each is published
+    /// (confirmed, mandatory) before it is acknowledged at the source, so none is lost on the
+    /// way. `transform` decides per message: nil leaves it where it is. Returns the moved ones.
+    public func move(
+        from source: String, to target: String, limit: Int = .max,
+        transform: @escaping @Sendable (IncomingMessage) -> AMQPProperties?
+    ) async throws -> [IncomingMessage] {
+        try await session { connection in
+            try connection.enableConfirms()
+            var tag: UInt64 = 0
+            var moved: [IncomingMessage] = []
+            while moved.count < limit, let message = try connection.get(queue: source, generation: 0) {
+                guard let properties = transform(message) else { continue } // left unacknowledged: back on close
+                try connection.publish(OutgoingMessage(exchange: "", routingKey: target, body: message.body, properties: properties, mandatory: true))
+                tag += 1
+                var returned: String?
+                var confirmed: Bool?
+                while confirmed == nil {
+                    guard let frame = try connection.nextFrame(timeout: 30) else {
+                        throw AMQPError.timeout("no confirm while moving a message to \(target)")
+                    }
+                    switch frame {
+                    case .returned(let code, let text, _): returned = "\(code) \(text)"
+                    case .ack(let acked, let multiple) where acked == tag || (multiple && acked >= tag): confirmed = true
+                    case .nack(let nacked, let multiple) where nacked == tag || (multiple && nacked >= tag): confirmed = false
+                    default: break
+                    }
+                }
+                guard confirmed == true, returned == nil else {
+                    throw AMQPError.connection("moving to \(target) failed: \(returned ?? "nacked")")
+                }
+                try connection.ack(message.deliveryTag)
+                moved.append(message)
+            }
+            return moved
+        }
+    }
 }

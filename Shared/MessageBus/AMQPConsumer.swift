@@ -10,14 +10,16 @@ public final class AMQPConsumer: Sendable {
     public let deliveries: AsyncStream<IncomingMessage>
     private let shared: ConsumerShared
 
-    public init(url: String, queue: String, prefetch: UInt16, name: String, logger: Logger) throws {
+    /// - Parameters:
+    ///   - arguments: `basic.consume` arguments, e.g. `x-stream-offset` for a stream.
+    public init(url: String, queue: String, prefetch: UInt16, name: String, arguments: AMQPTable = [:], logger: Logger) throws {
         let endpoint = try AMQPEndpoint(url: url)
         let (stream, continuation) = AsyncStream<IncomingMessage>.makeStream()
         deliveries = stream
         shared = ConsumerShared()
         let loop = ConsumerLoop(
             endpoint: endpoint, queue: queue, prefetch: prefetch, consumerTag: "\(name).\(ProcessInfo.processInfo.processIdentifier)",
-            shared: shared, continuation: continuation, logger: logger)
+            arguments: arguments, shared: shared, continuation: continuation, logger: logger)
         let thread = Thread { loop.run() }
         thread.name = "\(name)-amqp-consume"
         thread.start()
@@ -88,15 +90,17 @@ final class ConsumerLoop: @unchecked Sendable {
     let queue: String
     let prefetch: UInt16
     let consumerTag: String
+    let arguments: AMQPTable
     let shared: ConsumerShared
     let continuation: AsyncStream<IncomingMessage>.Continuation
     let logger: Logger
     private var generation = 0
 
     init(
-        endpoint: AMQPEndpoint, queue: String, prefetch: UInt16, consumerTag: String, shared: ConsumerShared,
+        endpoint: AMQPEndpoint, queue: String, prefetch: UInt16, consumerTag: String, arguments: AMQPTable, shared: ConsumerShared,
         continuation: AsyncStream<IncomingMessage>.Continuation, logger: Logger
     ) {
+        self.arguments = arguments
         self.endpoint = endpoint
         self.queue = queue
         self.prefetch = prefetch
@@ -114,7 +118,7 @@ final class ConsumerLoop: @unchecked Sendable {
                 generation += 1
                 try connection.setPrefetch(prefetch)
                 try connection.declareQueue(queue, passive: true)
-                try connection.consume(queue: queue, consumerTag: consumerTag)
+                try connection.consume(queue: queue, consumerTag: consumerTag, arguments: arguments)
                 shared.consuming = true
                 shared.lastError = nil
                 backoff = 0.1

@@ -45,27 +45,43 @@ public enum ConsumeFailure: Error, CustomStringConvertible {
 }
 
 /// Consumes a service's queue and applies each event through the inbox, then acknowledges it.
+///
+/// A failing event never blocks the queue: it is republished to the retry tier its attempt calls
+/// for (a queue whose messages wait, then come back to this queue only) and acknowledged; after
+/// the policy's last attempt, or at once when it can never succeed (undecodable, unknown type),
+/// it goes to `<queue>.dlq` with the failure in its headers. Republishing is confirmed before the
+/// original is acknowledged, so a crash in between duplicates an event (the inbox absorbs it)
+/// but never loses one.
 public final class EventConsumerService: Service, Sendable {
     public let service: ServiceName
+    public let queue: String
     private let consumer: AMQPConsumer
+    private let publisher: AMQPPublisher
     private let database: DatabasePool
     private let handlers: [String: [EventHandler]]
+    private let retry: RetryPolicy
     private let logger: Logger
     private let handled: Counter
     private let deadLettered: Counter
     private let retried: Counter
 
     /// - Parameters:
-    ///   - queue: the queue to consume; the service's own (`<service>`) by default.
+    ///   - queue: the queue to consume; the service's own (`<service>`) by default. Its retry
+    ///     tiers and dead-letter queue are named after it.
+    ///   - publisher: publishes retries and dead letters (through the default exchange).
     public init(
-        service: ServiceName, queue: String? = nil, amqpURL: String, prefetch: Int, database: DatabasePool, handlers: [EventHandler],
-        logger: Logger
+        service: ServiceName, queue: String? = nil, amqpURL: String, prefetch: Int, database: DatabasePool,
+        publisher: AMQPPublisher, retry: RetryPolicy = .default, handlers: [EventHandler], logger: Logger
     ) throws {
         self.service = service
+        let queue = queue ?? service.rawValue
+        self.queue = queue
         self.consumer = try AMQPConsumer(
-            url: amqpURL, queue: queue ?? service.rawValue, prefetch: UInt16(clamping: prefetch), name: service.rawValue, logger: logger)
+            url: amqpURL, queue: queue, prefetch: UInt16(clamping: prefetch), name: service.rawValue, logger: logger)
+        self.publisher = publisher
         self.database = database
         self.handlers = Dictionary(grouping: handlers, by: { $0.eventType.cloudEventType })
+        self.retry = retry
         self.logger = logger
         self.handled = Counter(label: "events_handled_total", dimensions: [("service", service.rawValue)])
         self.deadLettered = Counter(label: "events_dead_lettered_total", dimensions: [("service", service.rawValue)])
@@ -85,22 +101,57 @@ public final class EventConsumerService: Service, Sendable {
         }
     }
 
+    /// The failure headers a retried or dead-lettered event carries.
+    public enum Header {
+        public static let attempts = "x-syllabus-attempts"
+        public static let handler = "x-syllabus-handler"
+        public static let error = "x-syllabus-error"
+        public static let firstFailedAt = "x-syllabus-first-failed-at"
+        public static let lastFailedAt = "x-syllabus-last-failed-at"
+        public static let deadLetteredAt = "x-syllabus-dead-lettered-at"
+    }
+
     private func handle(_ message: IncomingMessage) async {
         do {
             try await apply(message)
             consumer.ack(message)
             handled.increment()
-        } catch let failure as ConsumeFailure {
-            logger.error("dead-lettering event", metadata: ["error": "\(failure)", "messageId": "\(message.properties.messageID ?? "-")"])
-            deadLettered.increment()
-            consumer.reject(message, requeue: false)
         } catch {
-            // Transient (database down, deadlock …): back off, then let the broker redeliver. The
-            // queue's delivery limit sends a message that never succeeds to the dead-letter queue.
-            let attempt = Int(message.properties.headers["x-delivery-count"]?.intValue ?? 0)
-            logger.warning("event handling failed, will retry", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-            retried.increment()
-            try? await Task.sleep(for: .milliseconds(min(5_000, 100 << min(attempt, 6))))
+            await failed(message, error: error)
+        }
+    }
+
+    private func failed(_ message: IncomingMessage, error: any Error) async {
+        let previous = Int(message.properties.headers[Header.attempts]?.intValue ?? 0)
+        let attempt = previous + 1
+        let permanent = error is ConsumeFailure
+        let decision = permanent ? .deadLetter : retry.decision(afterFailedAttempt: attempt)
+        let now = RFC3339.format(Date())
+        var properties = message.properties
+        properties.headers[Header.attempts] = .int(Int64(attempt))
+        properties.headers[Header.error] = .string(String(describing: error).prefix(1000).description)
+        properties.headers[Header.handler] = .string((error as? HandlerFailure)?.handler ?? "\(service.rawValue).consumer")
+        properties.headers[Header.lastFailedAt] = .string(now)
+        if properties.headers[Header.firstFailedAt] == nil { properties.headers[Header.firstFailedAt] = .string(now) }
+        let target: String
+        switch decision {
+        case .retry(let delay):
+            target = "\(queue).retry.\(delay)"
+            logger.warning("event failed, retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)", "delayMs": "\(delay)"])
+        case .deadLetter:
+            target = "\(queue).dlq"
+            properties.headers[Header.deadLetteredAt] = .string(now)
+            logger.error("event dead-lettered", metadata: ["error": "\(error)", "attempts": "\(attempt)", "messageId": "\(message.properties.messageID ?? "-")"])
+        }
+        let republished = OutgoingMessage(exchange: "", routingKey: target, body: message.body, properties: properties, mandatory: true)
+        do {
+            guard try await publisher.publish(republished) == .confirmed else { throw RepublishFailed(target: target) }
+            consumer.ack(message)
+            if case .deadLetter = decision { deadLettered.increment() } else { retried.increment() }
+        } catch {
+            // The broker could not take it now: let it come back here. The queue's delivery limit
+            // dead-letters a message that keeps coming back.
+            logger.warning("could not republish a failed event; requeueing", metadata: ["target": "\(target)", "error": "\(error)"])
             consumer.reject(message, requeue: true)
         }
     }
@@ -116,15 +167,39 @@ public final class EventConsumerService: Service, Sendable {
         guard let handlers = handlers[header.type], !handlers.isEmpty else { throw ConsumeFailure.unknownType(header.type) }
         let body = message.body
         for handler in handlers {
-            try await database.transaction { connection in
+            try await HandlerFailure.naming(handler.name) {
+                try await database.transaction { connection in
                 let fresh = try connection.execute(
                     """
                     INSERT INTO inbox (event_id, handler, event_type) VALUES (\(eventID), \(handler.name), \(header.type))
                     ON CONFLICT DO NOTHING
                     """
                 ).affectedRows == 1
-                if fresh { try handler.apply(body, connection) }
+                    if fresh { try handler.apply(body, connection) }
+                }
             }
         }
     }
+}
+
+/// A handler's error, with the handler's name for the failure headers.
+struct HandlerFailure: Error, CustomStringConvertible {
+    let handler: String
+    let underlying: any Error
+
+    var description: String { "\(underlying)" }
+
+    static func naming(_ handler: String, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let failure as ConsumeFailure {
+            throw failure
+        } catch {
+            throw HandlerFailure(handler: handler, underlying: error)
+        }
+    }
+}
+
+struct RepublishFailed: Error {
+    let target: String
 }

@@ -17,6 +17,8 @@ public struct ServiceConfiguration: Sendable {
     public let databasePoolSize: Int
     public let prefetch: Int
     public let jwksFile: String?
+    /// Retry tiers (must match the topology's, `RETRY_DELAYS`) and attempts before dead-lettering.
+    public let retryPolicy: RetryPolicy
     public let logLevel: Logger.Level
     public let reader: ConfigReader
 
@@ -45,6 +47,9 @@ public struct ServiceConfiguration: Sendable {
         databasePoolSize = lookup("database.pool.size").flatMap(Int.init) ?? 8
         prefetch = lookup("amqp.prefetch").flatMap(Int.init) ?? 32
         jwksFile = lookup("jwt.jwks.file")
+        let delays = lookup("retry.delays").map { text -> [Int] in RetryPolicy.delays(from: text) ?? [] } ?? RetryPolicy.default.delays
+        guard !delays.isEmpty else { throw ConfigurationError.invalid("RETRY_DELAYS must be positive milliseconds, comma-separated") }
+        retryPolicy = RetryPolicy(delays: delays, maxAttempts: max(1, lookup("max.attempts").flatMap(Int.init) ?? RetryPolicy.default.maxAttempts))
         logLevel = lookup("log.level").flatMap(Logger.Level.init(rawValue:)) ?? .info
     }
 

@@ -42,7 +42,7 @@ public struct ServiceRuntime: Sendable {
     public func consumer(_ handlers: [EventHandler]) throws -> EventConsumerService {
         try EventConsumerService(
             service: service, amqpURL: configuration.amqpURL, prefetch: configuration.prefetch, database: database,
-            handlers: handlers, logger: logger)
+            publisher: publisher, retry: configuration.retryPolicy, handlers: handlers, logger: logger)
     }
 
     /// The readiness checks every service has: database, broker, and its own exchange declared.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MessageBus
 import ServiceKit
 
@@ -18,9 +19,17 @@ struct TopologyCommand: AsyncParsableCommand {
         @Option(help: "How long events.archive keeps events (RabbitMQ duration, e.g. 7D).")
         var archiveMaxAge = "7D"
 
+        @Option(help: "Delays of the retry tiers in milliseconds (default: $RETRY_DELAYS or 1000,10000,60000); services must use the same.")
+        var retryDelays: String?
+
         func run() async throws {
             let admin = try AMQPAdmin(url: try setting(amqpURL, env: "ADMIN_AMQP_URL"))
-            for line in try await admin.apply(ContractTopology.make(archiveMaxAge: archiveMaxAge)) {
+            let text = retryDelays ?? ProcessInfo.processInfo.environment["RETRY_DELAYS"]
+            let delays = try text.map { text in
+                guard let delays = RetryPolicy.delays(from: text) else { throw ValidationError("retry delays must be positive milliseconds: \(text)") }
+                return delays
+            } ?? RetryPolicy.default.delays
+            for line in try await admin.apply(ContractTopology.make(archiveMaxAge: archiveMaxAge, retryDelays: delays)) {
                 print("declared \(line)")
             }
         }

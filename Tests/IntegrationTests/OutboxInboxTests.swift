@@ -113,15 +113,15 @@ struct TestSequenced: DomainEvent {
             let handler = EventHandler(TestSequenced.self, name: "effects") { event, connection in
                 try connection.execute("INSERT INTO effects (aggregate, n) VALUES (\(event.data.aggregate), \(event.data.n))")
             }
+            let publisher = try AMQPPublisher(url: url, name: "test", logger: TestEnvironment.logger)
+            defer { publisher.shutdown() }
             let consumer = try EventConsumerService(
-                service: .progress, queue: queue, amqpURL: url, prefetch: 10, database: pool, handlers: [handler],
-                logger: TestEnvironment.logger)
+                service: .progress, queue: queue, amqpURL: url, prefetch: 10, database: pool, publisher: publisher,
+                handlers: [handler], logger: TestEnvironment.logger)
 
             let aggregate = UUID().uuidString
             let twice = CloudEvent(TestSequenced(aggregate: aggregate, n: 1), sequence: 1)
             let after = CloudEvent(TestSequenced(aggregate: aggregate, n: 2), sequence: 2)
-            let publisher = try AMQPPublisher(url: url, name: "test", logger: TestEnvironment.logger)
-            defer { publisher.shutdown() }
             let messages = try [twice, twice, after].map { event in
                 OutgoingMessage(exchange: "", routingKey: queue, body: try EventCoding.encode(event), properties: AMQPProperties(messageID: event.id))
             }
