@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: see README.md.
-.PHONY: run stop test build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi fmt
+.PHONY: run stop test bench build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi fmt
 
 run:            ## install what is missing, start Postgres, RabbitMQ and the five services (Ctrl-C stops all)
 	@scripts/run.sh
@@ -27,6 +27,9 @@ test-stack-up:  ## only the test servers, to run `swift test` by hand
 
 test-stack-down:
 	@scripts/stack.sh down test
+
+bench:          ## speed of the bus, as ratios against baselines measured in the same run
+	@scripts/bench.sh
 
 openapi:        ## compile each service's openapi.yaml into its library after editing it
 	@scripts/embed-openapi.sh

@@ -35,6 +35,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: services.map { .executable(name: $0.lowercased(), targets: ["\($0)Main"]) } + [
         .executable(name: "syllabus", targets: ["SyllabusCLI"]),
+        .executable(name: "syllabus-bench", targets: ["SyllabusBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -111,6 +112,15 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "SyllabusBench",
+            dependencies: [
+                "Database", "MessageBus", "Contracts", "ServiceKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/SyllabusBench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "SyllabusCLI",
             dependencies: [
                 "Database", "MessageBus", "Contracts", "ServiceKit",
@@ -152,6 +162,11 @@ let package = Package(
             .testTarget(name: "NotificationsTests", dependencies: ["Notifications"], swiftSettings: swiftSettings),
             .testTarget(
                 name: "IntegrationTests",
+                dependencies: ["TestSupport", "Database", "MessageBus", "Contracts", "ServiceKit"],
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "FaultTests",
                 dependencies: ["TestSupport", "Database", "MessageBus", "Contracts", "ServiceKit"],
                 swiftSettings: swiftSettings
             ),

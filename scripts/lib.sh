@@ -23,8 +23,9 @@ build_all() {
 }
 
 # Keys, secrets and per-service settings go into the env file beside the stack's own block.
-write_service_env() { # stack_dir port_base bcrypt_cost
+write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value lines…]
     local stack_dir=$1 base=$2 cost=$3 env="$1/syllabus.env"
+    shift 3
     "$BIN_DIR/syllabus" keys generate --dir "$stack_dir/keys" >/dev/null
     local block
     block=$(
@@ -37,6 +38,7 @@ write_service_env() { # stack_dir port_base bcrypt_cost
             echo "$(echo "$s" | tr a-z A-Z)_HTTP_PORT=$(service_port "$s" "$base")"
         done
         echo "COURSE_URL=http://127.0.0.1:$(service_port content "$base")/v1/course"
+        for line in "$@"; do echo "$line"; done
         echo "# --- services end ---"
     )
     local rest

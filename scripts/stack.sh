@@ -463,12 +463,22 @@ epmd_loopback_only() {
     ! grep -qvE '^(127\.0\.0\.1|\[::1\]):4369$' <<<"$addrs"
 }
 
+# True if the epmd with this pid was started by this repository's stack (it carries a marker in
+# its environment), so that an epmd of another checkout's stack is never taken for ours.
+epmd_started_here() {
+    local pid=$1
+    local env
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    env=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null) || return 1
+    grep -qxF "SYLLABUS_STACK_EPMD=$ROOT_STACK_DIR" <<<"$env"
+}
+
 ensure_epmd() {
     (
         exec 8>"$EPMD_LOCK_FILE"
         flock -w 60 8
         [[ -n "$(epmd_listener_pid)" ]] && exit 0
-        ERL_EPMD_ADDRESS=127.0.0.1 detached_fds epmd -daemon
+        ERL_EPMD_ADDRESS=127.0.0.1 SYLLABUS_STACK_EPMD="$ROOT_STACK_DIR" detached_fds epmd -daemon
         local pid="" i
         for i in $(seq 50); do
             pid=$(epmd_listener_pid)
@@ -496,8 +506,8 @@ maybe_stop_epmd() {
         local pid
         if [[ -f "$EPMD_PID_FILE" ]]; then
             pid=$(cat "$EPMD_PID_FILE")
-        elif epmd_loopback_only; then
-            # Its pid file is lost (an interrupted `up`): a loopback-only epmd is the stack's.
+        elif epmd_loopback_only && epmd_started_here "$(epmd_listener_pid)"; then
+            # Its pid file is lost (an interrupted `up`).
             pid=$(epmd_listener_pid)
         else
             exit 0

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # `make test`: fresh Postgres and RabbitMQ on ports of their own, the topology, then every test —
-# unit, integration (real servers) and end-to-end (the built executables as processes).
-# Integration tests fail, never skip, when their servers are missing.
+# unit, integration (real servers) and end-to-end (the built executables as processes). The fault
+# tests get a second stack (`fault`), since they restart its servers. Integration tests fail, never
+# skip, when their servers are missing.
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 
-STACK_DIR="$REPO_DIR/.stack/test"
-ENV_FILE="$STACK_DIR/syllabus.env"
+TEST_DIR="$REPO_DIR/.stack/test"
+FAULT_DIR="$REPO_DIR/.stack/fault"
+# Short retry tiers on the fault stack, so retries and dead-lettering happen within a test.
+FAULT_RETRY_DELAYS=200,400,800
 
 "$REPO_DIR/scripts/stack.sh" up test
+"$REPO_DIR/scripts/stack.sh" up fault
 if [ "${1:-}" != stack ]; then
-    trap '"$REPO_DIR/scripts/stack.sh" down test >/dev/null 2>&1 || true' EXIT
+    trap '"$REPO_DIR/scripts/stack.sh" down test >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down fault >/dev/null 2>&1 || true' EXIT
 fi
 build_all
-write_service_env "$STACK_DIR" 9180 4
-apply_topology "$ENV_FILE"
+write_service_env "$TEST_DIR" 9180 4
+write_service_env "$FAULT_DIR" 9380 4 "RETRY_DELAYS=$FAULT_RETRY_DELAYS"
+apply_topology "$TEST_DIR/syllabus.env"
+apply_topology "$FAULT_DIR/syllabus.env"
 if [ "${1:-}" = stack ]; then
-    echo "test stack ready: SYLLABUS_TEST_ENV=$ENV_FILE SYLLABUS_BIN_DIR=$BIN_DIR swift test --skip-build"
+    echo "test stacks ready: SYLLABUS_TEST_ENV=$TEST_DIR/syllabus.env SYLLABUS_FAULT_ENV=$FAULT_DIR/syllabus.env SYLLABUS_BIN_DIR=$BIN_DIR swift test --skip-build"
     exit 0
 fi
 
-export SYLLABUS_TEST_ENV="$ENV_FILE" SYLLABUS_BIN_DIR="$BIN_DIR"
+export SYLLABUS_TEST_ENV="$TEST_DIR/syllabus.env" SYLLABUS_FAULT_ENV="$FAULT_DIR/syllabus.env" SYLLABUS_BIN_DIR="$BIN_DIR"
 cd "$REPO_DIR"
 swift test --skip-build

@@ -138,7 +138,7 @@ final class Worker: @unchecked Sendable {
     }
 
     private func acquire() -> Result<PostgresConnection, any Error> {
-        if let connection, connection.isHealthy { return .success(connection) }
+        if let connection, connection.isAliveWhileIdle { return .success(connection) }
         do {
             if let connection {
                 logger.warning("database connection lost, reconnecting")

@@ -50,6 +50,22 @@ public final class PostgresConnection {
         return PQstatus(handle) == CONNECTION_OK
     }
 
+    /// Whether an idle connection is still alive. A server that restarted or ended the session
+    /// has written to the socket (an error, then end-of-file); reading what is there without
+    /// waiting tells it, so the pool can reconnect before the next statement instead of failing it.
+    public var isAliveWhileIdle: Bool {
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        // An ended session sends its last error, then closes: read until nothing is waiting, so
+        // that the close is seen too.
+        for _ in 0..<8 {
+            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            guard poll(&descriptor, 1, 0) > 0 else { return true }
+            if descriptor.revents & Int16(POLLHUP | POLLERR) != 0 { return false }
+            guard PQconsumeInput(handle) == 1, PQstatus(handle) == CONNECTION_OK else { return false }
+        }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
     /// Drops a broken connection and makes a new one.
     public func reconnect() throws {
         try connect()

@@ -73,3 +73,24 @@ import Testing
         #expect(main["x-overflow"] == .string("reject-publish"))
     }
 }
+
+@Suite struct TopicPatternTests {
+    @Test(arguments: [
+        ("#", "identity.user.registered.v1", true),
+        ("identity.#", "identity.user.registered.v1", true),
+        ("identity.#", "identity", true),
+        ("identity.*.registered.v1", "identity.user.registered.v1", true),
+        ("identity.*", "identity.user.registered.v1", false),
+        ("*.user.#", "billing.user.x", true),
+        ("#.v1", "progress.lesson.completed.v1", true),
+        ("#.v2", "progress.lesson.completed.v1", false),
+        ("identity.user.registered.v1", "identity.user.registered.v1", true),
+        ("identity.user.registered.v1", "identity.user.registered.v10", false),
+        ("a.#.z", "a.z", true),
+        ("a.#.z", "a.b.c.z", true),
+        ("a.#.z", "a.b.c", false),
+    ])
+    func matchesLikeABinding(pattern: String, key: String, expected: Bool) {
+        #expect(TopicPattern(pattern).matches(key) == expected)
+    }
+}

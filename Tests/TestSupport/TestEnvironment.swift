@@ -3,6 +3,27 @@ import Foundation
 import Logging
 import MessageBus
 
+/// A stack `make test` started: `test` for the parallel tests, `fault` for the fault tests, which
+/// restart its servers.
+public struct StackProfile: Sendable {
+    public let name: String
+    let variable: String
+
+    public static let test = StackProfile(name: "test", variable: "SYLLABUS_TEST_ENV")
+    public static let fault = StackProfile(name: "fault", variable: "SYLLABUS_FAULT_ENV")
+
+    public func values() throws -> [String: String] { try TestEnvironment.values(self) }
+    public func value(_ key: String) throws -> String { try TestEnvironment.value(key, self) }
+
+    /// Runs `scripts/stack.sh <command> <profile>` (restart-broker, stop-postgres …) and waits.
+    public func stack(_ command: String) throws {
+        let result = try run(TestEnvironment.repositoryRoot.appendingPathComponent("scripts/stack.sh").path, [command, name])
+        guard result.status == 0 else {
+            throw TestEnvironment.Missing(description: "stack.sh \(command) \(name) failed: \(result.output)")
+        }
+    }
+}
+
 /// The servers `make test` started, read from the environment file it wrote. Integration tests
 /// fail — never skip — when that file is missing or its servers do not answer.
 public enum TestEnvironment {
@@ -17,9 +38,9 @@ public enum TestEnvironment {
     }()
 
     /// The key/value pairs of the stack's `syllabus.env`.
-    public static func values() throws -> [String: String] {
+    public static func values(_ profile: StackProfile = .test) throws -> [String: String] {
         let environment = ProcessInfo.processInfo.environment
-        let path = environment["SYLLABUS_TEST_ENV"] ?? repositoryRoot.appendingPathComponent(".stack/test/syllabus.env").path
+        let path = environment[profile.variable] ?? repositoryRoot.appendingPathComponent(".stack/\(profile.name)/syllabus.env").path
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Missing(description: "no test stack at \(path): run `make test`, which starts Postgres and RabbitMQ for the tests")
         }
@@ -31,8 +52,8 @@ public enum TestEnvironment {
         return values
     }
 
-    public static func value(_ key: String) throws -> String {
-        guard let value = try values()[key], !value.isEmpty else {
+    public static func value(_ key: String, _ profile: StackProfile = .test) throws -> String {
+        guard let value = try values(profile)[key], !value.isEmpty else {
             throw Missing(description: "\(key) is not in the test stack's environment file")
         }
         return value
@@ -59,16 +80,25 @@ public enum TestEnvironment {
 
 /// Waits for `condition` to hold, checking every `interval`, and fails after `timeout`. For
 /// effects that travel across processes (an event consumed, a file written) — a deadline on an
-/// observed condition, not a sleep that hopes the work is done.
+/// observed condition, not a sleep that hopes the work is done. A check that throws (a server
+/// being restarted) counts as "not yet"; the last error is reported if the deadline passes.
 public func eventually(
     timeout: Duration = .seconds(10), interval: Duration = .milliseconds(20), _ what: @autoclosure () -> String = "condition",
     _ condition: () async throws -> Bool
 ) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)
+    var lastError: (any Error)?
     while true {
-        if try await condition() { return }
-        if clock.now >= deadline { throw TimedOut(description: "timed out after \(timeout) waiting for \(what())") }
+        do {
+            if try await condition() { return }
+            lastError = nil
+        } catch {
+            lastError = error
+        }
+        if clock.now >= deadline {
+            throw TimedOut(description: "timed out after \(timeout) waiting for \(what())" + (lastError.map { "; last error: \($0)" } ?? ""))
+        }
         try await Task.sleep(for: interval)
     }
 }
@@ -79,9 +109,9 @@ public struct TimedOut: Error, CustomStringConvertible {
 
 /// A schema of its own for one test, created as the stack's administrator and dropped after.
 public func withTemporarySchema<T: Sendable>(
-    poolSize: Int = 4, _ body: (DatabasePool, String) async throws -> T
+    poolSize: Int = 4, stack: StackProfile = .test, _ body: (DatabasePool, String) async throws -> T
 ) async throws -> T {
-    let adminURL = try TestEnvironment.value("ADMIN_DATABASE_URL")
+    let adminURL = try stack.value("ADMIN_DATABASE_URL")
     let schema = "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
     let admin = DatabasePool(url: adminURL, size: 1, name: "test-admin", logger: TestEnvironment.logger)
     defer { admin.shutdown() }
@@ -99,25 +129,62 @@ public func withTemporarySchema<T: Sendable>(
     }
 }
 
-/// Runs a program and returns its exit status and combined output.
-public func run(_ executable: String, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.currentDirectoryURL = TestEnvironment.repositoryRoot
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    let inputPipe = Pipe()
-    process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
-    try process.run()
-    if let input {
-        inputPipe.fileHandleForWriting.write(input)
-        try inputPipe.fileHandleForWriting.close()
+/// Runs a program and returns its exit status and combined output; a program still running after
+/// `timeout` seconds is terminated (its status then says so).
+///
+/// posix_spawn and waitpid rather than Foundation's Process, whose `waitUntilExit` can miss the
+/// exit of a child that started a daemon; and output goes to a file, not a pipe, since a daemon a
+/// script starts (stack.sh start-broker) keeps the script's stdout open.
+public func run(
+    _ executable: String, _ arguments: [String], input: Data? = nil, environment: [String: String]? = nil, timeout: TimeInterval = 300
+) throws -> (status: Int32, output: String) {
+    let directory = FileManager.default.temporaryDirectory
+    let outputPath = directory.appendingPathComponent("syllabus-run-\(UUID().uuidString).log").path
+    let inputPath = directory.appendingPathComponent("syllabus-run-\(UUID().uuidString).in").path
+    defer {
+        unlink(outputPath)
+        unlink(inputPath)
     }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    FileManager.default.createFile(atPath: inputPath, contents: input ?? Data())
+
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, inputPath, O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+    let environmentPairs = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+    let argv = [executable] + arguments
+    var pid: pid_t = 0
+    let status = withCStringArray(argv) { argvPointers in
+        withCStringArray(environmentPairs) { environmentPointers in
+            posix_spawn(&pid, executable, &actions, nil, argvPointers, environmentPointers)
+        }
+    }
+    guard status == 0 else {
+        throw TestEnvironment.Missing(description: "cannot start \(executable): errno \(status)")
+    }
+    let deadline = Date().addingTimeInterval(timeout)
+    var exitStatus: Int32 = 0
+    while true {
+        let result = waitpid(pid, &exitStatus, WNOHANG)
+        if result == pid { break }
+        if result < 0 && errno != EINTR { break }
+        if Date() > deadline { kill(pid, SIGTERM) }
+        usleep(10_000)
+    }
+    let exited = exitStatus & 0x7f == 0
+    let code = exited ? (exitStatus >> 8) & 0xff : 128 + (exitStatus & 0x7f)
+    let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    return (code, output)
+}
+
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
 
 /// Validates events with the contract's JSON Schemas (`scripts/contracts.py validate`).

@@ -1,0 +1,245 @@
+import Contracts
+import Database
+import Foundation
+import Logging
+import MessageBus
+import ServiceKit
+
+// `make bench`: the bus's figures, each as a ratio against a baseline measured in the same run on
+// the same servers, so the numbers mean something on any machine.
+//
+// 1. outbox relay throughput       vs  confirmed publishing through librabbitmq alone (window 1,000)
+// 2. consumer throughput            vs  consume-and-ack alone
+//    (inbox row + handler transaction per event)
+// 3. end-to-end latency p50/p99 at a fixed rate, from the producer's commit to the consumer's commit
+
+struct Bench {
+    let databaseURL: String
+    let amqpURL: String
+    let logger: Logger
+    let events: Int
+    let rate: Int
+    let seconds: Int
+
+    struct Event: DomainEvent {
+        static let eventType = EventType(producer: .identity, name: "bench.measured", majorVersion: 1)
+        var run: String
+        var n: Int
+        var subject: String { run }
+    }
+
+    func schema(_ body: (DatabasePool, String) async throws -> Void) async throws {
+        let admin = DatabasePool(url: databaseURL, size: 1, name: "bench-admin", logger: logger)
+        defer { admin.shutdown() }
+        let schema = "bench_\(UUID().uuidString.prefix(8).lowercased())"
+        try await admin.execute("CREATE SCHEMA \(identifier: schema)")
+        let pool = DatabasePool(url: databaseURL, size: 4, searchPath: schema, name: "bench", logger: logger)
+        try await Migrator(schema: schema, migrations: [
+            Outbox.migration(version: 1),
+            Migration(version: 2, name: "effects", sql: "CREATE TABLE effects (n int8 NOT NULL, produced_at timestamptz NOT NULL, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"),
+        ]).migrate(pool, logger: logger)
+        do {
+            try await body(pool, schema)
+        } catch {
+            pool.shutdown()
+            throw error
+        }
+        pool.shutdown()
+        try await admin.execute("DROP SCHEMA \(identifier: schema) CASCADE")
+    }
+
+    func queue(_ admin: AMQPAdmin, _ name: String, bound key: String?) async throws {
+        try await admin.declareQueue(name, durable: true, arguments: ["x-queue-type": .string("quorum")])
+        if let key { try await admin.bind(queue: name, exchange: "identity.events", routingKey: key) }
+    }
+
+    func messages(count: Int, run: String, to queue: String) throws -> [OutgoingMessage] {
+        try (0..<count).map { n in
+            let event = CloudEvent(Event(run: run, n: n), sequence: Int64(n + 1))
+            return OutgoingMessage(exchange: "", routingKey: queue, body: try EventCoding.encode(event),
+                                   properties: AMQPProperties(contentType: "application/cloudevents+json", messageID: event.id))
+        }
+    }
+
+    // MARK: 1. relay vs raw confirmed publishing
+
+    func relayThroughput() async throws -> (baseline: Double, measured: Double) {
+        let admin = try AMQPAdmin(url: amqpURL)
+        let sink = "bench.sink.\(UUID().uuidString.prefix(8).lowercased())"
+        try await queue(admin, sink, bound: Event.eventType.routingKey)
+        defer { Task { try? await admin.deleteQueue(sink) } }
+        let publisher = try AMQPPublisher(url: amqpURL, name: "bench", confirmWindow: 1000, logger: logger)
+        defer { publisher.shutdown() }
+
+        // Baseline: the same number of confirmed publishes, no database.
+        let raw = try messages(count: events, run: "raw", to: sink)
+        _ = try await publisher.publish(Array(raw.prefix(500))) // warm up the connection
+        let clock = ContinuousClock()
+        let baseline = try await clock.measure {
+            var offset = 0
+            while offset < raw.count {
+                let outcomes = try await publisher.publish(Array(raw[offset..<min(offset + 1000, raw.count)]))
+                precondition(outcomes.allSatisfy { $0 == .confirmed })
+                offset += 1000
+            }
+        }
+        try await admin.purgeQueue(sink)
+
+        var measured: Duration = .zero
+        try await schema { pool, schema in
+            let run = UUID().uuidString
+            var n = 0
+            while n < events {
+                let end = min(n + 1000, events)
+                let range = n..<end
+                try await pool.transaction { connection in
+                    for i in range { try Outbox.enqueue(CloudEvent(Event(run: run, n: i), sequence: Int64(i + 1)), on: connection) }
+                }
+                n = end
+            }
+            let relay = OutboxRelay(service: .identity, databaseURL: databaseURL, searchPath: schema, lockName: schema,
+                                    publisher: publisher, batchSize: 1000, logger: logger)
+            let start = clock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await relay.run() }
+                while try await relay.backlog() > 0 { try await Task.sleep(for: .milliseconds(5)) }
+                measured = start.duration(to: clock.now)
+                group.cancelAll()
+            }
+        }
+        try await admin.purgeQueue(sink)
+        return (Double(events) / baseline.seconds, Double(events) / measured.seconds)
+    }
+
+    // MARK: 2. consumer vs raw consume-and-ack
+
+    func consumerThroughput() async throws -> (baseline: Double, measured: Double) {
+        let admin = try AMQPAdmin(url: amqpURL)
+        let name = "bench.consume.\(UUID().uuidString.prefix(8).lowercased())"
+        try await queue(admin, name, bound: nil)
+        for suffix in [".dlq", ".retry.1000"] { try await admin.declareQueue(name + suffix, arguments: ["x-queue-type": .string("quorum")]) }
+        defer { Task { for q in [name, name + ".dlq", name + ".retry.1000"] { try? await admin.deleteQueue(q) } } }
+        let publisher = try AMQPPublisher(url: amqpURL, name: "bench", confirmWindow: 1000, logger: logger)
+        defer { publisher.shutdown() }
+        let clock = ContinuousClock()
+
+        _ = try await publisher.publish(try messages(count: events, run: "raw", to: name))
+        let consumer = try AMQPConsumer(url: amqpURL, queue: name, prefetch: 100, name: "bench", logger: logger)
+        var received = 0
+        let start = clock.now
+        for await message in consumer.deliveries {
+            consumer.ack(message)
+            received += 1
+            if received == events { break }
+        }
+        let baseline = start.duration(to: clock.now)
+        consumer.stop()
+
+        var measured: Duration = .zero
+        try await schema { pool, _ in
+            let run = UUID().uuidString
+            _ = try await publisher.publish(try messages(count: events, run: run, to: name))
+            let handler = EventHandler(Event.self, name: "bench") { event, connection in
+                try connection.execute("INSERT INTO effects (n, produced_at) VALUES (\(event.data.n), \(event.time))")
+            }
+            let service = try EventConsumerService(
+                service: .identity, queue: name, amqpURL: amqpURL, prefetch: 100, database: pool, publisher: publisher,
+                retry: RetryPolicy(delays: [1000], maxAttempts: 3), handlers: [handler], logger: logger)
+            let start = clock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await service.run() }
+                while try await pool.query("SELECT count(*) AS c FROM effects").first?.decode("c", as: Int.self) ?? 0 < events {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                measured = start.duration(to: clock.now)
+                group.cancelAll()
+            }
+        }
+        return (Double(events) / baseline.seconds, Double(events) / measured.seconds)
+    }
+
+    // MARK: 3. end-to-end latency at a fixed rate
+
+    func latency() async throws -> (p50: Double, p99: Double, count: Int) {
+        let admin = try AMQPAdmin(url: amqpURL)
+        let name = "bench.latency.\(UUID().uuidString.prefix(8).lowercased())"
+        try await queue(admin, name, bound: Event.eventType.routingKey)
+        for suffix in [".dlq", ".retry.1000"] { try await admin.declareQueue(name + suffix, arguments: ["x-queue-type": .string("quorum")]) }
+        defer { Task { for q in [name, name + ".dlq", name + ".retry.1000"] { try? await admin.deleteQueue(q) } } }
+        let publisher = try AMQPPublisher(url: amqpURL, name: "bench", confirmWindow: 1000, logger: logger)
+        defer { publisher.shutdown() }
+        var samples: [Double] = []
+        try await schema { pool, schema in
+            let run = UUID().uuidString
+            let relay = OutboxRelay(service: .identity, databaseURL: databaseURL, searchPath: schema, lockName: schema,
+                                    publisher: publisher, logger: logger)
+            let handler = EventHandler(Event.self, name: "bench") { event, connection in
+                try connection.execute("INSERT INTO effects (n, produced_at) VALUES (\(event.data.n), \(event.time))")
+            }
+            let service = try EventConsumerService(
+                service: .identity, queue: name, amqpURL: amqpURL, prefetch: 100, database: pool, publisher: publisher,
+                retry: RetryPolicy(delays: [1000], maxAttempts: 3), handlers: [handler], logger: logger)
+            let total = rate * seconds
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await relay.run() }
+                group.addTask { try await service.run() }
+                let clock = ContinuousClock()
+                let start = clock.now
+                for n in 0..<total {
+                    try await clock.sleep(until: start.advanced(by: .seconds(Double(n) / Double(rate))))
+                    // The event's time is taken inside the producing transaction, just before commit.
+                    try await pool.transaction { connection in
+                        try Outbox.enqueue(CloudEvent(Event(run: run, n: n), sequence: Int64(n + 1), time: Date()), on: connection)
+                    }
+                }
+                while try await pool.query("SELECT count(*) AS c FROM effects").first?.decode("c", as: Int.self) ?? 0 < total {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                group.cancelAll()
+            }
+            samples = try await pool.query("SELECT extract(epoch FROM applied_at - produced_at) * 1000 AS ms FROM effects")
+                .map { try $0.decode("ms", as: Double.self) }.sorted()
+        }
+        func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
+        return (percentile(0.50), percentile(0.99), samples.count)
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+func environment(_ key: String) -> String {
+    guard let value = ProcessInfo.processInfo.environment[key], !value.isEmpty else {
+        FileHandle.standardError.write(Data("syllabus-bench: set \(key) (make bench does)\n".utf8))
+        exit(2)
+    }
+    return value
+}
+
+var logger = Logger(label: "bench")
+logger.logLevel = .error
+let bench = Bench(
+    databaseURL: environment("ADMIN_DATABASE_URL"), amqpURL: environment("ADMIN_AMQP_URL"), logger: logger,
+    events: Int(ProcessInfo.processInfo.environment["BENCH_EVENTS"] ?? "") ?? 20_000,
+    rate: Int(ProcessInfo.processInfo.environment["BENCH_RATE"] ?? "") ?? 200,
+    seconds: Int(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 10)
+
+let relay = try await bench.relayThroughput()
+let consumer = try await bench.consumerThroughput()
+let latency = try await bench.latency()
+
+func f(_ value: Double) -> String { String(format: "%.0f", value) }
+func r(_ value: Double) -> String { String(format: "%.2f", value) }
+let table = """
+    | figure | baseline (same run) | measured | ratio |
+    | --- | --- | --- | --- |
+    | outbox relay throughput, events/s (\(bench.events) events) | \(f(relay.baseline)) raw confirmed publishing, window 1000 | \(f(relay.measured)) | \(r(relay.measured / relay.baseline)) |
+    | consumer throughput, events/s (\(bench.events) events) | \(f(consumer.baseline)) raw consume-and-ack | \(f(consumer.measured)) inbox + handler transaction | \(r(consumer.measured / consumer.baseline)) |
+    | end-to-end latency, producer commit → consumer commit, at \(bench.rate)/s for \(bench.seconds) s | — | p50 \(String(format: "%.1f", latency.p50)) ms, p99 \(String(format: "%.1f", latency.p99)) ms (\(latency.count) events) | p99/p50 \(r(latency.p99 / max(latency.p50, 0.001))) |
+    """
+print(table)
+if let out = ProcessInfo.processInfo.environment["BENCH_OUTPUT"] {
+    try Data((table + "\n").utf8).write(to: URL(fileURLWithPath: out))
+    print("written to \(out)")
+}

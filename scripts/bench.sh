@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make bench`: the bus's speed as ratios against baselines measured in the same run, on servers of
+# its own (the `bench` stack). Prints a table and writes it to .stack/bench/results.md.
+# Tests never time anything; this does. BENCH_CONFIG=debug skips the (slower) release build.
+set -Eeuo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BENCH_DIR="$REPO_DIR/.stack/bench"
+CONFIG=${BENCH_CONFIG:-release}
+
+"$REPO_DIR/scripts/stack.sh" up bench
+trap '"$REPO_DIR/scripts/stack.sh" down bench >/dev/null 2>&1 || true' EXIT
+echo "building ($CONFIG)…"
+(cd "$REPO_DIR" && swift build -c "$CONFIG" --product syllabus-bench && swift build -c "$CONFIG" --product syllabus)
+BIN_DIR=$(cd "$REPO_DIR" && swift build -c "$CONFIG" --show-bin-path)
+(set -a && . "$BENCH_DIR/syllabus.env" && "$BIN_DIR/syllabus" topology apply >/dev/null)
+(set -a && . "$BENCH_DIR/syllabus.env" && BENCH_OUTPUT="$BENCH_DIR/results.md" "$BIN_DIR/syllabus-bench")
