@@ -25,7 +25,8 @@ struct Bench {
         static let eventType = EventType(producer: .identity, name: "bench.measured", majorVersion: 1)
         var run: String
         var n: Int
-        var subject: String { run }
+        /// A hundred aggregates, as many users would make.
+        var subject: String { "\(run).\(n % 100)" }
     }
 
     func schema(_ body: (DatabasePool, String) async throws -> Void) async throws {

@@ -41,6 +41,8 @@ public final class PostgresConnection {
             PQfinish(connection)
             throw DatabaseError.connection(message)
         }
+        // Notices (`drop cascades to …`) are not errors; libpq would print them on stderr.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
     }
 

@@ -60,6 +60,7 @@ public final class EventConsumerService: Service, Sendable {
     private let database: DatabasePool
     private let handlers: [String: [EventHandler]]
     private let retry: RetryPolicy
+    private let laneCount: Int
     private let logger: Logger
     private let handled: Counter
     private let deadLettered: Counter
@@ -69,10 +70,12 @@ public final class EventConsumerService: Service, Sendable {
     ///   - queue: the queue to consume; the service's own (`<service>`) by default. Its retry
     ///     tiers and dead-letter queue are named after it.
     ///   - publisher: publishes retries and dead letters (through the default exchange).
+    ///   - lanes: how many events are handled at once (each in its own transaction).
     public init(
         service: ServiceName, queue: String? = nil, amqpURL: String, prefetch: Int, database: DatabasePool,
-        publisher: AMQPPublisher, retry: RetryPolicy = .default, handlers: [EventHandler], logger: Logger
+        publisher: AMQPPublisher, retry: RetryPolicy = .default, lanes: Int = 4, handlers: [EventHandler], logger: Logger
     ) throws {
+        self.laneCount = max(1, lanes)
         self.service = service
         let queue = queue ?? service.rawValue
         self.queue = queue
@@ -91,14 +94,44 @@ public final class EventConsumerService: Service, Sendable {
     /// Whether the consumer is connected and consuming.
     public var isConsuming: Bool { consumer.isConsuming }
 
+    /// Handles deliveries in `lanes` concurrent lanes. Events of one aggregate (one partition key)
+    /// always share a lane, so they are handled in the order they arrived; different aggregates
+    /// proceed side by side.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            for await message in consumer.deliveries {
-                await handle(message)
+            await withDiscardingTaskGroup { group in
+                var lanes: [AsyncStream<IncomingMessage>.Continuation] = []
+                for _ in 0..<laneCount {
+                    let (stream, continuation) = AsyncStream<IncomingMessage>.makeStream()
+                    lanes.append(continuation)
+                    group.addTask {
+                        for await message in stream { await self.handle(message) }
+                    }
+                }
+                for await message in consumer.deliveries {
+                    lanes[Self.lane(for: message, of: lanes.count)].yield(message)
+                }
+                for lane in lanes { lane.finish() }
             }
         } onGracefulShutdown: {
             self.consumer.stop()
         }
+    }
+
+    /// The lane of a message: by its partition key (the aggregate), from the `partitionkey`
+    /// header the relay sets, else from the envelope.
+    static func lane(for message: IncomingMessage, of count: Int) -> Int {
+        guard count > 1 else { return 0 }
+        let key = message.properties.headers["partitionkey"]?.stringValue
+            ?? (try? EventCoding.decode(CloudEventHeader.self, from: message.body))?.partitionkey
+            ?? message.properties.messageID
+            ?? ""
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 // FNV-1a: stable across processes
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(count))
     }
 
     /// The failure headers a retried or dead-lettered event carries.

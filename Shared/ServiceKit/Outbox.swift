@@ -175,7 +175,7 @@ public final class OutboxRelay: Service, Sendable {
         let rows = try await database.withConnection { connection in
             try connection.query(
                 """
-                SELECT id, event_id, routing_key, body, traceparent, occurred_at
+                SELECT id, event_id, routing_key, aggregate_id, body, traceparent, occurred_at
                 FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT \(limit)
                 """)
         }
@@ -203,7 +203,7 @@ public final class OutboxRelay: Service, Sendable {
 
     private func message(from row: Row) throws -> OutgoingMessage {
         let routingKey = try row.decode("routing_key", as: String.self)
-        var headers: AMQPTable = [:]
+        var headers: AMQPTable = ["partitionkey": .string(try row.decode("aggregate_id", as: String.self))]
         if let traceparent = try row.decode("traceparent", as: String?.self) {
             headers["traceparent"] = .string(traceparent)
         }

@@ -16,6 +16,8 @@ public struct ServiceConfiguration: Sendable {
     public let port: Int
     public let databasePoolSize: Int
     public let prefetch: Int
+    /// Events handled at once by the consumer (per-aggregate order is kept).
+    public let consumerLanes: Int
     public let jwksFile: String?
     /// Retry tiers (must match the topology's, `RETRY_DELAYS`) and attempts before dead-lettering.
     public let retryPolicy: RetryPolicy
@@ -46,6 +48,7 @@ public struct ServiceConfiguration: Sendable {
         port = lookup("http.port").flatMap(Int.init) ?? Self.defaultPorts[service] ?? 8080
         databasePoolSize = lookup("database.pool.size").flatMap(Int.init) ?? 8
         prefetch = lookup("amqp.prefetch").flatMap(Int.init) ?? 32
+        consumerLanes = lookup("consumer.lanes").flatMap(Int.init) ?? 4
         jwksFile = lookup("jwt.jwks.file")
         let delays = lookup("retry.delays").map { text -> [Int] in RetryPolicy.delays(from: text) ?? [] } ?? RetryPolicy.default.delays
         guard !delays.isEmpty else { throw ConfigurationError.invalid("RETRY_DELAYS must be positive milliseconds, comma-separated") }

@@ -42,7 +42,8 @@ public struct ServiceRuntime: Sendable {
     public func consumer(_ handlers: [EventHandler]) throws -> EventConsumerService {
         try EventConsumerService(
             service: service, amqpURL: configuration.amqpURL, prefetch: configuration.prefetch, database: database,
-            publisher: publisher, retry: configuration.retryPolicy, handlers: handlers, logger: logger)
+            publisher: publisher, retry: configuration.retryPolicy, lanes: configuration.consumerLanes, handlers: handlers,
+            logger: logger)
     }
 
     /// The readiness checks every service has: database, broker, and its own exchange declared.
