@@ -123,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "SyllabusCLI",
             dependencies: [
-                "Database", "MessageBus", "Contracts", "ServiceKit",
+                "Database", "MessageBus", "Contracts", "ServiceKit", "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -136,6 +136,7 @@ let package = Package(
         + service("Identity", dependencies: [
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ])

@@ -1361,14 +1361,15 @@ def _selftest_asyncapi(run, tmp):
 
     def extra_schema(root):
         schema = load_json(root / "Schemas" / f"{key}.json")
-        schema["$id"] = "urn:syllabus:schema:identity.user.deleted.v1"
-        (root / "Schemas" / "identity.user.deleted.v1.json").write_text(json.dumps(schema), encoding="utf-8")
+        # a routing key no real event uses, so the copied document has no channel for it
+        schema["$id"] = "urn:syllabus:schema:identity.selftest.unlisted.v1"
+        (root / "Schemas" / "identity.selftest.unlisted.v1.json").write_text(json.dumps(schema), encoding="utf-8")
 
     cases = [
         ("version 2.6.0", _set(["asyncapi"], "2.6.0"), None, "#/asyncapi"),
         ("missing schema file", _set(["components", "messages", key, "payload", "allOf", 1, "properties", "data", "$ref"], "./Schemas/nope.json"), None, "does not exist"),
         ("bad pointer", _set(["channels", key, "messages", key, "$ref"], "#/components/messages/nope"), None, "does not resolve"),
-        ("schema without channel", None, extra_schema, "identity.user.deleted.v1.json: no channel"),
+        ("schema without channel", None, extra_schema, "identity.selftest.unlisted.v1.json: no channel"),
         ("channel without send", drop_send, None, "no send operation"),
         ("send by another service", _set(["operations", f"identity.sends.{key}", "x-syllabus-service"], "billing"), None, "only 'identity' publishes"),
         ("wrong exchange", _set(["channels", key, "bindings", "amqp", "exchange", "name"], "events"), None, "exchange/name"),

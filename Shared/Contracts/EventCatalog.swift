@@ -3,14 +3,31 @@
 public enum EventCatalog {
     public static let all: [EventType] = [
         IdentityUserRegisteredV1.eventType,
+        IdentityUserLoggedInV1.eventType,
+        IdentityUserProfileUpdatedV1.eventType,
+        IdentityUserRoleChangedV1.eventType,
+        IdentityUserAccessOverrideChangedV1.eventType,
+        IdentityUserDeletedV1.eventType,
+        IdentityEmailVerificationRequestedV1.eventType,
+        IdentityPasswordResetRequestedV1.eventType,
+        NotificationsConsentChangedV1.eventType,
     ]
 
-    /// The event types each service consumes: its queue is bound to exactly these keys.
+    /// The event types each service consumes: its queue is bound to exactly these keys, and it
+    /// has a handler for each (an event without one is dead-lettered).
     public static let subscriptions: [ServiceName: [EventType]] = [
-        .identity: [],
-        .billing: [],
-        .content: [],
-        .progress: [],
-        .notifications: [IdentityUserRegisteredV1.eventType],
+        .identity: [NotificationsConsentChangedV1.eventType],
+        .billing: [IdentityUserDeletedV1.eventType],
+        .content: [IdentityUserDeletedV1.eventType],
+        .progress: [IdentityUserDeletedV1.eventType],
+        .notifications: [
+            IdentityUserRegisteredV1.eventType,
+            IdentityUserLoggedInV1.eventType,
+            IdentityUserProfileUpdatedV1.eventType,
+            IdentityUserRoleChangedV1.eventType,
+            IdentityUserDeletedV1.eventType,
+            IdentityEmailVerificationRequestedV1.eventType,
+            IdentityPasswordResetRequestedV1.eventType,
+        ],
     ]
 }

@@ -50,9 +50,17 @@ public struct AuthenticatedUser: Sendable, Equatable {
 /// to identity.
 public struct TokenVerifier: Sendable {
     private let keys: JWTKeyCollection
+    /// Whether a user has been deleted (their tokens are refused until they expire anyway).
+    private let isDeleted: @Sendable (UUID) async throws -> Bool
 
-    public init(keys: JWTKeyCollection) {
+    public init(keys: JWTKeyCollection, isDeleted: @escaping @Sendable (UUID) async throws -> Bool = { _ in false }) {
         self.keys = keys
+        self.isDeleted = isDeleted
+    }
+
+    /// The same keys, refusing the tokens of users `isDeleted` says are gone.
+    public func refusingDeleted(_ isDeleted: @escaping @Sendable (UUID) async throws -> Bool) -> TokenVerifier {
+        TokenVerifier(keys: keys, isDeleted: isDeleted)
     }
 
     /// A verifier for the keys of a JWKS document.
@@ -79,7 +87,16 @@ public struct TokenVerifier: Sendable {
         guard let id = UUID(uuidString: claims.sub.value) else {
             throw Problem.invalidToken("the subject is not a user id")
         }
+        if try await isDeleted(id) { throw Problem.invalidToken("the account no longer exists") }
         return AuthenticatedUser(id: id, role: claims.role)
+    }
+
+    /// The user of the request's bearer token, who must be an admin: 401 without a valid token,
+    /// 403 for anyone else.
+    public func authenticateAdmin(_ request: Request) async throws -> AuthenticatedUser {
+        let user = try await authenticate(request)
+        guard user.isAdmin else { throw Problem(.forbidden, code: "admin_only", title: "Only admins may do this") }
+        return user
     }
 
     /// The user of the request's bearer token; 401 without one.

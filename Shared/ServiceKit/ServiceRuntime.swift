@@ -38,6 +38,16 @@ public struct ServiceRuntime: Sendable {
             topology: TopologyProbe(url: configuration.amqpURL, exchange: configuration.service.exchange))
     }
 
+    /// The access-token verifier of every service: the configured key set (`JWT_JWKS_FILE`), and
+    /// the service's own tombstones, so a deleted user's tokens are refused.
+    public func tokenVerifier() async throws -> TokenVerifier {
+        guard let file = configuration.jwksFile else { throw ConfigurationError.missing("JWT_JWKS_FILE") }
+        let database = self.database
+        return try await TokenVerifier.jwks(file: file).refusingDeleted { id in
+            try await database.withConnection { try Tombstones.isDeleted(id, on: $0) }
+        }
+    }
+
     /// A consumer of the service's queue with the given handlers.
     public func consumer(_ handlers: [EventHandler]) throws -> EventConsumerService {
         try EventConsumerService(

@@ -112,3 +112,25 @@ import TestSupport
         #expect(result.output.contains("userId") || result.output.contains("uuid"))
     }
 }
+
+@Suite struct CatalogConsistencyTests {
+    /// The AsyncAPI document's receive operations and the catalogue's subscriptions (which the
+    /// topology binds) must say the same.
+    @Test func asyncAPIReceiversMatchTheCatalogue() throws {
+        let script = """
+            import json, sys, yaml
+            doc = yaml.safe_load(open(sys.argv[1]))
+            pairs = sorted(
+                (op["x-syllabus-service"], op["channel"]["$ref"].split("/")[-1])
+                for op in doc["operations"].values() if op["action"] == "receive")
+            print(json.dumps(pairs))
+            """
+        let path = TestEnvironment.repositoryRoot.appendingPathComponent("Shared/Contracts/asyncapi.yaml").path
+        let result = try run("/usr/bin/python3", ["-c", script, path])
+        #expect(result.status == 0, "\(result.output)")
+        let pairs = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String]] ?? []
+        let documented = Set(pairs.map { "\($0[0]) <- \($0[1])" })
+        let bound = Set(EventCatalog.subscriptions.flatMap { service, types in types.map { "\(service.rawValue) <- \($0.routingKey)" } })
+        #expect(documented == bound, "in the document only: \(documented.subtracting(bound)); bound only: \(bound.subtracting(documented))")
+    }
+}

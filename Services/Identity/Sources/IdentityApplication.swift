@@ -1,3 +1,5 @@
+import Contracts
+import Database
 import Foundation
 import Hummingbird
 import Logging
@@ -10,10 +12,66 @@ public func buildIdentityApplication(_ configuration: ServiceConfiguration) asyn
         throw ConfigurationError.missing("IDENTITY_JWT_SIGNING_KEY_FILE")
     }
     let signingKey = try SigningKey(pem: String(contentsOfFile: keyFile, encoding: .utf8))
-    let tokens = try await TokenIssuer(signingKey: signingKey)
+    // Keys being retired still verify: PEM files named in IDENTITY_JWT_VERIFY_KEY_FILES.
+    let retiring = try (configuration.string("jwt.verify.key.files") ?? "").split(separator: ",").map {
+        try SigningKey(pem: String(contentsOfFile: String($0).trimmingCharacters(in: .whitespaces), encoding: .utf8))
+    }
+    let tokens = try await TokenIssuer(signingKey: signingKey, verificationKeys: retiring)
+    let users = UserRepository(database: runtime.database)
+    let database = runtime.database
+    let verifier = try await TokenVerifier.jwks(tokens.jwks).refusingDeleted { id in
+        try await database.withConnection { try Tombstones.isDeleted(id, on: $0) }
+    }
     let hasher = PasswordHasher(cost: UInt8(clamping: configuration.int("bcrypt.cost", default: 12)))
+    let settings = IdentitySettings(
+        publicURL: configuration.string("public.url", default: "http://\(configuration.host):\(configuration.port)"),
+        trustForwardedFor: configuration.string("trust.forwarded.for") == "true")
 
-    let router = ServiceRuntime.router(context: BasicRequestContext.self)
-    AuthController(users: UserRepository(database: runtime.database), hasher: hasher, tokens: tokens).add(to: router)
-    return runtime.application(router: router, openAPI: IdentityOpenAPI.document)
+    let router = ServiceRuntime.router(context: IdentityRequestContext.self)
+    AuthController(
+        users: users, hasher: hasher, tokens: tokens, verifier: verifier, settings: settings,
+        decoyHash: try await hasher.hash(UUID().uuidString)
+    ).add(to: router)
+    ProfileController(users: users, verifier: verifier, settings: settings).add(to: router)
+    AdminController(users: users, verifier: verifier).add(to: router)
+    let consumer = try runtime.consumer([
+        EventHandler(NotificationsConsentChangedV1.self, name: "profile.consent") { event, connection in
+            try users.applyConsent(event, on: connection)
+        },
+    ])
+    return runtime.application(router: router, consumer: consumer, openAPI: IdentityOpenAPI.document)
+}
+
+/// Creates an admin account (or makes an existing account an admin): the first admin of a
+/// deployment, from `syllabus admin create` or `make run`.
+public func createAdmin(
+    databaseURL: String, email: String, password: String, name: String, bcryptCost: UInt8 = 12, logger: Logger
+) async throws -> (created: Bool, id: UUID) {
+    guard case .success(let registration) = Registration.validate(email: email, password: password, name: name) else {
+        throw ConfigurationError.invalid("the admin's email, password (8 characters to 72 bytes) or name is not valid")
+    }
+    let database = DatabasePool(url: databaseURL, size: 1, searchPath: "identity", name: "identity-admin", logger: logger)
+    defer { database.shutdown() }
+    let users = UserRepository(database: database)
+    let now = Date()
+    if let existing = try await users.user(email: registration.email) {
+        if existing.role != "ADMIN" {
+            _ = try await database.transaction { connection in
+                try connection.execute("UPDATE users SET role = 'ADMIN', version = version + 1, updated_at = \(now) WHERE id = \(existing.id)")
+                try Outbox.enqueue(
+                    CloudEvent(
+                        IdentityUserRoleChangedV1(userId: existing.id.lowercased, role: "ADMIN", previousRole: existing.role, changedBy: existing.id.lowercased, changedAt: now),
+                        sequence: existing.version + 1, time: now),
+                    on: connection)
+            }
+        }
+        return (false, existing.id)
+    }
+    let hasher = PasswordHasher(cost: bcryptCost)
+    let hash = try await hasher.hash(registration.password)
+    try await hasher.shutdown()
+    let user = try await users.register(
+        id: UUIDv7.make(at: now), email: registration.email, name: registration.name, passwordHash: hash, role: "ADMIN",
+        emailVerified: true, refreshTokenHash: TokenIssuer.newRefreshToken().hash, verification: nil, verificationURL: { $0 }, now: now)
+    return (true, user.id)
 }

@@ -35,5 +35,54 @@ enum IdentityMigrations {
                 );
                 CREATE INDEX sessions_user ON sessions (user_id);
                 """),
+        Migration(
+            version: 3, name: "profiles, token rotation, one-time tokens, throttling, audit",
+            sql: """
+                ALTER TABLE users
+                    ADD COLUMN time_zone text CHECK (length(time_zone) <= 64),
+                    ADD COLUMN user_type text CHECK (length(user_type) <= 64),
+                    ADD COLUMN build_goal text CHECK (length(build_goal) <= 2000),
+                    ADD COLUMN experience_level text CHECK (length(experience_level) <= 64),
+                    ADD COLUMN skill_level text CHECK (length(skill_level) <= 64),
+                    ADD COLUMN learning_style text CHECK (length(learning_style) <= 64),
+                    ADD COLUMN weekly_hours integer CHECK (weekly_hours BETWEEN 0 AND 168);
+
+                -- Refresh tokens already exchanged: presenting one again means it leaked.
+                CREATE TABLE rotated_refresh_tokens (
+                    hash bytea PRIMARY KEY,
+                    session_id uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+                    rotated_at timestamptz NOT NULL DEFAULT now()
+                );
+
+                -- Single-use links (email verification, password reset), stored as hashes only.
+                CREATE TABLE one_time_tokens (
+                    hash bytea PRIMARY KEY,
+                    purpose text NOT NULL CHECK (purpose IN ('verify_email', 'reset_password')),
+                    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    email text NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    used_at timestamptz,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX one_time_tokens_user ON one_time_tokens (user_id, purpose);
+
+                CREATE TABLE login_failures (
+                    key text NOT NULL,
+                    failed_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX login_failures_key ON login_failures (key, failed_at);
+
+                CREATE TABLE admin_audit (
+                    id bigserial PRIMARY KEY,
+                    actor_id uuid NOT NULL,
+                    action text NOT NULL,
+                    target_id uuid,
+                    details jsonb NOT NULL DEFAULT '{}',
+                    at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX admin_audit_target ON admin_audit (target_id, at);
+                """),
+        Tombstones.migration(version: 4),
+        AggregateVersions.migration(version: 5),
     ]
 }

@@ -117,11 +117,13 @@ public final class MailDispatcher: Service, Sendable {
                     continue
                 }
                 var data = (try? JSONB(try row.decode("data", as: String.self)).decode([String: String].self)) ?? [:]
+                // Mail about an address (verification) goes to that address, which the event named.
+                let to = data["to"] ?? email
                 data["name"] = name
-                data["email"] = email
+                data["email"] = to
                 data["courseUrl"] = data["courseUrl"] ?? courseURL
                 let content = try renderer.render(template, data: data)
-                try transport.send(OutgoingMail(id: id, from: from, to: email, toName: name, date: now, content: content))
+                try transport.send(OutgoingMail(id: id, from: from, to: to, toName: name, date: now, content: content))
                 try settle("SENT", reason: nil)
             }
             return outcomes

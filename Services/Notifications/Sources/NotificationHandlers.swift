@@ -5,10 +5,16 @@ import ServiceKit
 
 /// How notifications reacts to events: keep its picture of each user and queue mail.
 enum NotificationHandlers {
+    static func userID(_ text: String) throws -> UUID {
+        guard let id = UUID(uuidString: text) else { throw ConsumeFailure.undecodable("userId is not a UUID") }
+        return id
+    }
+
     static let all: [EventHandler] = [
         EventHandler(IdentityUserRegisteredV1.self, name: "recipients.registered") { event, connection in
             let data = event.data
-            guard let userID = UUID(uuidString: data.userId) else { throw ConsumeFailure.undecodable("userId") }
+            let userID = try userID(data.userId)
+            if try Tombstones.isDeleted(userID, on: connection) { return }
             // Whole-state upsert that never lets an older event overwrite a newer one.
             try connection.execute(
                 """
@@ -23,6 +29,51 @@ enum NotificationHandlers {
             try EmailQueue.enqueue(
                 userID: userID, template: .welcome, dedupeKey: "WELCOME:\(userID.lowercased)", scheduledFor: event.time,
                 data: [:], on: connection)
+        },
+        EventHandler(IdentityUserProfileUpdatedV1.self, name: "recipients.profile") { event, connection in
+            let data = event.data
+            let userID = try userID(data.userId)
+            try connection.execute(
+                """
+                UPDATE recipients SET email = \(data.email), name = \(data.name), marketing_opt_out = \(data.marketingOptOut),
+                    sequence = \(event.sequenceNumber), updated_at = now()
+                WHERE user_id = \(userID) AND sequence < \(event.sequenceNumber)
+                """)
+        },
+        EventHandler(IdentityUserRoleChangedV1.self, name: "recipients.role") { event, connection in
+            try connection.execute(
+                """
+                UPDATE recipients SET role = \(event.data.role), sequence = \(event.sequenceNumber), updated_at = now()
+                WHERE user_id = \(try userID(event.data.userId)) AND sequence < \(event.sequenceNumber)
+                """)
+        },
+        EventHandler(IdentityUserLoggedInV1.self, name: "recipients.activity") { event, connection in
+            try connection.execute(
+                """
+                UPDATE recipients SET last_activity_at = greatest(coalesce(last_activity_at, \(event.data.loggedInAt)), \(event.data.loggedInAt))
+                WHERE user_id = \(try userID(event.data.userId))
+                """)
+        },
+        EventHandler(IdentityEmailVerificationRequestedV1.self, name: "mail.verify_email") { event, connection in
+            let data = event.data
+            try EmailQueue.enqueue(
+                userID: try userID(data.userId), template: .verifyEmail, dedupeKey: "VERIFY_EMAIL:\(event.id)", scheduledFor: event.time,
+                data: ["to": data.email, "verificationUrl": data.verificationUrl, "expiresAt": RFC3339.format(data.expiresAt)],
+                on: connection)
+        },
+        EventHandler(IdentityPasswordResetRequestedV1.self, name: "mail.password_reset") { event, connection in
+            let data = event.data
+            try EmailQueue.enqueue(
+                userID: try userID(data.userId), template: .passwordReset, dedupeKey: "PASSWORD_RESET:\(event.id)", scheduledFor: event.time,
+                data: ["to": data.email, "resetUrl": data.resetUrl, "expiresAt": RFC3339.format(data.expiresAt)],
+                on: connection)
+        },
+        Tombstones.handler { userID, connection in
+            // Erase what is personal, keep the queue and log rows (anonymous) for the record.
+            try connection.execute(
+                "UPDATE recipients SET email = '', name = '', deleted_at = now() WHERE user_id = \(userID)")
+            try connection.execute(
+                "UPDATE email_queue SET status = 'CANCELLED', reason = 'deleted', processed_at = now(), data = '{}' WHERE user_id = \(userID) AND status = 'PENDING'")
         },
     ]
 }

@@ -13,5 +13,6 @@ public func buildNotificationsApplication(_ configuration: ServiceConfiguration)
         logger: runtime.logger)
     let consumer = try runtime.consumer(NotificationHandlers.all)
     let router = ServiceRuntime.router(context: BasicRequestContext.self)
+    AdminEmailsController(database: runtime.database, verifier: try await runtime.tokenVerifier()).add(to: router)
     return runtime.application(router: router, consumer: consumer, services: [dispatcher], openAPI: NotificationsOpenAPI.document)
 }

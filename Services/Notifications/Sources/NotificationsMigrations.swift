@@ -50,5 +50,11 @@ enum NotificationsMigrations {
                 );
                 CREATE INDEX email_log_user ON email_log (user_id, created_at);
                 """),
+        Migration(
+            version: 3, name: "recipient activity",
+            sql: """
+                ALTER TABLE recipients ADD COLUMN last_activity_at timestamptz;
+                """),
+        Tombstones.migration(version: 4),
     ]
 }

@@ -5,5 +5,6 @@ import ServiceKit
 enum ProgressMigrations {
     static let all: [Migration] = [
         Outbox.migration(version: 1),
+        Tombstones.migration(version: 2),
     ]
 }

@@ -13,6 +13,19 @@ public struct Registration: Sendable, Equatable {
     public static let nameMaxLength = 200
     public static let emailMaxLength = 320
 
+    /// What is wrong with a password under the length policy, if anything.
+    public static func passwordProblem(_ password: String?) -> FieldError? {
+        let password = password ?? ""
+        if password.isEmpty { return FieldError(field: "password", code: "required", message: "A password is required.") }
+        if password.count < passwordMinLength {
+            return FieldError(field: "password", code: "too_short", message: "Use at least \(passwordMinLength) characters.")
+        }
+        if password.utf8.count > passwordMaxBytes {
+            return FieldError(field: "password", code: "too_long", message: "Use at most \(passwordMaxBytes) bytes.")
+        }
+        return nil
+    }
+
     /// Validates and normalises the input (trimmed name, trimmed email); lists every bad field.
     public static func validate(email rawEmail: String?, password: String?, name rawName: String?) -> Result<Registration, Problem> {
         var errors: [FieldError] = []
@@ -22,14 +35,8 @@ public struct Registration: Sendable, Equatable {
         } else if !EmailAddress.isValid(email) {
             errors.append(FieldError(field: "email", code: "invalid_email", message: "This is not a valid email address."))
         }
+        if let problem = passwordProblem(password) { errors.append(problem) }
         let password = password ?? ""
-        if password.isEmpty {
-            errors.append(FieldError(field: "password", code: "required", message: "A password is required."))
-        } else if password.count < passwordMinLength {
-            errors.append(FieldError(field: "password", code: "too_short", message: "Use at least \(passwordMinLength) characters."))
-        } else if password.utf8.count > passwordMaxBytes {
-            errors.append(FieldError(field: "password", code: "too_long", message: "Use at most \(passwordMaxBytes) bytes."))
-        }
         let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if name.isEmpty {
             errors.append(FieldError(field: "name", code: "required", message: "A name is required."))

@@ -78,5 +78,37 @@ enum MailTemplates {
             <p>Start with the first lesson — it is free.</p>
             <p><a href="{{courseUrl}}" style="background: #4f46e5; color: #fff; padding: 10px 16px; border-radius: 6px; text-decoration: none;">Start learning</a></p>
             """ + layoutEnd,
+
+        "verify_email.subject": "Confirm your email address",
+        "verify_email.text": """
+            Hi {{&name}},
+
+            Please confirm that {{&email}} is your address by opening this link:
+            {{&verificationUrl}}
+
+            The link works once and expires on {{&expiresAt}}. If you did not ask for it, ignore this mail.
+            """,
+        "verify_email.html": layoutStart + """
+            <h1 style="font-size: 22px;">Confirm your email address</h1>
+            <p>Hi {{name}}, please confirm that <strong>{{email}}</strong> is your address.</p>
+            <p><a href="{{verificationUrl}}" style="background: #4f46e5; color: #fff; padding: 10px 16px; border-radius: 6px; text-decoration: none;">Confirm my address</a></p>
+            <p style="color: #6b7280;">The link works once and expires on {{expiresAt}}. If you did not ask for it, ignore this mail.</p>
+            """ + layoutEnd,
+
+        "password_reset.subject": "Reset your Syllabus password",
+        "password_reset.text": """
+            Hi {{&name}},
+
+            Someone asked to reset the password of your Syllabus account. To choose a new one, open:
+            {{&resetUrl}}
+
+            The link works once, for one hour. If it was not you, ignore this mail: your password stays as it is.
+            """,
+        "password_reset.html": layoutStart + """
+            <h1 style="font-size: 22px;">Reset your password</h1>
+            <p>Hi {{name}}, someone asked to reset the password of your Syllabus account.</p>
+            <p><a href="{{resetUrl}}" style="background: #4f46e5; color: #fff; padding: 10px 16px; border-radius: 6px; text-decoration: none;">Choose a new password</a></p>
+            <p style="color: #6b7280;">The link works once, for one hour. If it was not you, ignore this mail: your password stays as it is.</p>
+            """ + layoutEnd,
     ]
 }

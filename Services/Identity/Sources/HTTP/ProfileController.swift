@@ -1,0 +1,147 @@
+import Contracts
+import Foundation
+import Hummingbird
+import ServiceKit
+
+/// `/v1/me`: the caller's own profile and account.
+struct ProfileController: Sendable {
+    typealias Context = IdentityRequestContext
+    let users: UserRepository
+    let verifier: TokenVerifier
+    let settings: IdentitySettings
+
+    func add(to router: Router<Context>) {
+        router.get("/v1/me", use: show)
+        router.patch("/v1/me", use: update)
+        router.delete("/v1/me", use: delete)
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
+        let caller = try await verifier.authenticate(request)
+        guard let user = try await users.user(caller.id) else { throw Problem.notFound("user") }
+        return JSONResponse(.ok, UserBody(user))
+    }
+
+    /// Every field optional; `null` clears an optional one.
+    struct ProfilePatch: Decodable {
+        var name: String?
+        var email: String?
+        var marketingOptOut: Bool?
+        var onboardingComplete: Bool?
+        var timeZone: Patch<String>?
+        var userType: Patch<String>?
+        var buildGoal: Patch<String>?
+        var experienceLevel: Patch<String>?
+        var skillLevel: Patch<String>?
+        var learningStyle: Patch<String>?
+        var weeklyHours: Patch<Int>?
+
+        private enum CodingKeys: String, CodingKey, CaseIterable {
+            case name, email, marketingOptOut, onboardingComplete, timeZone, userType, buildGoal, experienceLevel, skillLevel
+            case learningStyle, weeklyHours
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decodeIfPresent(String.self, forKey: .name)
+            email = try container.decodeIfPresent(String.self, forKey: .email)
+            marketingOptOut = try container.decodeIfPresent(Bool.self, forKey: .marketingOptOut)
+            onboardingComplete = try container.decodeIfPresent(Bool.self, forKey: .onboardingComplete)
+            func patch<T: Decodable>(_ key: CodingKeys) throws -> Patch<T>? {
+                guard container.contains(key) else { return nil }
+                return try container.decodeNil(forKey: key) ? .clear : .set(try container.decode(T.self, forKey: key))
+            }
+            timeZone = try patch(.timeZone)
+            userType = try patch(.userType)
+            buildGoal = try patch(.buildGoal)
+            experienceLevel = try patch(.experienceLevel)
+            skillLevel = try patch(.skillLevel)
+            learningStyle = try patch(.learningStyle)
+            weeklyHours = try patch(.weeklyHours)
+        }
+    }
+
+    enum Patch<T: Sendable & Equatable>: Sendable, Equatable {
+        case set(T)
+        case clear
+        var value: T? { if case .set(let value) = self { value } else { nil } }
+    }
+
+    static let userTypes: Set<String> = ["SOLO_BUILDER", "EXPERIENCED_DEV", "TEAM_LEAD", "STUDENT", "OTHER"]
+    static let experienceLevels: Set<String> = ["BEGINNER", "INTERMEDIATE", "ADVANCED"]
+    static let skillLevels: Set<String> = ["beginner", "intermediate", "advanced"]
+    static let learningStyles: Set<String> = ["reading", "video", "practice", "mixed"]
+
+    static func validate(_ patch: ProfilePatch) -> [FieldError] {
+        var errors: [FieldError] = []
+        if let name = patch.name?.trimmingCharacters(in: .whitespacesAndNewlines), name.isEmpty || name.count > Registration.nameMaxLength {
+            errors.append(FieldError(field: "name", code: name.isEmpty ? "required" : "too_long", message: "Use 1 to \(Registration.nameMaxLength) characters."))
+        }
+        if let email = patch.email, !EmailAddress.isValid(email.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            errors.append(FieldError(field: "email", code: "invalid_email", message: "This is not a valid email address."))
+        }
+        if let zone = patch.timeZone?.value, TimeZone(identifier: zone) == nil {
+            errors.append(FieldError(field: "timeZone", code: "invalid_time_zone", message: "Use an IANA time zone such as Europe/London."))
+        }
+        func oneOf(_ field: String, _ value: String?, _ allowed: Set<String>) {
+            if let value, !allowed.contains(value) {
+                errors.append(FieldError(field: field, code: "invalid_choice", message: "One of: \(allowed.sorted().joined(separator: ", "))."))
+            }
+        }
+        oneOf("userType", patch.userType?.value, userTypes)
+        oneOf("experienceLevel", patch.experienceLevel?.value, experienceLevels)
+        oneOf("skillLevel", patch.skillLevel?.value, skillLevels)
+        oneOf("learningStyle", patch.learningStyle?.value, learningStyles)
+        if let goal = patch.buildGoal?.value, goal.count > 2000 {
+            errors.append(FieldError(field: "buildGoal", code: "too_long", message: "Use at most 2000 characters."))
+        }
+        if let hours = patch.weeklyHours?.value, !(0...168).contains(hours) {
+            errors.append(FieldError(field: "weeklyHours", code: "out_of_range", message: "Between 0 and 168."))
+        }
+        return errors
+    }
+
+    @Sendable func update(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
+        let caller = try await verifier.authenticate(request)
+        let patch = try await request.decode(as: ProfilePatch.self, context: context)
+        let errors = Self.validate(patch)
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        let now = Date()
+        let settings = self.settings
+        do {
+            let user = try await users.updateProfile(
+                caller.id, now: now, verification: .make(lifetime: settings.verificationLifetime, now: now),
+                verificationURL: settings.verificationURL
+            ) { user in
+                if let name = patch.name { user.name = name.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if let email = patch.email { user.email = email.trimmingCharacters(in: .whitespacesAndNewlines) }
+                if let value = patch.marketingOptOut { user.marketingOptOut = value }
+                if let value = patch.onboardingComplete { user.onboardingComplete = value }
+                if let patch = patch.timeZone { user.timeZone = patch.value }
+                if let patch = patch.userType { user.userType = patch.value }
+                if let patch = patch.buildGoal { user.buildGoal = patch.value }
+                if let patch = patch.experienceLevel { user.experienceLevel = patch.value }
+                if let patch = patch.skillLevel { user.skillLevel = patch.value }
+                if let patch = patch.learningStyle { user.learningStyle = patch.value }
+                if let patch = patch.weeklyHours { user.weeklyHours = patch.value }
+            }
+            return JSONResponse(.ok, UserBody(user))
+        } catch IdentityError.emailTaken {
+            throw Problem(.conflict, code: "email_taken", title: "An account with this email already exists")
+        } catch IdentityError.notFound {
+            throw Problem.notFound("user")
+        }
+    }
+
+    @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
+        let caller = try await verifier.authenticate(request)
+        do {
+            try await users.delete(caller.id, by: "self", now: Date())
+        } catch IdentityError.lastAdmin {
+            throw Problem(.conflict, code: "last_admin", title: "The last admin cannot delete their account")
+        } catch IdentityError.notFound {
+            throw Problem.notFound("user")
+        }
+        return Response(status: .noContent)
+    }
+}

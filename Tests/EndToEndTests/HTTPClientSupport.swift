@@ -1,0 +1,51 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import TestSupport
+
+/// JSON over HTTP for the end-to-end tests.
+struct JSONClient {
+    let client: HTTPClient
+
+    struct Answer {
+        var status: Int
+        var body: [String: Any]
+        var headers: HTTPHeaders
+        var contentType: String? { headers.first(name: "content-type") }
+        var code: String? { body["code"] as? String }
+    }
+
+    func send(_ method: HTTPMethod, _ url: String, json: String? = nil, token: String? = nil) async throws -> Answer {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let json {
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: json))
+        }
+        if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        let body = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
+        return Answer(status: Int(response.status.code), body: body, headers: response.headers)
+    }
+}
+
+/// The mails in a mail directory, as text.
+func mails(in directory: URL) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".eml") }.map {
+        try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8)
+    }
+}
+
+/// The first link in a mail's plain-text part that starts with `prefix`.
+func link(in mail: String, startingWith prefix: String) -> String? {
+    for line in mail.components(separatedBy: "\r\n") where line.hasPrefix(prefix) {
+        return line.trimmingCharacters(in: .whitespaces)
+    }
+    return nil
+}
+
+func jsonString(_ object: [String: Any]) -> String {
+    String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+}
