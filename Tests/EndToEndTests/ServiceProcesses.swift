@@ -30,8 +30,8 @@ final class ServiceProcesses: @unchecked Sendable {
         "http://127.0.0.1:\(port(service))\(path)"
     }
 
-    func start() throws {
-        var environment = try TestEnvironment.values()
+    func start(_ extra: [String: String] = [:]) throws {
+        var environment = try TestEnvironment.values().merging(extra) { $1 }
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
         environment["MAIL_DIR"] = mailDirectory.path
         environment["LOG_LEVEL"] = "info"

@@ -28,10 +28,11 @@ public func buildIdentityApplication(_ configuration: ServiceConfiguration) asyn
         trustForwardedFor: configuration.string("trust.forwarded.for") == "true")
 
     let router = ServiceRuntime.router(context: IdentityRequestContext.self)
-    AuthController(
+    let auth = AuthController(
         users: users, hasher: hasher, tokens: tokens, verifier: verifier, settings: settings,
-        decoyHash: try await hasher.hash(UUID().uuidString)
-    ).add(to: router)
+        decoyHash: try await hasher.hash(UUID().uuidString))
+    auth.add(to: router)
+    OAuthController(users: users, auth: auth, providers: try OAuthProvider.configured(configuration)).add(to: router)
     ProfileController(users: users, verifier: verifier, settings: settings).add(to: router)
     AdminController(users: users, verifier: verifier).add(to: router)
     let consumer = try runtime.consumer([

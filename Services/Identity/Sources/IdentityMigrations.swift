@@ -84,5 +84,26 @@ enum IdentityMigrations {
                 """),
         Tombstones.migration(version: 4),
         AggregateVersions.migration(version: 5),
+        Migration(
+            version: 6, name: "oauth accounts",
+            sql: """
+                CREATE TABLE accounts (
+                    provider text NOT NULL,
+                    subject text NOT NULL,
+                    user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                    email text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (provider, subject)
+                );
+                CREATE INDEX accounts_user ON accounts (user_id);
+
+                -- A sign-in under way: its state and PKCE verifier, single use, ten minutes.
+                CREATE TABLE oauth_states (
+                    state text PRIMARY KEY,
+                    provider text NOT NULL,
+                    code_verifier text NOT NULL,
+                    expires_at timestamptz NOT NULL
+                );
+                """),
     ]
 }
