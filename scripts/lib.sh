@@ -32,6 +32,7 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
         echo "# --- services begin ---"
         echo "JWT_JWKS_FILE=$stack_dir/keys/jwks.json"
         echo "IDENTITY_JWT_SIGNING_KEY_FILE=$stack_dir/keys/identity-signing.pem"
+        echo "IDENTITY_JWT_VERIFY_KEY_FILES=$(find "$stack_dir/keys" -name 'retired-*.pem' 2>/dev/null | sort | paste -sd, -)"
         echo "IDENTITY_BCRYPT_COST=$cost"
         echo "HTTP_HOST=127.0.0.1"
         for s in "${SERVICES[@]}"; do
@@ -89,4 +90,17 @@ wait_ready() { # port_base log_dir timeout_seconds
             sleep 0.2
         done
     done
+}
+
+# The first admin of the local stack: SYLLABUS_ADMIN_EMAIL / SYLLABUS_ADMIN_PASSWORD, else a default
+# address and a password generated once and kept in the stack's secrets.
+ensure_admin() { # env_file stack_dir
+    local env=$1 stack_dir=$2 file="$2/admin-password"
+    if [ -z "${SYLLABUS_ADMIN_PASSWORD:-}" ]; then
+        [ -f "$file" ] || (umask 077 && openssl rand -base64 12 | tr -d '/+=' >"$file")
+        SYLLABUS_ADMIN_PASSWORD=$(cat "$file")
+    fi
+    SYLLABUS_ADMIN_EMAIL=${SYLLABUS_ADMIN_EMAIL:-admin@syllabus.local}
+    export SYLLABUS_ADMIN_EMAIL SYLLABUS_ADMIN_PASSWORD
+    (set -a && . "$env" && "$BIN_DIR/syllabus" admin create --name Admin >/dev/null)
 }

@@ -32,6 +32,7 @@ if ! wait_ready "$PORT_BASE" "$LOGS" 90; then
     stop_all
     exit 1
 fi
+ensure_admin "$ENV_FILE" "$STACK_DIR"
 
 cat <<MSG
 
@@ -46,6 +47,7 @@ Syllabus is running.
   RabbitMQ       amqp://127.0.0.1:5682/syllabus, management http://127.0.0.1:15682
   mail           .stack/mail/*.eml
   logs           .stack/logs/
+  admin          $SYLLABUS_ADMIN_EMAIL / $SYLLABUS_ADMIN_PASSWORD  (SYLLABUS_ADMIN_EMAIL/_PASSWORD to choose)
 
 Try:
   curl -s -X POST http://127.0.0.1:8081/v1/auth/register -H 'content-type: application/json' \\

@@ -7,6 +7,9 @@ import TestSupport
 /// JSON over HTTP for the end-to-end tests.
 struct JSONClient {
     let client: HTTPClient
+    /// The client's address as a gateway would pass it on (identity trusts it in these tests),
+    /// so that each test's sign-in failures are throttled apart from other runs'.
+    var forwardedFor = "10.\(UInt8.random(in: 0...255)).\(UInt8.random(in: 0...255)).\(UInt8.random(in: 1...254))"
 
     struct Answer {
         var status: Int
@@ -24,6 +27,7 @@ struct JSONClient {
             request.body = .bytes(ByteBuffer(string: json))
         }
         if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
+        request.headers.add(name: "x-forwarded-for", value: forwardedFor)
         let response = try await client.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 1 << 20)
         let body = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]

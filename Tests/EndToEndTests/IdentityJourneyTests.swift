@@ -1,5 +1,7 @@
 import AsyncHTTPClient
+import Contracts
 import Foundation
+import MessageBus
 import NIOHTTP1
 import Testing
 import TestSupport
@@ -81,6 +83,17 @@ extension EndToEndTests.IdentityJourneyTests {
             #expect(badPatch.status == 422)
             #expect(Set(((badPatch.body["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String }) == ["timeZone", "weeklyHours"])
             #expect(try await api.send(.GET, identity("/v1/me")).status == 401)
+
+            // An unsubscribe link followed at notifications reaches the profile through the bus.
+            let publisher = try AMQPPublisher(url: try TestEnvironment.value("ADMIN_AMQP_URL"), name: "e2e", logger: TestEnvironment.logger)
+            defer { publisher.shutdown() }
+            let consent = CloudEvent(NotificationsConsentChangedV1(userId: userID, marketingOptOut: true, source: "unsubscribe_link", changedAt: Date()), sequence: 1)
+            #expect(try await publisher.publish(OutgoingMessage(
+                exchange: "notifications.events", routingKey: NotificationsConsentChangedV1.eventType.routingKey,
+                body: try EventCoding.encode(consent), properties: AMQPProperties(contentType: "application/cloudevents+json", messageID: consent.id))) == .confirmed)
+            try await eventually("the opt-out to show in the profile") {
+                try await api.send(.GET, identity("/v1/me"), token: access).body["marketingOptOut"] as? Bool == true
+            }
             #expect(try await api.send(.GET, identity("/v1/me"), token: access + "x").code == "invalid_token")
 
             // Password reset: always 202; the link works once; every session ends.

@@ -35,6 +35,7 @@ final class ServiceProcesses: @unchecked Sendable {
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
         environment["MAIL_DIR"] = mailDirectory.path
         environment["LOG_LEVEL"] = "info"
+        environment["IDENTITY_TRUST_FORWARDED_FOR"] = "true"
         for service in Self.services {
             environment["\(service.uppercased())_HTTP_PORT"] = String(port(service))
         }
