@@ -11,6 +11,14 @@ Paths are resolved from the repository root (the parent of scripts/), so any cwd
   contracts.py selftest
 
 Exit status: 0 success, 1 contract problem or invalid event, 2 usage error.
+
+Other scripts import it (put scripts/ on sys.path, then `import contracts`):
+
+  contract = contracts.load_contract()             # schemas of Shared/Contracts/Schemas, cached
+  problems = contracts.event_problems(event)       # [] when valid, else printable lines
+  problems = contracts.message_problems(body)      # the same for raw message bytes (strict JSON)
+  document = contracts.load_asyncapi()             # asyncapi.yaml as a dict
+  contracts.exchanges(document)                    # ['identity.events', ...] of its channels
 """
 
 import argparse
@@ -43,6 +51,8 @@ try:
     from jsonschema import Draft202012Validator, FormatChecker, RefResolver, validators
     from jsonschema.exceptions import RefResolutionError, SchemaError, ValidationError
 except ImportError:  # pragma: no cover - environment problem
+    if __name__ != "__main__":
+        raise  # an importer reports it itself
     sys.stderr.write(
         "contracts.py needs python3-jsonschema: run it with /usr/bin/python3 "
         "(apt-get install -y python3-jsonschema python3-yaml)\n"
@@ -354,6 +364,59 @@ class Contract:
             for err in sorted(data_validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
                 problems.append(f"{where}: /data{pointer(err.absolute_path)}: {err.message}")
         return problems
+
+
+# --------------------------------------------------------------------------- importable API
+
+_CONTRACTS = {}
+
+
+def load_contract(schemas_dir=SCHEMAS):
+    """The Contract of a schema directory, loaded once per process."""
+    key = Path(schemas_dir).resolve()
+    if key not in _CONTRACTS:
+        _CONTRACTS[key] = Contract(key)
+    return _CONTRACTS[key]
+
+
+def event_problems(event, where="event", schemas_dir=SCHEMAS):
+    """Every problem of one decoded event (envelope and data), as printable lines; [] if valid."""
+    return load_contract(schemas_dir).check_event(event, where)
+
+
+def message_problems(body, where="message", schemas_dir=SCHEMAS):
+    """(event or None, problems) for a message body (bytes or str) holding one event."""
+    try:
+        if isinstance(body, (bytes, bytearray)):
+            body = bytes(body).decode("utf-8")
+        event = parse_json(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        return None, [f"{where}: invalid JSON: {exc}"]
+    return event, event_problems(event, where, schemas_dir)
+
+
+def load_asyncapi(file=ASYNCAPI):
+    """The AsyncAPI document as a dict."""
+    path = Path(file)
+    try:
+        document = _yaml().safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ContractError(f"{display(path)}: cannot read: {exc.strerror or exc}") from exc
+    except _yaml().YAMLError as exc:
+        raise ContractError(f"{display(path)}: invalid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ContractError(f"{display(path)}: not a YAML mapping")
+    return document
+
+
+def exchanges(document):
+    """The exchanges the document's channels publish to, sorted, without duplicates."""
+    names = set()
+    for channel in (document.get("channels") or {}).values():
+        exchange = ((((channel or {}).get("bindings") or {}).get("amqp") or {}).get("exchange") or {}).get("name")
+        if isinstance(exchange, str) and exchange:
+            names.add(exchange)
+    return sorted(names)
 
 
 def _read_events(label, text):

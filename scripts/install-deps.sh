@@ -8,7 +8,7 @@ PACKAGES=(
     postgresql postgresql-contrib libpq-dev
     rabbitmq-server librabbitmq-dev
     python3-jsonschema python3-yaml python3-pika
-    openssl pkg-config curl docker-compose
+    python3-venv openssl pkg-config curl docker-compose nginx-light
 )
 
 missing=()

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 /// One invalid field of a request.
 public struct FieldError: Codable, Sendable, Equatable {
@@ -118,6 +119,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             default: code = "http_\(error.status.code)"
             }
             return try Problem(error.status, code: code, title: error.status.reasonPhrase, detail: error.body)
+                .response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            return try Problem(.contentTooLarge, code: "payload_too_large", title: "The request body is too large")
                 .response(from: request, context: context)
         } catch let error as DecodingError {
             return try Problem.malformed(Self.describe(error)).response(from: request, context: context)

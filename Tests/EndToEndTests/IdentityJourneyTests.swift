@@ -83,6 +83,11 @@ extension EndToEndTests.IdentityJourneyTests {
             #expect(badPatch.status == 422)
             #expect(Set(((badPatch.body["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String }) == ["timeZone", "weeklyHours"])
             #expect(try await api.send(.GET, identity("/v1/me")).status == 401)
+            let huge = try await api.send(.POST, identity("/v1/auth/register"), json: #"{"email":"x@example.com","password":"12345678","name":"\#(String(repeating: "a", count: 3_000_000))"}"#)
+            #expect(huge.status == 413)
+            #expect(huge.code == "payload_too_large")
+            let nulName = try await api.send(.PATCH, identity("/v1/me"), json: #"{"name":"Gr\u0000ace"}"#, token: access)
+            #expect(nulName.status == 422)
 
             // An unsubscribe link followed at notifications reaches the profile through the bus.
             let publisher = try AMQPPublisher(url: try TestEnvironment.value("ADMIN_AMQP_URL"), name: "e2e", logger: TestEnvironment.logger)
@@ -108,6 +113,9 @@ extension EndToEndTests.IdentityJourneyTests {
             }
             let resetLink = try #require(link(in: resetMail, startingWith: identity("/v1/auth/password-reset/confirm?token=")))
             let resetToken = String(resetLink.split(separator: "=").last!)
+            let linkState = try await api.send(.GET, resetLink)
+            #expect(linkState.status == 200, "the mailed link opens")
+            #expect(linkState.body["valid"] as? Bool == true)
             let newPassword = "second password 2"
             #expect(try await api.send(.POST, identity("/v1/auth/password-reset/confirm"), json: #"{"token":"\#(resetToken)","password":"short"}"#).status == 422)
             #expect(try await api.send(.POST, identity("/v1/auth/password-reset/confirm"), json: #"{"token":"\#(resetToken)","password":"\#(newPassword)"}"#).status == 204)
@@ -157,13 +165,20 @@ extension EndToEndTests.IdentityJourneyTests {
             #expect(override.status == 200)
             #expect(override.body["accessOverride"] as? Bool == true)
             #expect(try await api.send(.PUT, identity("/v1/identity/admin/users/\(userID)/role"), json: #"{"role":"OWNER"}"#, token: adminToken).status == 422)
-            let lastAdmins = try await api.send(.GET, identity("/v1/identity/admin/users?query=admin.&limit=200"), token: adminToken)
-            let adminCount = ((lastAdmins.body["items"] as? [[String: Any]]) ?? []).filter { $0["role"] as? String == "ADMIN" }.count
-            if adminCount == 1 {
-                let demoteSelf = try await api.send(.PUT, identity("/v1/identity/admin/users/\(adminID)/role"), json: #"{"role":"USER"}"#, token: adminToken)
-                #expect(demoteSelf.status == 409)
-                #expect(demoteSelf.code == "last_admin")
-            }
+            // Every other admin stepped down, this one is the last: it cannot stop being one.
+            var cursor: String?
+            repeat {
+                let page = try await api.send(.GET, identity("/v1/identity/admin/users?limit=200" + (cursor.map { "&cursor=\($0)" } ?? "")), token: adminToken)
+                for other in (page.body["items"] as? [[String: Any]]) ?? [] where other["role"] as? String == "ADMIN" && other["id"] as? String != adminID {
+                    let id = try #require(other["id"] as? String)
+                    #expect(try await api.send(.PUT, identity("/v1/identity/admin/users/\(id)/role"), json: #"{"role":"USER"}"#, token: adminToken).status == 200)
+                }
+                cursor = page.body["nextCursor"] as? String
+            } while cursor != nil
+            let demoteSelf = try await api.send(.PUT, identity("/v1/identity/admin/users/\(adminID)/role"), json: #"{"role":"USER"}"#, token: adminToken)
+            #expect(demoteSelf.status == 409)
+            #expect(demoteSelf.code == "last_admin")
+            #expect(try await api.send(.DELETE, identity("/v1/me"), token: adminToken).code == "last_admin")
             #expect(try await api.send(.PUT, identity("/v1/identity/admin/users/\(UUID().uuidString)/role"), json: #"{"role":"USER"}"#, token: adminToken).status == 404)
 
             // Deletion: the account is gone and its tokens are refused everywhere.

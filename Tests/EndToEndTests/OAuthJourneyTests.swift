@@ -81,6 +81,10 @@ extension EndToEndTests.OAuthJourneyTests {
             #expect(refused.status == 409)
             #expect(refused.code == "account_exists")
 
+            // No account is made from an address the provider has not verified.
+            let unverified = try await authorize(claims: ["sub": "unverified-\(unique)", "email": "unverified.\(unique)@example.com", "email_verified": false])
+            #expect(try await callback(unverified.state, unverified.code).code == "email_unverified_at_provider")
+
             // A code presented with another sign-in's verifier fails at the provider.
             let a = try await authorize(claims: ["sub": subject, "email": email, "email_verified": true])
             let b = try await authorize(claims: ["sub": subject, "email": email, "email_verified": true])

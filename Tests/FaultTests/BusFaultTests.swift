@@ -6,9 +6,15 @@ import ServiceKit
 import Testing
 import TestSupport
 
-/// Faults on the fault stack's own servers. Serialized: they stop and restart the broker and
-/// Postgres under connected clients. Each prints and asserts its count.
-@Suite(.serialized) struct BusFaultTests {
+/// Faults on the fault stack's own servers, one at a time: they stop and restart the broker and
+/// Postgres under connected clients, so no two may overlap. Each prints and asserts its count.
+@Suite(.serialized) struct FaultTests {}
+
+extension FaultTests {
+    struct BusFaultTests {}
+}
+
+extension FaultTests.BusFaultTests {
     @Test func brokerDownMidBurstLosesNothingAndAppliesEachOnce() async throws {
         try await withTemporarySchema(stack: fault) { pool, schema in
             try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)

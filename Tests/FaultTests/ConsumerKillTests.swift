@@ -7,7 +7,11 @@ import TestSupport
 
 /// A service process killed with SIGKILL while it handles a stream of events: what it had not
 /// acknowledged is redelivered to the next process, and applied once.
-@Suite(.serialized) struct ConsumerKillTests {
+extension FaultTests {
+    struct ConsumerKillTests {}
+}
+
+extension FaultTests.ConsumerKillTests {
     func startNotifications(mailDirectory: URL, log: URL) throws -> Process {
         var environment = try fault.values()
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]

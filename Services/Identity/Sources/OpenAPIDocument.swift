@@ -8,13 +8,30 @@ info:
   description: |
     Accounts, sessions and access tokens. Access tokens are ES256 JWTs (15 minutes; `sub`, `role`,
     `iss` = `syllabus-identity`, `aud` = `syllabus`, header `kid`) that every service verifies
-    locally against the keys published at `/.well-known/jwks.json`.
-    Errors are RFC 9457 `application/problem+json` with a stable `code`.
+    locally against the keys published at `/.well-known/jwks.json`. Refresh tokens are opaque,
+    single use (each refresh answers with a new one) and belong to a session that lasts 30 days
+    from sign-in.
+
+    Request bodies are JSON objects (`Content-Type` is not checked); unknown properties are
+    ignored. A body that is not JSON, or a property of the wrong type, is answered with 400
+    `malformed_request`; a missing or invalid value with 422 `validation_failed`, which lists each
+    field in `errors`. Responses are JSON with camelCase names; times are RFC 3339 strings in UTC
+    with fractional seconds; optional properties without a value are left out.
+
+    Errors are RFC 9457 `application/problem+json` with a stable `code`. A path or method not
+    listed here is answered with 404 `not_found`; an unexpected failure (for example the database
+    being unreachable) with 500 `internal_error`.
 servers:
   - url: http://127.0.0.1:8081
 tags:
   - name: auth
-    description: Sign-up, sign-in and tokens
+    description: Sign-up, sign-in, tokens and one-time links
+  - name: oauth
+    description: Sign-in with an OAuth 2.0 / OpenID Connect provider
+  - name: profile
+    description: The caller's own account
+  - name: admin
+    description: Admins manage users (every change is audited and published)
   - name: operations
     description: Health, metrics and this document
 paths:
@@ -23,9 +40,12 @@ paths:
       operationId: register
       summary: Create an account
       description: |
-        Creates the user and a first session and answers with tokens. The email is compared
-        without case; a second account for the same address is refused with 409 `email_taken`.
-        Publishes `identity.user.registered.v1`.
+        Creates the user (role `USER`, email not verified) and a first session, and answers with
+        tokens. The name and the email are trimmed; the email is compared without case, and a
+        second account for the same address is refused with 409 `email_taken`. Publishes
+        `identity.user.registered.v1` and `identity.email.verification_requested.v1` (a
+        verification link valid for 48 hours). Registering is not a sign-in: no
+        `identity.user.logged_in.v1`, and `lastLoginAt` stays unset.
       tags: [auth]
       requestBody:
         required: true
@@ -35,38 +55,662 @@ paths:
               type: object
               required: [email, password, name]
               properties:
-                email: { type: string, format: email, maxLength: 320 }
+                email: { type: string, format: email, maxLength: 320, description: "At most 320 bytes once trimmed" }
                 password: { type: string, minLength: 8, description: "8 characters to 72 bytes" }
-                name: { type: string, minLength: 1, maxLength: 200 }
+                name: { type: string, minLength: 1, maxLength: 200, description: "1 to 200 characters once trimmed" }
       responses:
         "201":
           description: Created
           content:
             application/json:
               schema: { $ref: "#/components/schemas/AuthResult" }
-        "400":
-          description: The body is not valid JSON (`malformed_request`)
-          content:
-            application/problem+json:
-              schema: { $ref: "#/components/schemas/Problem" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
         "409":
           description: An account with this email exists (`email_taken`)
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
         "422":
-          description: A field is missing or invalid (`validation_failed`, each field in `errors`)
+          description: |
+            A field is missing or invalid (`validation_failed`), every bad field listed in `errors`:
+            `email` `required` / `invalid_email`; `password` `required` / `too_short` / `too_long`;
+            `name` `required` / `too_long`.
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/login:
+    post:
+      operationId: login
+      summary: Sign in with email and password
+      description: |
+        Checks the password (the email is compared without case) and opens a new session.
+        Publishes `identity.user.logged_in.v1` (`method` = `password`) and sets `lastLoginAt`.
+
+        Failed sign-ins are throttled over a sliding 15-minute window: 5 failures for one email
+        address (whether or not an account has it) or 20 from one client address refuse further
+        attempts, even with the right password, with 429 `too_many_attempts` and `Retry-After`
+        (seconds until the oldest counted failure leaves the window). A successful sign-in clears
+        the failures of its email address. The client address is the connection's, or the first
+        `X-Forwarded-For` entry when identity is configured to trust that header.
+      tags: [auth]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [email, password]
+              properties:
+                email: { type: string }
+                password: { type: string }
+      responses:
+        "200":
+          description: Signed in
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/AuthResult" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401":
+          description: |
+            The email or the password is wrong, or the account has no password (OAuth only)
+            (`invalid_credentials`; the two cases are not told apart and take as long)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422":
+          description: |
+            `validation_failed`: `email` `required` and/or `password` `required` (missing or empty)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "429":
+          description: Too many failed sign-ins for this email or from this address (`too_many_attempts`)
+          headers:
+            Retry-After:
+              description: Seconds to wait
+              schema: { type: integer, minimum: 1 }
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/refresh:
+    post:
+      operationId: refresh
+      summary: Exchange a refresh token for new tokens
+      description: |
+        Rotates the session's refresh token: the answer carries a new access token and a new
+        refresh token, and the one sent stops working. The session keeps its original 30-day
+        expiry. Presenting a refresh token that was already exchanged means it was copied: the
+        whole session is ended (its current refresh token stops working too) and the answer is
+        401 `refresh_token_reused`. The access token carries the user's current role.
+      tags: [auth]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/RefreshTokenRequest" }
+      responses:
+        "200":
+          description: New tokens
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/AuthResult" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401":
+          description: |
+            `invalid_refresh_token` — unknown, expired, or its session was ended (sign-out,
+            password reset, reuse); `refresh_token_reused` — the token had been exchanged already,
+            and its session has now been ended
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422":
+          description: "`validation_failed`: `refreshToken` `required` (missing, empty or longer than 200 characters)"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/logout:
+    post:
+      operationId: logout
+      summary: End the session of a refresh token
+      description: |
+        Ends the session the refresh token belongs to. Answers 204 whether or not the token named
+        a live session. Access tokens already issued stay valid until they expire.
+      tags: [auth]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/RefreshTokenRequest" }
+      responses:
+        "204":
+          description: Done
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "422":
+          description: "`validation_failed`: `refreshToken` `required` (missing, empty or longer than 200 characters)"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/logout-all:
+    post:
+      operationId: logoutAll
+      summary: End every session of the caller
+      description: |
+        Ends every session of the caller (every refresh token stops working). Access tokens
+        already issued stay valid until they expire. No request body.
+      tags: [auth]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: How many sessions were ended
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [sessionsEnded]
+                properties:
+                  sessionsEnded: { type: integer, minimum: 0 }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/verify-email:
+    get:
+      operationId: verifyEmail
+      summary: Follow an email verification link
+      description: |
+        The link mailed after sign-up, after an email change and on request. It works once, for 48
+        hours, only while it is the newest link of the user, and only while the account still has
+        the address it was sent to. Marks the email verified and publishes
+        `identity.user.profile_updated.v1`. No access token needed.
+      tags: [auth]
+      parameters:
+        - $ref: "#/components/parameters/LinkToken"
+      responses:
+        "200":
+          description: Verified; the user as they are now
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/User" }
+        "400": { $ref: "#/components/responses/InvalidLink" }
+        "422": { $ref: "#/components/responses/LinkTokenRequired" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    post:
+      operationId: confirmEmail
+      summary: Verify an email address with a link's token
+      description: |
+        As `GET`, for clients that post the token. The `token` query parameter is used when
+        present (the body is then not read); otherwise the body must be a JSON object with `token`.
+      tags: [auth]
+      parameters:
+        - name: token
+          in: query
+          required: false
+          description: The token of the link; when present the body is not read
+          schema: { type: string, maxLength: 200 }
+      requestBody:
+        required: false
+        description: Required when there is no `token` query parameter
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [token]
+              properties:
+                token: { type: string, minLength: 1, maxLength: 200 }
+      responses:
+        "200":
+          description: Verified; the user as they are now
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/User" }
+        "400":
+          description: |
+            `invalid_link` — the token was used already, has expired, was replaced by a newer one,
+            or the account's email has changed since; `malformed_request` — there is no `token`
+            query parameter and the body is not valid JSON, or its `token` is not a string
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422": { $ref: "#/components/responses/LinkTokenRequired" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/verify-email/resend:
+    post:
+      operationId: resendVerification
+      summary: Send a new verification link
+      description: |
+        When the caller's email is not verified yet, makes a new 48-hour link (the previous one
+        stops working) and publishes `identity.email.verification_requested.v1`. When it is
+        verified already, does nothing. 202 either way. No request body.
+      tags: [auth]
+      security:
+        - bearerAuth: []
+      responses:
+        "202":
+          description: Accepted
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/password-reset:
+    post:
+      operationId: requestPasswordReset
+      summary: Ask for a password reset link
+      description: |
+        When an account has this email (compared without case), makes a reset link valid for one
+        hour (the previous one stops working) and publishes `identity.password.reset_requested.v1`,
+        which notifications mails. Always 202, so whether an account exists is not revealed.
+        Accounts without a password (OAuth only) get a link too, and can set a password with it.
+      tags: [auth]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [email]
+              properties:
+                email: { type: string, format: email, maxLength: 320 }
+      responses:
+        "202":
+          description: Accepted
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "422":
+          description: "`validation_failed`: `email` `invalid_email` (also when missing)"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/password-reset/confirm:
+    post:
+      operationId: confirmPasswordReset
+      summary: Set a new password with a reset link's token
+      description: |
+        The mailed link is `/v1/auth/password-reset/confirm?token=…`; the client posts that token
+        in the body (the query string is not read) with the new password. The token works once,
+        for one hour, and only while it is the newest reset link of the user. Sets the password and
+        ends every session of the user. Publishes nothing.
+      tags: [auth]
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [token, password]
+              properties:
+                token: { type: string, minLength: 1 }
+                password: { type: string, minLength: 8, description: "8 characters to 72 bytes" }
+      responses:
+        "204":
+          description: The password is set
+        "400":
+          description: |
+            `invalid_link` — the token was used already, has expired or was replaced by a newer
+            one; `malformed_request` — the body is not valid JSON
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `token` `required`; `password`
+            `required` / `too_short` / `too_long`
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/oauth/{provider}/start:
+    get:
+      operationId: oauthStart
+      summary: Start signing in with a provider
+      description: |
+        Redirects the browser to the provider's authorization endpoint (authorization code flow)
+        with a fresh single-use `state` and a PKCE S256 challenge, both remembered for ten minutes.
+      tags: [oauth]
+      parameters:
+        - $ref: "#/components/parameters/Provider"
+      responses:
+        "302":
+          description: To the provider
+          headers:
+            Location:
+              description: The provider's authorization URL
+              schema: { type: string, format: uri }
+            Cache-Control:
+              schema: { type: string, const: no-store }
+        "404": { $ref: "#/components/responses/UnknownProvider" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/auth/oauth/{provider}/callback:
+    get:
+      operationId: oauthCallback
+      summary: The provider's redirect back; signs the user in
+      description: |
+        Takes the `state` back (once, within ten minutes, for the same provider), exchanges the
+        code with the PKCE verifier, and reads the user's `sub`, `email`, `email_verified` and
+        `name` from the provider's userinfo endpoint. Then:
+
+        - a provider identity already linked signs its user in;
+        - otherwise, an account with the same email (compared without case) is linked and signed
+          in only when the provider says the email is verified AND the account's email is
+          verified; if not, 409 `account_exists` and nothing is linked;
+        - otherwise a new account is made (role `USER`, no password, the provider's name or the
+          email's local part, email verified as the provider says), linked, and
+          `identity.user.registered.v1` is published.
+
+        A sign-in opens a session, sets `lastLoginAt` and publishes `identity.user.logged_in.v1`
+        (`method` = `oauth`, `provider`). The answer is JSON, as for a password sign-in.
+      tags: [oauth]
+      parameters:
+        - $ref: "#/components/parameters/Provider"
+        - name: code
+          in: query
+          required: false
+          description: The authorization code (required unless `error` is present)
+          schema: { type: string }
+        - name: state
+          in: query
+          required: false
+          description: The `state` sent at the start (required unless `error` is present)
+          schema: { type: string }
+        - name: error
+          in: query
+          required: false
+          description: Set by the provider when it did not sign the user in
+          schema: { type: string }
+      responses:
+        "200":
+          description: Signed in
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/AuthResult" }
+        "400":
+          description: |
+            `oauth_denied` — the provider sent `error` (its value, up to 200 characters, is the
+            `detail`); `invalid_state` — the state is unknown, expired, used already or belongs to
+            another provider
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "404": { $ref: "#/components/responses/UnknownProvider" }
+        "409":
+          description: |
+            An account with this email exists and cannot be linked, because the provider or the
+            account has not verified the address (`account_exists`): sign in with the password
+            and verify the email first
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422":
+          description: "`validation_failed`: `code` `required` (`code` or `state` missing or empty)"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+        "502":
+          description: |
+            The code exchange or the userinfo request failed, or gave no subject and valid email
+            (`oauth_provider_error`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+  /v1/me:
+    get:
+      operationId: getMe
+      summary: The caller's profile
+      tags: [profile]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The caller
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/User" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    patch:
+      operationId: updateMe
+      summary: Change the caller's profile
+      description: |
+        Every property is optional; only those present change. `null` clears the nullable ones;
+        for `name`, `email`, `marketingOptOut` and `onboardingComplete` it is ignored. All fields
+        are checked before anything is written. When anything changed, publishes
+        `identity.user.profile_updated.v1` (the whole profile). A new email address (compared
+        without case) becomes unverified and gets a verification link
+        (`identity.email.verification_requested.v1`, to the new address).
+      tags: [profile]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/ProfilePatch" }
+      responses:
+        "200":
+          description: The profile after the change
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/User" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "409":
+          description: Another account has this email (`email_taken`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `name` `required` / `too_long`; `email`
+            `invalid_email`; `timeZone` `invalid_time_zone`; `userType`, `experienceLevel`,
+            `skillLevel`, `learningStyle` `invalid_choice`; `buildGoal` `too_long`; `weeklyHours`
+            `out_of_range`
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    delete:
+      operationId: deleteMe
+      summary: Delete the caller's account
+      description: |
+        Erases the user with their sessions, one-time links and provider links, keeps a
+        tombstone (identity refuses their access tokens at once, every other service once it has
+        the event) and publishes
+        `identity.user.deleted.v1` (`deletedBy` = `self`). The last admin cannot delete their
+        account.
+      tags: [profile]
+      security:
+        - bearerAuth: []
+      responses:
+        "204":
+          description: Deleted
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "409":
+          description: The caller is the last admin (`last_admin`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/identity/admin/users:
+    get:
+      operationId: adminListUsers
+      summary: Find users
+      description: |
+        Users newest first, `limit` at a time. `query` (up to its first 200 characters; empty
+        means no filter) matches any part of the email or the name, without case. For the next
+        page pass the previous page's `nextCursor` as `cursor`.
+      tags: [admin]
+      security:
+        - bearerAuth: []
+      parameters:
+        - name: query
+          in: query
+          required: false
+          schema: { type: string }
+        - name: limit
+          in: query
+          required: false
+          schema: { type: integer, minimum: 1, maximum: 200, default: 50 }
+        - name: cursor
+          in: query
+          required: false
+          description: The `nextCursor` of the previous page
+          schema: { type: string, format: uuid }
+      responses:
+        "200":
+          description: A page of users
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/UserPage" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "422":
+          description: |
+            `validation_failed`, one field: `limit` `out_of_range` (not an integer from 1 to 200),
+            else `cursor` `invalid_cursor` (not a UUID)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/identity/admin/users/{id}:
+    parameters:
+      - $ref: "#/components/parameters/UserId"
+    get:
+      operationId: adminGetUser
+      summary: One user
+      tags: [admin]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The user
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/User" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    delete:
+      operationId: adminDeleteUser
+      summary: Delete a user
+      description: |
+        As `DELETE /v1/me`, by an admin: audited (`user_deleted`, with the email), and
+        `identity.user.deleted.v1` carries the admin's id as `deletedBy`. The last admin cannot
+        be deleted.
+      tags: [admin]
+      security:
+        - bearerAuth: []
+      responses:
+        "204":
+          description: Deleted
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "409":
+          description: The user is the last admin (`last_admin`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/identity/admin/users/{id}/role:
+    parameters:
+      - $ref: "#/components/parameters/UserId"
+    put:
+      operationId: adminChangeRole
+      summary: Change a user's role
+      description: |
+        When the role differs: audited (`role_changed`, from and to) and published
+        (`identity.user.role_changed.v1`). The same role again changes nothing. The last admin
+        cannot stop being one. Access tokens carry the role they were issued with until they
+        expire; the next refresh carries the new one.
+      tags: [admin]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [role]
+              properties:
+                role: { type: string, enum: [USER, ADMIN] }
+      responses:
+        "200":
+          description: The user after the change
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/User" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "409":
+          description: The user is the last admin (`last_admin`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422":
+          description: "`validation_failed`: `role` `invalid_choice` (missing, or not `USER` or `ADMIN`)"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/identity/admin/users/{id}/access-override:
+    parameters:
+      - $ref: "#/components/parameters/UserId"
+    put:
+      operationId: adminSetAccessOverride
+      summary: Grant or remove free access
+      description: |
+        When the value differs: audited (`access_override_changed`) and published
+        (`identity.user.access_override_changed.v1`; billing turns it into an entitlement). The
+        same value again changes nothing.
+      tags: [admin]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [accessOverride]
+              properties:
+                accessOverride: { type: boolean }
+      responses:
+        "200":
+          description: The user after the change
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/User" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "422":
+          description: "`validation_failed`: `accessOverride` `required` (missing or `null`)"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
   /.well-known/jwks.json:
     get:
       operationId: jwks
       summary: The public keys that verify access tokens
+      description: The current signing key first, then any keys being retired.
       tags: [auth]
       responses:
         "200":
           description: A JWKS document (RFC 7517)
+          headers:
+            Cache-Control:
+              schema: { type: string, const: "public, max-age=300" }
           content:
             application/json:
               schema:
@@ -83,7 +727,7 @@ paths:
                         crv: { type: string, const: P-256 }
                         x: { type: string }
                         y: { type: string }
-                        kid: { type: string }
+                        kid: { type: string, description: The key's RFC 7638 thumbprint }
                         alg: { type: string, const: ES256 }
                         use: { type: string, const: sig }
   /health/live:
@@ -100,7 +744,8 @@ paths:
   /health/ready:
     get:
       operationId: healthReady
-      summary: Readiness — database, broker and topology reachable
+      summary: Readiness — database, broker, topology and consumer
+      description: "`checks` has `database`, `broker`, `topology` and `consumer`."
       tags: [operations]
       responses:
         "200":
@@ -136,10 +781,88 @@ paths:
             application/yaml:
               schema: { type: string }
 components:
+  securitySchemes:
+    bearerAuth:
+      type: http
+      scheme: bearer
+      bearerFormat: JWT
+      description: |
+        `Authorization: Bearer <access token>`, an ES256 JWT from this service. Refused when it
+        is missing, expired, signed with an unknown key, not issued by identity, not meant for
+        `syllabus`, or when its user has been deleted.
+  parameters:
+    UserId:
+      name: id
+      in: path
+      required: true
+      description: The user's id; anything that is not a UUID is answered with 404 `not_found`
+      schema: { type: string, format: uuid }
+    Provider:
+      name: provider
+      in: path
+      required: true
+      description: A configured provider's name, in lower case (`IDENTITY_OAUTH_PROVIDERS`)
+      schema: { type: string }
+    LinkToken:
+      name: token
+      in: query
+      required: true
+      description: The token of the mailed link
+      schema: { type: string, minLength: 1, maxLength: 200 }
+  responses:
+    MalformedRequest:
+      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    Unauthenticated:
+      description: |
+        `unauthenticated` — no `Authorization: Bearer` header; `invalid_token` — the token is
+        expired, malformed, badly signed, signed with an unknown key, not issued by identity, not
+        meant for `syllabus`, or its account no longer exists (`detail` says which)
+      headers:
+        WWW-Authenticate:
+          description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
+          schema: { type: string }
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    AdminOnly:
+      description: The caller is not an admin (`admin_only`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    UserNotFound:
+      description: No such user (`not_found`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    UnknownProvider:
+      description: No provider of this name is configured (`unknown_provider`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidLink:
+      description: |
+        The link was used already, has expired, was replaced by a newer one, or the account's
+        email has changed since it was sent (`invalid_link`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    LinkTokenRequired:
+      description: "`validation_failed`: `token` `required` (missing, empty or longer than 200 characters)"
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InternalError:
+      description: An unexpected failure, for example the database being unreachable (`internal_error`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
   schemas:
     User:
       type: object
-      required: [id, email, name, role, emailVerified, marketingOptOut, onboardingComplete, createdAt]
+      required: [id, email, name, role, emailVerified, marketingOptOut, onboardingComplete, accessOverride, createdAt]
       properties:
         id: { type: string, format: uuid }
         email: { type: string, format: email }
@@ -148,15 +871,79 @@ components:
         emailVerified: { type: boolean }
         marketingOptOut: { type: boolean }
         onboardingComplete: { type: boolean }
+        accessOverride: { type: boolean, description: Free access granted by an admin }
+        timeZone: { type: string, description: An IANA time zone; left out when unset }
+        userType: { $ref: "#/components/schemas/UserType" }
+        buildGoal: { type: string, maxLength: 2000 }
+        experienceLevel: { $ref: "#/components/schemas/ExperienceLevel" }
+        skillLevel: { $ref: "#/components/schemas/SkillLevel" }
+        learningStyle: { $ref: "#/components/schemas/LearningStyle" }
+        weeklyHours: { type: integer, minimum: 0, maximum: 168 }
+        lastLoginAt: { type: string, format: date-time, description: The last sign-in; left out before the first }
         createdAt: { type: string, format: date-time }
+    UserType:
+      type: string
+      enum: [SOLO_BUILDER, EXPERIENCED_DEV, TEAM_LEAD, STUDENT, OTHER]
+    ExperienceLevel:
+      type: string
+      enum: [BEGINNER, INTERMEDIATE, ADVANCED]
+    SkillLevel:
+      type: string
+      enum: [beginner, intermediate, advanced]
+    LearningStyle:
+      type: string
+      enum: [reading, video, practice, mixed]
+    ProfilePatch:
+      type: object
+      description: Every property optional; only those present change.
+      properties:
+        name: { type: [string, "null"], description: "1 to 200 characters once trimmed; `null` is ignored" }
+        email: { type: [string, "null"], format: email, description: "Trimmed; a new address must be verified again; `null` is ignored" }
+        marketingOptOut: { type: [boolean, "null"], description: "`null` is ignored" }
+        onboardingComplete: { type: [boolean, "null"], description: "`null` is ignored" }
+        timeZone: { type: [string, "null"], description: An IANA time zone such as `Europe/London`; `null` clears it }
+        userType:
+          oneOf:
+            - { $ref: "#/components/schemas/UserType" }
+            - { type: "null" }
+        buildGoal: { type: [string, "null"], maxLength: 2000 }
+        experienceLevel:
+          oneOf:
+            - { $ref: "#/components/schemas/ExperienceLevel" }
+            - { type: "null" }
+        skillLevel:
+          oneOf:
+            - { $ref: "#/components/schemas/SkillLevel" }
+            - { type: "null" }
+        learningStyle:
+          oneOf:
+            - { $ref: "#/components/schemas/LearningStyle" }
+            - { type: "null" }
+        weeklyHours: { type: [integer, "null"], minimum: 0, maximum: 168 }
+    RefreshTokenRequest:
+      type: object
+      required: [refreshToken]
+      properties:
+        refreshToken: { type: string, minLength: 1, maxLength: 200 }
     AuthResult:
       type: object
       required: [user, accessToken, refreshToken, expiresIn]
       properties:
         user: { $ref: "#/components/schemas/User" }
         accessToken: { type: string, description: ES256 JWT }
-        refreshToken: { type: string, description: Opaque; store it safely }
-        expiresIn: { type: integer, description: Seconds until the access token expires }
+        refreshToken: { type: string, description: Opaque and single use; store it safely }
+        expiresIn: { type: integer, const: 900, description: Seconds until the access token expires }
+    UserPage:
+      type: object
+      required: [items]
+      properties:
+        items:
+          type: array
+          items: { $ref: "#/components/schemas/User" }
+        nextCursor:
+          type: string
+          format: uuid
+          description: The id of the last item, present only when another page follows
     Health:
       type: object
       required: [status, service]

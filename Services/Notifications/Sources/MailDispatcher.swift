@@ -10,6 +10,12 @@ import ServiceLifecycle
 /// checked again; mail more than seven days late is skipped, never sent late.
 public final class MailDispatcher: Service, Sendable {
     public static let maximumLateness: TimeInterval = 7 * 24 * 3600
+    /// Transport attempts before an entry is FAILED; retries back off 30 s, 1 min, 2 min …
+    public static let maximumAttempts = 5
+
+    public static func backoff(afterAttempt attempt: Int) -> TimeInterval {
+        min(3600, 30 * pow(2, Double(max(0, attempt - 1))))
+    }
 
     private let database: DatabasePool
     private let listenURL: String
@@ -122,9 +128,28 @@ public final class MailDispatcher: Service, Sendable {
                 data["name"] = name
                 data["email"] = to
                 data["courseUrl"] = data["courseUrl"] ?? courseURL
-                let content = try renderer.render(template, data: data)
-                try transport.send(OutgoingMail(id: id, from: from, to: to, toName: name, date: now, content: content))
-                try settle("SENT", reason: nil)
+                do {
+                    let content = try renderer.render(template, data: data)
+                    try transport.send(OutgoingMail(id: id, from: from, to: to, toName: name, date: now, content: content))
+                    try settle("SENT", reason: nil)
+                } catch {
+                    // One mail that cannot go now must not hold up the batch: back off, then FAILED.
+                    let attempts = try row.decode("attempts", as: Int.self) + 1
+                    let reason = String(describing: error).prefix(500).description
+                    if attempts >= Self.maximumAttempts {
+                        try settle("FAILED", reason: reason)
+                    } else {
+                        let retryAt = now.addingTimeInterval(Self.backoff(afterAttempt: attempts))
+                        try connection.execute(
+                            "UPDATE email_queue SET attempts = \(attempts), scheduled_for = \(retryAt), reason = \(reason) WHERE id = \(id)")
+                        try connection.execute(
+                            """
+                            INSERT INTO email_log (queue_id, user_id, template, status, detail, transport)
+                            VALUES (\(id), \(userID), \(templateName), 'FAILED', \(reason), \(transport.name))
+                            """)
+                        outcomes.append("RETRY")
+                    }
+                }
             }
             return outcomes
         }
@@ -132,6 +157,7 @@ public final class MailDispatcher: Service, Sendable {
             switch status {
             case "SENT": sent.increment()
             case "SKIPPED": skipped.increment()
+            case "RETRY": break
             default: failed.increment()
             }
         }

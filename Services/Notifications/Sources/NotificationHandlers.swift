@@ -33,6 +33,7 @@ enum NotificationHandlers {
         EventHandler(IdentityUserProfileUpdatedV1.self, name: "recipients.profile") { event, connection in
             let data = event.data
             let userID = try userID(data.userId)
+            if try Tombstones.isDeleted(userID, on: connection) { return } // never write an erased user back
             try connection.execute(
                 """
                 UPDATE recipients SET email = \(data.email), name = \(data.name), marketing_opt_out = \(data.marketingOptOut),
@@ -41,6 +42,7 @@ enum NotificationHandlers {
                 """)
         },
         EventHandler(IdentityUserRoleChangedV1.self, name: "recipients.role") { event, connection in
+            if try Tombstones.isDeleted(try userID(event.data.userId), on: connection) { return }
             try connection.execute(
                 """
                 UPDATE recipients SET role = \(event.data.role), sequence = \(event.sequenceNumber), updated_at = now()

@@ -17,11 +17,25 @@ public struct Registration: Sendable, Equatable {
     public static func passwordProblem(_ password: String?) -> FieldError? {
         let password = password ?? ""
         if password.isEmpty { return FieldError(field: "password", code: "required", message: "A password is required.") }
+        if password.contains("\u{0}") {
+            return FieldError(field: "password", code: "invalid_characters", message: "A password cannot contain NUL.")
+        }
         if password.count < passwordMinLength {
             return FieldError(field: "password", code: "too_short", message: "Use at least \(passwordMinLength) characters.")
         }
         if password.utf8.count > passwordMaxBytes {
             return FieldError(field: "password", code: "too_long", message: "Use at most \(passwordMaxBytes) bytes.")
+        }
+        return nil
+    }
+
+    /// Length as the database counts it (code points), and no NUL, which Postgres text cannot hold.
+    public static func textProblem(field: String, _ text: String, maxLength: Int) -> FieldError? {
+        if text.unicodeScalars.contains("\u{0}") {
+            return FieldError(field: field, code: "invalid_characters", message: "Text cannot contain NUL.")
+        }
+        if text.unicodeScalars.count > maxLength {
+            return FieldError(field: field, code: "too_long", message: "Use at most \(maxLength) characters.")
         }
         return nil
     }
@@ -40,8 +54,8 @@ public struct Registration: Sendable, Equatable {
         let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if name.isEmpty {
             errors.append(FieldError(field: "name", code: "required", message: "A name is required."))
-        } else if name.count > nameMaxLength {
-            errors.append(FieldError(field: "name", code: "too_long", message: "Use at most \(nameMaxLength) characters."))
+        } else if let problem = textProblem(field: "name", name, maxLength: nameMaxLength) {
+            errors.append(problem)
         }
         if !errors.isEmpty { return .failure(.validation(errors)) }
         return .success(Registration(email: email, password: password, name: name))

@@ -45,6 +45,7 @@ struct AuthController: Sendable {
         router.post("/v1/auth/verify-email", use: verifyEmail)
         router.post("/v1/auth/verify-email/resend", use: resendVerification)
         router.post("/v1/auth/password-reset", use: requestReset)
+        router.get("/v1/auth/password-reset/confirm", use: checkReset)
         router.post("/v1/auth/password-reset/confirm", use: confirmReset)
         router.get("/.well-known/jwks.json") { _, _ in
             Response(
@@ -105,14 +106,12 @@ struct AuthController: Sendable {
 
     @Sendable func login(_ request: Request, context: Context) async throws -> JSONResponse<AuthBody> {
         let input = try await request.decode(as: LoginRequest.self, context: context)
-        guard let email = input.email?.trimmingCharacters(in: .whitespacesAndNewlines), !email.isEmpty,
-            let password = input.password, !password.isEmpty
-        else {
-            var errors: [FieldError] = []
-            if (input.email ?? "").isEmpty { errors.append(FieldError(field: "email", code: "required", message: "An email address is required.")) }
-            if (input.password ?? "").isEmpty { errors.append(FieldError(field: "password", code: "required", message: "A password is required.")) }
-            throw Problem.validation(errors)
-        }
+        let email = (input.email ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        let password = input.password ?? ""
+        var errors: [FieldError] = []
+        if email.isEmpty { errors.append(FieldError(field: "email", code: "required", message: "An email address is required.")) }
+        if password.isEmpty { errors.append(FieldError(field: "password", code: "required", message: "A password is required.")) }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
         let now = Date()
         let throttle = settings.throttle
         let keys = throttle.keys(email: email, address: clientAddress(request, context))
@@ -221,11 +220,28 @@ struct AuthController: Sendable {
             throw Problem.validation([FieldError(field: "email", code: "invalid_email", message: "This is not a valid email address.")])
         }
         let now = Date()
-        if let user = try await users.user(email: email) {
+        // At most three links an hour per address; asking costs the same whether or not the
+        // account exists, and the answer never says.
+        let requests = try await users.countRequest(key: "reset:" + EmailAddress.normalized(email), now: now, window: 3600)
+        if requests <= 3, let user = try await users.user(email: email) {
             let token = OneTimeToken.make(lifetime: settings.resetLifetime, now: now)
             try await users.requestPasswordReset(userID: user.id, token: token, link: settings.resetURL(token.token), now: now)
         }
         return Response(status: .accepted)
+    }
+
+    struct ResetLinkState: Encodable, Sendable {
+        var valid: Bool
+        var expiresAt: Date
+    }
+
+    /// What a page opened from the mailed link asks first: can this link still be used?
+    @Sendable func checkReset(_ request: Request, context: Context) async throws -> JSONResponse<ResetLinkState> {
+        let token = try await oneTimeToken(request, context)
+        guard let expiry = try await users.resetLinkExpiry(tokenHash: TokenIssuer.hash(refreshToken: token), now: Date()) else {
+            throw Problem(.badRequest, code: "invalid_link", title: "This link is not valid", detail: "It was used already, has expired or was replaced by a newer one.")
+        }
+        return JSONResponse(.ok, ResetLinkState(valid: true, expiresAt: expiry))
     }
 
     struct ConfirmResetRequest: Decodable {
@@ -234,7 +250,8 @@ struct AuthController: Sendable {
     }
 
     @Sendable func confirmReset(_ request: Request, context: Context) async throws -> Response {
-        let input = try await request.decode(as: ConfirmResetRequest.self, context: context)
+        var input = try await request.decode(as: ConfirmResetRequest.self, context: context)
+        if input.token == nil { input.token = request.uri.queryParameters.get("token") }
         var errors: [FieldError] = []
         if (input.token ?? "").isEmpty { errors.append(FieldError(field: "token", code: "required", message: "The link's token is required.")) }
         if let problem = Registration.passwordProblem(input.password) { errors.append(problem) }

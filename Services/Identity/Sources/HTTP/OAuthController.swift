@@ -58,6 +58,10 @@ struct OAuthController: Sendable {
             throw Problem(
                 .conflict, code: "account_exists",
                 title: "An account with this email exists; sign in with your password and verify your email to link this provider")
+        case .unverifiedEmail:
+            throw Problem(
+                .forbidden, code: "email_unverified_at_provider",
+                title: "Your address is not verified at this provider; verify it there, or sign up with a password")
         case .signedIn(let userID):
             let refresh = TokenIssuer.newRefreshToken()
             let user = try await users.signedIn(userID, refreshTokenHash: refresh.hash, method: "oauth", provider: provider.name, now: now)

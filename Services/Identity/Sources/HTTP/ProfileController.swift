@@ -74,8 +74,12 @@ struct ProfileController: Sendable {
 
     static func validate(_ patch: ProfilePatch) -> [FieldError] {
         var errors: [FieldError] = []
-        if let name = patch.name?.trimmingCharacters(in: .whitespacesAndNewlines), name.isEmpty || name.count > Registration.nameMaxLength {
-            errors.append(FieldError(field: "name", code: name.isEmpty ? "required" : "too_long", message: "Use 1 to \(Registration.nameMaxLength) characters."))
+        if let name = patch.name?.trimmingCharacters(in: .whitespacesAndNewlines) {
+            if name.isEmpty {
+                errors.append(FieldError(field: "name", code: "required", message: "Use 1 to \(Registration.nameMaxLength) characters."))
+            } else if let problem = Registration.textProblem(field: "name", name, maxLength: Registration.nameMaxLength) {
+                errors.append(problem)
+            }
         }
         if let email = patch.email, !EmailAddress.isValid(email.trimmingCharacters(in: .whitespacesAndNewlines)) {
             errors.append(FieldError(field: "email", code: "invalid_email", message: "This is not a valid email address."))
@@ -92,8 +96,11 @@ struct ProfileController: Sendable {
         oneOf("experienceLevel", patch.experienceLevel?.value, experienceLevels)
         oneOf("skillLevel", patch.skillLevel?.value, skillLevels)
         oneOf("learningStyle", patch.learningStyle?.value, learningStyles)
-        if let goal = patch.buildGoal?.value, goal.count > 2000 {
-            errors.append(FieldError(field: "buildGoal", code: "too_long", message: "Use at most 2000 characters."))
+        if let goal = patch.buildGoal?.value, let problem = Registration.textProblem(field: "buildGoal", goal, maxLength: 2000) {
+            errors.append(problem)
+        }
+        for (field, value) in [("userType", patch.userType?.value), ("timeZone", patch.timeZone?.value)] {
+            if let value, value.unicodeScalars.count > 64 { errors.append(FieldError(field: field, code: "too_long", message: "Use at most 64 characters.")) }
         }
         if let hours = patch.weeklyHours?.value, !(0...168).contains(hours) {
             errors.append(FieldError(field: "weeklyHours", code: "out_of_range", message: "Between 0 and 168."))

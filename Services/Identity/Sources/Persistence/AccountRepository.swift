@@ -25,6 +25,8 @@ extension UserRepository {
         /// An account with this email exists, but the provider or the account has not verified
         /// the address: linking could hand the account to whoever controls the provider login.
         case cannotLink
+        /// The provider has not verified the address: no account is made from it.
+        case unverifiedEmail
     }
 
     /// Finds or makes the user of a provider identity. An existing account is linked only when
@@ -45,20 +47,22 @@ extension UserRepository {
                         "INSERT INTO accounts (provider, subject, user_id, email) VALUES (\(provider), \(identity.subject), \(existing.id), \(identity.email))")
                     return .signedIn(existing.id)
                 }
+                guard identity.emailVerified else { return .unverifiedEmail }
                 let id = UUIDv7.make(at: now)
                 let name = (identity.name?.trimmingCharacters(in: .whitespacesAndNewlines)).flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
                     ?? String(identity.email.split(separator: "@")[0].prefix(200))
+                let storedName = String(String.UnicodeScalarView(name.unicodeScalars.filter { $0 != "\u{0}" }.prefix(200)))
                 try connection.execute(
                     """
                     INSERT INTO users (id, email, password_hash, name, role, email_verified_at, version, created_at, updated_at)
-                    VALUES (\(id), \(identity.email), NULL, \(name), 'USER', \(identity.emailVerified ? now : nil), 1, \(now), \(now))
+                    VALUES (\(id), \(identity.email), NULL, \(storedName), 'USER', \(now), 1, \(now), \(now))
                     """)
                 try connection.execute(
                     "INSERT INTO accounts (provider, subject, user_id, email) VALUES (\(provider), \(identity.subject), \(id), \(identity.email))")
                 try Outbox.enqueue(
                     CloudEvent(
                         IdentityUserRegisteredV1(
-                            userId: id.lowercased, email: identity.email, name: name, role: "USER", emailVerified: identity.emailVerified,
+                            userId: id.lowercased, email: identity.email, name: storedName, role: "USER", emailVerified: true,
                             marketingOptOut: false, registeredAt: now),
                         sequence: 1, time: now),
                     on: connection)

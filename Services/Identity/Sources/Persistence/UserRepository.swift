@@ -300,6 +300,23 @@ public struct UserRepository: Sendable {
         }
     }
 
+    /// Whether a reset link can still be used, and until when (it is not used up by asking).
+    public func resetLinkExpiry(tokenHash: Data, now: Date) async throws -> Date? {
+        try await database.query(
+            "SELECT expires_at FROM one_time_tokens WHERE hash = \(tokenHash) AND purpose = 'reset_password' AND used_at IS NULL AND expires_at > \(now)"
+        ).first?.decode("expires_at", as: Date.self)
+    }
+
+    /// Counts a request against a key (reset links per address); returns how many were made in
+    /// the window, this one included. Known and unknown addresses cost the same write.
+    public func countRequest(key: String, now: Date, window: TimeInterval) async throws -> Int {
+        try await database.transaction { connection in
+            try connection.execute("DELETE FROM login_failures WHERE key = \(key) AND failed_at < \(now.addingTimeInterval(-window))")
+            try connection.execute("INSERT INTO login_failures (key, failed_at) VALUES (\(key), \(now))")
+            return try connection.query("SELECT count(*) AS n FROM login_failures WHERE key = \(key)").first?.decode("n", as: Int.self) ?? 1
+        }
+    }
+
     /// Uses a reset link: the new password is set and every session ends.
     public func resetPassword(tokenHash: Data, passwordHash: String, now: Date) async throws {
         let result: Result<Void, IdentityError> = try await database.transaction { connection in
@@ -374,12 +391,12 @@ public struct UserRepository: Sendable {
     /// `identity.user.deleted.v1`.
     public func delete(_ userID: UUID, by actor: String, auditedBy admin: UUID? = nil, now: Date) async throws {
         let result: Result<Void, IdentityError> = try await database.transaction { connection in
+            // Admins first, in id order, then the user: the same lock order as role changes, so
+            // two such requests wait for each other instead of deadlocking.
+            let admins = try connection.query("SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
             guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
+            if user.role == "ADMIN", admins == [userID] { return .failure(.lastAdmin) }
             if let admin { try self.audit(actor: admin, action: "user_deleted", target: userID, details: ["email": user.email], now: now, on: connection) }
-            if user.role == "ADMIN" {
-                let admins = try connection.query("SELECT id FROM users WHERE role = 'ADMIN' FOR UPDATE")
-                if admins.count <= 1 { return .failure(.lastAdmin) }
-            }
             try connection.execute("DELETE FROM users WHERE id = \(userID)")
             try connection.execute("INSERT INTO user_tombstones (user_id, deleted_at) VALUES (\(userID), \(now)) ON CONFLICT DO NOTHING")
             try Outbox.enqueue(
