@@ -124,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "SyllabusCLI",
             dependencies: [
-                "Database", "MessageBus", "Contracts", "ServiceKit", "Identity",
+                "Database", "MessageBus", "Contracts", "ServiceKit", "Identity", "Billing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -141,7 +141,9 @@ let package = Package(
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ])
-        + service("Billing")
+        + service("Billing", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ])
         + service("Content")
         + service("Progress")
         + service("Notifications", dependencies: [
@@ -161,6 +163,7 @@ let package = Package(
                 swiftSettings: swiftSettings
             ),
             .testTarget(name: "IdentityTests", dependencies: ["Identity"], swiftSettings: swiftSettings),
+            .testTarget(name: "BillingTests", dependencies: ["Billing"], swiftSettings: swiftSettings),
             .testTarget(name: "NotificationsTests", dependencies: ["Notifications"], swiftSettings: swiftSettings),
             .testTarget(
                 name: "IntegrationTests",

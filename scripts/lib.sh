@@ -27,6 +27,7 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
     local stack_dir=$1 base=$2 cost=$3 env="$1/syllabus.env"
     shift 3
     "$BIN_DIR/syllabus" keys generate --dir "$stack_dir/keys" >/dev/null
+    [ -f "$stack_dir/keys/stripe-webhook-secret" ] || (umask 077 && echo "whsec_$(openssl rand -hex 24)" >"$stack_dir/keys/stripe-webhook-secret")
     local block
     block=$(
         echo "# --- services begin ---"
@@ -39,6 +40,9 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
             echo "$(echo "$s" | tr a-z A-Z)_HTTP_PORT=$(service_port "$s" "$base")"
         done
         echo "COURSE_URL=http://127.0.0.1:$(service_port content "$base")/v1/course"
+        echo "BILLING_STRIPE_WEBHOOK_SECRET=$(cat "$stack_dir/keys/stripe-webhook-secret")"
+        echo "BILLING_PRICES=pro:MONTHLY:price_pro_monthly:4900,pro:ANNUAL:price_pro_annual:39900,starter:MONTHLY:price_starter_monthly:1900,starter:ANNUAL:price_starter_annual:19000"
+        echo "BILLING_URL=http://127.0.0.1:$(service_port billing "$base")"
         for line in "$@"; do echo "$line"; done
         echo "# --- services end ---"
     )

@@ -11,13 +11,20 @@ public enum EventCatalog {
         IdentityEmailVerificationRequestedV1.eventType,
         IdentityPasswordResetRequestedV1.eventType,
         NotificationsConsentChangedV1.eventType,
+        BillingSubscriptionActivatedV1.eventType,
+        BillingSubscriptionUpdatedV1.eventType,
+        BillingSubscriptionCanceledV1.eventType,
+        BillingPaymentFailedV1.eventType,
+        BillingPaymentSucceededV1.eventType,
+        BillingTrialEndingV1.eventType,
+        BillingEntitlementChangedV1.eventType,
     ]
 
     /// The event types each service consumes: its queue is bound to exactly these keys, and it
     /// has a handler for each (an event without one is dead-lettered).
     public static let subscriptions: [ServiceName: [EventType]] = [
         .identity: [NotificationsConsentChangedV1.eventType],
-        .billing: [IdentityUserDeletedV1.eventType],
+        .billing: [IdentityUserAccessOverrideChangedV1.eventType, IdentityUserDeletedV1.eventType],
         .content: [IdentityUserDeletedV1.eventType],
         .progress: [IdentityUserDeletedV1.eventType],
         .notifications: [

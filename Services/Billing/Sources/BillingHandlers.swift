@@ -1,8 +1,14 @@
+import Contracts
 import ServiceKit
 
-/// The events the billing service consumes; its queue is bound to exactly these types.
+/// The events billing consumes; its queue is bound to exactly these types.
 enum BillingHandlers {
     static let all: [EventHandler] = [
-        Tombstones.handler(),
+        EventHandler(IdentityUserAccessOverrideChangedV1.self, name: "entitlements.override") { event, connection in
+            try BillingStore.applyOverride(event, on: connection)
+        },
+        Tombstones.handler { userID, connection in
+            try BillingStore.forget(userID, on: connection)
+        },
     ]
 }

@@ -1,0 +1,90 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// Stripe's HTTP API, as far as billing uses it: customers, Checkout and portal sessions, and
+/// cancelling a subscription. The base URL is configurable (tests point it at a local fake);
+/// every request pins `Stripe-Version`.
+public struct StripeClient: Sendable {
+    public static let apiVersion = "2025-03-31.basil"
+
+    public var baseURL: String
+    public var secretKey: String
+
+    public init(baseURL: String, secretKey: String) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.secretKey = secretKey
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let status: Int
+        public let message: String
+        public var description: String { "Stripe answered \(status): \(message)" }
+    }
+
+    func send(_ method: String, _ path: String, form: [(String, String)] = [], idempotencyKey: String? = nil) async throws -> JSONValue {
+        guard let url = URL(string: baseURL + path) else { throw Failure(status: 0, message: "bad URL \(baseURL + path)") }
+        var request = URLRequest(url: url, timeoutInterval: 15)
+        request.httpMethod = method
+        request.setValue("Bearer \(secretKey)", forHTTPHeaderField: "Authorization")
+        request.setValue(Self.apiVersion, forHTTPHeaderField: "Stripe-Version")
+        if let idempotencyKey { request.setValue(idempotencyKey, forHTTPHeaderField: "Idempotency-Key") }
+        if !form.isEmpty {
+            var components = URLComponents()
+            components.queryItems = form.map { URLQueryItem(name: $0.0, value: $0.1) }
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data((components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B").utf8)
+        }
+        let (status, data) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, Data), any Error>) in
+            URLSession.shared.dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(throwing: Failure(status: 0, message: error.localizedDescription))
+                } else {
+                    continuation.resume(returning: ((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
+                }
+            }.resume()
+        }
+        let body = (try? JSONValue(parsing: data)) ?? .null
+        guard (200..<300).contains(status) else {
+            throw Failure(status: status, message: body["error"]["message"].string ?? "no message")
+        }
+        return body
+    }
+
+    /// A customer for the user, with `metadata[userId]`.
+    public func createCustomer(userID: UUID, email: String?) async throws -> String {
+        var form = [("metadata[userId]", userID.uuidString.lowercased())]
+        if let email { form.append(("email", email)) }
+        let customer = try await send("POST", "/v1/customers", form: form, idempotencyKey: "customer-\(userID.uuidString.lowercased())")
+        guard let id = customer["id"].string else { throw Failure(status: 200, message: "no customer id") }
+        return id
+    }
+
+    /// A Checkout Session for one subscription, carrying the user id in both places the webhook
+    /// may look (`client_reference_id`, `subscription_data.metadata.userId`).
+    public func createCheckoutSession(
+        customer: String, userID: UUID, priceID: String, successURL: String, cancelURL: String
+    ) async throws -> (id: String, url: String) {
+        let user = userID.uuidString.lowercased()
+        let session = try await send("POST", "/v1/checkout/sessions", form: [
+            ("mode", "subscription"), ("customer", customer), ("client_reference_id", user),
+            ("line_items[0][price]", priceID), ("line_items[0][quantity]", "1"),
+            ("subscription_data[metadata][userId]", user), ("metadata[userId]", user),
+            ("success_url", successURL), ("cancel_url", cancelURL),
+        ])
+        guard let id = session["id"].string, let url = session["url"].string else { throw Failure(status: 200, message: "no session url") }
+        return (id, url)
+    }
+
+    public func createPortalSession(customer: String, returnURL: String) async throws -> String {
+        let session = try await send("POST", "/v1/billing_portal/sessions", form: [("customer", customer), ("return_url", returnURL)])
+        guard let url = session["url"].string else { throw Failure(status: 200, message: "no portal url") }
+        return url
+    }
+
+    public func cancelSubscription(_ id: String) async throws {
+        _ = try await send("DELETE", "/v1/subscriptions/\(id)", idempotencyKey: "cancel-\(id)")
+    }
+}
