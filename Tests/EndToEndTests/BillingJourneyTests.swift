@@ -174,6 +174,15 @@ final class BillingJourney: @unchecked Sendable {
         #expect(mine.body["hasAccess"] as? Bool == true, "past due keeps access while Stripe retries")
         #expect((mine.body["subscription"] as? [String: Any])?["currentPeriodEnd"] as? String != nil, "periods from the older API shape too")
 
+        // Two events in one second cannot be ordered: billing reads the subscription back.
+        stripe.setSubscription("sub_a", json: Journey.subscription("sub_a", customer: customer, status: "past_due", price: "price_pro_monthly"))
+        #expect(try await outcome(Journey.event("customer.subscription.updated", created: t0 + 20,
+            object: Journey.subscription("sub_a", customer: customer, status: "unpaid", price: "price_pro_monthly"))) == "applied")
+        try await eventually(timeout: .seconds(15), "the subscription read back from Stripe") {
+            try await subscriptionField(learner.token, "status") as? String == "PAST_DUE"
+                && stripe.requests.contains { $0.method == "GET" && $0.path == "/v1/subscriptions/sub_a" }
+        }
+
         // Payments: failure set once, payment clears it; payment events always name the user.
         let failed = #"{"id":"in_1","object":"invoice","customer":"\#(customer)","parent":{"subscription_details":{"subscription":"sub_a"}},"amount_due":4900,"currency":"gbp","billing_reason":"subscription_cycle"}"#
         #expect(try await webhook(Journey.event("invoice.payment_failed", created: t0 + 30, object: failed)).status == 200)

@@ -9,6 +9,10 @@ final class FakeStripe: @unchecked Sendable {
     private let lock = NSLock()
     private var _requests: [(method: String, path: String, form: [String: String], version: String?)] = []
     private var counter = 0
+    /// Subscriptions as Stripe holds them now (JSON), for reads.
+    private var subscriptions: [String: String] = [:]
+
+    func setSubscription(_ id: String, json: String) { lock.withLock { subscriptions[id] = json } }
 
     init(port: Int) { self.port = port }
 
@@ -30,6 +34,13 @@ final class FakeStripe: @unchecked Sendable {
             return self.json(["id": id, "object": "checkout.session", "url": "https://checkout.stripe.test/c/\(id)"])
         }
         router.post("/v1/billing_portal/sessions") { _, _ in self.json(["id": self.next("bps"), "url": "https://billing.stripe.test/p/session"]) }
+        router.get("/v1/subscriptions/:id") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard let object = self.lock.withLock({ self.subscriptions[id] }) else {
+                return self.json(["error": ["type": "invalid_request_error", "message": "No such subscription"]], status: .notFound)
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: object)))
+        }
         router.delete("/v1/subscriptions/:id") { _, context in
             self.json(["id": context.parameters.get("id") ?? "", "object": "subscription", "status": "canceled"])
         }

@@ -24,7 +24,7 @@ public func buildBillingApplication(_ configuration: ServiceConfiguration) async
     let stripe = configuration.string("stripe.secret.key").flatMap { key in
         key.isEmpty ? nil : StripeClient(baseURL: configuration.string("stripe.api.url", default: "https://api.stripe.com"), secretKey: key)
     }
-    let store = BillingStore(database: runtime.database, catalogue: catalogue, logger: runtime.logger)
+    let store = BillingStore(database: runtime.database, catalogue: catalogue, canRefresh: stripe != nil, logger: runtime.logger)
     let router = ServiceRuntime.router(context: BasicRequestContext.self)
     WebhookController(store: store, secret: secret, livemode: configuration.string("stripe.livemode") == "true").add(to: router)
     SubscriptionController(
@@ -32,6 +32,6 @@ public func buildBillingApplication(_ configuration: ServiceConfiguration) async
         appURL: configuration.string("app.url", default: "http://localhost:3000")
     ).add(to: router)
     var services: [any Service] = []
-    if let stripe { services.append(StripeCanceller(database: runtime.database, stripe: stripe, logger: runtime.logger)) }
+    if let stripe { services.append(StripeCanceller(database: runtime.database, store: store, stripe: stripe, logger: runtime.logger)) }
     return runtime.application(router: router, consumer: try runtime.consumer(BillingHandlers.all), services: services, openAPI: BillingOpenAPI.document)
 }

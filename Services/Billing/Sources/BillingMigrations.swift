@@ -68,5 +68,13 @@ enum BillingMigrations {
                 );
                 """),
         AggregateVersions.migration(version: 4),
+        Migration(
+            version: 5, name: "subscriptions to re-read from Stripe",
+            sql: """
+                -- Two events of the same second: which is newer cannot be told, so the subscription
+                -- is read again from Stripe (when an API key is configured).
+                ALTER TABLE subscriptions ADD COLUMN refresh_requested_at timestamptz;
+                CREATE INDEX subscriptions_refresh ON subscriptions (refresh_requested_at) WHERE refresh_requested_at IS NOT NULL;
+                """),
     ]
 }

@@ -191,7 +191,7 @@ paths:
         - `duplicate` — this event id was received before (whatever its outcome then); nothing
           changes;
         - `stale` — a subscription event older (by `created`) than the newest one applied to that
-          subscription; within the same second the later arrival wins;
+          subscription; within the same second the later arrival is applied, then (with an API key) the subscription is read back from Stripe;
         - `ignored` — a type billing does not handle, a `checkout.session.completed` without a
           customer or a user id (or for a deleted user), an invoice without a subscription, an
           invoice or `trial_will_end` of a subscription whose user was deleted.

@@ -4,15 +4,19 @@ import Logging
 import ServiceKit
 import ServiceLifecycle
 
-/// Cancels at Stripe the subscriptions of deleted users, outside any request or event handler:
-/// rows marked by the deletion are sent, with backoff, until Stripe has taken them.
+/// Billing's calls to Stripe that must not happen inside a request or an event handler:
+/// cancelling the subscriptions of deleted users, and reading back subscriptions whose events
+/// came in the same second. Rows marked for either are sent every few seconds until Stripe has
+/// answered.
 final class StripeCanceller: Service, Sendable {
     let database: DatabasePool
+    let store: BillingStore
     let stripe: StripeClient
     let logger: Logger
 
-    init(database: DatabasePool, stripe: StripeClient, logger: Logger) {
+    init(database: DatabasePool, store: BillingStore, stripe: StripeClient, logger: Logger) {
         self.database = database
+        self.store = store
         self.stripe = stripe
         self.logger = logger
     }
@@ -34,8 +38,16 @@ final class StripeCanceller: Service, Sendable {
                             self.logger.warning("could not cancel at Stripe yet", metadata: ["subscription": "\(id)", "error": "\(error)"])
                         }
                     }
+                    for id in try await self.store.refreshesDue() {
+                        do {
+                            try await self.store.applyRefreshed(try await self.stripe.retrieveSubscription(id), now: Date())
+                            self.logger.info("read a subscription back from Stripe after a tie", metadata: ["subscription": "\(id)"])
+                        } catch {
+                            self.logger.warning("could not read a subscription from Stripe yet", metadata: ["subscription": "\(id)", "error": "\(error)"])
+                        }
+                    }
                 } catch {
-                    self.logger.warning("could not cancel at Stripe yet", metadata: ["error": "\(error)"])
+                    self.logger.warning("could not reach the database for Stripe work", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: .seconds(5))
             }

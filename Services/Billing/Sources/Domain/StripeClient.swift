@@ -84,6 +84,10 @@ public struct StripeClient: Sendable {
         return url
     }
 
+    public func retrieveSubscription(_ id: String) async throws -> JSONValue {
+        try await send("GET", "/v1/subscriptions/\(id)")
+    }
+
     public func cancelSubscription(_ id: String) async throws {
         _ = try await send("DELETE", "/v1/subscriptions/\(id)", idempotencyKey: "cancel-\(id)")
     }

@@ -10,10 +10,13 @@ public struct BillingStore: Sendable {
     let database: DatabasePool
     let catalogue: PriceCatalogue
     let logger: Logger
+    /// Whether an API key lets billing read subscriptions back from Stripe.
+    let canRefresh: Bool
 
-    public init(database: DatabasePool, catalogue: PriceCatalogue, logger: Logger) {
+    public init(database: DatabasePool, catalogue: PriceCatalogue, canRefresh: Bool = false, logger: Logger) {
         self.database = database
         self.catalogue = catalogue
+        self.canRefresh = canRefresh
         self.logger = logger
     }
 
@@ -32,6 +35,7 @@ public struct BillingStore: Sendable {
 
     public func process(_ event: StripeEvent, payload: String, now: Date) async throws -> Outcome {
         let catalogue = self.catalogue
+        let canRefresh = self.canRefresh
         return try await database.transaction { connection in
             let fresh = try connection.execute(
                 """
@@ -46,7 +50,7 @@ public struct BillingStore: Sendable {
             case "checkout.session.completed":
                 outcome = try Self.checkoutCompleted(event, on: connection)
             case "customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted":
-                outcome = try Self.subscriptionChanged(event, catalogue: catalogue, now: now, on: connection)
+                outcome = try Self.subscriptionChanged(event, catalogue: catalogue, canRefresh: canRefresh, now: now, on: connection)
             case "invoice.paid", "invoice.payment_failed":
                 outcome = try Self.invoice(event, now: now, on: connection)
             case "customer.subscription.trial_will_end":
@@ -102,7 +106,9 @@ public struct BillingStore: Sendable {
         return userID
     }
 
-    static func subscriptionChanged(_ event: StripeEvent, catalogue: PriceCatalogue, now: Date, on connection: PostgresConnection) throws -> Outcome {
+    static func subscriptionChanged(
+        _ event: StripeEvent, catalogue: PriceCatalogue, canRefresh: Bool = false, now: Date, on connection: PostgresConnection
+    ) throws -> Outcome {
         let subscription = try StripeSubscription(event.object)
         let existing = try connection.query(
             "SELECT status, stripe_event_created, user_id FROM subscriptions WHERE stripe_subscription_id = \(subscription.id) FOR UPDATE"
@@ -110,6 +116,11 @@ public struct BillingStore: Sendable {
         // Stripe delivers out of order: never let an older event overwrite newer state. Within the
         // same second the later arrival wins.
         if let existing, try existing.decode("stripe_event_created", as: Int64.self) > event.created { return .stale }
+        // Within one second the order cannot be told: apply this one, and read the subscription
+        // back from Stripe to be sure of the final state.
+        if canRefresh, let existing, try existing.decode("stripe_event_created", as: Int64.self) == event.created {
+            try connection.execute("UPDATE subscriptions SET refresh_requested_at = now() WHERE stripe_subscription_id = \(subscription.id)")
+        }
         let status: SubscriptionStatus =
             event.type == "customer.subscription.deleted" ? .canceled : (SubscriptionStatus(stripe: subscription.status) ?? .incomplete)
         let price = subscription.priceID.flatMap(catalogue.price(id:))
@@ -246,6 +257,32 @@ public struct BillingStore: Sendable {
         case .updated: try Outbox.enqueue(CloudEvent(BillingSubscriptionUpdatedV1(subscription: state), sequence: version), on: connection)
         case .canceled: try Outbox.enqueue(CloudEvent(BillingSubscriptionCanceledV1(subscription: state), sequence: version), on: connection)
         }
+    }
+
+    /// Applies a subscription as Stripe returned it when asked (after a tie), as of the newest
+    /// event seen for it.
+    public func applyRefreshed(_ object: JSONValue, now: Date) async throws {
+        let catalogue = self.catalogue
+        try await database.transaction { connection in
+            guard let id = object["id"].string,
+                let row = try connection.query(
+                    "SELECT stripe_event_created FROM subscriptions WHERE stripe_subscription_id = \(id) FOR UPDATE").first
+            else { return }
+            let created = try row.decode("stripe_event_created", as: Int64.self)
+            let event = try StripeEvent(json: .object([
+                "id": .string("evt_refresh"), "type": .string("customer.subscription.updated"), "created": .number(Double(created)),
+                "livemode": .bool(false), "data": .object(["object": object]),
+            ]))
+            _ = try Self.subscriptionChanged(event, catalogue: catalogue, now: now, on: connection)
+            try connection.execute("UPDATE subscriptions SET refresh_requested_at = NULL WHERE stripe_subscription_id = \(id)")
+        }
+    }
+
+    /// Subscriptions waiting to be read back from Stripe.
+    public func refreshesDue(limit: Int = 20) async throws -> [String] {
+        try await database.query(
+            "SELECT stripe_subscription_id FROM subscriptions WHERE refresh_requested_at IS NOT NULL ORDER BY refresh_requested_at LIMIT \(limit)"
+        ).map { try $0.decode("stripe_subscription_id") }
     }
 
     // MARK: Entitlements
