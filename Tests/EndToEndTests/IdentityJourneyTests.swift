@@ -164,6 +164,13 @@ extension EndToEndTests.IdentityJourneyTests {
             let override = try await api.send(.PUT, identity("/v1/identity/admin/users/\(userID)/access-override"), json: #"{"accessOverride":true}"#, token: adminToken)
             #expect(override.status == 200)
             #expect(override.body["accessOverride"] as? Bool == true)
+            let trail = try await api.send(.GET, identity("/v1/identity/admin/users/\(userID)/audit"), token: adminToken)
+            let entry = try #require((trail.body["items"] as? [[String: Any]])?.first)
+            #expect(entry["action"] as? String == "access_override_changed")
+            #expect(entry["actorId"] as? String == adminID, "who")
+            #expect((entry["details"] as? [String: String])?["to"] == "true", "what")
+            #expect(entry["at"] as? String != nil, "when")
+            #expect(try await api.send(.GET, identity("/v1/identity/admin/users/\(userID)/audit"), token: userToken).code == "admin_only")
             #expect(try await api.send(.PUT, identity("/v1/identity/admin/users/\(userID)/role"), json: #"{"role":"OWNER"}"#, token: adminToken).status == 422)
             // Every other admin stepped down, this one is the last: it cannot stop being one.
             var cursor: String?

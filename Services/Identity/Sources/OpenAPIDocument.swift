@@ -661,6 +661,41 @@ paths:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
         "500": { $ref: "#/components/responses/InternalError" }
+  /v1/identity/admin/users/{id}/audit:
+    parameters:
+      - $ref: "#/components/parameters/UserId"
+    get:
+      operationId: adminUserAudit
+      summary: What admins changed on a user, newest first
+      description: |
+        Every admin change (role, access override, deletion) as it was recorded: who did it, what,
+        when. A deleted user's trail stays readable by id.
+      tags: [admin]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The audit trail
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [items]
+                properties:
+                  items:
+                    type: array
+                    items:
+                      type: object
+                      required: [actorId, action, details, at]
+                      properties:
+                        actorId: { type: string, format: uuid }
+                        action: { type: string, enum: [role_changed, access_override_changed, user_deleted] }
+                        details: { type: object, additionalProperties: { type: string } }
+                        at: { type: string, format: date-time }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/UserNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
   /v1/identity/admin/users/{id}/access-override:
     parameters:
       - $ref: "#/components/parameters/UserId"

@@ -1,4 +1,5 @@
 import Contracts
+import Database
 import Foundation
 import Hummingbird
 import ServiceKit
@@ -15,6 +16,28 @@ struct AdminController: Sendable {
         router.put("/v1/identity/admin/users/:id/role", use: changeRole)
         router.put("/v1/identity/admin/users/:id/access-override", use: setAccessOverride)
         router.delete("/v1/identity/admin/users/:id", use: delete)
+        router.get("/v1/identity/admin/users/:id/audit", use: audit)
+    }
+
+    struct AuditEntry: Encodable, Sendable {
+        var actorId: String
+        var action: String
+        var details: [String: String]
+        var at: Date
+    }
+
+    struct AuditTrail: Encodable, Sendable {
+        var items: [AuditEntry]
+    }
+
+    @Sendable func audit(_ request: Request, context: Context) async throws -> JSONResponse<AuditTrail> {
+        _ = try await verifier.authenticateAdmin(request)
+        let entries = try await users.auditTrail(of: try target(context)).map { entry in
+            AuditEntry(
+                actorId: entry.actor.lowercased, action: entry.action,
+                details: (try? JSONB(entry.details).decode([String: String].self)) ?? [:], at: entry.at)
+        }
+        return JSONResponse(.ok, AuditTrail(items: entries))
     }
 
     struct Page: Encodable, Sendable {
