@@ -32,6 +32,6 @@ public func buildBillingApplication(_ configuration: ServiceConfiguration) async
         appURL: configuration.string("app.url", default: "http://localhost:3000")
     ).add(to: router)
     var services: [any Service] = []
-    if let stripe { services.append(StripeCanceller(database: runtime.database, store: store, stripe: stripe, logger: runtime.logger)) }
+    if let stripe { services.append(StripeWorker(database: runtime.database, store: store, stripe: stripe, logger: runtime.logger)) }
     return runtime.application(router: router, consumer: try runtime.consumer(BillingHandlers.all), services: services, openAPI: BillingOpenAPI.document)
 }

@@ -195,7 +195,7 @@ struct AuthController: Sendable {
             let user = try await users.verifyEmail(tokenHash: TokenIssuer.hash(refreshToken: token), now: Date())
             return JSONResponse(.ok, UserBody(user))
         } catch IdentityError.invalidOneTimeToken {
-            throw Problem(.badRequest, code: "invalid_link", title: "This link is not valid", detail: "It was used already, has expired or was replaced by a newer one.")
+            throw Problem.invalidLink
         }
     }
 
@@ -239,7 +239,7 @@ struct AuthController: Sendable {
     @Sendable func checkReset(_ request: Request, context: Context) async throws -> JSONResponse<ResetLinkState> {
         let token = try await oneTimeToken(request, context)
         guard let expiry = try await users.resetLinkExpiry(tokenHash: TokenIssuer.hash(refreshToken: token), now: Date()) else {
-            throw Problem(.badRequest, code: "invalid_link", title: "This link is not valid", detail: "It was used already, has expired or was replaced by a newer one.")
+            throw Problem.invalidLink
         }
         return JSONResponse(.ok, ResetLinkState(valid: true, expiresAt: expiry))
     }
@@ -260,10 +260,17 @@ struct AuthController: Sendable {
         do {
             try await users.resetPassword(tokenHash: TokenIssuer.hash(refreshToken: token), passwordHash: hash, now: Date())
         } catch IdentityError.invalidOneTimeToken {
-            throw Problem(.badRequest, code: "invalid_link", title: "This link is not valid", detail: "It was used already, has expired or was replaced by a newer one.")
+            throw Problem.invalidLink
         }
         return Response(status: .noContent)
     }
+}
+
+extension Problem {
+    /// A verification or reset link that cannot be used (any more).
+    static let invalidLink = Problem(
+        .badRequest, code: "invalid_link", title: "This link is not valid",
+        detail: "It was used already, has expired or was replaced by a newer one.")
 }
 
 /// A user as the API shows them.

@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// cancelling the subscriptions of deleted users, and reading back subscriptions whose events
 /// came in the same second. Rows marked for either are sent every few seconds until Stripe has
 /// answered.
-final class StripeCanceller: Service, Sendable {
+final class StripeWorker: Service, Sendable {
     let database: DatabasePool
     let store: BillingStore
     let stripe: StripeClient
