@@ -46,12 +46,16 @@ public enum Outbox {
     public static func enqueue<E: DomainEvent>(_ event: CloudEvent<E>, on connection: PostgresConnection) throws {
         let body = String(decoding: try EventCoding.encode(event), as: UTF8.self)
         guard let id = UUID(uuidString: event.id) else { throw OutboxError.invalidEventID(event.id) }
+        // One round trip: the row, and the NOTIFY that Postgres delivers when the caller commits.
         try connection.execute(
             """
-            INSERT INTO outbox (event_id, routing_key, aggregate_id, sequence, body, traceparent, occurred_at)
-            VALUES (\(id), \(E.eventType.routingKey), \(event.subject), \(event.sequenceNumber), \(body), \(event.traceparent), \(event.time))
+            WITH inserted AS (
+                INSERT INTO outbox (event_id, routing_key, aggregate_id, sequence, body, traceparent, occurred_at)
+                VALUES (\(id), \(E.eventType.routingKey), \(event.subject), \(event.sequenceNumber), \(body), \(event.traceparent), \(event.time))
+                RETURNING id
+            )
+            SELECT pg_notify(\(channel(for: E.eventType.producer)), '') FROM inserted
             """)
-        try connection.execute("SELECT pg_notify(\(channel(for: E.eventType.producer)), '')")
     }
 }
 
