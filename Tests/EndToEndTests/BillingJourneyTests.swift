@@ -115,13 +115,7 @@ final class BillingJourney: @unchecked Sendable {
         let secret = self.secret
         try processes.start(["BILLING_STRIPE_SECRET_KEY": stripe.secretKey, "BILLING_STRIPE_API_URL": stripe.baseURL])
         defer { processes.stop() }
-        try await eventually(timeout: .seconds(60), "all five services to be ready") {
-            for service in ServiceProcesses.services {
-                let ready = try? await api.send(.GET, processes.url(service, "/health/ready"))
-                if ready?.status != 200 { return false }
-            }
-            return true
-        }
+        try await processes.waitUntilReady(api)
 
         // Checkout through the fake Stripe: the customer and the session carry the user.
         let learner = try await register("learner")
@@ -218,10 +212,7 @@ final class BillingJourney: @unchecked Sendable {
 
         // MRR over a mixed set (annual amounts chosen to divide by 12, so the change is exact).
         let adminEmail = "billing.admin.\(UUID().uuidString.prefix(6).lowercased())@example.com"
-        var environment = try TestEnvironment.values()
-        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
-        #expect(try TestSupport.run(try TestEnvironment.binaryDirectory().appendingPathComponent("syllabus").path,
-            ["admin", "create", "--email", adminEmail, "--password", "admin password"], environment: environment, timeout: 60).status == 0)
+        #expect(try processes.syllabus(["admin", "create", "--email", adminEmail, "--password", "admin password"]).status == 0)
         let adminToken = try #require(try await api.send(.POST, processes.url("identity", "/v1/auth/login"), json: #"{"email":"\#(adminEmail)","password":"admin password"}"#).body["accessToken"] as? String)
         #expect(try await api.send(.GET, billing("/v1/billing/admin/metrics"), token: learner.token).code == "admin_only")
         let before = try await api.send(.GET, billing("/v1/billing/admin/metrics"), token: adminToken)

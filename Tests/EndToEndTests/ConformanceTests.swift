@@ -22,12 +22,8 @@ extension EndToEndTests.ConformanceTests {
             return true
         }
         // Signed in as an admin, so the authenticated operations are exercised too, not only refused.
-        var environment = try TestEnvironment.values()
-        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
         let email = "conformance.\(UUID().uuidString.prefix(8).lowercased())@example.com"
-        let created = try run(
-            try TestEnvironment.binaryDirectory().appendingPathComponent("syllabus").path,
-            ["admin", "create", "--email", email, "--password", "conformance password", "--name", "Conformance"], environment: environment, timeout: 60)
+        let created = try processes.syllabus(["admin", "create", "--email", email, "--password", "conformance password", "--name", "Conformance"])
         #expect(created.status == 0, "\(created.output)")
         let login = try run(
             "/usr/bin/curl",

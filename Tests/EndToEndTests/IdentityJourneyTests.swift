@@ -18,12 +18,7 @@ extension EndToEndTests.IdentityJourneyTests {
         let api = JSONClient(client: http)
         try processes.start()
         do {
-            try await eventually(timeout: .seconds(60), "all five services to be ready") {
-                for service in ServiceProcesses.services {
-                    if (try? await api.send(.GET, processes.url(service, "/health/ready")))?.status != 200 { return false }
-                }
-                return true
-            }
+            try await processes.waitUntilReady(api)
             let identity = { (path: String) in processes.url("identity", path) }
             let unique = UUID().uuidString.prefix(8).lowercased()
             let email = "grace.\(unique)@example.com"
@@ -137,11 +132,7 @@ extension EndToEndTests.IdentityJourneyTests {
 
             // The first admin, as `make run` and deployments create it.
             let adminEmail = "admin.\(unique)@example.com"
-            var environment = try TestEnvironment.values()
-            environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
-            let created = try run(
-                try TestEnvironment.binaryDirectory().appendingPathComponent("syllabus").path,
-                ["admin", "create", "--email", adminEmail, "--password", "admin password", "--name", "Ada Admin"], environment: environment, timeout: 60)
+            let created = try processes.syllabus(["admin", "create", "--email", adminEmail, "--password", "admin password", "--name", "Ada Admin"])
             #expect(created.status == 0, "\(created.output)")
             let adminLogin = try await api.send(.POST, identity("/v1/auth/login"), json: #"{"email":"\#(adminEmail)","password":"admin password"}"#)
             let adminToken = try #require(adminLogin.body["accessToken"] as? String)

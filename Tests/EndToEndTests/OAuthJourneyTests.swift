@@ -28,9 +28,7 @@ extension EndToEndTests.OAuthJourneyTests {
                 "IDENTITY_OAUTH_FAKE_REDIRECT_URL": "\(identityBase)/v1/auth/oauth/fake/callback",
             ])
             defer { processes.stop() }
-            try await eventually(timeout: .seconds(60), "identity to be ready") {
-                (try? await api.send(.GET, processes.url("identity", "/health/ready")))?.status == 200
-            }
+            try await processes.waitUntilReady(api, services: ["identity"])
 
             /// The browser's part: start, read the redirect, let the user consent.
             func authorize(claims: [String: any Sendable]) async throws -> (state: String, code: String) {

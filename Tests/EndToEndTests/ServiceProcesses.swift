@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 import TestSupport
 
 /// The five built executables, started as processes against the test stack on ports of their
@@ -68,4 +69,22 @@ final class ServiceProcesses: @unchecked Sendable {
     }
 
     var exited: [String] { processes.filter { !$0.value.isRunning }.map(\.key) }
+
+    /// Waits until `services` (all five by default) answer ready.
+    func waitUntilReady(_ api: JSONClient, services: [String] = ServiceProcesses.services) async throws {
+        try await eventually(timeout: .seconds(60), "\(services.joined(separator: ", ")) to be ready") {
+            for service in services {
+                let ready = try? await api.send(.GET, self.url(service, "/health/ready"))
+                if ready?.status != 200 { return false }
+            }
+            return true
+        }
+    }
+
+    /// Runs the `syllabus` command against the test stack.
+    func syllabus(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        var environment = try TestEnvironment.values()
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
+        return try run(try TestEnvironment.binaryDirectory().appendingPathComponent("syllabus").path, arguments, environment: environment, timeout: 60)
+    }
 }

@@ -40,13 +40,7 @@ extension EndToEndTests.WalkingSkeletonTests {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         try processes.start()
         do {
-            try await eventually(timeout: .seconds(60), "all five services to be ready") {
-                for service in ServiceProcesses.services {
-                    let ready = try? await request(client, .GET, processes.url(service, "/health/ready"))
-                    if ready?.status != 200 { return false }
-                }
-                return true
-            }
+            try await processes.waitUntilReady(JSONClient(client: client))
 
             let email = "ada.\(UUID().uuidString.prefix(6).lowercased())@example.com"
             let registered = try await request(
