@@ -6,19 +6,24 @@ import Foundation
 final class AMQPConnection {
     private let state: amqp_connection_state_t
     let channel: amqp_channel_t = 1
+    /// Logged in and not closed by either side.
     private var open = false
+    /// The library's state is freed; nothing may touch it again.
+    private var destroyed = false
 
     init(endpoint: AMQPEndpoint, heartbeatSeconds: Int32 = 30, connectTimeout: TimeInterval = 5) throws {
         guard let state = amqp_new_connection() else { throw AMQPError.connection("out of memory") }
         self.state = state
         guard let socket = amqp_tcp_socket_new(state) else {
             amqp_destroy_connection(state)
+            destroyed = true
             throw AMQPError.connection("cannot create a socket")
         }
         var timeout = timeval(tv_sec: Int(connectTimeout), tv_usec: 0)
         let status = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &timeout)
         guard status == AMQP_STATUS_OK.rawValue else {
             amqp_destroy_connection(state)
+            destroyed = true
             throw AMQPError.connection("cannot reach \(endpoint.host):\(endpoint.port): \(Self.errorString(status))")
         }
         let login = syllabus_amqp_login_plain(
@@ -26,6 +31,7 @@ final class AMQPConnection {
         if login.reply_type != AMQP_RESPONSE_NORMAL {
             let error = Self.error(from: login, context: "login as \(endpoint.user)")
             amqp_destroy_connection(state)
+            destroyed = true
             throw error
         }
         open = true
@@ -42,12 +48,13 @@ final class AMQPConnection {
         close()
     }
 
-    /// Closes politely when the connection is still up, then frees it.
+    /// Closes politely when the connection is still up, then frees it (once).
     func close() {
-        guard open else { return }
+        guard !destroyed else { return }
+        if open { amqp_connection_close(state, Int32(AMQP_REPLY_SUCCESS)) }
         open = false
-        amqp_connection_close(state, Int32(AMQP_REPLY_SUCCESS))
         amqp_destroy_connection(state)
+        destroyed = true
     }
 
     var socketDescriptor: Int32 { amqp_get_sockfd(state) }
@@ -171,12 +178,14 @@ final class AMQPConnection {
             amqp_send_method(state, frame.channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok)
             throw AMQPError.channelClosed(code: Int(close.reply_code), text: Self.string(close.reply_text))
         case SYLLABUS_CONNECTION_CLOSE:
+            // The reason lives in the connection's memory: copy it before anything else. The
+            // state itself is freed later, by close(), and never while the reason is read.
             let close = decoded!.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
+            let error = AMQPError.connectionClosed(code: Int(close.reply_code), text: Self.string(close.reply_text))
             var ok = amqp_connection_close_ok_t(dummy: 0)
             amqp_send_method(state, frame.channel, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok)
             open = false
-            amqp_destroy_connection(state)
-            throw AMQPError.connectionClosed(code: Int(close.reply_code), text: Self.string(close.reply_text))
+            throw error
         default:
             return .other
         }
