@@ -18,6 +18,16 @@ public enum EventCatalog {
         BillingPaymentSucceededV1.eventType,
         BillingTrialEndingV1.eventType,
         BillingEntitlementChangedV1.eventType,
+        ContentCourseOutlineChangedV1.eventType,
+        ContentVideoReadyV1.eventType,
+        ContentVideoFailedV1.eventType,
+        ProgressLessonStartedV1.eventType,
+        ProgressLessonCompletedV1.eventType,
+        ProgressLessonUncompletedV1.eventType,
+        ProgressModuleCompletedV1.eventType,
+        ProgressModuleReopenedV1.eventType,
+        ProgressCourseCompletedV1.eventType,
+        ProgressCourseReopenedV1.eventType,
     ]
 
     /// The event types each service consumes: its queue is bound to exactly these keys, and it
@@ -25,8 +35,17 @@ public enum EventCatalog {
     public static let subscriptions: [ServiceName: [EventType]] = [
         .identity: [NotificationsConsentChangedV1.eventType],
         .billing: [IdentityUserAccessOverrideChangedV1.eventType, IdentityUserDeletedV1.eventType],
-        .content: [IdentityUserDeletedV1.eventType],
-        .progress: [IdentityUserDeletedV1.eventType],
+        .content: [
+            IdentityUserDeletedV1.eventType,
+            BillingEntitlementChangedV1.eventType,
+            ProgressModuleCompletedV1.eventType,
+            ProgressModuleReopenedV1.eventType,
+        ],
+        .progress: [
+            IdentityUserDeletedV1.eventType,
+            BillingEntitlementChangedV1.eventType,
+            ContentCourseOutlineChangedV1.eventType,
+        ],
         .notifications: [
             IdentityUserRegisteredV1.eventType,
             IdentityUserLoggedInV1.eventType,

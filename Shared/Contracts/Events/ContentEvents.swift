@@ -1,0 +1,99 @@
+import Foundation
+
+/// One lesson of the published outline.
+public struct OutlineLesson: Codable, Sendable, Equatable {
+    public var id: String
+    public var title: String
+    /// 1-based position within its module.
+    public var order: Int
+    /// Open to every signed-in user.
+    public var isFree: Bool
+    /// The video's length, once known.
+    public var durationSeconds: Int?
+
+    public init(id: String, title: String, order: Int, isFree: Bool, durationSeconds: Int?) {
+        self.id = id
+        self.title = title
+        self.order = order
+        self.isFree = isFree
+        self.durationSeconds = durationSeconds
+    }
+}
+
+/// One module of the published outline, with its published lessons in order.
+public struct OutlineModule: Codable, Sendable, Equatable {
+    public var id: String
+    public var title: String
+    /// 1-based position within the course, among published modules.
+    public var order: Int
+    public var lessons: [OutlineLesson]
+
+    public init(id: String, title: String, order: Int, lessons: [OutlineLesson]) {
+        self.id = id
+        self.title = title
+        self.order = order
+        self.lessons = lessons
+    }
+}
+
+/// `content.course.outline_changed.v1`: the whole published outline, after any change of its
+/// structure, order, publication, titles, durations or free lessons. Whole state: a subscriber
+/// keeps the one with the highest `sequence` (equal to `version`).
+public struct ContentCourseOutlineChangedV1: DomainEvent {
+    public static let eventType = EventType(producer: .content, name: "course.outline_changed", majorVersion: 1)
+    public static let courseSubject = "course"
+
+    public var version: Int64
+    /// Published modules that have at least one published lesson, in order.
+    public var modules: [OutlineModule]
+    public var changedAt: Date
+
+    public init(version: Int64, modules: [OutlineModule], changedAt: Date) {
+        self.version = version
+        self.modules = modules
+        self.changedAt = changedAt
+    }
+
+    public var subject: String { Self.courseSubject }
+}
+
+/// `content.video.ready.v1`: a lesson's video finished processing at Mux and can be played.
+public struct ContentVideoReadyV1: DomainEvent {
+    public static let eventType = EventType(producer: .content, name: "video.ready", majorVersion: 1)
+    public var lessonId: String
+    public var lessonTitle: String
+    public var assetId: String
+    public var playbackId: String
+    public var durationSeconds: Int
+
+    public init(lessonId: String, lessonTitle: String, assetId: String, playbackId: String, durationSeconds: Int) {
+        self.lessonId = lessonId
+        self.lessonTitle = lessonTitle
+        self.assetId = assetId
+        self.playbackId = playbackId
+        self.durationSeconds = durationSeconds
+    }
+
+    public var subject: String { lessonId }
+}
+
+/// `content.video.failed.v1`: Mux could not process a lesson's video; admins are told.
+public struct ContentVideoFailedV1: DomainEvent {
+    public static let eventType = EventType(producer: .content, name: "video.failed", majorVersion: 1)
+    public var lessonId: String
+    public var lessonTitle: String
+    public var assetId: String?
+    /// Mux's explanation, joined.
+    public var message: String
+    public var failedAt: Date
+
+    public init(lessonId: String, lessonTitle: String, assetId: String?, message: String, failedAt: Date) {
+        self.lessonId = lessonId
+        self.lessonTitle = lessonTitle
+        self.assetId = assetId
+        self.message = message
+        self.failedAt = failedAt
+    }
+
+    public var subject: String { lessonId }
+}
