@@ -163,7 +163,7 @@ let package = Package(
                 swiftSettings: swiftSettings
             ),
             .testTarget(name: "IdentityTests", dependencies: ["Identity"], swiftSettings: swiftSettings),
-            .testTarget(name: "BillingTests", dependencies: ["Billing"], swiftSettings: swiftSettings),
+            .testTarget(name: "BillingTests", dependencies: ["Billing", "ServiceKit"], swiftSettings: swiftSettings),
             .testTarget(name: "NotificationsTests", dependencies: ["Notifications"], swiftSettings: swiftSettings),
             .testTarget(
                 name: "IntegrationTests",

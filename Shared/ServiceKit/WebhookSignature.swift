@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
 
-/// Stripe's webhook signature: `Stripe-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">`
-/// (several `v1` while a secret rolls). Checked on the raw body, before anything is parsed.
-public enum StripeSignature {
+/// The webhook signature Stripe (`Stripe-Signature`) and Mux (`Mux-Signature`) both send:
+/// `t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">` (several `v1` while a secret rolls). Checked
+/// on the raw body, before anything is parsed.
+public enum WebhookSignature {
     public enum Failure: Error, Equatable {
         case missing
         case malformed
@@ -35,7 +36,7 @@ public enum StripeSignature {
         return matched ? nil : .mismatch
     }
 
-    /// The header Stripe would send for `body` at `timestamp` (for `syllabus stripe send` and tests).
+    /// The header the provider would send for `body` at `timestamp` (for `syllabus stripe send` and tests).
     public static func header(body: [UInt8], secret: String, timestamp: Int64) -> String {
         "t=\(timestamp),v1=\(mac(body: body, timestamp: timestamp, secret: secret).map { String(format: "%02x", $0) }.joined())"
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Billing
+import ServiceKit
 import Foundation
 
 #if canImport(FoundationNetworking)
@@ -27,7 +28,7 @@ struct StripeCommand: AsyncParsableCommand {
         func run() async throws {
             let body = event == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: event))
             let base = url ?? ProcessInfo.processInfo.environment["BILLING_URL"] ?? "http://127.0.0.1:8082"
-            let header = StripeSignature.header(
+            let header = WebhookSignature.header(
                 body: Array(body), secret: try setting(secret, env: "BILLING_STRIPE_WEBHOOK_SECRET"), timestamp: Int64(Date().timeIntervalSince1970))
             var request = URLRequest(url: URL(string: "\(base)/v1/billing/webhooks/stripe")!)
             request.httpMethod = "POST"

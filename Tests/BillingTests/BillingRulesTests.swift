@@ -2,40 +2,41 @@ import Foundation
 import Testing
 
 @testable import Billing
+import ServiceKit
 
-@Suite struct StripeSignatureTests {
+@Suite struct WebhookSignatureTests {
     let secret = "whsec_test_secret"
     let body = Array(#"{"id":"evt_1","object":"event"}"#.utf8)
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     @Test func acceptsWhatStripeSigns() {
-        let header = StripeSignature.header(body: body, secret: secret, timestamp: 1_800_000_000)
-        #expect(StripeSignature.verify(header: header, body: body, secret: secret, now: now) == nil)
+        let header = WebhookSignature.header(body: body, secret: secret, timestamp: 1_800_000_000)
+        #expect(WebhookSignature.verify(header: header, body: body, secret: secret, now: now) == nil)
     }
 
     @Test func knownVector() {
         // HMAC-SHA256("whsec_test_secret", "1800000000.{…}"), computed independently with openssl.
-        let header = StripeSignature.header(body: body, secret: secret, timestamp: 1_800_000_000)
+        let header = WebhookSignature.header(body: body, secret: secret, timestamp: 1_800_000_000)
         #expect(header == "t=1800000000,v1=\(Self.opensslVector)")
     }
     static let opensslVector = "d0ffffa7434b9a227ebe60bf97ad6137fbc31cbd39613e1ac0e4bc924c41fde7"
 
     @Test func anyOfSeveralV1Signatures() {
-        let good = StripeSignature.header(body: body, secret: secret, timestamp: 1_800_000_000).split(separator: ",")[1]
+        let good = WebhookSignature.header(body: body, secret: secret, timestamp: 1_800_000_000).split(separator: ",")[1]
         let header = "t=1800000000,v1=\(String(repeating: "ab", count: 32)),\(good),v0=ignored"
-        #expect(StripeSignature.verify(header: header, body: body, secret: secret, now: now) == nil)
+        #expect(WebhookSignature.verify(header: header, body: body, secret: secret, now: now) == nil)
     }
 
     @Test func refusals() {
-        let header = StripeSignature.header(body: body, secret: secret, timestamp: 1_800_000_000)
-        #expect(StripeSignature.verify(header: nil, body: body, secret: secret, now: now) == .missing)
-        #expect(StripeSignature.verify(header: "garbage", body: body, secret: secret, now: now) == .malformed)
-        #expect(StripeSignature.verify(header: "t=1800000000", body: body, secret: secret, now: now) == .malformed)
-        #expect(StripeSignature.verify(header: header, body: body + [32], secret: secret, now: now) == .mismatch, "the body was changed")
-        #expect(StripeSignature.verify(header: header, body: body, secret: "whsec_other", now: now) == .mismatch)
-        #expect(StripeSignature.verify(header: header, body: body, secret: secret, now: now.addingTimeInterval(301)) == .staleTimestamp)
-        #expect(StripeSignature.verify(header: header, body: body, secret: secret, now: now.addingTimeInterval(-301)) == .staleTimestamp)
-        #expect(StripeSignature.verify(header: header, body: body, secret: secret, now: now.addingTimeInterval(300)) == nil, "300 s is within")
+        let header = WebhookSignature.header(body: body, secret: secret, timestamp: 1_800_000_000)
+        #expect(WebhookSignature.verify(header: nil, body: body, secret: secret, now: now) == .missing)
+        #expect(WebhookSignature.verify(header: "garbage", body: body, secret: secret, now: now) == .malformed)
+        #expect(WebhookSignature.verify(header: "t=1800000000", body: body, secret: secret, now: now) == .malformed)
+        #expect(WebhookSignature.verify(header: header, body: body + [32], secret: secret, now: now) == .mismatch, "the body was changed")
+        #expect(WebhookSignature.verify(header: header, body: body, secret: "whsec_other", now: now) == .mismatch)
+        #expect(WebhookSignature.verify(header: header, body: body, secret: secret, now: now.addingTimeInterval(301)) == .staleTimestamp)
+        #expect(WebhookSignature.verify(header: header, body: body, secret: secret, now: now.addingTimeInterval(-301)) == .staleTimestamp)
+        #expect(WebhookSignature.verify(header: header, body: body, secret: secret, now: now.addingTimeInterval(300)) == nil, "300 s is within")
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -37,14 +38,12 @@ public struct StripeClient: Sendable {
             request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
             request.httpBody = Data((components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B").utf8)
         }
-        let (status, data) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, Data), any Error>) in
-            URLSession.shared.dataTask(with: request) { data, response, error in
-                if let error {
-                    continuation.resume(throwing: Failure(status: 0, message: error.localizedDescription))
-                } else {
-                    continuation.resume(returning: ((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
-                }
-            }.resume()
+        let status: Int
+        let data: Data
+        do {
+            (status, data) = try await OutgoingHTTP.send(request)
+        } catch {
+            throw Failure(status: 0, message: "\(error)")
         }
         let body = (try? JSONValue(parsing: data)) ?? .null
         guard (200..<300).contains(status) else {

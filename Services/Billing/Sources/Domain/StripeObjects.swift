@@ -1,48 +1,5 @@
 import Foundation
-
-/// A JSON value, for reading Stripe's objects by path without a model per API version.
-public indirect enum JSONValue: Sendable, Equatable, Decodable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
-
-    public init(parsing data: Data) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    public subscript(key: String) -> JSONValue {
-        if case .object(let object) = self { return object[key] ?? .null }
-        return .null
-    }
-
-    public subscript(index: Int) -> JSONValue {
-        if case .array(let array) = self, array.indices.contains(index) { return array[index] }
-        return .null
-    }
-
-    public var string: String? { if case .string(let value) = self { value } else { nil } }
-    public var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
-    public var int: Int64? { if case .number(let value) = self, value == value.rounded() { Int64(value) } else { nil } }
-    public var isNull: Bool { self == .null }
-    /// An id that Stripe may also send expanded as an object with `id`.
-    public var id: String? { string ?? self["id"].string }
-    public var date: Date? { int.map { Date(timeIntervalSince1970: Double($0)) } }
-}
+import ServiceKit
 
 /// A Stripe webhook event: what every type shares.
 public struct StripeEvent: Sendable, Equatable {

@@ -25,7 +25,7 @@ struct WebhookController: Sendable {
     @Sendable func receive(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Answer> {
         let buffer = try await request.body.collect(upTo: Self.maximumBody)
         let body = Array(buffer.readableBytesView)
-        if let failure = StripeSignature.verify(header: request.headers[.init("Stripe-Signature")!], body: body, secret: secret, now: Date()) {
+        if let failure = WebhookSignature.verify(header: request.headers[.init("Stripe-Signature")!], body: body, secret: secret, now: Date()) {
             context.logger.warning("stripe webhook refused", metadata: ["reason": "\(failure)"])
             switch failure {
             case .missing: throw Problem(.badRequest, code: "signature_missing", title: "The Stripe-Signature header is missing")
