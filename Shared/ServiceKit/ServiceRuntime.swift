@@ -96,6 +96,7 @@ public struct ServiceRuntime: Sendable {
     public static func router<Context: RequestContext>(context: Context.Type = BasicRequestContext.self) -> Router<Context> {
         let router = Router(context: Context.self)
         router.add(middleware: ProblemMiddleware<Context>())
+        router.add(middleware: NULRefusalMiddleware<Context>())
         return router
     }
 }

@@ -56,6 +56,20 @@ import Testing
         }
     }
 
+    @Test func textWithNULIsRefusedBeforeTheRoute() async throws {
+        try await app().test(.router) { client in
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: #"{"name":"a\u0000b"}"#)) { response in
+                #expect(response.status == .badRequest)
+                let body = try json(response.body)
+                #expect(body["code"] as? String == "invalid_character")
+            }
+            try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: #"{"name":"\\u0000"}"#)) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == #"\u0000"#)
+            }
+        }
+    }
+
     @Test func unknownErrorsAreOpaque500s() async throws {
         try await app().test(.router) { client in
             try await client.execute(uri: "/boom", method: .get) { response in
@@ -109,5 +123,21 @@ import Testing
     @Test func waitingTimesOut() async {
         let signal = WakeSignal()
         await signal.wait(timeout: .milliseconds(10))
+    }
+}
+
+@Suite struct NULRefusalTests {
+    func refused(_ text: String) -> Bool { NULRefusalMiddleware<BasicRequestContext>.containsNUL(Array(text.utf8)) }
+
+    @Test func escapedAndRawNULAreFound() {
+        #expect(refused(#"{"title":"a\u0000b"}"#))
+        #expect(refused(#"{"title":"\\\u0000"}"#))
+        #expect(refused("{\"title\":\"a\u{0}\"}"))
+    }
+
+    @Test func escapedBackslashesBeforeTheTextAreNot() {
+        #expect(!refused(#"{"title":"\\u0000"}"#))
+        #expect(!refused(#"{"title":"\u00e9 \u0001 u0000"}"#))
+        #expect(!refused(#"{"title":"\u000"}"#))
     }
 }
