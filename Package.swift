@@ -111,6 +111,12 @@ let package = Package(
             path: "Shared/ServiceKit",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "CourseRules",
+            dependencies: [],
+            path: "Shared/CourseRules",
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "SyllabusBench",
@@ -144,8 +150,12 @@ let package = Package(
         + service("Billing", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
         ])
-        + service("Content")
-        + service("Progress")
+        + service("Content", dependencies: [
+            "CourseRules",
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ])
+        + service("Progress", dependencies: ["CourseRules"])
         + service("Notifications", dependencies: [
             .product(name: "Mustache", package: "swift-mustache"),
         ])
@@ -164,6 +174,8 @@ let package = Package(
             ),
             .testTarget(name: "IdentityTests", dependencies: ["Identity"], swiftSettings: swiftSettings),
             .testTarget(name: "BillingTests", dependencies: ["Billing", "ServiceKit"], swiftSettings: swiftSettings),
+            .testTarget(name: "CourseRulesTests", dependencies: ["CourseRules"], swiftSettings: swiftSettings),
+            .testTarget(name: "ContentTests", dependencies: ["Content"], swiftSettings: swiftSettings),
             .testTarget(name: "NotificationsTests", dependencies: ["Notifications"], swiftSettings: swiftSettings),
             .testTarget(
                 name: "IntegrationTests",
@@ -184,6 +196,7 @@ let package = Package(
                     .product(name: "NIOHTTP1", package: "swift-nio"),
                     .product(name: "Hummingbird", package: "hummingbird"),
                     .product(name: "Crypto", package: "swift-crypto"),
+                    .product(name: "JWTKit", package: "jwt-kit"),
                 ],
                 swiftSettings: swiftSettings
             ),

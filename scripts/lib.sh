@@ -28,6 +28,10 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
     shift 3
     "$BIN_DIR/syllabus" keys generate --dir "$stack_dir/keys" >/dev/null
     [ -f "$stack_dir/keys/stripe-webhook-secret" ] || (umask 077 && echo "whsec_$(openssl rand -hex 24)" >"$stack_dir/keys/stripe-webhook-secret")
+    # A local stand-in for the Mux signing key and webhook secret (the real ones come from Mux).
+    [ -f "$stack_dir/keys/mux-signing.pem" ] || (umask 077 && openssl genrsa -out "$stack_dir/keys/mux-signing.pem" 2048 2>/dev/null)
+    [ -f "$stack_dir/keys/mux-signing-key-id" ] || (umask 077 && openssl rand -hex 12 >"$stack_dir/keys/mux-signing-key-id")
+    [ -f "$stack_dir/keys/mux-webhook-secret" ] || (umask 077 && openssl rand -hex 24 >"$stack_dir/keys/mux-webhook-secret")
     local block
     block=$(
         echo "# --- services begin ---"
@@ -43,6 +47,9 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
         echo "BILLING_STRIPE_WEBHOOK_SECRET=$(cat "$stack_dir/keys/stripe-webhook-secret")"
         echo "BILLING_PRICES=pro:MONTHLY:price_pro_monthly:4900,pro:ANNUAL:price_pro_annual:39900,starter:MONTHLY:price_starter_monthly:1900,starter:ANNUAL:price_starter_annual:19000"
         echo "BILLING_URL=http://127.0.0.1:$(service_port billing "$base")"
+        echo "CONTENT_MUX_SIGNING_KEY_ID=$(cat "$stack_dir/keys/mux-signing-key-id")"
+        echo "CONTENT_MUX_SIGNING_KEY=$(base64 -w0 "$stack_dir/keys/mux-signing.pem")"
+        echo "CONTENT_MUX_WEBHOOK_SECRET=$(cat "$stack_dir/keys/mux-webhook-secret")"
         for line in "$@"; do echo "$line"; done
         echo "# --- services end ---"
     )

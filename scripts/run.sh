@@ -23,7 +23,7 @@ fi
 
 "$REPO_DIR/scripts/stack.sh" up run
 build_all
-write_service_env "$STACK_DIR" "$PORT_BASE" 12
+write_service_env "$STACK_DIR" "$PORT_BASE" 12 "CONTENT_DEMO_COURSE=true"
 apply_topology "$ENV_FILE"
 stop_services "$PIDS" # a previous run's services, if any are left
 start_services "$ENV_FILE" "$LOGS" "$PIDS"

@@ -50,7 +50,11 @@ public indirect enum JSONValue: Sendable, Equatable, Codable {
 
     public var string: String? { if case .string(let value) = self { value } else { nil } }
     public var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
-    public var int: Int64? { if case .number(let value) = self, value == value.rounded() { Int64(value) } else { nil } }
+    /// A whole number that fits in 64 bits (nil for fractions and out-of-range values).
+    public var int: Int64? {
+        guard case .number(let value) = self, value == value.rounded(), value >= -9.0e18, value <= 9.0e18 else { return nil }
+        return Int64(value)
+    }
     public var isNull: Bool { self == .null }
     public var double: Double? { if case .number(let value) = self { value } else { nil } }
     public var array: [JSONValue]? { if case .array(let value) = self { value } else { nil } }

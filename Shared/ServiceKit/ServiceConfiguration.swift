@@ -61,6 +61,11 @@ public struct ServiceConfiguration: Sendable {
         reader.string(forKey: ConfigKey("\(service.rawValue).\(key)")) ?? reader.string(forKey: ConfigKey(key))
     }
 
+    /// The value, unless it is missing or empty (an empty variable means "not configured").
+    public func nonEmpty(_ key: String) -> String? {
+        string(key).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     public func string(_ key: String, default value: String) -> String {
         string(key) ?? value
     }

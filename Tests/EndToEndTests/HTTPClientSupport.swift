@@ -19,9 +19,10 @@ struct JSONClient {
         var code: String? { body["code"] as? String }
     }
 
-    func send(_ method: HTTPMethod, _ url: String, json: String? = nil, token: String? = nil) async throws -> Answer {
+    func send(_ method: HTTPMethod, _ url: String, json: String? = nil, token: String? = nil, headers: [(String, String)] = []) async throws -> Answer {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let json {
             request.headers.add(name: "content-type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: json))

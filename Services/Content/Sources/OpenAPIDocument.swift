@@ -6,13 +6,713 @@ info:
   title: Syllabus content service
   version: 0.1.0
   description: |
-    The content service of Syllabus. Errors are RFC 9457 `application/problem+json` with a stable `code`.
+    The course: modules, lessons and their downloads as admins author them, the published outline
+    as learners see it, lesson bodies (TipTap documents) and lesson videos at Mux. Content decides
+    what is open to each learner from billing's entitlement and progress's module completions:
+    a free lesson is open to every signed-in user; any other lesson needs access and its module
+    unlocked (the first published module always is, any other once the one before it is complete).
+
+    Access tokens are ES256 JWTs issued by identity and verified locally against the key set in
+    `JWT_JWKS_FILE`; the tokens of a user whose `identity.user.deleted.v1` has arrived are refused.
+    Everything under `/v1/content/admin/` is for admins only.
+
+    Request bodies are JSON objects (`Content-Type` is not checked); unknown properties are
+    ignored, and a property that is `null` counts as absent. A body that is not JSON, or a
+    property of the wrong type, is answered with 400 `malformed_request`; a missing or invalid
+    value with 422 `validation_failed`, which lists each field in `errors`; a body over the limit
+    (2 MiB, 256 KiB for the Mux webhook) with 413 `payload_too_large`. Responses are JSON with
+    camelCase names; times are RFC 3339 strings in UTC with fractional seconds; optional
+    properties without a value are left out.
+
+    Ids are UUIDs, written in lower case in every answer, as in the events. Paths accept either
+    case; a path id that is not a UUID names nothing and is
+    answered with 404 `not_found`, like an unknown one.
+
+    Errors are RFC 9457 `application/problem+json` with a stable `code`. A path or method not
+    listed here is answered with 404 `not_found`; an unexpected failure (for example the database
+    being unreachable) with 500 `internal_error`.
 servers:
   - url: http://127.0.0.1:8083
 tags:
+  - name: course
+    description: The course as a learner sees it, lessons and video playback
+  - name: authoring
+    description: Admins shape the course — modules, lessons, downloads, order, publication — and upload videos
+  - name: webhooks
+    description: What Mux sends
   - name: operations
     description: Health, metrics and this document
 paths:
+  /v1/course:
+    get:
+      operationId: getCourse
+      summary: The published course, with what is open to the caller
+      description: |
+        The published outline — published modules that have at least one published lesson, in
+        course order, each with its published lessons in order, both numbered 1… without gaps —
+        and for each module and lesson whether it is open to the caller, and if not why.
+
+        `hasAccess` and `tier` are billing's last word on the caller (no access, `free`, until
+        billing has decided anything). A module is `unlocked` when it is the first, or when the
+        module before it is `completed` (as progress reports it). A lesson is `unlocked` when it
+        is free, or when the caller has access and its module is unlocked; otherwise `lockReason`
+        says why: `subscription_required` (no access; named first, as it is what the learner can
+        act on) or `module_locked`.
+      tags: [course]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The course as the caller sees it
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/LearnerCourse" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/lessons/{id}:
+    parameters:
+      - $ref: "#/components/parameters/LessonId"
+    get:
+      operationId: getLesson
+      summary: Open a lesson
+      description: |
+        A published lesson of the outline with its body and downloads, when it is open to the
+        caller (the rule of `GET /v1/course`). An unpublished lesson, or one whose module is
+        unpublished, is not found.
+      tags: [course]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The lesson
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/LessonContent" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/LessonLocked" }
+        "404": { $ref: "#/components/responses/PublishedLessonNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/lessons/{id}/playback:
+    parameters:
+      - $ref: "#/components/parameters/LessonId"
+    get:
+      operationId: getLessonPlayback
+      summary: Signed playback of a lesson's video
+      description: |
+        For a lesson open to the caller whose video is ready: Mux's playback id and two RS256
+        tokens signed with the Mux signing key (`kid` names it; `sub` the playback id; `aud` `v`
+        for the stream, `t` for the thumbnail; `exp` one hour from now), and the stream and
+        thumbnail URLs with their token in place. Tokens are made for each request and never
+        stored; the answer must not be cached.
+
+        Checked in this order: the lesson (404, 403), its video (409 `video_not_ready`), then
+        whether playback is configured (503 `video_unavailable`).
+      tags: [course]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The playback grant
+          headers:
+            Cache-Control:
+              schema: { type: string, const: no-store }
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/PlaybackGrant" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/LessonLocked" }
+        "404": { $ref: "#/components/responses/PublishedLessonNotFound" }
+        "409":
+          description: The lesson has no video that can be played yet (`video_not_ready`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+        "503":
+          description: |
+            Playback is not configured here: `CONTENT_MUX_SIGNING_KEY_ID` or
+            `CONTENT_MUX_SIGNING_KEY` is not set (`video_unavailable`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+  /v1/content/admin/modules:
+    get:
+      operationId: adminListModules
+      summary: The whole course
+      description: Every module in course order with its lessons in order, unpublished ones included.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The modules
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/ModuleList" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    post:
+      operationId: adminCreateModule
+      summary: Create a module
+      description: |
+        Creates an unpublished module without lessons. Without `order` it goes last; with
+        `order` it takes that place and the modules from there move down one.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [title]
+              properties:
+                title: { type: string, minLength: 1, maxLength: 200, description: "1 to 200 characters once trimmed" }
+                description: { type: string, maxLength: 2000, description: "At most 2000 characters; empty when left out" }
+                order: { type: integer, minimum: 1, description: "1-based place, at most one past the last module" }
+      responses:
+        "201":
+          description: Created
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Module" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `title` `required` / `invalid_length`;
+            `description` `invalid_length`; `order` `out_of_range` (below 1; more than one past the
+            last module is reported on its own once the rest is valid)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/modules/order:
+    put:
+      operationId: adminReorderModules
+      summary: Put the modules in a new order
+      description: |
+        `ids` names every module exactly once, in the new order; they are renumbered 1… in one
+        transaction. Answers with the whole course, as `GET /v1/content/admin/modules`.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/OrderRequest" }
+      responses:
+        "200":
+          description: The modules in their new order
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/ModuleList" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422": { $ref: "#/components/responses/InvalidOrder" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/modules/{id}:
+    parameters:
+      - $ref: "#/components/parameters/ModuleId"
+    get:
+      operationId: adminGetModule
+      summary: One module with its lessons
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The module
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Module" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/ModuleNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    patch:
+      operationId: adminUpdateModule
+      summary: Change a module's title or description
+      description: |
+        Every property optional; only those present change. The place is changed with
+        `PUT /v1/content/admin/modules/order`.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                title: { type: string, minLength: 1, maxLength: 200, description: "1 to 200 characters once trimmed" }
+                description: { type: string, maxLength: 2000 }
+      responses:
+        "200":
+          description: The module after the change
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Module" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/ModuleNotFound" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `title` `invalid_length`; `description`
+            `invalid_length`; `order` `read_only` (present)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    delete:
+      operationId: adminDeleteModule
+      summary: Delete a module with its lessons and downloads
+      description: The modules after it move up one.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "204":
+          description: Deleted
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/ModuleNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/modules/{id}/publish:
+    parameters:
+      - $ref: "#/components/parameters/ModuleId"
+    post:
+      operationId: adminPublishModule
+      summary: Publish a module
+      description: |
+        Learners see it once it also has a published lesson; its lessons that are published
+        appear with it. Publishing it again changes nothing. No request body.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The module
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Module" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/ModuleNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/modules/{id}/unpublish:
+    parameters:
+      - $ref: "#/components/parameters/ModuleId"
+    post:
+      operationId: adminUnpublishModule
+      summary: Unpublish a module
+      description: |
+        Hides the module and all its lessons from learners; the lessons keep their own
+        `published` flag, so they come back with the module. No request body.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The module
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Module" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/ModuleNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/modules/{id}/lessons:
+    parameters:
+      - $ref: "#/components/parameters/ModuleId"
+    post:
+      operationId: adminCreateLesson
+      summary: Create a lesson in a module
+      description: |
+        Creates an unpublished lesson without video or downloads. Without `order` it goes last in
+        its module; with `order` it takes that place and the lessons from there move down one.
+        Without `body` the lesson starts with an empty paragraph.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [title]
+              properties:
+                title: { type: string, minLength: 1, maxLength: 200, description: "1 to 200 characters once trimmed" }
+                body: { $ref: "#/components/schemas/TipTapDocument" }
+                isFree: { type: boolean, default: false, description: Open to every signed-in user }
+                durationSeconds: { type: integer, minimum: 0, maximum: 86400, description: "Set from the video once Mux has processed it" }
+                order: { type: integer, minimum: 1, description: "1-based place, at most one past the module's last lesson" }
+      responses:
+        "201":
+          description: Created
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Lesson" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/ModuleNotFound" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `title` `required` / `invalid_length`;
+            the body's problems (see `TipTapDocument`); `durationSeconds` `out_of_range`; `order`
+            `out_of_range` (below 1; more than one past the module's last lesson is reported on
+            its own, after the module is found)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/modules/{id}/lessons/order:
+    parameters:
+      - $ref: "#/components/parameters/ModuleId"
+    put:
+      operationId: adminReorderLessons
+      summary: Put a module's lessons in a new order
+      description: |
+        `ids` names every lesson of the module exactly once, in the new order; they are
+        renumbered 1… in one transaction. Answers with the module.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/OrderRequest" }
+      responses:
+        "200":
+          description: The module with its lessons in their new order
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Module" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/ModuleNotFound" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422": { $ref: "#/components/responses/InvalidOrder" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/lessons/{id}:
+    parameters:
+      - $ref: "#/components/parameters/LessonId"
+    get:
+      operationId: adminGetLesson
+      summary: One lesson with its body, video and downloads
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The lesson
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Lesson" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/LessonNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    patch:
+      operationId: adminUpdateLesson
+      summary: Change a lesson
+      description: |
+        Every property optional; only those present change (`durationSeconds` cannot be cleared).
+        The place is changed with `PUT /v1/content/admin/modules/{id}/lessons/order`.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                title: { type: string, minLength: 1, maxLength: 200, description: "1 to 200 characters once trimmed" }
+                body: { $ref: "#/components/schemas/TipTapDocument" }
+                isFree: { type: boolean }
+                durationSeconds: { type: integer, minimum: 0, maximum: 86400 }
+      responses:
+        "200":
+          description: The lesson after the change
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Lesson" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/LessonNotFound" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `title` `invalid_length`; the body's
+            problems (see `TipTapDocument`); `durationSeconds` `out_of_range`; `order` `read_only`
+            (present)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    delete:
+      operationId: adminDeleteLesson
+      summary: Delete a lesson with its downloads
+      description: The lessons after it in its module move up one.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "204":
+          description: Deleted
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/LessonNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/lessons/{id}/publish:
+    parameters:
+      - $ref: "#/components/parameters/LessonId"
+    post:
+      operationId: adminPublishLesson
+      summary: Publish a lesson
+      description: |
+        Its module must be published first. Publishing it again changes nothing. No request body.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The lesson
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Lesson" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/LessonNotFound" }
+        "409":
+          description: The lesson's module is not published (`module_unpublished`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/lessons/{id}/unpublish:
+    parameters:
+      - $ref: "#/components/parameters/LessonId"
+    post:
+      operationId: adminUnpublishLesson
+      summary: Unpublish a lesson
+      description: Hides it from learners. No request body.
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The lesson
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Lesson" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/LessonNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/lessons/{id}/assets:
+    parameters:
+      - $ref: "#/components/parameters/LessonId"
+    post:
+      operationId: adminAddAsset
+      summary: Add a download to a lesson
+      description: |
+        Records a file kept elsewhere (content stores its address, not the file). A lesson holds
+        at most 50. Checked in this order: the body (400, 422), the lesson (404), the count (409).
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [title, url, type, sizeBytes]
+              properties:
+                title: { type: string, minLength: 1, maxLength: 200, description: "1 to 200 characters once trimmed" }
+                url: { type: string, format: uri, maxLength: 2048, description: An absolute `http` or `https` URL with a host }
+                type: { type: string, maxLength: 100, description: "A media type, `type/subtype`, e.g. `application/pdf`" }
+                sizeBytes: { type: integer, minimum: 0, maximum: 10737418240, description: "Up to 10 GiB" }
+      responses:
+        "201":
+          description: Added
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Asset" }
+        "400": { $ref: "#/components/responses/MalformedRequest" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/LessonNotFound" }
+        "409":
+          description: The lesson holds 50 downloads already (`too_many_assets`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `title` `required` / `invalid_length`;
+            `url` `required` / `invalid_url`; `type` `required` / `invalid_media_type`;
+            `sizeBytes` `required` / `out_of_range`
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/lessons/{id}/assets/{assetId}:
+    parameters:
+      - $ref: "#/components/parameters/LessonId"
+      - $ref: "#/components/parameters/AssetId"
+    delete:
+      operationId: adminDeleteAsset
+      summary: Remove a download from a lesson
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "204":
+          description: Removed
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404":
+          description: |
+            No such download of this lesson, or either id is not a UUID (`not_found`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/content/admin/lessons/{id}/video-upload:
+    parameters:
+      - $ref: "#/components/parameters/LessonId"
+    post:
+      operationId: adminCreateVideoUpload
+      summary: Start uploading a lesson's video to Mux
+      description: |
+        Makes a Mux direct upload (CORS origin `CONTENT_APP_URL`) whose asset gets a `signed`
+        playback policy and carries the lesson's id as `passthrough`, and answers with the URL
+        the browser `PUT`s the file to. The lesson's video becomes `uploading` (a ready video
+        stays `ready` and playable until the new one is). Mux reports the outcome through the
+        webhook. No request body.
+
+        Checked in this order: the lesson (404), whether uploads are configured (503
+        `video_unavailable`), then Mux (502 `video_provider_error`).
+      tags: [authoring]
+      security:
+        - bearerAuth: []
+      responses:
+        "201":
+          description: The upload
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [uploadId, url]
+                properties:
+                  uploadId: { type: string, description: "Mux's upload id" }
+                  url: { type: string, format: uri, description: Where the browser `PUT`s the file }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404": { $ref: "#/components/responses/LessonNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+        "502":
+          description: Mux could not be reached or refused the request (`video_provider_error`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "503":
+          description: |
+            Uploads are not configured here: `CONTENT_MUX_TOKEN_ID` or `CONTENT_MUX_TOKEN_SECRET`
+            is not set (`video_unavailable`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+  /v1/content/webhooks/mux:
+    post:
+      operationId: muxWebhook
+      summary: Receive a Mux event
+      description: |
+        The endpoint registered with Mux. The raw body (at most 256 KiB, read whatever the
+        `Content-Type`) is checked against `Mux-Signature` with `CONTENT_MUX_WEBHOOK_SECRET`
+        before anything is parsed; then it must be a JSON object with a string `id`, a string
+        `type` and an object `data`. No access token.
+
+        Each event id is handled once, in one transaction with the events it causes; `outcome`
+        says what became of it:
+        - `applied` — acted on;
+        - `duplicate` — this event id was received before (whatever its outcome then); nothing
+          changes;
+        - `ignored` — a type content does not handle, or an asset whose `passthrough` names no
+          lesson, or (`video.asset.ready`) without an asset id or a playback id.
+
+        Handled types: `video.asset.ready` (the lesson's video becomes `ready` with the asset's
+        signed playback id, and its duration, rounded to seconds, becomes the lesson's; publishes
+        `content.video.ready.v1`) and `video.asset.errored` (the video becomes `errored` unless a
+        ready one is kept, with Mux's messages as `error`; publishes `content.video.failed.v1`).
+        A 4xx or 5xx records nothing, so Mux's retry is handled afresh.
+      tags: [webhooks]
+      parameters:
+        - name: Mux-Signature
+          in: header
+          required: true
+          description: |
+            `t=<Unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the webhook's
+            signing secret>`; several `v1` (while a secret rolls) are accepted if one matches. `t`
+            must be within 300 seconds of content's clock. Any other value is answered with 400
+            (`signature_missing`, `signature_malformed`, `signature_expired` or
+            `signature_invalid`).
+          schema: { type: string }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/MuxEvent" }
+      responses:
+        "200":
+          description: Received; `outcome` says what became of it
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [received, outcome]
+                properties:
+                  received: { type: boolean, const: true }
+                  outcome: { type: string, enum: [applied, duplicate, ignored] }
+        "400":
+          description: |
+            `signature_missing` — no or an empty `Mux-Signature`; `signature_malformed` — no `t`
+            or no readable `v1` in it; `signature_expired` — `t` is more than 300 seconds away;
+            `signature_invalid` — no `v1` matches the body; `malformed_request` — the body is not
+            JSON, or not an object with a string `id`, a string `type` and an object `data`
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "500": { $ref: "#/components/responses/InternalError" }
+        "503":
+          description: |
+            Mux webhooks are not configured here, `CONTENT_MUX_WEBHOOK_SECRET` is not set
+            (`video_unavailable`); checked before the body is read
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
   /health/live:
     get:
       operationId: healthLive
@@ -27,7 +727,8 @@ paths:
   /health/ready:
     get:
       operationId: healthReady
-      summary: Readiness — database, broker and topology reachable
+      summary: Readiness — database, broker, topology and consumer
+      description: "`checks` has `database`, `broker`, `topology` and `consumer`."
       tags: [operations]
       responses:
         "200":
@@ -63,7 +764,362 @@ paths:
             application/yaml:
               schema: { type: string }
 components:
+  securitySchemes:
+    bearerAuth:
+      type: http
+      scheme: bearer
+      bearerFormat: JWT
+      description: |
+        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
+        is missing, expired, signed with a key not in `JWT_JWKS_FILE`, not issued by identity, not
+        meant for `syllabus`, or when its user has been deleted.
+  parameters:
+    ModuleId:
+      name: id
+      in: path
+      required: true
+      description: The module's id, in either case; anything that is not a UUID is answered with 404 `not_found`
+      schema: { type: string, format: uuid }
+    LessonId:
+      name: id
+      in: path
+      required: true
+      description: The lesson's id, in either case; anything that is not a UUID is answered with 404 `not_found`
+      schema: { type: string, format: uuid }
+    AssetId:
+      name: assetId
+      in: path
+      required: true
+      description: The download's id, in either case; anything that is not a UUID is answered with 404 `not_found`
+      schema: { type: string, format: uuid }
+  responses:
+    MalformedRequest:
+      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    Unauthenticated:
+      description: |
+        `unauthenticated` — no `Authorization: Bearer` header; `invalid_token` — the token is
+        expired, malformed, badly signed, signed with an unknown key, not issued by identity, not
+        meant for `syllabus`, or its account no longer exists (`detail` says which)
+      headers:
+        WWW-Authenticate:
+          description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
+          schema: { type: string }
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    AdminOnly:
+      description: The caller is not an admin (`admin_only`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    PayloadTooLarge:
+      description: The body is over the limit (`payload_too_large`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    ModuleNotFound:
+      description: No such module, or the id is not a UUID (`not_found`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    LessonNotFound:
+      description: No such lesson, or the id is not a UUID (`not_found`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    PublishedLessonNotFound:
+      description: |
+        No such lesson in the published outline — unknown, unpublished, in an unpublished module,
+        or the id is not a UUID (`not_found`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    LessonLocked:
+      description: |
+        The lesson is not open to the caller: `subscription_required` — a paid lesson and the
+        caller has no access; `module_locked` — the caller has access but has not completed the
+        module before this one
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidOrder:
+      description: |
+        `validation_failed`: `ids` `required` (missing or empty); else each `ids[i]` `invalid_id`
+        (not a UUID); else, every problem listed, `ids[i]` `duplicate_order` (named twice),
+        `ids[i]` `unknown_id` (not one of the items being ordered) and `ids` `incomplete_order`
+        (some are not named)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InternalError:
+      description: An unexpected failure, for example the database being unreachable (`internal_error`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
   schemas:
+    LearnerCourse:
+      type: object
+      required: [hasAccess, tier, modules]
+      properties:
+        hasAccess: { type: boolean, description: Whether the caller may open paid lessons (billing's entitlement) }
+        tier: { type: string, description: "Billing's tier for the caller: `free` (also before billing has decided), `starter` or `pro`" }
+        modules:
+          type: array
+          description: The published modules that have at least one published lesson, in course order
+          items: { $ref: "#/components/schemas/LearnerModule" }
+    LearnerModule:
+      type: object
+      required: [id, title, description, order, unlocked, completed, lessons]
+      properties:
+        id: { type: string, format: uuid, description: Lower case }
+        title: { type: string }
+        description: { type: string }
+        order: { type: integer, minimum: 1, description: "1-based among the published modules, without gaps" }
+        unlocked: { type: boolean, description: The first module, or the one before it is complete }
+        completed: { type: boolean, description: Every published lesson of it completed, as progress reports }
+        lessons:
+          type: array
+          minItems: 1
+          description: Its published lessons, in order
+          items: { $ref: "#/components/schemas/LearnerLesson" }
+    LearnerLesson:
+      type: object
+      required: [id, title, order, isFree, hasVideo, unlocked]
+      properties:
+        id: { type: string, format: uuid, description: Lower case }
+        title: { type: string }
+        order: { type: integer, minimum: 1, description: "1-based among the module's published lessons, without gaps" }
+        isFree: { type: boolean }
+        durationSeconds: { type: integer, minimum: 0, description: Left out until known }
+        hasVideo: { type: boolean, description: A video is ready to play }
+        unlocked: { type: boolean, description: The caller may open it }
+        lockReason: { $ref: "#/components/schemas/LockReason" }
+    LockReason:
+      type: string
+      description: Why a lesson is closed to the caller; left out when it is open
+      enum: [subscription_required, module_locked]
+    LessonContent:
+      type: object
+      required: [id, moduleId, title, order, isFree, hasVideo, body, assets]
+      properties:
+        id: { type: string, format: uuid, description: Lower case }
+        moduleId: { type: string, format: uuid, description: Lower case }
+        title: { type: string }
+        order: { type: integer, minimum: 1, description: "1-based among the module's published lessons" }
+        isFree: { type: boolean }
+        durationSeconds: { type: integer, minimum: 0, description: Left out until known }
+        hasVideo: { type: boolean, description: "A video is ready: `GET /v1/lessons/{id}/playback` plays it" }
+        body: { $ref: "#/components/schemas/TipTapDocument" }
+        assets:
+          type: array
+          description: Its downloads, oldest first
+          items: { $ref: "#/components/schemas/Asset" }
+    PlaybackGrant:
+      type: object
+      required: [playbackId, streamUrl, thumbnailUrl, token, thumbnailToken, expiresAt]
+      properties:
+        playbackId: { type: string, description: "Mux's playback id (signed policy)" }
+        streamUrl: { type: string, format: uri, description: "`<CONTENT_MUX_STREAM_URL>/<playbackId>.m3u8?token=<token>` (HLS)" }
+        thumbnailUrl: { type: string, format: uri, description: "`<CONTENT_MUX_IMAGE_URL>/<playbackId>/thumbnail.jpg?token=<thumbnailToken>`" }
+        token: { type: string, description: "RS256 JWT for the stream (`aud` `v`)" }
+        thumbnailToken: { type: string, description: "RS256 JWT for the thumbnail (`aud` `t`)" }
+        expiresAt: { type: string, format: date-time, description: When both tokens expire, one hour after issue }
+    ModuleList:
+      type: object
+      required: [modules]
+      properties:
+        modules:
+          type: array
+          description: Every module, in course order
+          items: { $ref: "#/components/schemas/Module" }
+    Module:
+      type: object
+      description: A module as its author sees it, unpublished lessons included.
+      required: [id, title, description, order, published, lessons]
+      properties:
+        id: { type: string, format: uuid }
+        title: { type: string }
+        description: { type: string, description: Empty when none }
+        order: { type: integer, minimum: 1, description: "1-based place among all modules, without gaps" }
+        published: { type: boolean }
+        lessons:
+          type: array
+          description: Every lesson of the module, in order
+          items: { $ref: "#/components/schemas/LessonSummary" }
+    LessonSummary:
+      type: object
+      required: [id, title, order, published, isFree, videoStatus]
+      properties:
+        id: { type: string, format: uuid }
+        title: { type: string }
+        order: { type: integer, minimum: 1, description: "1-based place in its module, without gaps" }
+        published: { type: boolean, description: "Its own flag; learners see it only while its module is published too" }
+        isFree: { type: boolean }
+        durationSeconds: { type: integer, minimum: 0, description: Left out until known }
+        videoStatus: { $ref: "#/components/schemas/VideoStatus" }
+    Lesson:
+      type: object
+      description: A lesson as its author sees it.
+      required: [id, moduleId, title, order, published, isFree, body, video, assets]
+      properties:
+        id: { type: string, format: uuid }
+        moduleId: { type: string, format: uuid }
+        title: { type: string }
+        order: { type: integer, minimum: 1, description: "1-based place in its module, without gaps" }
+        published: { type: boolean, description: "Its own flag; learners see it only while its module is published too" }
+        isFree: { type: boolean }
+        durationSeconds: { type: integer, minimum: 0, description: Left out until known }
+        body: { $ref: "#/components/schemas/TipTapDocument" }
+        video: { $ref: "#/components/schemas/Video" }
+        assets:
+          type: array
+          description: Its downloads, oldest first
+          items: { $ref: "#/components/schemas/Asset" }
+    Video:
+      type: object
+      required: [status]
+      properties:
+        status: { $ref: "#/components/schemas/VideoStatus" }
+        assetId: { type: string, description: "Mux's asset id of the playable video; left out before one is ready" }
+        playbackId: { type: string, description: "Mux's playback id (signed policy); left out before a video is ready" }
+        error: { type: string, description: "Mux's explanation of the last failed upload; cleared by a new upload or a ready video" }
+    VideoStatus:
+      type: string
+      description: |
+        `none` — no video yet; `uploading` — an upload was started and Mux has not reported on
+        it; `ready` — a video can be played (also while a replacement uploads, or after it
+        failed); `errored` — Mux could not process the upload and there is no video to play
+      enum: [none, uploading, ready, errored]
+    Asset:
+      type: object
+      description: A download of a lesson.
+      required: [id, title, url, type, sizeBytes]
+      properties:
+        id: { type: string, format: uuid }
+        title: { type: string }
+        url: { type: string, description: An absolute `http` or `https` URL }
+        type: { type: string, description: "A media type, e.g. `application/pdf`" }
+        sizeBytes: { type: integer, minimum: 0 }
+    OrderRequest:
+      type: object
+      required: [ids]
+      properties:
+        ids:
+          type: array
+          minItems: 1
+          description: Every id exactly once, in the new order
+          items: { type: string, format: uuid }
+    TipTapDocument:
+      type: object
+      description: |
+        A lesson body: a TipTap (ProseMirror) JSON document in the schema of the course's editor,
+        StarterKit's nodes and marks plus links, underline, highlight and images. Checked in full
+        before anything is stored; each problem (up to 50) is a `validation_failed` error whose
+        `field` is `body` followed by a JSON pointer into the document, e.g.
+        `body/content/0/attrs/level`.
+
+        The root is `{"type": "doc", "content": [blocks…]}` (no other fields, no attributes).
+        Every node is an object with `type` and, as it allows, `attrs`, `content`, `marks` and
+        (text nodes only) `text`:
+
+        | node | kind | content | attributes |
+        | --- | --- | --- | --- |
+        | `paragraph` | block | inline nodes | `textAlign` (`left`, `center`, `right`, `justify`) |
+        | `heading` | block | inline nodes | `level` 1–6 (required), `textAlign` |
+        | `blockquote` | block | one or more blocks | |
+        | `bulletList` | block | one or more `listItem` | |
+        | `orderedList` | block | one or more `listItem` | `start` 1–1000000, `type` (≤ 8 characters) |
+        | `listItem` | list item | a `paragraph`, then blocks | |
+        | `codeBlock` | block | `text` without marks | `language` (≤ 40 characters) |
+        | `horizontalRule` | block | none | |
+        | `image` | block | none | `src` `http(s)` URL (required), `alt`, `title` (≤ 500 characters) |
+        | `text` | inline | none; non-empty `text` | marks |
+        | `hardBreak` | inline | none | |
+
+        Marks (on `text` only, each at most once): `bold`, `italic`, `underline`, `strike`,
+        `code`, `highlight` (`color`, ≤ 32 characters), `link` (`href` an `http`, `https` or
+        `mailto` URL, required; `target` `_blank` or `_self`; `rel`, `class` ≤ 100 characters).
+        URLs are at most 2048 characters. At most 20000 nodes, nested at most 24 deep.
+
+        Codes: `not_a_document`, `unknown_field`, `invalid_node`, `unknown_node_type`,
+        `misplaced_node`, `invalid_content`, `empty_content`, `leaf_has_content`, `empty_text`,
+        `invalid_attributes`, `unknown_attribute`, `missing_attribute`, `invalid_attribute`,
+        `invalid_url`, `invalid_marks`, `invalid_mark`, `unknown_mark_type`, `duplicate_mark`,
+        `mark_not_allowed`, `too_deep`, `too_large`.
+      required: [type, content]
+      properties:
+        type: { type: string, const: doc }
+        content:
+          type: array
+          minItems: 1
+          items: { $ref: "#/components/schemas/TipTapNode" }
+      example:
+        type: doc
+        content:
+          - type: heading
+            attrs: { level: 2 }
+            content: [{ type: text, text: Welcome }]
+          - type: paragraph
+            content:
+              - { type: text, text: "Read the " }
+              - type: text
+                text: notes
+                marks: [{ type: link, attrs: { href: "https://example.com/notes" } }]
+    TipTapNode:
+      type: object
+      description: A node of a TipTap document; its `content` holds nodes of the same shape.
+      required: [type]
+      properties:
+        type:
+          type: string
+          enum: [paragraph, heading, blockquote, bulletList, orderedList, listItem, codeBlock, horizontalRule, image, text, hardBreak]
+        attrs: { type: [object, "null"], description: "`null` or `{}` when it has none" }
+        content:
+          type: [array, "null"]
+          items: { type: object }
+        marks:
+          type: [array, "null"]
+          description: Text nodes only; `null` or empty on others
+          items:
+            type: object
+            required: [type]
+            properties:
+              type: { type: string, enum: [bold, italic, underline, strike, code, highlight, link] }
+              attrs: { type: [object, "null"] }
+        text: { type: string, minLength: 1 }
+    MuxEvent:
+      type: object
+      description: A Mux webhook event as Mux posts it; only these properties are read.
+      required: [id, type, data]
+      properties:
+        id: { type: string, description: The event id; each is handled once }
+        type: { type: string, description: "e.g. `video.asset.ready`" }
+        data:
+          type: object
+          description: The asset
+          properties:
+            id: { type: string, description: "The asset id" }
+            passthrough: { type: string, description: "The lesson's id, as the upload set it" }
+            playback_ids:
+              type: array
+              description: The first `signed` one is used, else the first
+              items:
+                type: object
+                properties:
+                  id: { type: string }
+                  policy: { type: string }
+            duration: { type: number, description: Seconds }
+            errors:
+              type: object
+              description: "`video.asset.errored`: Mux's explanation"
+              properties:
+                type: { type: string }
+                messages:
+                  type: array
+                  items: { type: string }
     Health:
       type: object
       required: [status, service]

@@ -1,0 +1,42 @@
+import Foundation
+import Hummingbird
+import ServiceKit
+
+/// `POST /v1/content/webhooks/mux`: Mux's asset events, signature-checked on the raw body like
+/// Stripe's (`Mux-Signature: t=…,v1=…`), each delivery handled once.
+struct MuxWebhookController: Sendable {
+    let store: CourseStore
+    let secret: String?
+
+    static let maximumBody = 256 * 1024
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.post("/v1/content/webhooks/mux", use: receive)
+    }
+
+    struct Answer: Encodable, Sendable {
+        var received: Bool
+        var outcome: String
+    }
+
+    @Sendable func receive(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Answer> {
+        guard let secret else {
+            throw Problem(.serviceUnavailable, code: "video_unavailable", title: "Mux webhooks are not configured (CONTENT_MUX_WEBHOOK_SECRET)")
+        }
+        let buffer = try await request.body.collect(upTo: Self.maximumBody)
+        let body = Array(buffer.readableBytesView)
+        if let failure = WebhookSignature.verify(header: request.headers[.init("Mux-Signature")!], body: body, secret: secret, now: Date()) {
+            context.logger.warning("mux webhook refused", metadata: ["reason": "\(failure)"])
+            switch failure {
+            case .missing: throw Problem(.badRequest, code: "signature_missing", title: "The Mux-Signature header is missing")
+            case .malformed: throw Problem(.badRequest, code: "signature_malformed", title: "The Mux-Signature header cannot be read")
+            case .staleTimestamp: throw Problem(.badRequest, code: "signature_expired", title: "The signature's timestamp is outside the tolerance")
+            case .mismatch: throw Problem(.badRequest, code: "signature_invalid", title: "The signature does not match the body")
+            }
+        }
+        guard let json = try? JSONValue(parsing: Data(body)) else { throw Problem.malformed("the body is not JSON") }
+        let outcome = try await store.handleMuxEvent(json, now: Date())
+        context.logger.info("mux webhook", metadata: ["event": "\(json["id"].string ?? "")", "type": "\(json["type"].string ?? "")", "outcome": "\(outcome.rawValue)"])
+        return JSONResponse(.ok, Answer(received: true, outcome: outcome.rawValue))
+    }
+}
