@@ -1,8 +1,15 @@
+import Contracts
 import ServiceKit
 
 /// The events the progress service consumes; its queue is bound to exactly these types.
 enum ProgressHandlers {
     static let all: [EventHandler] = [
-        Tombstones.handler(),
+        Entitlements.handler(),
+        EventHandler(ContentCourseOutlineChangedV1.self, name: "outline") { event, connection in
+            try ProgressStore.applyOutline(event, on: connection)
+        },
+        Tombstones.handler { userID, connection in
+            try ProgressStore.forget(userID, on: connection)
+        },
     ]
 }

@@ -6,5 +6,79 @@ enum ProgressMigrations {
     static let all: [Migration] = [
         Outbox.migration(version: 1),
         Tombstones.migration(version: 2),
+        AggregateVersions.migration(version: 3),
+        Entitlements.migration(version: 4),
+        Migration(
+            version: 5, name: "outline projection and learner progress",
+            sql: """
+                -- The published outline, from content.course.outline_changed.v1 (newest version).
+                CREATE TABLE outline_state (
+                    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                    version bigint NOT NULL DEFAULT 0
+                );
+                INSERT INTO outline_state DEFAULT VALUES;
+                CREATE TABLE outline_modules (
+                    module_id uuid PRIMARY KEY,
+                    title text NOT NULL,
+                    position integer NOT NULL UNIQUE CHECK (position >= 1)
+                );
+                CREATE TABLE outline_lessons (
+                    lesson_id uuid PRIMARY KEY,
+                    module_id uuid NOT NULL REFERENCES outline_modules (module_id) ON DELETE CASCADE,
+                    title text NOT NULL,
+                    position integer NOT NULL CHECK (position >= 1),
+                    is_free boolean NOT NULL,
+                    duration_seconds integer,
+                    UNIQUE (module_id, position)
+                );
+
+                -- Each learner's rows. Row-level security keys them on the request's learner
+                -- (`syllabus.user_id`, set per transaction); event handlers work in the system
+                -- scope (`syllabus.scope`). With neither set, no row is visible or writable.
+                CREATE TABLE lesson_progress (
+                    user_id uuid NOT NULL,
+                    lesson_id uuid NOT NULL,
+                    module_id uuid NOT NULL,
+                    is_free boolean NOT NULL,
+                    started_at timestamptz,
+                    last_started_at timestamptz,
+                    completed_at timestamptz,
+                    PRIMARY KEY (user_id, lesson_id)
+                );
+                CREATE INDEX lesson_progress_module ON lesson_progress (user_id, module_id);
+                CREATE TABLE module_progress (
+                    user_id uuid NOT NULL,
+                    module_id uuid NOT NULL,
+                    completed boolean NOT NULL DEFAULT false,
+                    ever_completed boolean NOT NULL DEFAULT false,
+                    updated_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (user_id, module_id)
+                );
+                -- One row per learner, locked first by every change to the learner's progress. Its
+                -- event_sequence numbers every event about the learner: the events' subject is the
+                -- learner, and their sequence rises with each one.
+                CREATE TABLE course_progress (
+                    user_id uuid PRIMARY KEY,
+                    completed boolean NOT NULL DEFAULT false,
+                    ever_completed boolean NOT NULL DEFAULT false,
+                    event_sequence bigint NOT NULL DEFAULT 0 CHECK (event_sequence >= 0),
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                );
+                DO $$
+                DECLARE t text;
+                BEGIN
+                    FOREACH t IN ARRAY ARRAY['lesson_progress', 'module_progress', 'course_progress'] LOOP
+                        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+                        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+                        EXECUTE format($p$CREATE POLICY learner_rows ON %I
+                            USING (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)
+                            WITH CHECK (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)$p$, t);
+                        EXECUTE format($p$CREATE POLICY system_rows ON %I
+                            USING (current_setting('syllabus.scope', true) = 'system')
+                            WITH CHECK (current_setting('syllabus.scope', true) = 'system')$p$, t);
+                    END LOOP;
+                END
+                $$;
+                """),
     ]
 }
