@@ -10,6 +10,16 @@ public enum WebhookSignature {
         case malformed
         case staleTimestamp
         case mismatch
+
+        /// The 400 answered for it; `header` names the provider's header.
+        public func problem(header: String) -> Problem {
+            switch self {
+            case .missing: Problem(.badRequest, code: "signature_missing", title: "The \(header) header is missing")
+            case .malformed: Problem(.badRequest, code: "signature_malformed", title: "The \(header) header cannot be read")
+            case .staleTimestamp: Problem(.badRequest, code: "signature_expired", title: "The signature's timestamp is outside the tolerance")
+            case .mismatch: Problem(.badRequest, code: "signature_invalid", title: "The signature does not match the body")
+            }
+        }
     }
 
     public static let tolerance: TimeInterval = 300

@@ -32,18 +32,8 @@ extension EndToEndTests.BillingJourneyTests {
 
     @Test func stripeDrivesSubscriptionsEntitlementsAndMRR() async throws {
         let journey = try await BillingJourney()
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await journey.stripe.application().runService() }
-                try await journey.run()
-                group.cancelAll()
-            }
-        } catch {
-            // Report the failure, not a crash: the HTTP client must be shut down either way.
-            try? await journey.finish()
-            throw error
-        }
-        try await journey.finish()
+        let stripe = journey.stripe
+        try await runJourney(serving: { try await stripe.application().runService() }, journey.run, finish: journey.finish)
     }
 }
 

@@ -16,17 +16,8 @@ extension EndToEndTests {
 extension EndToEndTests.CourseJourneyTests {
     @Test func aLearnerWorksThroughTheGatedCourse() async throws {
         let journey = try await CourseJourney()
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await journey.mux.application().runService() }
-                try await journey.run()
-                group.cancelAll()
-            }
-        } catch {
-            try? await journey.finish()
-            throw error
-        }
-        try await journey.finish()
+        let mux = journey.mux
+        try await runJourney(serving: { try await mux.application().runService() }, journey.run, finish: journey.finish)
     }
 }
 

@@ -54,3 +54,19 @@ func link(in mail: String, startingWith prefix: String) -> String? {
 func jsonString(_ object: [String: Any]) -> String {
     String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
 }
+
+/// Runs a journey with a fake provider's server alongside (`serve` runs until cancelled), then
+/// `finish` — whether the journey passed or failed, so a failure is reported, not a crash.
+func runJourney(serving serve: @escaping @Sendable () async throws -> Void, _ journey: () async throws -> Void, finish: () async throws -> Void) async throws {
+    do {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await serve() }
+            try await journey()
+            group.cancelAll()
+        }
+    } catch {
+        try? await finish()
+        throw error
+    }
+    try await finish()
+}

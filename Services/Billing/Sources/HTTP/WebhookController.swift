@@ -27,12 +27,7 @@ struct WebhookController: Sendable {
         let body = Array(buffer.readableBytesView)
         if let failure = WebhookSignature.verify(header: request.headers[.init("Stripe-Signature")!], body: body, secret: secret, now: Date()) {
             context.logger.warning("stripe webhook refused", metadata: ["reason": "\(failure)"])
-            switch failure {
-            case .missing: throw Problem(.badRequest, code: "signature_missing", title: "The Stripe-Signature header is missing")
-            case .malformed: throw Problem(.badRequest, code: "signature_malformed", title: "The Stripe-Signature header cannot be read")
-            case .staleTimestamp: throw Problem(.badRequest, code: "signature_expired", title: "The signature's timestamp is outside the tolerance")
-            case .mismatch: throw Problem(.badRequest, code: "signature_invalid", title: "The signature does not match the body")
-            }
+            throw failure.problem(header: "Stripe-Signature")
         }
         let event: StripeEvent
         do {

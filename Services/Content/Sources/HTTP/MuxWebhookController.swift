@@ -27,12 +27,7 @@ struct MuxWebhookController: Sendable {
         let body = Array(buffer.readableBytesView)
         if let failure = WebhookSignature.verify(header: request.headers[.init("Mux-Signature")!], body: body, secret: secret, now: Date()) {
             context.logger.warning("mux webhook refused", metadata: ["reason": "\(failure)"])
-            switch failure {
-            case .missing: throw Problem(.badRequest, code: "signature_missing", title: "The Mux-Signature header is missing")
-            case .malformed: throw Problem(.badRequest, code: "signature_malformed", title: "The Mux-Signature header cannot be read")
-            case .staleTimestamp: throw Problem(.badRequest, code: "signature_expired", title: "The signature's timestamp is outside the tolerance")
-            case .mismatch: throw Problem(.badRequest, code: "signature_invalid", title: "The signature does not match the body")
-            }
+            throw failure.problem(header: "Mux-Signature")
         }
         guard let json = try? JSONValue(parsing: Data(body)) else { throw Problem.malformed("the body is not JSON") }
         let outcome = try await store.handleMuxEvent(json, now: Date())
