@@ -177,7 +177,7 @@ let package = Package(
             .testTarget(name: "CourseRulesTests", dependencies: ["CourseRules"], swiftSettings: swiftSettings),
             .testTarget(name: "ContentTests", dependencies: ["Content"], swiftSettings: swiftSettings),
             .testTarget(name: "ProgressTests", dependencies: ["Progress", "Database", "TestSupport"], swiftSettings: swiftSettings),
-            .testTarget(name: "NotificationsTests", dependencies: ["Notifications"], swiftSettings: swiftSettings),
+            .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),
             .testTarget(
                 name: "IntegrationTests",
                 dependencies: ["TestSupport", "Database", "MessageBus", "Contracts", "ServiceKit"],

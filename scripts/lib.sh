@@ -32,6 +32,7 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
     [ -f "$stack_dir/keys/mux-signing.pem" ] || (umask 077 && openssl genrsa -out "$stack_dir/keys/mux-signing.pem" 2048 2>/dev/null)
     [ -f "$stack_dir/keys/mux-signing-key-id" ] || (umask 077 && openssl rand -hex 12 >"$stack_dir/keys/mux-signing-key-id")
     [ -f "$stack_dir/keys/mux-webhook-secret" ] || (umask 077 && openssl rand -hex 24 >"$stack_dir/keys/mux-webhook-secret")
+    [ -f "$stack_dir/keys/unsubscribe-secret" ] || (umask 077 && openssl rand -hex 32 >"$stack_dir/keys/unsubscribe-secret")
     local block
     block=$(
         echo "# --- services begin ---"
@@ -50,6 +51,8 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
         echo "CONTENT_MUX_SIGNING_KEY_ID=$(cat "$stack_dir/keys/mux-signing-key-id")"
         echo "CONTENT_MUX_SIGNING_KEY=$(base64 -w0 "$stack_dir/keys/mux-signing.pem")"
         echo "CONTENT_MUX_WEBHOOK_SECRET=$(cat "$stack_dir/keys/mux-webhook-secret")"
+        echo "NOTIFICATIONS_UNSUBSCRIBE_SECRET=$(cat "$stack_dir/keys/unsubscribe-secret")"
+        echo "NOTIFICATIONS_PUBLIC_URL=http://127.0.0.1:$(service_port notifications "$base")"
         for line in "$@"; do echo "$line"; done
         echo "# --- services end ---"
     )

@@ -71,9 +71,9 @@ extension FaultTests.ConsumerKillTests {
         }
         try await eventually(timeout: .seconds(90), "every event applied") { try await count(recipients) == total }
         try await eventually(timeout: .seconds(30), "every welcome mail sent") {
-            try await count("SELECT count(*) AS c FROM notifications.email_queue q JOIN notifications.recipients r USING (user_id) WHERE r.email LIKE $1::text AND q.status = 'SENT'") == total
+            try await count("SELECT count(*) AS c FROM notifications.email_queue q JOIN notifications.recipients r USING (user_id) WHERE r.email LIKE $1::text AND q.status = 'SENT' AND q.template = 'WELCOME'") == total
         }
-        let queued = try await count("SELECT count(*) AS c FROM notifications.email_queue q JOIN notifications.recipients r USING (user_id) WHERE r.email LIKE $1::text")
+        let queued = try await count("SELECT count(*) AS c FROM notifications.email_queue q JOIN notifications.recipients r USING (user_id) WHERE r.email LIKE $1::text AND q.template = 'WELCOME'")
         let files = try FileManager.default.contentsOfDirectory(atPath: mail.path).filter { $0.hasSuffix(".eml") }
         print("consumer killed mid-stream: \(beforeKill) of \(total) applied before SIGKILL; after restart \(try await count(recipients)) recipients, \(queued) welcome mails queued, \(files.count) sent")
         #expect(beforeKill < total, "killed in the middle")

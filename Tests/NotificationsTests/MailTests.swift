@@ -42,3 +42,24 @@ import Testing
         #expect(files == ["\(mail.id.uuidString.lowercased()).eml"])
     }
 }
+
+@Suite struct TemplateTests {
+    @Test func everyTemplateRendersItsDataAndMarketingMailLinksToUnsubscribe() throws {
+        let renderer = try MailRenderer()
+        let data = [
+            "name": "Ada", "email": "ada@example.com", "courseUrl": "http://course.test", "unsubscribeUrl": "http://unsubscribe.test",
+            "verificationUrl": "http://verify.test", "resetUrl": "http://reset.test", "expiresAt": "2026-01-01T00:00:00Z",
+            "lessonTitle": "Welcome", "lessonId": "l1", "message": "not a video", "periodEnd": "2027-01-01T00:00:00Z", "amount": "£399.00",
+            "failedAt": "2026-01-01T00:00:00Z",
+        ]
+        for template in EmailTemplate.allCases {
+            let mail = try renderer.render(template, data: data)
+            #expect(!mail.subject.isEmpty && !mail.text.isEmpty && mail.html.contains("<html>"), "\(template)")
+            #expect(!mail.text.contains("{{") && !mail.html.contains("{{"), "\(template) leaves no tag")
+            #expect(mail.text.contains("http://unsubscribe.test") == (template.kind == .marketing), "\(template)")
+            #expect(mail.html.contains("http://unsubscribe.test") == (template.kind == .marketing), "\(template)")
+        }
+        #expect(try renderer.render(.paymentFailed, data: data).text.contains("of £399.00"))
+        #expect(!(try renderer.render(.paymentFailed, data: ["name": "Ada"]).text.contains(" of ")), "no amount, no phrase")
+    }
+}

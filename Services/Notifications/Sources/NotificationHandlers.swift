@@ -3,32 +3,14 @@ import Database
 import Foundation
 import ServiceKit
 
-/// How notifications reacts to events: keep its picture of each user and queue mail.
+/// How notifications reacts to events: keep its picture of each user, and queue or cancel mail
+/// by the lifecycle rules.
 enum NotificationHandlers {
-    static func userID(_ text: String) throws -> UUID {
-        guard let id = UUID(uuidString: text) else { throw ConsumeFailure.undecodable("userId is not a UUID") }
-        return id
-    }
+    static func userID(_ text: String) throws -> UUID { try Lifecycle.userID(text) }
 
     static let all: [EventHandler] = [
         EventHandler(IdentityUserRegisteredV1.self, name: "recipients.registered") { event, connection in
-            let data = event.data
-            let userID = try userID(data.userId)
-            if try Tombstones.isDeleted(userID, on: connection) { return }
-            // Whole-state upsert that never lets an older event overwrite a newer one.
-            try connection.execute(
-                """
-                INSERT INTO recipients (user_id, email, name, role, marketing_opt_out, registered_at, sequence)
-                VALUES (\(userID), \(data.email), \(data.name), \(data.role), \(data.marketingOptOut), \(data.registeredAt), \(event.sequenceNumber))
-                ON CONFLICT (user_id) DO UPDATE SET
-                    email = excluded.email, name = excluded.name, role = excluded.role,
-                    marketing_opt_out = excluded.marketing_opt_out, sequence = excluded.sequence, updated_at = now()
-                WHERE recipients.sequence < excluded.sequence
-                """)
-            // WELCOME goes once per user, however often the event arrives.
-            try EmailQueue.enqueue(
-                userID: userID, template: .welcome, dedupeKey: "WELCOME:\(userID.lowercased)", scheduledFor: event.time,
-                data: [:], on: connection)
+            try Lifecycle.registered(event, on: connection)
         },
         EventHandler(IdentityUserProfileUpdatedV1.self, name: "recipients.profile") { event, connection in
             let data = event.data
@@ -50,14 +32,11 @@ enum NotificationHandlers {
                 """)
         },
         EventHandler(IdentityUserLoggedInV1.self, name: "recipients.activity") { event, connection in
-            try connection.execute(
-                """
-                UPDATE recipients SET last_activity_at = greatest(coalesce(last_activity_at, \(event.data.loggedInAt)), \(event.data.loggedInAt))
-                WHERE user_id = \(try userID(event.data.userId))
-                """)
+            try Lifecycle.activity(try userID(event.data.userId), at: event.data.loggedInAt, on: connection)
         },
         EventHandler(IdentityEmailVerificationRequestedV1.self, name: "mail.verify_email") { event, connection in
             let data = event.data
+            if try Tombstones.isDeleted(try userID(data.userId), on: connection) { return }
             try EmailQueue.enqueue(
                 userID: try userID(data.userId), template: .verifyEmail, dedupeKey: "VERIFY_EMAIL:\(event.id)", scheduledFor: event.time,
                 data: ["to": data.email, "verificationUrl": data.verificationUrl, "expiresAt": RFC3339.format(data.expiresAt)],
@@ -65,17 +44,59 @@ enum NotificationHandlers {
         },
         EventHandler(IdentityPasswordResetRequestedV1.self, name: "mail.password_reset") { event, connection in
             let data = event.data
+            if try Tombstones.isDeleted(try userID(data.userId), on: connection) { return }
             try EmailQueue.enqueue(
                 userID: try userID(data.userId), template: .passwordReset, dedupeKey: "PASSWORD_RESET:\(event.id)", scheduledFor: event.time,
                 data: ["to": data.email, "resetUrl": data.resetUrl, "expiresAt": RFC3339.format(data.expiresAt)],
                 on: connection)
         },
+        EventHandler(BillingSubscriptionActivatedV1.self, name: "lifecycle.subscription.activated") { event, connection in
+            try Lifecycle.subscription(event.data.subscription, sequence: event.sequenceNumber, at: event.time, canceled: false, on: connection)
+        },
+        EventHandler(BillingSubscriptionUpdatedV1.self, name: "lifecycle.subscription.updated") { event, connection in
+            try Lifecycle.subscription(event.data.subscription, sequence: event.sequenceNumber, at: event.time, canceled: false, on: connection)
+        },
+        EventHandler(BillingSubscriptionCanceledV1.self, name: "lifecycle.subscription.canceled") { event, connection in
+            try Lifecycle.subscription(event.data.subscription, sequence: event.sequenceNumber, at: event.time, canceled: true, on: connection)
+        },
+        EventHandler(BillingPaymentFailedV1.self, name: "lifecycle.payment.failed") { event, connection in
+            try Lifecycle.paymentFailed(event, on: connection)
+        },
+        EventHandler(BillingPaymentSucceededV1.self, name: "lifecycle.payment.succeeded") { event, connection in
+            try Lifecycle.paymentSucceeded(event, on: connection)
+        },
+        Entitlements.handler { userID, entitlement, connection in
+            try Lifecycle.entitlementChanged(userID, entitlement, on: connection)
+        },
+        EventHandler(ProgressLessonStartedV1.self, name: "lifecycle.lesson.started") { event, connection in
+            try Lifecycle.lessonStarted(event, on: connection)
+        },
+        EventHandler(ProgressLessonCompletedV1.self, name: "lifecycle.lesson.completed") { event, connection in
+            try Lifecycle.lessonCompleted(event, on: connection)
+        },
+        EventHandler(ProgressModuleCompletedV1.self, name: "lifecycle.module.completed") { event, connection in
+            try Lifecycle.moduleCompleted(event, on: connection)
+        },
+        EventHandler(ProgressCourseCompletedV1.self, name: "lifecycle.course.completed") { event, connection in
+            try Lifecycle.courseCompleted(event, on: connection)
+        },
+        EventHandler(ContentVideoFailedV1.self, name: "lifecycle.video.failed") { event, connection in
+            try Lifecycle.videoFailed(event, on: connection)
+        },
         Tombstones.handler { userID, connection in
             // Erase what is personal, keep the queue and log rows (anonymous) for the record.
             try connection.execute(
-                "UPDATE recipients SET email = '', name = '', deleted_at = now() WHERE user_id = \(userID)")
+                """
+                UPDATE recipients SET email = '', name = '', deleted_at = now(), free_lesson_started_at = NULL, free_lesson_completed_at = NULL,
+                    subscription_id = NULL, subscription_status = NULL, subscription_interval = NULL, current_period_end = NULL,
+                    payment_failed_at = NULL, last_paid_at = NULL, last_activity_at = NULL
+                WHERE user_id = \(userID)
+                """)
+            try Entitlements.forget(userID, on: connection)
             try connection.execute(
-                "UPDATE email_queue SET status = 'CANCELLED', reason = 'deleted', processed_at = now(), data = '{}' WHERE user_id = \(userID) AND status = 'PENDING'")
+                "UPDATE email_queue SET status = 'CANCELLED', reason = 'deleted', processed_at = now() WHERE user_id = \(userID) AND status = 'PENDING'")
+            // Addresses and links in past mail go too.
+            try connection.execute("UPDATE email_queue SET data = '{}' WHERE user_id = \(userID)")
         },
     ]
 }

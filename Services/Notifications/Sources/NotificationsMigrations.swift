@@ -56,5 +56,29 @@ enum NotificationsMigrations {
                 ALTER TABLE recipients ADD COLUMN last_activity_at timestamptz;
                 """),
         Tombstones.migration(version: 4),
+        AggregateVersions.migration(version: 5),
+        Entitlements.migration(version: 6),
+        Migration(
+            version: 7, name: "lifecycle facts",
+            sql: """
+                -- What the lifecycle rules need to decide a send, learned from billing and progress.
+                -- A row can exist before identity's registration arrives (events come in any order).
+                ALTER TABLE recipients
+                    ADD COLUMN free_lesson_started_at timestamptz,
+                    ADD COLUMN free_lesson_completed_at timestamptz,
+                    ADD COLUMN subscription_id text,
+                    ADD COLUMN subscription_status text,
+                    ADD COLUMN subscription_interval text,
+                    ADD COLUMN current_period_end timestamptz,
+                    ADD COLUMN cancel_at_period_end boolean NOT NULL DEFAULT false,
+                    ADD COLUMN payment_failed_at timestamptz,
+                    ADD COLUMN last_paid_at timestamptz,
+                    ADD COLUMN consent_version bigint NOT NULL DEFAULT 0;
+                ALTER TABLE email_queue ADD COLUMN kind text NOT NULL DEFAULT 'transactional'
+                    CHECK (kind IN ('transactional', 'marketing'));
+                ALTER TABLE email_queue ADD COLUMN outcomes integer NOT NULL DEFAULT 0 CHECK (outcomes >= 0);
+                CREATE INDEX email_queue_pending_user ON email_queue (user_id, template) WHERE status = 'PENDING';
+                CREATE INDEX recipients_admins ON recipients (role) WHERE role = 'ADMIN';
+                """),
     ]
 }

@@ -118,3 +118,79 @@ public enum RFC5322 {
         return formatter.string(from: date)
     }
 }
+
+/// Hands each mail to an SMTP relay (mailpit, Postfix, a provider's submission port) through
+/// curl's SMTP client: plain, or upgraded with STARTTLS (required, never silently skipped), with
+/// optional AUTH. The Message-ID is the queue id, so a relay can tell a resend.
+public struct SMTPMailTransport: MailTransport {
+    /// `smtp://host:port`.
+    public let url: String
+    public let startTLS: Bool
+    public let username: String?
+    public let password: String?
+    public var name: String { "smtp" }
+
+    public init(url: String, startTLS: Bool, username: String?, password: String?) throws {
+        guard let parsed = URL(string: url), parsed.scheme == "smtp", parsed.host?.isEmpty == false else {
+            throw MailError.transport("MAIL_SMTP_URL must look like smtp://host:port")
+        }
+        // Credentials go in MAIL_SMTP_USERNAME/PASSWORD, never in a URL that errors and logs repeat.
+        guard parsed.user == nil, parsed.password == nil else {
+            throw MailError.transport("MAIL_SMTP_URL must not carry credentials; set MAIL_SMTP_USERNAME and MAIL_SMTP_PASSWORD")
+        }
+        self.url = url
+        self.startTLS = startTLS
+        self.username = username
+        self.password = password
+    }
+
+    /// The bare address of `From: Name <address>`.
+    static func envelopeAddress(_ header: String) -> String {
+        guard let open = header.lastIndex(of: "<"), let close = header.lastIndex(of: ">"), open < close else {
+            return header.trimmingCharacters(in: .whitespaces)
+        }
+        return String(header[header.index(after: open)..<close])
+    }
+
+    public func send(_ mail: OutgoingMail) throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("syllabus-mail-\(mail.id.uuidString.lowercased()).eml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        do {
+            try Data(RFC5322.message(mail).utf8).write(to: file)
+        } catch {
+            throw MailError.transport("\(error)")
+        }
+        var arguments = [
+            "--silent", "--show-error", "--connect-timeout", "10", "--max-time", "60", "--url", url,
+            "--mail-from", Self.envelopeAddress(mail.from), "--mail-rcpt", mail.to, "--upload-file", file.path,
+        ]
+        if startTLS { arguments.append("--ssl-reqd") }
+        // Credentials go through a config on stdin, never on the command line (visible in ps).
+        var config = ""
+        if let username {
+            let escaped = "\(username):\(password ?? "")".replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            config = "user = \"\(escaped)\"\n"
+            arguments += ["--config", "-"]
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        process.arguments = arguments
+        let errors = Pipe()
+        let input = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = input
+        do {
+            try process.run()
+        } catch {
+            throw MailError.transport("cannot run curl: \(error)")
+        }
+        input.fileHandleForWriting.write(Data(config.utf8))
+        try? input.fileHandleForWriting.close()
+        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw MailError.transport("SMTP \(url): \(String(decoding: message, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+}

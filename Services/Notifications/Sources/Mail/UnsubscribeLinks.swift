@@ -1,0 +1,35 @@
+import Crypto
+import Foundation
+
+/// One-click unsubscribe links (RFC 8058): a link per user, signed with a secret so that nobody
+/// can unsubscribe someone else, and stable so that an old mail's link still works.
+public struct UnsubscribeLinks: Sendable {
+    let key: SymmetricKey
+    /// Where notifications is reached from outside, e.g. https://api.example.com.
+    public let baseURL: String
+
+    public init(secret: String, baseURL: String) {
+        key = SymmetricKey(data: Data(secret.utf8))
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    }
+
+    public func token(for user: UUID) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("unsubscribe:\(user.uuidString.lowercased())".utf8), using: key)
+        return Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    public func url(for user: UUID) -> String {
+        "\(baseURL)/v1/notifications/unsubscribe?user=\(user.uuidString.lowercased())&token=\(token(for: user))"
+    }
+
+    /// Whether `token` is the user's, compared in constant time.
+    public func verify(_ token: String, for user: UUID) -> Bool {
+        let expected = Array(self.token(for: user).utf8)
+        let given = Array(token.utf8)
+        guard expected.count == given.count else { return false }
+        var difference: UInt8 = 0
+        for index in expected.indices { difference |= expected[index] ^ given[index] }
+        return difference == 0
+    }
+}
