@@ -8,7 +8,7 @@ import TestSupport
         userId: "0190a5b2-0000-7000-8000-000000000001", email: "ada@example.com", name: "Ada", role: "USER",
         emailVerified: false, marketingOptOut: false, registeredAt: Date(timeIntervalSince1970: 1_795_346_716.123))
 
-    @Test func envelopeAttributes() throws {
+    @Test func envelopeAttributes() async throws {
         let event = CloudEvent(registered, sequence: 7, time: Date(timeIntervalSince1970: 1_795_346_716.5))
         let json = try JSONSerialization.jsonObject(with: Data(EventCoding.encode(event))) as! [String: Any]
         #expect(json["specversion"] as? String == "1.0")
@@ -26,7 +26,7 @@ import TestSupport
         #expect(json["traceparent"] == nil)
     }
 
-    @Test func roundTripsAndHeaderDecodesWithoutData() throws {
+    @Test func roundTripsAndHeaderDecodesWithoutData() async throws {
         let event = CloudEvent(registered, sequence: 1)
         let bytes = try EventCoding.encode(event)
         let decoded = try EventCoding.decode(CloudEvent<IdentityUserRegisteredV1>.self, from: bytes)
@@ -61,18 +61,18 @@ import TestSupport
 @Suite struct ContractFileTests {
     var script: String { TestEnvironment.repositoryRoot.appendingPathComponent("scripts/contracts.py").path }
 
-    @Test func schemasHaveNoBreakingChangeAgainstTheSnapshot() throws {
-        let result = try run("/usr/bin/python3", [script, "check-compat"])
+    @Test func schemasHaveNoBreakingChangeAgainstTheSnapshot() async throws {
+        let result = try await blocking { try run("/usr/bin/python3", [script, "check-compat"]) }
         #expect(result.status == 0, "\(result.output)")
     }
 
-    @Test func compatibilityCheckerCatchesBreakingChanges() throws {
-        let result = try run("/usr/bin/python3", [script, "selftest"])
+    @Test func compatibilityCheckerCatchesBreakingChanges() async throws {
+        let result = try await blocking { try run("/usr/bin/python3", [script, "selftest"]) }
         #expect(result.status == 0, "\(result.output)")
     }
 
-    @Test func asyncAPIDocumentCoversTheContract() throws {
-        let result = try run("/usr/bin/python3", [script, "check-asyncapi"])
+    @Test func asyncAPIDocumentCoversTheContract() async throws {
+        let result = try await blocking { try run("/usr/bin/python3", [script, "check-asyncapi"]) }
         #expect(result.status == 0, "\(result.output)")
         let document = try String(
             contentsOf: TestEnvironment.repositoryRoot.appendingPathComponent("Shared/Contracts/asyncapi.yaml"), encoding: .utf8)
@@ -90,7 +90,7 @@ import TestSupport
         }
     }
 
-    @Test func eventsEncodedByTheProgramMatchTheirSchemas() throws {
+    @Test func eventsEncodedByTheProgramMatchTheirSchemas() async throws {
         let event = CloudEvent(
             IdentityUserRegisteredV1(
                 userId: UUIDv7.make().lowercased, email: "grace@example.com", name: "Grace Hopper", role: "USER",
@@ -100,7 +100,7 @@ import TestSupport
         #expect(result.valid, "\(result.output)")
     }
 
-    @Test func aBrokenEventIsRefused() throws {
+    @Test func aBrokenEventIsRefused() async throws {
         var event = CloudEvent(
             IdentityUserRegisteredV1(
                 userId: "not-a-uuid", email: "grace@example.com", name: "Grace", role: "USER",
@@ -116,7 +116,7 @@ import TestSupport
 @Suite struct CatalogConsistencyTests {
     /// The AsyncAPI document's receive operations and the catalogue's subscriptions (which the
     /// topology binds) must say the same.
-    @Test func asyncAPIReceiversMatchTheCatalogue() throws {
+    @Test func asyncAPIReceiversMatchTheCatalogue() async throws {
         let script = """
             import json, sys, yaml
             doc = yaml.safe_load(open(sys.argv[1]))
@@ -126,7 +126,7 @@ import TestSupport
             print(json.dumps(pairs))
             """
         let path = TestEnvironment.repositoryRoot.appendingPathComponent("Shared/Contracts/asyncapi.yaml").path
-        let result = try run("/usr/bin/python3", ["-c", script, path])
+        let result = try await blocking { try run("/usr/bin/python3", ["-c", script, path]) }
         #expect(result.status == 0, "\(result.output)")
         let pairs = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String]] ?? []
         let documented = Set(pairs.map { "\($0[0]) <- \($0[1])" })

@@ -126,12 +126,13 @@ final class BillingJourney: @unchecked Sendable {
         #expect(session.form["subscription_data[metadata][userId]"] == learner.id)
         #expect(session.form["line_items[0][price]"] == "price_pro_monthly")
         #expect(try await api.send(.POST, billing("/v1/billing/checkout"), json: #"{"tier":"free","interval":"DAILY"}"#, token: learner.token).status == 422)
-        let customer = "cus_fake1"
+        let customer = stripe.id("cus", 1)
+        let subA = stripe.id("sub", 0)
 
         // The subscription arrives before checkout.session.completed: it links by billing's own
         // customer record, and the entitlement crosses the bus.
         let t0 = Int64(Date().timeIntervalSince1970)
-        let createdEvent = Journey.event("customer.subscription.created", created: t0, object: Journey.subscription("sub_a", customer: customer, status: "active", price: "price_pro_monthly"))
+        let createdEvent = Journey.event("customer.subscription.created", created: t0, object: Journey.subscription(subA, customer: customer, status: "active", price: "price_pro_monthly"))
         let first = try await webhook(createdEvent)
         #expect(first.status == 200)
         #expect(first.body["outcome"] as? String == "applied")
@@ -145,7 +146,7 @@ final class BillingJourney: @unchecked Sendable {
         let validation = try validateEvents(granted.map(\.body))
         #expect(validation.valid, "\(validation.output)")
         #expect(try await webhook(Journey.event("checkout.session.completed", created: t0 + 1,
-            object: #"{"id":"cs_fake2","object":"checkout.session","customer":"\#(customer)","subscription":"sub_a","client_reference_id":"\#(learner.id)"}"#)).status == 200)
+            object: #"{"id":"\#(stripe.id("cs", 2))","object":"checkout.session","customer":"\#(customer)","subscription":"\#(subA)","client_reference_id":"\#(learner.id)"}"#)).status == 200)
 
         // A replayed event changes nothing.
         let replay = try await webhook(createdEvent)
@@ -154,10 +155,10 @@ final class BillingJourney: @unchecked Sendable {
 
         // Out of order: an older update after a newer one is ignored.
         #expect(try await webhook(Journey.event("customer.subscription.updated", created: t0 + 20,
-            object: Journey.subscription("sub_a", customer: customer, status: "past_due", price: "price_pro_monthly", newShape: false)))
+            object: Journey.subscription(subA, customer: customer, status: "past_due", price: "price_pro_monthly", newShape: false)))
             .body["outcome"] as? String == "applied")
         let stale = try await webhook(Journey.event("customer.subscription.updated", created: t0 + 10,
-            object: Journey.subscription("sub_a", customer: customer, status: "canceled", price: "price_pro_monthly")))
+            object: Journey.subscription(subA, customer: customer, status: "canceled", price: "price_pro_monthly")))
         #expect(stale.body["outcome"] as? String == "stale")
         let mine = try await api.send(.GET, billing("/v1/billing/subscription"), token: learner.token)
         #expect((mine.body["subscription"] as? [String: Any])?["status"] as? String == "PAST_DUE")
@@ -165,22 +166,22 @@ final class BillingJourney: @unchecked Sendable {
         #expect((mine.body["subscription"] as? [String: Any])?["currentPeriodEnd"] as? String != nil, "periods from the older API shape too")
 
         // Two events in one second cannot be ordered: billing reads the subscription back.
-        stripe.setSubscription("sub_a", json: Journey.subscription("sub_a", customer: customer, status: "past_due", price: "price_pro_monthly"))
+        stripe.setSubscription(subA, json: Journey.subscription(subA, customer: customer, status: "past_due", price: "price_pro_monthly"))
         #expect(try await outcome(Journey.event("customer.subscription.updated", created: t0 + 20,
-            object: Journey.subscription("sub_a", customer: customer, status: "unpaid", price: "price_pro_monthly"))) == "applied")
+            object: Journey.subscription(subA, customer: customer, status: "unpaid", price: "price_pro_monthly"))) == "applied")
         try await eventually(timeout: .seconds(15), "the subscription read back from Stripe") {
             try await subscriptionField(learner.token, "status") as? String == "PAST_DUE"
-                && stripe.requests.contains { $0.method == "GET" && $0.path == "/v1/subscriptions/sub_a" }
+                && stripe.requests.contains { $0.method == "GET" && $0.path == "/v1/subscriptions/\(subA)" }
         }
 
         // Payments: failure set once, payment clears it; payment events always name the user.
-        let failed = #"{"id":"in_1","object":"invoice","customer":"\#(customer)","parent":{"subscription_details":{"subscription":"sub_a"}},"amount_due":4900,"currency":"gbp","billing_reason":"subscription_cycle"}"#
+        let failed = #"{"id":"in_1","object":"invoice","customer":"\#(customer)","parent":{"subscription_details":{"subscription":"\#(subA)"}},"amount_due":4900,"currency":"gbp","billing_reason":"subscription_cycle"}"#
         #expect(try await webhook(Journey.event("invoice.payment_failed", created: t0 + 30, object: failed)).status == 200)
         #expect(try await webhook(Journey.event("invoice.payment_failed", created: t0 + 40, object: failed)).status == 200)
         let afterFailures = try await api.send(.GET, billing("/v1/billing/subscription"), token: learner.token)
         let failedAt = (afterFailures.body["subscription"] as? [String: Any])?["paymentFailedAt"] as? String
         #expect(failedAt.flatMap(RFC3339.parse).map { Int64($0.timeIntervalSince1970) } == t0 + 30, "set on the first failure only")
-        let paid = #"{"id":"in_2","object":"invoice","customer":"\#(customer)","subscription":"sub_a","amount_paid":4900,"currency":"gbp","billing_reason":"subscription_cycle"}"#
+        let paid = #"{"id":"in_2","object":"invoice","customer":"\#(customer)","subscription":"\#(subA)","amount_paid":4900,"currency":"gbp","billing_reason":"subscription_cycle"}"#
         #expect(try await webhook(Journey.event("invoice.paid", created: t0 + 50, object: paid)).status == 200)
         #expect((try await api.send(.GET, billing("/v1/billing/subscription"), token: learner.token).body["subscription"] as? [String: Any])?["paymentFailedAt"] == nil)
         try await eventually("payment events on the bus") {
@@ -190,14 +191,14 @@ final class BillingJourney: @unchecked Sendable {
         }
 
         // Bad input, answered as Stripe expects and never half-applied.
-        let probe = Journey.event("customer.subscription.updated", created: t0 + 60, object: Journey.subscription("sub_a", customer: customer, status: "canceled", price: "price_pro_monthly"))
+        let probe = Journey.event("customer.subscription.updated", created: t0 + 60, object: Journey.subscription(subA, customer: customer, status: "canceled", price: "price_pro_monthly"))
         #expect(try await webhook(probe, signature: Journey.sign(probe, secret: "whsec_wrong")).body["code"] as? String == "signature_invalid")
         #expect(try await webhook(probe, signature: Journey.sign(probe, secret: secret, at: t0 - 3600)).body["code"] as? String == "signature_expired")
         #expect(try await webhook(probe, signature: "").body["code"] as? String == "signature_missing")
         #expect(try await webhook(probe, signature: "t=1,v9=zz").body["code"] as? String == "signature_malformed")
         let huge = #"{"pad":"\#(String(repeating: "x", count: 300 * 1024))"}"#
         #expect(try await webhook(huge).status == 413)
-        #expect(try await webhook(Journey.event("customer.subscription.updated", created: t0 + 60, object: Journey.subscription("sub_a", customer: customer, status: "canceled", price: "price_pro_monthly"), livemode: true)).body["code"] as? String == "livemode_mismatch")
+        #expect(try await webhook(Journey.event("customer.subscription.updated", created: t0 + 60, object: Journey.subscription(subA, customer: customer, status: "canceled", price: "price_pro_monthly"), livemode: true)).body["code"] as? String == "livemode_mismatch")
         #expect(try await webhook("{not json").body["code"] as? String == "malformed_request")
         #expect(try await webhook(Journey.event("charge.refunded", created: t0 + 60, object: #"{"id":"ch_1"}"#)).body["outcome"] as? String == "ignored")
         // An invoice before its subscription: not recorded, Stripe is asked to send it again.
@@ -208,7 +209,7 @@ final class BillingJourney: @unchecked Sendable {
 
         // MRR over a mixed set (annual amounts chosen to divide by 12, so the change is exact).
         let adminEmail = "billing.admin.\(UUID().uuidString.prefix(6).lowercased())@example.com"
-        #expect(try processes.syllabus(["admin", "create", "--email", adminEmail, "--password", "admin password"]).status == 0)
+        #expect(try await processes.syllabus(["admin", "create", "--email", adminEmail, "--password", "admin password"]).status == 0)
         let adminToken = try #require(try await api.send(.POST, processes.url("identity", "/v1/auth/login"), json: #"{"email":"\#(adminEmail)","password":"admin password"}"#).body["accessToken"] as? String)
         #expect(try await api.send(.GET, billing("/v1/billing/admin/metrics"), token: learner.token).code == "admin_only")
         let before = try await api.send(.GET, billing("/v1/billing/admin/metrics"), token: adminToken)
@@ -242,7 +243,7 @@ final class BillingJourney: @unchecked Sendable {
         #expect(try await api.send(.DELETE, processes.url("identity", "/v1/me"), token: learner.token).status == 204)
         try await eventually(timeout: .seconds(15), "the deletion's entitlement and the cancellation at Stripe") {
             let ended = try await billingEvents("billing.entitlement.changed.v1") { $0.contains(learner.id) && $0.contains(#""reason":"deletion""#) }
-            return !ended.isEmpty && stripe.requests.contains { $0.method == "DELETE" && $0.path == "/v1/subscriptions/sub_a" }
+            return !ended.isEmpty && stripe.requests.contains { $0.method == "DELETE" && $0.path == "/v1/subscriptions/\(subA)" }
         }
         #expect(try await api.send(.GET, billing("/v1/billing/subscription"), token: learner.token).code == "invalid_token")
         #expect(processes.exited.isEmpty, "no service died: \(processes.exited)")

@@ -32,7 +32,7 @@ extension EndToEndTests.ConformanceTests {
         let bases = ServiceProcesses.services.map { processes.url($0, "") }
         try await eventually(timeout: .seconds(60), "all five services to be ready") {
             for base in bases {
-                let check = try run("/usr/bin/curl", ["-fs", "-o", "/dev/null", "\(base)/health/ready"], timeout: 5)
+                let check = try await blocking { try run("/usr/bin/curl", ["-fs", "-o", "/dev/null", "\(base)/health/ready"], timeout: 5) }
                 if check.status != 0 { return false }
             }
             return true
@@ -43,19 +43,20 @@ extension EndToEndTests.ConformanceTests {
         var failures: [String] = []
         for base in bases {
             let email = "conformance.\(UUID().uuidString.prefix(8).lowercased())@example.com"
-            let created = try processes.syllabus(["admin", "create", "--email", email, "--password", "conformance password", "--name", "Conformance"])
+            let created = try await processes.syllabus(["admin", "create", "--email", email, "--password", "conformance password", "--name", "Conformance"])
             #expect(created.status == 0, "\(created.output)")
-            let login = try run(
+            let login = try await blocking { try run(
                 "/usr/bin/curl",
                 ["-sS", "-H", "content-type: application/json", "-H", "x-forwarded-for: 10.99.\(Int.random(in: 0...255)).\(Int.random(in: 1...254))", "-d", #"{"email":"\#(email)","password":"conformance password"}"#, "\(bases[0])/v1/auth/login"],
-                timeout: 30)
+                timeout: 30) }
             let token = try #require(
                 (try JSONSerialization.jsonObject(with: Data(login.output.utf8)) as? [String: Any])?["accessToken"] as? String, "\(login.output)")
             var scriptEnvironment = ProcessInfo.processInfo.environment
             scriptEnvironment["CONFORMANCE_TOKEN"] = token
-            let result = try run(
-                TestEnvironment.repositoryRoot.appendingPathComponent("scripts/conformance.sh").path, [base],
-                environment: scriptEnvironment, timeout: 900)
+            let environment = scriptEnvironment
+            let result = try await blocking {
+                try run(TestEnvironment.repositoryRoot.appendingPathComponent("scripts/conformance.sh").path, [base], environment: environment, timeout: 900)
+            }
             print(result.output.split(separator: "\n").filter { $0.hasPrefix("==") || $0.contains("passed") || $0.contains("failed") || $0.contains("Error") || $0.contains("⚠️") }.joined(separator: "\n"))
             if result.status != 0 { failures.append("\(base):\n\(result.output.suffix(6000))") }
         }

@@ -64,7 +64,7 @@ final class CourseJourney: @unchecked Sendable {
 
     func adminToken() async throws -> String {
         let email = "course.admin.\(UUID().uuidString.prefix(6).lowercased())@example.com"
-        #expect(try processes.syllabus(["admin", "create", "--email", email, "--password", "admin password"]).status == 0)
+        #expect(try await processes.syllabus(["admin", "create", "--email", email, "--password", "admin password"]).status == 0)
         return try #require(try await api.send(.POST, processes.url("identity", "/v1/auth/login"), json: #"{"email":"\#(email)","password":"admin password"}"#).body["accessToken"] as? String)
     }
 

@@ -19,7 +19,13 @@ final class FakeStripe: @unchecked Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var requests: [(method: String, path: String, form: [String: String], version: String?)] { lock.withLock { _requests } }
 
-    private func next(_ prefix: String) -> String { lock.withLock { counter += 1; return "\(prefix)_fake\(counter)" } }
+    /// Ids are unique to this fake, as Stripe's are, so runs against one database never collide.
+    private let run = UUID().uuidString.prefix(8).lowercased()
+
+    /// The id the fake gives the `n`th object it makes (counting every kind).
+    func id(_ prefix: String, _ n: Int) -> String { "\(prefix)_fake\(run)\(n)" }
+
+    private func next(_ prefix: String) -> String { lock.withLock { counter += 1; return id(prefix, counter) } }
 
     private func json(_ object: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: object))))

@@ -132,7 +132,7 @@ extension EndToEndTests.IdentityJourneyTests {
 
             // The first admin, as `make run` and deployments create it.
             let adminEmail = "admin.\(unique)@example.com"
-            let created = try processes.syllabus(["admin", "create", "--email", adminEmail, "--password", "admin password", "--name", "Ada Admin"])
+            let created = try await processes.syllabus(["admin", "create", "--email", adminEmail, "--password", "admin password", "--name", "Ada Admin"])
             #expect(created.status == 0, "\(created.output)")
             let adminLogin = try await api.send(.POST, identity("/v1/auth/login"), json: #"{"email":"\#(adminEmail)","password":"admin password"}"#)
             let adminToken = try #require(adminLogin.body["accessToken"] as? String)

@@ -75,7 +75,7 @@ final class NotificationsJourney: @unchecked Sendable {
 
         // Admins see the queue; only a FAILED mail can be retried.
         let adminEmail = "mail.admin.\(UUID().uuidString.prefix(6).lowercased())@example.com"
-        #expect(try processes.syllabus(["admin", "create", "--email", adminEmail, "--password", "admin password"]).status == 0)
+        #expect(try await processes.syllabus(["admin", "create", "--email", adminEmail, "--password", "admin password"]).status == 0)
         let admin = try #require(try await api.send(.POST, processes.url("identity", "/v1/auth/login"), json: #"{"email":"\#(adminEmail)","password":"admin password"}"#).body["accessToken"] as? String)
         let queue = try await api.send(.GET, notifications("/v1/notifications/admin/emails?userId=\(user)&template=PAYMENT_FAILED"), token: admin)
         let entry = try #require((queue.body["items"] as? [[String: Any]])?.first)

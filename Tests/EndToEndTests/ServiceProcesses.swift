@@ -82,9 +82,11 @@ final class ServiceProcesses: @unchecked Sendable {
     }
 
     /// Runs the `syllabus` command against the test stack.
-    func syllabus(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    func syllabus(_ arguments: [String]) async throws -> (status: Int32, output: String) {
         var environment = try TestEnvironment.values()
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
-        return try run(try TestEnvironment.binaryDirectory().appendingPathComponent("syllabus").path, arguments, environment: environment, timeout: 60)
+        let program = try TestEnvironment.binaryDirectory().appendingPathComponent("syllabus").path
+        let settings = environment
+        return try await blocking { try run(program, arguments, environment: settings, timeout: 60) }
     }
 }

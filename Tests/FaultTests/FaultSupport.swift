@@ -52,10 +52,3 @@ func removeConsumerQueue(_ admin: AMQPAdmin, name: String, retryDelays: [Int] = 
         try? await admin.deleteQueue(queue)
     }
 }
-
-/// Runs a blocking step (a server restart) off the cooperative pool.
-func blocking(_ body: @escaping @Sendable () throws -> Void) async throws {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import Notifications
 
@@ -82,12 +83,14 @@ final class SMTPSink: @unchecked Sendable {
             headers: [("List-Unsubscribe", "<http://x/unsubscribe>")])
     }
 
-    @Test func aRelayReceivesTheEnvelopeAndTheWholeMessage() throws {
-        let sink = try SMTPSink(port: 9597)
+    @Test func aRelayReceivesTheEnvelopeAndTheWholeMessage() async throws {
+        let sink = try await blocking { try SMTPSink(port: 9597) }
         let transport = try SMTPMailTransport(url: "smtp://127.0.0.1:9597", startTLS: false, username: nil, password: nil)
         let mail = mail()
-        try transport.send(mail)
-        let received = sink.received()
+        let received = try await blocking {
+            try transport.send(mail)
+            return sink.received()
+        }
         #expect(received.contains("MAIL FROM:<hello@syllabus.test>"))
         #expect(received.contains("RCPT TO:<ada@example.com>"))
         #expect(received.contains("Subject: Hello"))
@@ -96,11 +99,20 @@ final class SMTPSink: @unchecked Sendable {
         #expect(received.contains("\n.starts with a dot"), "dot-stuffing undone: the line arrives as written")
     }
 
-    @Test func startTLSIsRequiredNeverSkipped() throws {
-        let sink = try SMTPSink(port: 9598)
-        defer { sink.stop() }
+    @Test func startTLSIsRequiredNeverSkipped() async throws {
+        let sink = try await blocking { try SMTPSink(port: 9598) }
         let transport = try SMTPMailTransport(url: "smtp://127.0.0.1:9598", startTLS: true, username: nil, password: nil)
-        #expect(throws: MailError.self) { try transport.send(mail()) }
+        let mail = mail()
+        let refused = try await blocking {
+            defer { sink.stop() }
+            do {
+                try transport.send(mail)
+                return false
+            } catch is MailError {
+                return true
+            }
+        }
+        #expect(refused)
     }
 
     @Test func anUnreachableRelayIsATransportFailure() throws {

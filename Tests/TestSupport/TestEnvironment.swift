@@ -135,6 +135,15 @@ public func withTemporarySchema<T: Sendable>(
 /// posix_spawn and waitpid rather than Foundation's Process, whose `waitUntilExit` can miss the
 /// exit of a child that started a daemon; and output goes to a file, not a pipe, since a daemon a
 /// script starts (stack.sh start-broker) keeps the script's stdout open.
+/// Runs blocking work (a program, a wait) on a thread of its own, so that it does not hold one of
+/// the few threads Swift concurrency shares with every test running at the same time (HTTP
+/// servers in the tests answer on those threads).
+public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
 public func run(
     _ executable: String, _ arguments: [String], input: Data? = nil, environment: [String: String]? = nil, timeout: TimeInterval = 300
 ) throws -> (status: Int32, output: String) {
@@ -153,6 +162,7 @@ public func run(
     posix_spawn_file_actions_addopen(&actions, 0, inputPath, O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    closeOnExec()
 
     let environmentPairs = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
     let argv = [executable] + arguments
@@ -178,6 +188,17 @@ public func run(
     let code = exited ? (exitStatus >> 8) & 0xff : 128 + (exitStatus & 0x7f)
     let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     return (code, output)
+}
+
+/// Marks every open descriptor of the test process close-on-exec, so that nothing of it goes to a
+/// child: a broker restarted by a test must not inherit (and keep) a test server's listening socket.
+private func closeOnExec() {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+    for entry in entries {
+        guard let fd = Int32(entry), fd > 2 else { continue }
+        let flags = fcntl(fd, F_GETFD)
+        if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+    }
 }
 
 private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {

@@ -378,7 +378,11 @@ public struct BillingStore: Sendable {
     public func saveCustomer(_ customer: String, for userID: UUID) async throws -> String {
         try await database.transaction { connection in
             try Self.link(userID: userID, customer: customer, on: connection)
-            return try connection.query("SELECT stripe_customer_id FROM customers WHERE user_id = \(userID)").first!.decode("stripe_customer_id")
+            // Stripe never gives two users one customer; if it seems to, refuse rather than mix them.
+            guard let row = try connection.query("SELECT stripe_customer_id FROM customers WHERE user_id = \(userID)").first else {
+                throw StripeClient.Failure(status: 200, message: "customer \(customer) already belongs to another user")
+            }
+            return try row.decode("stripe_customer_id")
         }
     }
 
