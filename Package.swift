@@ -28,7 +28,7 @@ func service(_ name: String, dependencies: [Target.Dependency] = []) -> [Target]
     ]
 }
 
-let services = ["Identity", "Billing", "Content", "Progress", "Notifications"]
+let services = ["Identity", "Billing", "Content", "Progress", "Notifications", "Analytics"]
 
 let package = Package(
     name: "Syllabus",
@@ -156,6 +156,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ])
         + service("Progress", dependencies: ["CourseRules"])
+        + service("Analytics")
         + service("Notifications", dependencies: [
             .product(name: "Mustache", package: "swift-mustache"),
         ])
@@ -177,6 +178,7 @@ let package = Package(
             .testTarget(name: "CourseRulesTests", dependencies: ["CourseRules"], swiftSettings: swiftSettings),
             .testTarget(name: "ContentTests", dependencies: ["Content"], swiftSettings: swiftSettings),
             .testTarget(name: "ProgressTests", dependencies: ["Progress", "Database", "TestSupport"], swiftSettings: swiftSettings),
+            .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),
             .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),
             .testTarget(
                 name: "IntegrationTests",

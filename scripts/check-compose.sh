@@ -17,7 +17,7 @@ cd "$REPO_DIR"
 
 COMPOSE_FILE=compose/docker-compose.yml
 ENV_EXAMPLE=compose/.env.example
-SERVICES=(identity billing content progress notifications)
+SERVICES=(identity billing content progress notifications analytics)
 
 failures=0
 pass() { printf 'ok    %s\n' "$*"; }
@@ -146,7 +146,7 @@ stack_function() {
 # Postgres: the SQL of init.sh is the SQL the local stack runs.
 (
     load_env_example
-    SERVICES=(identity billing content progress notifications)
+    SERVICES=(identity billing content progress notifications analytics)
     LOG_DIR="$tmp/stack-pg"
     mkdir -p "$LOG_DIR"
     psql_super() { cat; }
@@ -166,7 +166,7 @@ fi
 # RabbitMQ: the rendered definitions are the ones the local stack loads.
 (
     load_env_example
-    SERVICES=(identity billing content progress notifications)
+    SERVICES=(identity billing content progress notifications analytics)
     RMQ_DIR="$tmp/stack-rmq" RMQ_HOME="$tmp/stack-rmq/home" RMQ_LOG_DIR="$tmp/stack-rmq/log" MGMT_PORT=15672
     RMQ_DEFINITIONS="$RMQ_DIR/definitions.json"
     eval "$(stack_function rmq_write_config)"
@@ -198,7 +198,7 @@ fi
 
 # The entrypoint refuses a password that would break a URL or the JSON.
 if ADMIN_AMQP_PASSWORD='a"b' SUBSCRIBER_AMQP_PASSWORD=x IDENTITY_AMQP_PASSWORD=x BILLING_AMQP_PASSWORD=x \
-    CONTENT_AMQP_PASSWORD=x PROGRESS_AMQP_PASSWORD=x NOTIFICATIONS_AMQP_PASSWORD=x \
+    CONTENT_AMQP_PASSWORD=x PROGRESS_AMQP_PASSWORD=x NOTIFICATIONS_AMQP_PASSWORD=x ANALYTICS_AMQP_PASSWORD=x \
     SYLLABUS_DEFINITIONS_TEMPLATE=compose/rabbitmq/definitions.json SYLLABUS_DEFINITIONS_FILE="$tmp/bad.json" \
     bash compose/rabbitmq/entrypoint.sh --render-only >/dev/null 2>&1; then
     fail "compose/rabbitmq/entrypoint.sh accepts a password with a quote"

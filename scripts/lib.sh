@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-SERVICES=(identity billing content progress notifications)
+SERVICES=(identity billing content progress notifications analytics)
 
 service_port() { # service offset
     local base=$2
@@ -12,6 +12,7 @@ service_port() { # service offset
     content) echo $((base + 3)) ;;
     progress) echo $((base + 4)) ;;
     notifications) echo $((base + 5)) ;;
+    analytics) echo $((base + 6)) ;;
     esac
 }
 

@@ -42,6 +42,7 @@ Syllabus is running.
   content        http://127.0.0.1:8083
   progress       http://127.0.0.1:8084
   notifications  http://127.0.0.1:8085
+  analytics      http://127.0.0.1:8086   (admin reports: /v1/analytics/admin/…)
   every service: /health/ready, /metrics, /openapi.yaml
   Postgres       127.0.0.1:5442 (database syllabus; URLs in .stack/syllabus.env)
   RabbitMQ       amqp://127.0.0.1:5682/syllabus, management http://127.0.0.1:15682

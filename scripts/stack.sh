@@ -37,7 +37,7 @@ ROOT_STACK_DIR="$REPO_DIR/.stack" # shared by all profiles: locks and the epmd p
 PG_BIN=/usr/lib/postgresql/15/bin
 RMQ_BIN=/usr/lib/rabbitmq/bin
 PG_OS_USER=postgres
-SERVICES=(identity billing content progress notifications)
+SERVICES=(identity billing content progress notifications analytics)
 ALL_PROFILES=(run test fault bench)
 COMMANDS="up|down|status|env|restart-broker|restart-postgres|stop-broker|start-broker|stop-postgres|start-postgres"
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// The services that publish and consume events.
 public enum ServiceName: String, CaseIterable, Sendable, Codable {
-    case identity, billing, content, progress, notifications
+    case identity, billing, content, progress, notifications, analytics
 
     /// The topic exchange the service publishes to.
     public var exchange: String { "\(rawValue).events" }

@@ -68,5 +68,20 @@ public enum EventCatalog {
             ProgressCourseCompletedV1.eventType,
             ContentVideoFailedV1.eventType,
         ],
+        // Analytics subscribes like any outside system: the public contract only.
+        .analytics: [
+            IdentityUserRegisteredV1.eventType,
+            IdentityUserProfileUpdatedV1.eventType,
+            IdentityUserDeletedV1.eventType,
+            ProgressLessonStartedV1.eventType,
+            ProgressLessonCompletedV1.eventType,
+            ProgressModuleCompletedV1.eventType,
+            ProgressCourseCompletedV1.eventType,
+            BillingSubscriptionActivatedV1.eventType,
+            BillingSubscriptionUpdatedV1.eventType,
+            BillingSubscriptionCanceledV1.eventType,
+            BillingPaymentSucceededV1.eventType,
+            BillingPaymentFailedV1.eventType,
+        ],
     ]
 }

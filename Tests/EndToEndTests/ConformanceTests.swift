@@ -30,7 +30,7 @@ extension EndToEndTests.ConformanceTests {
         ])
         defer { processes.stop() }
         let bases = ServiceProcesses.services.map { processes.url($0, "") }
-        try await eventually(timeout: .seconds(60), "all five services to be ready") {
+        try await eventually(timeout: .seconds(60), "every service to be ready") {
             for base in bases {
                 let check = try await blocking { try run("/usr/bin/curl", ["-fs", "-o", "/dev/null", "\(base)/health/ready"], timeout: 5) }
                 if check.status != 0 { return false }

@@ -2,10 +2,10 @@ import Foundation
 import NIOHTTP1
 import TestSupport
 
-/// The five built executables, started as processes against the test stack on ports of their
+/// The built service executables, started as processes against the test stack on ports of their
 /// own, and stopped (SIGTERM, then SIGKILL) at the end.
 final class ServiceProcesses: @unchecked Sendable {
-    static let services = ["identity", "billing", "content", "progress", "notifications"]
+    static let services = ["identity", "billing", "content", "progress", "notifications", "analytics"]
 
     let portBase: Int
     let mailDirectory: URL
@@ -70,7 +70,7 @@ final class ServiceProcesses: @unchecked Sendable {
 
     var exited: [String] { processes.filter { !$0.value.isRunning }.map(\.key) }
 
-    /// Waits until `services` (all five by default) answer ready.
+    /// Waits until `services` (all of them by default) answer ready.
     func waitUntilReady(_ api: JSONClient, services: [String] = ServiceProcesses.services) async throws {
         try await eventually(timeout: .seconds(60), "\(services.joined(separator: ", ")) to be ready") {
             for service in services {

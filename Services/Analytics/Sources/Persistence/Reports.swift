@@ -1,0 +1,180 @@
+import Database
+import Foundation
+import ServiceKit
+
+/// The questions operators ask, answered from the events table (all in UTC).
+public struct Reports: Sendable {
+    let database: DatabasePool
+
+    public init(database: DatabasePool) { self.database = database }
+
+    public enum Interval: String, Sendable, CaseIterable {
+        case day, week, month
+    }
+
+    public struct Window: Sendable {
+        public var from: Date
+        public var to: Date
+        public var interval: Interval
+    }
+
+    public struct Recorded: Codable, Sendable, Equatable {
+        public var event: String
+        public var source: String
+        public var createdAt: Date
+        public var properties: JSONValue
+    }
+
+    /// A user's events, oldest first (at most the last 1000).
+    public func events(of user: UUID) async throws -> [Recorded] {
+        try await database.query(
+            """
+            SELECT event, source, created_at, properties::text AS properties FROM (
+                SELECT * FROM events WHERE user_id = \(user) ORDER BY created_at DESC, id DESC LIMIT 1000) e
+            ORDER BY created_at, id
+            """
+        ).map {
+            Recorded(
+                event: try $0.decode("event"), source: try $0.decode("source"), createdAt: try $0.decode("created_at"),
+                properties: try JSONValue(parsing: Data(try $0.decode("properties", as: String.self).utf8)))
+        }
+    }
+
+    // MARK: Funnel
+
+    public struct FunnelStep: Codable, Sendable, Equatable {
+        public var event: String
+        public var users: Int
+        /// Of the users who reached the previous step (1 for the first).
+        public var conversionFromPrevious: Double
+        /// Of the users who reached the first step.
+        public var conversionFromFirst: Double
+    }
+
+    /// Users who did each step, in order, each no earlier than the one before, the first within
+    /// the window and the rest before its end.
+    public func funnel(_ steps: [ProductEvent], from: Date, to: Date) async throws -> [FunnelStep] {
+        let counts = try await database.withConnection { connection -> [Int] in
+            var query: Query = "WITH "
+            for (index, step) in steps.enumerated() {
+                if index > 0 { query.append(", ") }
+                if index == 0 {
+                    query.append(
+                        """
+                        f0 AS (SELECT user_id, min(created_at) AS t FROM events
+                               WHERE event = \(step.rawValue) AND user_id IS NOT NULL AND created_at >= \(from) AND created_at < \(to) GROUP BY user_id)
+                        """)
+                } else {
+                    query.append(Query(sql: "f\(index) AS (SELECT e.user_id, min(e.created_at) AS t FROM f\(index - 1) p JOIN events e ON e.user_id = p.user_id AND e.event = "))
+                    query.append("\(step.rawValue) AND e.created_at >= p.t AND e.created_at < \(to) GROUP BY e.user_id)")
+                }
+            }
+            query.append(Query(sql: " SELECT " + steps.indices.map { "(SELECT count(*) FROM f\($0)) AS s\($0)" }.joined(separator: ", ")))
+            let row = try connection.query(query).first!
+            return try steps.indices.map { try row.decode("s\($0)", as: Int.self) }
+        }
+        return steps.enumerated().map { index, step in
+            let previous = index == 0 ? counts[0] : counts[index - 1]
+            return FunnelStep(
+                event: step.rawValue, users: counts[index],
+                conversionFromPrevious: previous == 0 ? 0 : Double(counts[index]) / Double(previous),
+                conversionFromFirst: counts[0] == 0 ? 0 : Double(counts[index]) / Double(counts[0]))
+        }
+    }
+
+    // MARK: Series
+
+    public struct MRRPoint: Codable, Sendable, Equatable {
+        public var bucket: Date
+        /// The moment the figure is for: the bucket's end, or the window's end for the last.
+        public var at: Date
+        /// Minor units: ACTIVE subscriptions only, annual prices / 12, rounded as billing rounds.
+        public var mrr: Int
+        public var activeSubscriptions: Int
+    }
+
+    /// The buckets of a window, each with the moment it ends (the window's end for the last).
+    static func buckets(_ window: Window) -> Query {
+        """
+        SELECT b AS bucket, least(b + \("1 \(window.interval.rawValue)")::interval, \(window.to)::timestamptz) AS point
+        FROM generate_series(date_trunc(\(window.interval.rawValue), \(window.from)::timestamptz), \(window.to)::timestamptz - interval '1 microsecond',
+                             \("1 \(window.interval.rawValue)")::interval) AS b
+        """
+    }
+
+    /// MRR through time, rebuilt from billing's subscription events: at each moment, each
+    /// subscription's newest announced state.
+    public func mrr(_ window: Window) async throws -> [MRRPoint] {
+        try await database.transaction { connection in
+            try connection.execute("SET LOCAL TIME ZONE 'UTC'")
+            var query: Query = "WITH buckets AS ("
+            query.append(Self.buckets(window))
+            query.append(
+                """
+                )
+                SELECT bucket, point, coalesce(m.twelfths, 0) AS twelfths, coalesce(m.active, 0) AS active
+                FROM buckets LEFT JOIN LATERAL (
+                    SELECT sum(CASE WHEN s.billing_interval = 'ANNUAL' THEN s.amount ELSE s.amount * 12 END) AS twelfths, count(*) AS active
+                    FROM (SELECT DISTINCT ON (subscription_id) status, billing_interval, amount FROM subscription_states
+                          WHERE valid_from <= point ORDER BY subscription_id, sequence DESC) s
+                    WHERE s.status = 'ACTIVE' AND s.amount IS NOT NULL AND s.billing_interval IN ('MONTHLY', 'ANNUAL')
+                ) m ON true
+                ORDER BY bucket
+                """)
+            return try connection.query(query).map { row in
+                MRRPoint(
+                    bucket: try row.decode("bucket"), at: try row.decode("point"),
+                    mrr: (try row.decode("twelfths", as: Int.self) + 6) / 12, activeSubscriptions: try row.decode("active"))
+            }
+        }
+    }
+
+    public struct ActivePoint: Codable, Sendable, Equatable {
+        public var bucket: Date
+        public var activeLearners: Int
+    }
+
+    /// Learners who started or completed a lesson in each bucket.
+    public func activeLearners(_ window: Window) async throws -> [ActivePoint] {
+        try await database.transaction { connection in
+            try connection.execute("SET LOCAL TIME ZONE 'UTC'")
+            var query: Query = "WITH buckets AS ("
+            query.append(Self.buckets(window))
+            query.append(
+                """
+                )
+                SELECT bucket, (SELECT count(DISTINCT user_id) FROM events
+                                WHERE event IN ('lesson_started', 'lesson_completed') AND user_id IS NOT NULL
+                                  AND created_at >= greatest(bucket, \(window.from)::timestamptz) AND created_at < point) AS active
+                FROM buckets ORDER BY bucket
+                """)
+            return try connection.query(query).map { ActivePoint(bucket: try $0.decode("bucket"), activeLearners: try $0.decode("active")) }
+        }
+    }
+
+    public struct CountPoint: Codable, Sendable, Equatable {
+        public var bucket: Date
+        public var event: String
+        public var count: Int
+    }
+
+    /// How many of each event in each bucket (events with none are left out).
+    public func counts(_ window: Window, events: [ProductEvent]) async throws -> [CountPoint] {
+        try await database.transaction { connection in
+            try connection.execute("SET LOCAL TIME ZONE 'UTC'")
+            var query: Query = "WITH buckets AS ("
+            query.append(Self.buckets(window))
+            query.append(
+                """
+                )
+                SELECT b.bucket, e.event, count(*) AS n
+                FROM buckets b JOIN events e ON e.created_at >= greatest(b.bucket, \(window.from)::timestamptz) AND e.created_at < b.point
+                WHERE e.event = ANY(\(array: events.map(\.rawValue)))
+                GROUP BY b.bucket, e.event ORDER BY b.bucket, e.event
+                """)
+            return try connection.query(query).map {
+                CountPoint(bucket: try $0.decode("bucket"), event: try $0.decode("event"), count: try $0.decode("n"))
+            }
+        }
+    }
+}

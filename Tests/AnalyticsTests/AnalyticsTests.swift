@@ -1,0 +1,101 @@
+import Contracts
+import Database
+import Foundation
+import ServiceKit
+import Testing
+import TestSupport
+
+@testable import Analytics
+
+@Suite struct ClientEventTests {
+    let now = Date(timeIntervalSince1970: 1_900_000_000)
+
+    func batch(_ json: String) throws -> ClientEvents.Batch {
+        try JSONDecoder().decode(ClientEvents.Batch.self, from: Data(json.utf8))
+    }
+
+    func codes(_ json: String) throws -> [String] {
+        do {
+            _ = try ClientEvents.validate(try batch(json), now: now)
+            return []
+        } catch let problem as Problem {
+            return problem.errors.map(\.code)
+        }
+    }
+
+    @Test func aValidBatchIsAccepted() throws {
+        let (session, events) = try ClientEvents.validate(
+            try batch(#"{"sessionId":"abcdefgh-123","events":[{"event":"paywall_viewed","timestamp":"2030-03-17T17:46:40Z","properties":{"placement":"lesson_2","count":2,"first":true}},{"event":"subscription_plan_selected","timestamp":"2030-03-17T17:46:40Z","properties":{"tier":"pro","interval":"ANNUAL"}}]}"#),
+            now: now)
+        #expect(session == "abcdefgh-123")
+        #expect(events.map(\.event) == [.paywallViewed, .subscriptionPlanSelected])
+    }
+
+    @Test func everyProblemIsNamed() throws {
+        #expect(try codes(#"{"sessionId":"short","events":[]}"#) == ["invalid_session", "required"])
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"nope","timestamp":"2030-03-17T17:46:40Z"}]}"#) == ["unknown_event"])
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"payment_failed","timestamp":"2030-03-17T17:46:40Z"}]}"#) == ["server_event"])
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started"}]}"#) == ["required"])
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started","timestamp":"yesterday"}]}"#) == ["invalid_timestamp"])
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started","timestamp":"2030-03-17T18:46:40Z"}]}"#) == ["in_the_future"])
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started","timestamp":"2030-03-01T00:00:00Z"}]}"#) == ["too_old"])
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"paywall_viewed","timestamp":"2030-03-17T17:46:40Z","properties":{"nested":{"a":1}}}]}"#) == ["invalid_value", "required"])
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started","timestamp":"2030-03-17T17:46:40Z","properties":{"bad name":"x"}}]}"#) == ["invalid_name"])
+        let many = Array(repeating: #"{"event":"signup_started","timestamp":"2030-03-17T17:46:40Z"}"#, count: 51).joined(separator: ",")
+        #expect(try codes(#"{"sessionId":"abcdefgh","events":[\#(many)]}"#) == ["too_many"])
+    }
+}
+
+/// MRR through time and funnels, against a real schema.
+@Suite(.serialized) struct ReportTests {
+    func withReports(_ body: (Reports, DatabasePool) async throws -> Void) async throws {
+        try await withTemporarySchema { pool, schema in
+            _ = try await Migrator(schema: schema, migrations: AnalyticsMigrations.all).migrate(pool, logger: TestEnvironment.logger)
+            try await body(Reports(database: pool), pool)
+        }
+    }
+
+    func state(_ id: String, _ status: String, _ interval: String, _ amount: Int, sequence: Int64, at time: Date, on pool: DatabasePool) async throws {
+        let state = SubscriptionState(
+            subscriptionId: id, userId: nil, status: status, tier: "pro", interval: interval, amount: amount, currency: "gbp",
+            currentPeriodStart: nil, currentPeriodEnd: nil, cancelAtPeriodEnd: false, cancelledAt: nil, paymentFailedAt: nil)
+        try await pool.transaction { try EventStore.subscription(state, sequence: sequence, at: time, on: $0) }
+    }
+
+    @Test func mrrAtEachMomentCountsTheStatesThenInForce() async throws {
+        let day = 86400.0
+        let t0 = Date(timeIntervalSince1970: 1_900_000_000 - 1_900_000_000.truncatingRemainder(dividingBy: day))
+        try await withReports { reports, pool in
+            try await state("a", "ACTIVE", "MONTHLY", 4900, sequence: 1, at: t0.addingTimeInterval(3600), on: pool)
+            try await state("b", "ACTIVE", "ANNUAL", 39900, sequence: 1, at: t0.addingTimeInterval(day + 3600), on: pool)
+            try await state("a", "PAST_DUE", "MONTHLY", 4900, sequence: 2, at: t0.addingTimeInterval(2 * day + 3600), on: pool)
+            try await state("c", "ACTIVE", "ANNUAL", 19000, sequence: 1, at: t0.addingTimeInterval(2 * day + 3600), on: pool)
+            // An older state arriving late does not win over a newer one.
+            try await state("b", "INCOMPLETE", "ANNUAL", 39900, sequence: 0, at: t0.addingTimeInterval(2 * day), on: pool)
+            let points = try await reports.mrr(.init(from: t0, to: t0.addingTimeInterval(3 * day), interval: .day))
+            #expect(points.map(\.mrr) == [4900, 4900 + 3325, (39900 + 19000 + 6) / 12])
+            #expect(points.map(\.activeSubscriptions) == [1, 2, 2])
+            #expect(points.last?.at == t0.addingTimeInterval(3 * day))
+        }
+    }
+
+    @Test func aFunnelCountsUsersWhoTookTheStepsInOrder() async throws {
+        let t = Date(timeIntervalSince1970: 1_900_000_000)
+        try await withReports { reports, pool in
+            let (a, b, c) = (UUID(), UUID(), UUID())
+            let rows: [(UUID, ProductEvent, Double)] = [
+                (a, .signupCompleted, 0), (a, .video1Completed, 10), (a, .subscriptionStarted, 20),
+                (b, .signupCompleted, 0), (b, .subscriptionStarted, 5),
+                (c, .video1Completed, 0), (c, .signupCompleted, 10),  // out of order: not a video_1 after signup
+            ]
+            try await pool.transaction { connection in
+                for (index, row) in rows.enumerated() {
+                    try EventStore.record(row.1, user: row.0, source: "server", sourceID: "test:\(index)", at: t.addingTimeInterval(row.2), on: connection)
+                }
+            }
+            let steps = try await reports.funnel([.signupCompleted, .video1Completed, .subscriptionStarted], from: t, to: t.addingTimeInterval(100))
+            #expect(steps.map(\.users) == [3, 1, 1])
+            #expect(steps.map(\.conversionFromPrevious) == [1, 1.0 / 3.0, 1])
+        }
+    }
+}
