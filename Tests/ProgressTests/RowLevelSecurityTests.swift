@@ -1,4 +1,5 @@
 import Database
+import ServiceKit
 import Foundation
 import Testing
 import TestSupport
@@ -59,6 +60,16 @@ import TestSupport
             try connection.query("SELECT count(*) AS n FROM lesson_progress WHERE completed_at IS NOT NULL").first!.decode("n", as: Int.self)
         }
         #expect(bobsAfter == 1)
+        try await erase([ada, bob])
+    }
+
+    @Test func anotherLearnersLessonAnswers404() async throws {
+        let ada = UUID(), bob = UUID(), lesson = UUID()
+        try await seed([(ada, lesson)])
+        // The lesson is not in the published outline; only Ada has a row for it.
+        await #expect(throws: Problem.notFound("lesson")) { try await store.uncomplete(lesson, by: bob, now: Date()) }
+        let undone = try await store.uncomplete(lesson, by: ada, now: Date())
+        #expect(undone.lessonCompleted == false)
         try await erase([ada, bob])
     }
 
