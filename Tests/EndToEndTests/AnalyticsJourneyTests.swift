@@ -14,13 +14,7 @@ extension EndToEndTests {
 extension EndToEndTests.AnalyticsJourneyTests {
     @Test func aJourneyBecomesProductEventsAFunnelAndMRR() async throws {
         let journey = try AnalyticsJourney()
-        do {
-            try await journey.run()
-        } catch {
-            try? await journey.http.shutdown()
-            throw error
-        }
-        try await journey.http.shutdown()
+        try await runJourney(journey.run, finish: journey.http.shutdown)
     }
 }
 

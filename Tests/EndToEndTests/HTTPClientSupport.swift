@@ -70,3 +70,14 @@ func runJourney(serving serve: @escaping @Sendable () async throws -> Void, _ jo
     }
     try await finish()
 }
+
+/// Runs a journey, then `finish` whether it passed or failed.
+func runJourney(_ journey: () async throws -> Void, finish: () async throws -> Void) async throws {
+    do {
+        try await journey()
+    } catch {
+        try? await finish()
+        throw error
+    }
+    try await finish()
+}

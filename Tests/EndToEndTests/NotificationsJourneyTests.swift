@@ -14,13 +14,7 @@ extension EndToEndTests {
 extension EndToEndTests.NotificationsJourneyTests {
     @Test func paymentFailureMailUnsubscribeAndAdminRetry() async throws {
         let journey = try NotificationsJourney()
-        do {
-            try await journey.run()
-        } catch {
-            try? await journey.http.shutdown()
-            throw error
-        }
-        try await journey.http.shutdown()
+        try await runJourney(journey.run, finish: journey.http.shutdown)
     }
 }
 

@@ -114,47 +114,50 @@ struct ReportsController: Sendable {
         var points: [Point]
     }
 
-    @Sendable func mrr(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    /// A time series report: the window and format checked (plus `check`'s own parameters), the
+    /// points computed, and answered as JSON or CSV.
+    func series<Point: Encodable & Sendable>(
+        _ request: Request, context: BasicRequestContext, header: [String], row: (Point) -> [String],
+        check: (inout [FieldError]) -> Void = { _ in }, compute: (Reports.Window) async throws -> [Point]
+    ) async throws -> Response {
         _ = try await verifier.authenticateAdmin(request)
         var errors: [FieldError] = []
         let window = Self.window(request, now: Date(), errors: &errors)
         let csv = Self.wantsCSV(request, errors: &errors)
+        check(&errors)
         guard errors.isEmpty else { throw Problem.validation(errors) }
-        let points = try await reports.mrr(window)
-        if csv {
-            return Self.csv(["bucket", "at", "mrr", "active_subscriptions"], points.map { [RFC3339.format($0.bucket), RFC3339.format($0.at), "\($0.mrr)", "\($0.activeSubscriptions)"] })
-        }
-        return try JSONResponse(.ok, Series(from: window.from, to: window.to, interval: window.interval.rawValue, points: points)).response(from: request, context: context)
+        let points = try await compute(window)
+        if csv { return Self.csv(header, points.map(row)) }
+        return try JSONResponse(.ok, Series(from: window.from, to: window.to, interval: window.interval.rawValue, points: points))
+            .response(from: request, context: context)
+    }
+
+    @Sendable func mrr(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        try await series(
+            request, context: context, header: ["bucket", "at", "mrr", "active_subscriptions"],
+            row: { [RFC3339.format($0.bucket), RFC3339.format($0.at), "\($0.mrr)", "\($0.activeSubscriptions)"] },
+            compute: reports.mrr)
     }
 
     @Sendable func activeLearners(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        _ = try await verifier.authenticateAdmin(request)
-        var errors: [FieldError] = []
-        let window = Self.window(request, now: Date(), errors: &errors)
-        let csv = Self.wantsCSV(request, errors: &errors)
-        guard errors.isEmpty else { throw Problem.validation(errors) }
-        let points = try await reports.activeLearners(window)
-        if csv { return Self.csv(["bucket", "active_learners"], points.map { [RFC3339.format($0.bucket), "\($0.activeLearners)"] }) }
-        return try JSONResponse(.ok, Series(from: window.from, to: window.to, interval: window.interval.rawValue, points: points)).response(from: request, context: context)
+        try await series(
+            request, context: context, header: ["bucket", "active_learners"], row: { [RFC3339.format($0.bucket), "\($0.activeLearners)"] },
+            compute: reports.activeLearners)
     }
 
     @Sendable func counts(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        _ = try await verifier.authenticateAdmin(request)
-        var errors: [FieldError] = []
-        let window = Self.window(request, now: Date(), errors: &errors)
-        let csv = Self.wantsCSV(request, errors: &errors)
         var events = ProductEvent.allCases
-        if let text = request.uri.queryParameters.get("events") {
-            events = []
-            for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
-                if let event = ProductEvent(rawValue: name) { events.append(event) } else {
-                    errors.append(FieldError(field: "events", code: "unknown_event", message: "\(name) is not a tracked event."))
+        return try await series(
+            request, context: context, header: ["bucket", "event", "count"], row: { [RFC3339.format($0.bucket), $0.event, "\($0.count)"] },
+            check: { errors in
+                guard let text = request.uri.queryParameters.get("events") else { return }
+                events = []
+                for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
+                    if let event = ProductEvent(rawValue: name) { events.append(event) } else {
+                        errors.append(FieldError(field: "events", code: "unknown_event", message: "\(name) is not a tracked event."))
+                    }
                 }
-            }
-        }
-        guard errors.isEmpty else { throw Problem.validation(errors) }
-        let points = try await reports.counts(window, events: events)
-        if csv { return Self.csv(["bucket", "event", "count"], points.map { [RFC3339.format($0.bucket), $0.event, "\($0.count)"] }) }
-        return try JSONResponse(.ok, Series(from: window.from, to: window.to, interval: window.interval.rawValue, points: points)).response(from: request, context: context)
+            },
+            compute: { window in try await reports.counts(window, events: events) })
     }
 }
