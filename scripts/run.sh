@@ -39,8 +39,8 @@ cat <<MSG
 Syllabus is running.
   identity       http://127.0.0.1:8081   (POST /v1/auth/register, /.well-known/jwks.json)
   billing        http://127.0.0.1:8082
-  content        http://127.0.0.1:8083
-  progress       http://127.0.0.1:8084
+  content        http://127.0.0.1:8083   (GET /v1/course: a demo course is seeded when empty)
+  progress       http://127.0.0.1:8084   (GET /v1/progress)
   notifications  http://127.0.0.1:8085
   analytics      http://127.0.0.1:8086   (admin reports: /v1/analytics/admin/…)
   every service: /health/ready, /metrics, /openapi.yaml

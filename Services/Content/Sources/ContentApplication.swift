@@ -9,6 +9,7 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
     if configuration.string("demo.course") == "true", try await DemoCourse.seedIfEmpty(store) {
         runtime.logger.info("seeded the demo course")
     }
+    try await store.reannounceOutline()
     let verifier = try await runtime.tokenVerifier()
 
     var playback: MuxPlayback?

@@ -162,6 +162,20 @@ public struct CourseStore: Sendable {
         try Outbox.enqueue(CloudEvent(ContentCourseOutlineChangedV1(version: version, modules: current, changedAt: now), sequence: version), on: connection)
     }
 
+    /// Announces the current outline again (same version): a subscriber that is new, or rebuilt its
+    /// copy, learns it without waiting for the next change; one that holds it ignores the repeat.
+    public func reannounceOutline() async throws {
+        try await database.transaction { connection in
+            let row = try connection.query("SELECT version, modules, updated_at FROM outline FOR UPDATE").first!
+            let version = try row.decode("version", as: Int64.self)
+            guard version > 0 else { return }
+            let modules = try row.decode("modules", as: JSONB.self).decode([OutlineModule].self)
+            try Outbox.enqueue(
+                CloudEvent(ContentCourseOutlineChangedV1(version: version, modules: modules, changedAt: try row.decode("updated_at")), sequence: version),
+                on: connection)
+        }
+    }
+
     /// Runs an authoring change: serialised with every other, the outline announced after it.
     func authoring<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         try await database.transaction { connection in
