@@ -25,24 +25,24 @@ import TestSupport
 
     @Test func aValidBatchIsAccepted() throws {
         let (session, events) = try ClientEvents.validate(
-            try batch(#"{"sessionId":"abcdefgh-123","events":[{"event":"paywall_viewed","timestamp":"2030-03-17T17:46:40Z","properties":{"placement":"lesson_2","count":2,"first":true}},{"event":"subscription_plan_selected","timestamp":"2030-03-17T17:46:40Z","properties":{"tier":"pro","interval":"ANNUAL"}}]}"#),
+            try batch(#"{"sessionId":"abcdefgh-1234567","events":[{"event":"paywall_viewed","timestamp":"2030-03-17T17:46:40Z","properties":{"placement":"lesson_2","count":2,"first":true}},{"event":"subscription_plan_selected","timestamp":"2030-03-17T17:46:40Z","properties":{"tier":"pro","interval":"ANNUAL"}}]}"#),
             now: now)
-        #expect(session == "abcdefgh-123")
+        #expect(session == "abcdefgh-1234567")
         #expect(events.map(\.event) == [.paywallViewed, .subscriptionPlanSelected])
     }
 
     @Test func everyProblemIsNamed() throws {
         #expect(try codes(#"{"sessionId":"short","events":[]}"#) == ["invalid_session", "required"])
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"nope","timestamp":"2030-03-17T17:46:40Z"}]}"#) == ["unknown_event"])
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"payment_failed","timestamp":"2030-03-17T17:46:40Z"}]}"#) == ["server_event"])
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started"}]}"#) == ["required"])
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started","timestamp":"yesterday"}]}"#) == ["invalid_timestamp"])
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started","timestamp":"2030-03-17T18:46:40Z"}]}"#) == ["in_the_future"])
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started","timestamp":"2030-03-01T00:00:00Z"}]}"#) == ["too_old"])
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"paywall_viewed","timestamp":"2030-03-17T17:46:40Z","properties":{"nested":{"a":1}}}]}"#) == ["invalid_value", "required"])
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[{"event":"signup_started","timestamp":"2030-03-17T17:46:40Z","properties":{"bad name":"x"}}]}"#) == ["invalid_name"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[{"event":"nope","timestamp":"2030-03-17T17:46:40Z"}]}"#) == ["unknown_event"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[{"event":"payment_failed","timestamp":"2030-03-17T17:46:40Z"}]}"#) == ["server_event"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[{"event":"signup_started"}]}"#) == ["required"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[{"event":"signup_started","timestamp":"yesterday"}]}"#) == ["invalid_timestamp"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[{"event":"signup_started","timestamp":"2030-03-17T18:46:40Z"}]}"#) == ["in_the_future"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[{"event":"signup_started","timestamp":"2030-03-01T00:00:00Z"}]}"#) == ["too_old"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[{"event":"paywall_viewed","timestamp":"2030-03-17T17:46:40Z","properties":{"nested":{"a":1}}}]}"#) == ["invalid_value", "required"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[{"event":"signup_started","timestamp":"2030-03-17T17:46:40Z","properties":{"bad name":"x"}}]}"#) == ["invalid_name"])
         let many = Array(repeating: #"{"event":"signup_started","timestamp":"2030-03-17T17:46:40Z"}"#, count: 51).joined(separator: ",")
-        #expect(try codes(#"{"sessionId":"abcdefgh","events":[\#(many)]}"#) == ["too_many"])
+        #expect(try codes(#"{"sessionId":"abcdefgh12345678","events":[\#(many)]}"#) == ["too_many"])
     }
 }
 

@@ -112,7 +112,7 @@ paths:
         "422":
           description: |
             `validation_failed`, every problem listed in `errors`: `sessionId` `invalid_session`
-            (missing, or not 8 to 128 letters, digits, `-` or `_`); `events` `required` (missing or
+            (missing, or not 16 to 128 letters, digits, `-` or `_`); `events` `required` (missing or
             empty) or `too_many` (over 50; only the first 50 are checked further); and for each
             event, `events[i].event` `unknown_event` (missing or not a tracked event) or
             `server_event` (a server-side event); `events[i].timestamp` `required`,
@@ -471,8 +471,8 @@ components:
       properties:
         sessionId:
           type: string
-          pattern: "^[A-Za-z0-9_-]{8,128}$"
-          description: The app's session, the same across its requests until it starts a new one; 8 to 128 letters, digits, `-` or `_`
+          pattern: "^[A-Za-z0-9_-]{16,128}$"
+          description: The app's session, the same across its requests until it starts a new one; 16 to 128 letters, digits, `-` or `_`
         events:
           type: array
           minItems: 1

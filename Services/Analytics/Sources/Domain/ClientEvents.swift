@@ -45,7 +45,7 @@ public enum ClientEvents {
     }
 
     static func validSession(_ text: String) -> Bool {
-        (8...128).contains(text.count) && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "-" || $0 == "_" }
+        (16...128).contains(text.count) && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "-" || $0 == "_" }
     }
 
     /// The session and the events, or a 422 naming every problem.
@@ -53,7 +53,7 @@ public enum ClientEvents {
         var errors: [FieldError] = []
         func fail(_ field: String, _ code: String, _ message: String) { errors.append(FieldError(field: field, code: code, message: message)) }
         let session = batch.sessionId ?? ""
-        if !validSession(session) { fail("sessionId", "invalid_session", "8 to 128 letters, digits, - or _.") }
+        if !validSession(session) { fail("sessionId", "invalid_session", "16 to 128 letters, digits, - or _.") }
         let items = batch.events ?? []
         if items.isEmpty { fail("events", "required", "Send at least one event.") }
         if items.count > maximumEvents { fail("events", "too_many", "At most \(maximumEvents) events per request.") }
