@@ -176,7 +176,7 @@ let package = Package(
             .testTarget(name: "IdentityTests", dependencies: ["Identity"], swiftSettings: swiftSettings),
             .testTarget(name: "BillingTests", dependencies: ["Billing", "ServiceKit"], swiftSettings: swiftSettings),
             .testTarget(name: "CourseRulesTests", dependencies: ["CourseRules"], swiftSettings: swiftSettings),
-            .testTarget(name: "ContentTests", dependencies: ["Content"], swiftSettings: swiftSettings),
+            .testTarget(name: "ContentTests", dependencies: ["Content", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),
             .testTarget(name: "ProgressTests", dependencies: ["Progress", "Database", "ServiceKit", "TestSupport"], swiftSettings: swiftSettings),
             .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),
             .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),

@@ -79,5 +79,126 @@ enum ContentMigrations {
                     received_at timestamptz NOT NULL DEFAULT now()
                 );
                 """),
+        Migration(
+            version: 6, name: "learning plans",
+            sql: """
+                -- Each learner's plans. Rows carry the learner, and row-level security keys them on
+                -- the request's learner (`syllabus.user_id`) or the system scope (`syllabus.scope`),
+                -- as in progress: with neither, nothing is visible.
+                CREATE TABLE learning_plans (
+                    id uuid PRIMARY KEY,
+                    user_id uuid NOT NULL,
+                    topic text NOT NULL CHECK (length(topic) BETWEEN 1 AND 200),
+                    skill_level text NOT NULL CHECK (skill_level IN ('beginner', 'intermediate', 'advanced')),
+                    weekly_hours integer NOT NULL CHECK (weekly_hours BETWEEN 1 AND 80),
+                    learning_style text NOT NULL CHECK (learning_style IN ('reading', 'video', 'practice', 'mixed')),
+                    notes text CHECK (length(notes) <= 2000),
+                    start_date date,
+                    deadline_date date CHECK (deadline_date IS NULL OR start_date IS NULL OR deadline_date > start_date),
+                    generation_status text NOT NULL DEFAULT 'generating' CHECK (generation_status IN ('generating', 'ready', 'failed')),
+                    archived_at timestamptz,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX learning_plans_user ON learning_plans (user_id, archived_at, generation_status);
+                CREATE TABLE plan_modules (
+                    id uuid PRIMARY KEY,
+                    plan_id uuid NOT NULL REFERENCES learning_plans (id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    title text NOT NULL,
+                    description text NOT NULL DEFAULT '',
+                    position integer NOT NULL CHECK (position >= 1),
+                    estimated_minutes integer NOT NULL CHECK (estimated_minutes >= 0),
+                    UNIQUE (plan_id, position)
+                );
+                CREATE TABLE plan_tasks (
+                    id uuid PRIMARY KEY,
+                    module_id uuid NOT NULL REFERENCES plan_modules (id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    title text NOT NULL,
+                    description text NOT NULL DEFAULT '',
+                    position integer NOT NULL CHECK (position >= 1),
+                    estimated_minutes integer NOT NULL CHECK (estimated_minutes >= 0),
+                    UNIQUE (module_id, position)
+                );
+                CREATE TABLE task_resources (
+                    task_id uuid NOT NULL REFERENCES plan_tasks (id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    position integer NOT NULL CHECK (position >= 1),
+                    type text NOT NULL CHECK (type IN ('youtube', 'article', 'course', 'doc', 'other')),
+                    title text NOT NULL,
+                    url text NOT NULL,
+                    notes text,
+                    PRIMARY KEY (task_id, position)
+                );
+                -- Generation jobs, drained by workers on any replica (FOR UPDATE SKIP LOCKED).
+                CREATE TABLE job_queue (
+                    id uuid PRIMARY KEY,
+                    user_id uuid NOT NULL,
+                    plan_id uuid NOT NULL REFERENCES learning_plans (id) ON DELETE CASCADE,
+                    type text NOT NULL CHECK (type IN ('plan_generation', 'plan_regeneration')),
+                    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'processing', 'completed', 'failed')),
+                    priority integer NOT NULL DEFAULT 0,
+                    attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+                    max_attempts integer NOT NULL DEFAULT 3 CHECK (max_attempts >= 1),
+                    scheduled_for timestamptz NOT NULL DEFAULT now(),
+                    last_error text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX job_queue_due ON job_queue (status, scheduled_for, priority);
+                CREATE TABLE generation_attempts (
+                    id uuid PRIMARY KEY,
+                    plan_id uuid NOT NULL REFERENCES learning_plans (id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    attempt integer NOT NULL CHECK (attempt >= 1),
+                    outcome text NOT NULL CHECK (outcome IN ('success', 'failure')),
+                    classification text CHECK (classification IN ('validation', 'provider_error', 'rate_limit', 'timeout', 'capped')),
+                    message text,
+                    duration_ms integer NOT NULL CHECK (duration_ms >= 0),
+                    provider text NOT NULL,
+                    model text NOT NULL,
+                    prompt_tokens integer NOT NULL DEFAULT 0 CHECK (prompt_tokens >= 0),
+                    completion_tokens integer NOT NULL DEFAULT 0 CHECK (completion_tokens >= 0),
+                    cost_cents integer NOT NULL DEFAULT 0 CHECK (cost_cents >= 0),
+                    created_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE TABLE usage_metrics (
+                    user_id uuid NOT NULL,
+                    month date NOT NULL,
+                    plans_created integer NOT NULL DEFAULT 0 CHECK (plans_created >= 0),
+                    regenerations integer NOT NULL DEFAULT 0 CHECK (regenerations >= 0),
+                    exports integer NOT NULL DEFAULT 0 CHECK (exports >= 0),
+                    PRIMARY KEY (user_id, month)
+                );
+                CREATE TABLE ai_usage_events (
+                    id uuid PRIMARY KEY,
+                    user_id uuid NOT NULL,
+                    plan_id uuid,
+                    provider text NOT NULL,
+                    model text NOT NULL,
+                    prompt_tokens integer NOT NULL CHECK (prompt_tokens >= 0),
+                    completion_tokens integer NOT NULL CHECK (completion_tokens >= 0),
+                    cost_cents integer NOT NULL CHECK (cost_cents >= 0),
+                    created_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX ai_usage_events_user ON ai_usage_events (user_id, created_at);
+                DO $$
+                DECLARE t text;
+                BEGIN
+                    FOREACH t IN ARRAY ARRAY['learning_plans', 'plan_modules', 'plan_tasks', 'task_resources', 'job_queue',
+                                             'generation_attempts', 'usage_metrics', 'ai_usage_events'] LOOP
+                        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+                        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+                        EXECUTE format($p$CREATE POLICY learner_rows ON %I
+                            USING (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)
+                            WITH CHECK (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)$p$, t);
+                        EXECUTE format($p$CREATE POLICY system_rows ON %I
+                            USING (current_setting('syllabus.scope', true) = 'system')
+                            WITH CHECK (current_setting('syllabus.scope', true) = 'system')$p$, t);
+                    END LOOP;
+                END
+                $$;
+                """),
     ]
 }

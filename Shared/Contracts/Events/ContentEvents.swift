@@ -97,3 +97,91 @@ public struct ContentVideoFailedV1: DomainEvent {
 
     public var subject: String { lessonId }
 }
+
+/// A task of a generated plan, as progress needs it.
+public struct PlanTaskOutline: Codable, Sendable, Equatable {
+    public var id: String
+    public var order: Int
+    public var title: String
+    public var estimatedMinutes: Int
+
+    public init(id: String, order: Int, title: String, estimatedMinutes: Int) {
+        self.id = id
+        self.order = order
+        self.title = title
+        self.estimatedMinutes = estimatedMinutes
+    }
+}
+
+/// A module of a generated plan, with its tasks in order.
+public struct PlanModuleOutline: Codable, Sendable, Equatable {
+    public var id: String
+    public var order: Int
+    public var title: String
+    public var estimatedMinutes: Int
+    public var tasks: [PlanTaskOutline]
+
+    public init(id: String, order: Int, title: String, estimatedMinutes: Int, tasks: [PlanTaskOutline]) {
+        self.id = id
+        self.order = order
+        self.title = title
+        self.estimatedMinutes = estimatedMinutes
+        self.tasks = tasks
+    }
+}
+
+/// `content.plan.generated.v1`: a learner's plan is ready — its modules and tasks, with ids and
+/// estimated minutes (progress tracks the tasks).
+public struct ContentPlanGeneratedV1: DomainEvent {
+    public static let eventType = EventType(producer: .content, name: "plan.generated", majorVersion: 1)
+    public var planId: String
+    public var userId: String
+    public var modules: [PlanModuleOutline]
+    public var generatedAt: Date
+
+    public init(planId: String, userId: String, modules: [PlanModuleOutline], generatedAt: Date) {
+        self.planId = planId
+        self.userId = userId
+        self.modules = modules
+        self.generatedAt = generatedAt
+    }
+
+    public var subject: String { planId }
+}
+
+/// `content.plan.generation_failed.v1`: a plan could not be generated, after every attempt.
+public struct ContentPlanGenerationFailedV1: DomainEvent {
+    public static let eventType = EventType(producer: .content, name: "plan.generation_failed", majorVersion: 1)
+    public var planId: String
+    public var userId: String
+    /// validation, provider_error, rate_limit, timeout or capped.
+    public var classification: String
+    public var attempts: Int
+    public var failedAt: Date
+
+    public init(planId: String, userId: String, classification: String, attempts: Int, failedAt: Date) {
+        self.planId = planId
+        self.userId = userId
+        self.classification = classification
+        self.attempts = attempts
+        self.failedAt = failedAt
+    }
+
+    public var subject: String { planId }
+}
+
+/// `content.plan.deleted.v1`: a learner deleted a plan (progress drops its task progress).
+public struct ContentPlanDeletedV1: DomainEvent {
+    public static let eventType = EventType(producer: .content, name: "plan.deleted", majorVersion: 1)
+    public var planId: String
+    public var userId: String
+    public var deletedAt: Date
+
+    public init(planId: String, userId: String, deletedAt: Date) {
+        self.planId = planId
+        self.userId = userId
+        self.deletedAt = deletedAt
+    }
+
+    public var subject: String { planId }
+}

@@ -44,12 +44,12 @@ public struct ProgressStore: Sendable {
     }
 
     static func enterLearnerScope(_ user: UUID, on connection: PostgresConnection) throws {
-        _ = try connection.query("SELECT set_config('syllabus.user_id', \(user.lowercased), true)")
+        try RowSecurity.enterLearner(user, on: connection)
     }
 
     /// Event handlers see every learner's rows (for the rest of their transaction).
     static func enterSystemScope(on connection: PostgresConnection) throws {
-        _ = try connection.query("SELECT set_config('syllabus.scope', 'system', true)")
+        try RowSecurity.enterSystem(on: connection)
     }
 
     // MARK: Outline

@@ -1,0 +1,216 @@
+import Contracts
+import Database
+import Foundation
+import Logging
+import ServiceKit
+
+/// Learning plans in the `content` schema, under row-level security: a learner's requests work in
+/// their own scope; the generation worker in the system scope.
+public struct PlanStore: Sendable {
+    public static let channel = "plan_jobs"
+
+    let database: DatabasePool
+
+    public init(database: DatabasePool) { self.database = database }
+
+    func asLearner<T: Sendable>(_ user: UUID, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await database.transaction { connection in
+            try RowSecurity.enterLearner(user, on: connection)
+            return try body(connection)
+        }
+    }
+
+    // MARK: Shapes
+
+    public struct Resource: Codable, Sendable, Equatable {
+        public var order: Int
+        public var type: String
+        public var title: String
+        public var url: String
+        public var notes: String?
+    }
+
+    public struct Task: Codable, Sendable, Equatable {
+        public var id: String
+        public var order: Int
+        public var title: String
+        public var description: String
+        public var estimatedMinutes: Int
+        public var resources: [Resource]
+    }
+
+    public struct Module: Codable, Sendable, Equatable {
+        public var id: String
+        public var order: Int
+        public var title: String
+        public var description: String
+        public var estimatedMinutes: Int
+        public var tasks: [Task]
+    }
+
+    public struct Plan: Codable, Sendable, Equatable {
+        public var id: String
+        public var topic: String
+        public var skillLevel: String
+        public var weeklyHours: Int
+        public var learningStyle: String
+        public var notes: String?
+        public var startDate: String?
+        public var deadlineDate: String?
+        /// generating, ready or failed.
+        public var generationStatus: String
+        public var archived: Bool
+        public var createdAt: Date
+        public var modules: [Module]?
+    }
+
+    static func plan(_ row: Row, modules: [Module]?) throws -> Plan {
+        Plan(
+            id: try row.decode("id", as: UUID.self).lowercased, topic: try row.decode("topic"), skillLevel: try row.decode("skill_level"),
+            weeklyHours: try row.decode("weekly_hours"), learningStyle: try row.decode("learning_style"), notes: try row.decode("notes", as: String?.self),
+            startDate: try row.decode("start_date", as: String?.self), deadlineDate: try row.decode("deadline_date", as: String?.self),
+            generationStatus: try row.decode("generation_status"), archived: try row.decode("archived_at", as: Date?.self) != nil,
+            createdAt: try row.decode("created_at"), modules: modules)
+    }
+
+    static let planColumns = "id, topic, skill_level, weekly_hours, learning_style, notes, start_date::text AS start_date, deadline_date::text AS deadline_date, generation_status, archived_at, created_at"
+
+    // MARK: Learner
+
+    /// Creates a plan and queues its generation, within the tier's active-plan limit. The
+    /// learner's usage row for the month is locked first, so parallel requests are counted one
+    /// after the other and cannot pass the limit together.
+    public func create(_ request: PlanRequest, by user: UUID, now: Date) async throws -> Plan {
+        try await asLearner(user) { connection in
+            let month = try Self.lockUsage(user, now: now, on: connection)
+            let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier)
+            if let limit = limits.activePlans {
+                let active = try connection.query("SELECT count(*) AS n FROM learning_plans WHERE user_id = \(user) AND archived_at IS NULL")
+                    .first!.decode("n", as: Int.self)
+                guard active < limit else {
+                    throw Problem(
+                        .forbidden, code: "quota_exceeded", title: "You have as many active plans as your plan allows",
+                        detail: "Active plans: at most \(limit). Archive a plan to free its slot, or upgrade.")
+                }
+            }
+            let id = UUIDv7.make()
+            try connection.execute(
+                """
+                INSERT INTO learning_plans (id, user_id, topic, skill_level, weekly_hours, learning_style, notes, start_date, deadline_date)
+                VALUES (\(id), \(user), \(request.topic), \(request.skillLevel.rawValue), \(request.weeklyHours), \(request.learningStyle.rawValue),
+                        \(request.notes), \(request.startDate)::date, \(request.deadlineDate)::date)
+                """)
+            try connection.execute(
+                "INSERT INTO job_queue (id, user_id, plan_id, type, scheduled_for) VALUES (\(UUIDv7.make()), \(user), \(id), 'plan_generation', \(now))")
+            try connection.execute("UPDATE usage_metrics SET plans_created = plans_created + 1 WHERE user_id = \(user) AND month = \(month)::date")
+            try connection.execute("SELECT pg_notify(\(Self.channel), '')")
+            return try Self.plan(connection.query(Query(sql: "SELECT \(Self.planColumns) FROM learning_plans WHERE id = $1", binds: [id.lowercased])).first!, modules: nil)
+        }
+    }
+
+    /// The learner's usage row for the month of `now`, locked; returns the month (YYYY-MM-01).
+    static func lockUsage(_ user: UUID, now: Date, on connection: PostgresConnection) throws -> String {
+        let month = try connection.query("SELECT to_char(date_trunc('month', \(now)::timestamptz AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS m").first!.decode("m", as: String.self)
+        try connection.execute("INSERT INTO usage_metrics (user_id, month) VALUES (\(user), \(month)::date) ON CONFLICT DO NOTHING")
+        _ = try connection.query("SELECT 1 FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date FOR UPDATE")
+        return month
+    }
+
+    public func list(of user: UUID) async throws -> [Plan] {
+        try await asLearner(user) { connection in
+            // No user filter: row-level security shows the learner's own plans only.
+            try connection.query(Query(sql: "SELECT \(Self.planColumns) FROM learning_plans ORDER BY created_at DESC")).map { try Self.plan($0, modules: nil) }
+        }
+    }
+
+    public func plan(_ id: UUID, of user: UUID) async throws -> Plan {
+        try await asLearner(user) { connection in try Self.plan(id, on: connection) }
+    }
+
+    static func plan(_ id: UUID, on connection: PostgresConnection) throws -> Plan {
+        guard let row = try connection.query(Query(sql: "SELECT \(Self.planColumns) FROM learning_plans WHERE id = $1", binds: [id.lowercased])).first else {
+            throw Problem.notFound("plan")
+        }
+        let resources = try Dictionary(grouping: connection.query(
+            """
+            SELECT r.* FROM task_resources r JOIN plan_tasks t ON t.id = r.task_id JOIN plan_modules m ON m.id = t.module_id
+            WHERE m.plan_id = \(id) ORDER BY r.task_id, r.position
+            """)) { try $0.decode("task_id", as: UUID.self) }
+        let tasks = try Dictionary(grouping: connection.query(
+            "SELECT t.* FROM plan_tasks t JOIN plan_modules m ON m.id = t.module_id WHERE m.plan_id = \(id) ORDER BY t.module_id, t.position")) {
+            try $0.decode("module_id", as: UUID.self)
+        }
+        let modules = try connection.query("SELECT * FROM plan_modules WHERE plan_id = \(id) ORDER BY position").map { row in
+            let moduleID: UUID = try row.decode("id")
+            return Module(
+                id: moduleID.lowercased, order: try row.decode("position"), title: try row.decode("title"), description: try row.decode("description"),
+                estimatedMinutes: try row.decode("estimated_minutes"),
+                tasks: try (tasks[moduleID] ?? []).map { task in
+                    let taskID: UUID = try task.decode("id")
+                    return Task(
+                        id: taskID.lowercased, order: try task.decode("position"), title: try task.decode("title"), description: try task.decode("description"),
+                        estimatedMinutes: try task.decode("estimated_minutes"),
+                        resources: try (resources[taskID] ?? []).map {
+                            Resource(order: try $0.decode("position"), type: try $0.decode("type"), title: try $0.decode("title"), url: try $0.decode("url"), notes: try $0.decode("notes", as: String?.self))
+                        })
+                })
+        }
+        return try plan(row, modules: modules)
+    }
+
+    public func delete(_ id: UUID, of user: UUID, now: Date) async throws {
+        try await asLearner(user) { connection in
+            guard try connection.execute("DELETE FROM learning_plans WHERE id = \(id)").affectedRows == 1 else { throw Problem.notFound("plan") }
+            try Outbox.enqueue(CloudEvent(ContentPlanDeletedV1(planId: id.lowercased, userId: user.lowercased, deletedAt: now), sequence: 1), on: connection)
+        }
+    }
+
+    /// Archives a plan: it stays readable and stops counting as active.
+    public func archive(_ id: UUID, of user: UUID, now: Date) async throws -> Plan {
+        try await asLearner(user) { connection in
+            guard try connection.execute("UPDATE learning_plans SET archived_at = coalesce(archived_at, \(now)), updated_at = now() WHERE id = \(id)").affectedRows == 1 else {
+                throw Problem.notFound("plan")
+            }
+            return try Self.plan(id, on: connection)
+        }
+    }
+
+    /// Queues a failed plan's generation again.
+    public func retry(_ id: UUID, of user: UUID, now: Date) async throws -> Plan {
+        try await asLearner(user) { connection in
+            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id) FOR UPDATE").first else { throw Problem.notFound("plan") }
+            guard try row.decode("generation_status", as: String.self) == "failed" else {
+                throw Problem(.conflict, code: "not_failed", title: "Only a failed plan can be retried")
+            }
+            try connection.execute("UPDATE learning_plans SET generation_status = 'generating', updated_at = now() WHERE id = \(id)")
+            try connection.execute(
+                "INSERT INTO job_queue (id, user_id, plan_id, type, scheduled_for, priority) VALUES (\(UUIDv7.make()), \(user), \(id), 'plan_generation', \(now), 1)")
+            try connection.execute("SELECT pg_notify(\(Self.channel), '')")
+            return try Self.plan(id, on: connection)
+        }
+    }
+
+    public struct Attempt: Codable, Sendable, Equatable {
+        public var attempt: Int
+        public var outcome: String
+        public var classification: String?
+        public var message: String?
+        public var durationMs: Int
+        public var provider: String
+        public var model: String
+        public var costCents: Int
+        public var createdAt: Date
+    }
+
+    public func attempts(_ id: UUID, of user: UUID) async throws -> [Attempt] {
+        try await asLearner(user) { connection in
+            guard try !connection.query("SELECT 1 FROM learning_plans WHERE id = \(id)").isEmpty else { throw Problem.notFound("plan") }
+            return try connection.query("SELECT * FROM generation_attempts WHERE plan_id = \(id) ORDER BY created_at, attempt").map {
+                Attempt(
+                    attempt: try $0.decode("attempt"), outcome: try $0.decode("outcome"), classification: try $0.decode("classification", as: String?.self),
+                    message: try $0.decode("message", as: String?.self), durationMs: try $0.decode("duration_ms"), provider: try $0.decode("provider"),
+                    model: try $0.decode("model"), costCents: try $0.decode("cost_cents"), createdAt: try $0.decode("created_at"))
+            }
+        }
+    }
+}

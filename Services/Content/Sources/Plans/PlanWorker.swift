@@ -1,0 +1,182 @@
+import Contracts
+import Database
+import Foundation
+import Logging
+import ServiceKit
+import ServiceLifecycle
+
+/// Drains the generation queue. A job is claimed with `FOR UPDATE SKIP LOCKED` (so workers on
+/// several replicas share the queue), generated outside any transaction, then stored — modules,
+/// tasks, resources, the attempt and the event — in one. A failure is recorded and, if it may
+/// succeed later, retried after min(60, 2^attempt) s, up to 3 attempts; then the plan fails.
+/// A job left `processing` by a worker that died is taken again after `staleAfter`.
+public final class PlanWorker: Service, Sendable {
+    let database: DatabasePool
+    let listenURL: String
+    let generator: any PlanGenerator
+    let logger: Logger
+    let wake = WakeSignal()
+    static let staleAfter: TimeInterval = 300
+
+    public init(database: DatabasePool, listenURL: String, generator: any PlanGenerator, logger: Logger) {
+        self.database = database
+        self.listenURL = listenURL
+        self.generator = generator
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let listener = PostgresListener(url: listenURL, channels: [PlanStore.channel], name: "plans", logger: logger)
+        let wake = self.wake
+        await withDiscardingTaskGroup { group in
+            group.addTask { for await _ in listener.events { wake.signal() } }
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    do {
+                        if try await self.processNext(now: Date()) == nil { await wake.wait(timeout: .seconds(1)) }
+                    } catch {
+                        self.logger.warning("plan generation failed to run, retrying", metadata: ["error": "\(error)"])
+                        await wake.wait(timeout: .seconds(2))
+                    }
+                }
+            }
+            listener.stop()
+            group.cancelAll()
+        }
+    }
+
+    struct Job: Sendable {
+        var id: UUID
+        var plan: UUID
+        var user: UUID
+        var attempt: Int
+        var maxAttempts: Int
+        var request: PlanRequest
+    }
+
+    /// Claims the next due job, if any.
+    func claim(now: Date) async throws -> Job? {
+        try await database.transaction { connection in
+            try RowSecurity.enterSystem(on: connection)
+            guard let row = try connection.query(
+                """
+                SELECT j.id, j.plan_id, j.user_id, j.attempts, j.max_attempts, p.topic, p.skill_level, p.weekly_hours, p.learning_style, p.notes,
+                       p.start_date::text AS start_date, p.deadline_date::text AS deadline_date
+                FROM job_queue j JOIN learning_plans p ON p.id = j.plan_id
+                WHERE (j.status = 'pending' AND j.scheduled_for <= \(now))
+                   OR (j.status = 'processing' AND j.updated_at < \(now.addingTimeInterval(-Self.staleAfter)))
+                ORDER BY j.priority DESC, j.scheduled_for
+                LIMIT 1
+                FOR UPDATE OF j SKIP LOCKED
+                """
+            ).first else { return nil }
+            let id: UUID = try row.decode("id")
+            let attempt = try row.decode("attempts", as: Int.self) + 1
+            try connection.execute("UPDATE job_queue SET status = 'processing', attempts = \(attempt), updated_at = \(now) WHERE id = \(id)")
+            return Job(
+                id: id, plan: try row.decode("plan_id"), user: try row.decode("user_id"), attempt: attempt, maxAttempts: try row.decode("max_attempts"),
+                request: PlanRequest(
+                    topic: try row.decode("topic"), skillLevel: PlanRequest.SkillLevel(rawValue: try row.decode("skill_level")) ?? .beginner,
+                    weeklyHours: try row.decode("weekly_hours"), learningStyle: PlanRequest.LearningStyle(rawValue: try row.decode("learning_style")) ?? .mixed,
+                    notes: try row.decode("notes", as: String?.self), startDate: try row.decode("start_date", as: String?.self),
+                    deadlineDate: try row.decode("deadline_date", as: String?.self)))
+        }
+    }
+
+    /// Runs one due job; returns its plan's status afterwards, or nil when nothing was due.
+    @discardableResult
+    public func processNext(now: Date) async throws -> String? {
+        guard let job = try await claim(now: now) else { return nil }
+        let started = ContinuousClock.now
+        let result: Result<(GeneratedPlan, GenerationUsage), GenerationFailure>
+        do {
+            let (plan, usage) = try await generator.generate(job.request)
+            result = plan.modules.isEmpty || plan.modules.contains { $0.tasks.isEmpty }
+                ? .failure(.validation("the plan has a module without tasks, or no module")) : .success((plan.clamped(), usage))
+        } catch let failure as GenerationFailure {
+            result = .failure(failure)
+        } catch {
+            result = .failure(.providerError("\(error)"))
+        }
+        let elapsed = ContinuousClock.now - started
+        let durationMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        return try await database.transaction { connection in
+            try RowSecurity.enterSystem(on: connection)
+            switch result {
+            case .success(let (plan, usage)):
+                try Self.store(plan, job: job, usage: usage, durationMs: durationMs, now: now, on: connection)
+                return "ready"
+            case .failure(let failure):
+                try connection.execute(
+                    """
+                    INSERT INTO generation_attempts (id, plan_id, user_id, attempt, outcome, classification, message, duration_ms, provider, model)
+                    VALUES (\(UUIDv7.make()), \(job.plan), \(job.user), \(job.attempt), 'failure', \(failure.classification), \(String(failure.message.prefix(500))),
+                            \(durationMs), 'unknown', 'unknown')
+                    """)
+                if failure.retryable, job.attempt < job.maxAttempts {
+                    let retryAt = now.addingTimeInterval(GenerationBackoff.delay(afterAttempt: job.attempt))
+                    try connection.execute(
+                        "UPDATE job_queue SET status = 'pending', scheduled_for = \(retryAt), last_error = \(failure.message), updated_at = \(now) WHERE id = \(job.id)")
+                    return "generating"
+                }
+                try connection.execute("UPDATE job_queue SET status = 'failed', last_error = \(failure.message), updated_at = \(now) WHERE id = \(job.id)")
+                try connection.execute("UPDATE learning_plans SET generation_status = 'failed', updated_at = \(now) WHERE id = \(job.plan)")
+                try Outbox.enqueue(
+                    CloudEvent(
+                        ContentPlanGenerationFailedV1(
+                            planId: job.plan.lowercased, userId: job.user.lowercased, classification: failure.classification, attempts: job.attempt, failedAt: now),
+                        sequence: Int64(job.attempt)),
+                    on: connection)
+                return "failed"
+            }
+        }
+    }
+
+    /// Stores a generated plan in place of what the plan held, and announces it.
+    static func store(_ plan: GeneratedPlan, job: Job, usage: GenerationUsage, durationMs: Int, now: Date, on connection: PostgresConnection) throws {
+        try connection.execute("DELETE FROM plan_modules WHERE plan_id = \(job.plan)")
+        var outline: [PlanModuleOutline] = []
+        for (moduleIndex, module) in plan.modules.enumerated() {
+            let moduleID = UUIDv7.make()
+            try connection.execute(
+                """
+                INSERT INTO plan_modules (id, plan_id, user_id, title, description, position, estimated_minutes)
+                VALUES (\(moduleID), \(job.plan), \(job.user), \(module.title), \(module.description), \(moduleIndex + 1), \(module.estimatedMinutes))
+                """)
+            var tasks: [PlanTaskOutline] = []
+            for (taskIndex, task) in module.tasks.enumerated() {
+                let taskID = UUIDv7.make()
+                try connection.execute(
+                    """
+                    INSERT INTO plan_tasks (id, module_id, user_id, title, description, position, estimated_minutes)
+                    VALUES (\(taskID), \(moduleID), \(job.user), \(task.title), \(task.description), \(taskIndex + 1), \(task.estimatedMinutes))
+                    """)
+                for (resourceIndex, resource) in task.resources.enumerated() {
+                    try connection.execute(
+                        """
+                        INSERT INTO task_resources (task_id, user_id, position, type, title, url, notes)
+                        VALUES (\(taskID), \(job.user), \(resourceIndex + 1), \(resource.type), \(resource.title), \(resource.url), \(resource.notes))
+                        """)
+                }
+                tasks.append(PlanTaskOutline(id: taskID.lowercased, order: taskIndex + 1, title: task.title, estimatedMinutes: task.estimatedMinutes))
+            }
+            outline.append(PlanModuleOutline(id: moduleID.lowercased, order: moduleIndex + 1, title: module.title, estimatedMinutes: module.estimatedMinutes, tasks: tasks))
+        }
+        try connection.execute(
+            """
+            INSERT INTO generation_attempts (id, plan_id, user_id, attempt, outcome, duration_ms, provider, model, prompt_tokens, completion_tokens, cost_cents)
+            VALUES (\(UUIDv7.make()), \(job.plan), \(job.user), \(job.attempt), 'success', \(durationMs), \(usage.provider), \(usage.model),
+                    \(usage.promptTokens), \(usage.completionTokens), \(usage.costCents))
+            """)
+        try connection.execute(
+            """
+            INSERT INTO ai_usage_events (id, user_id, plan_id, provider, model, prompt_tokens, completion_tokens, cost_cents)
+            VALUES (\(UUIDv7.make()), \(job.user), \(job.plan), \(usage.provider), \(usage.model), \(usage.promptTokens), \(usage.completionTokens), \(usage.costCents))
+            """)
+        try connection.execute("UPDATE job_queue SET status = 'completed', last_error = NULL, updated_at = \(now) WHERE id = \(job.id)")
+        try connection.execute("UPDATE learning_plans SET generation_status = 'ready', updated_at = \(now) WHERE id = \(job.plan)")
+        try Outbox.enqueue(
+            CloudEvent(ContentPlanGeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, generatedAt: now), sequence: Int64(job.attempt)),
+            on: connection)
+    }
+}
