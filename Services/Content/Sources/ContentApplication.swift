@@ -34,5 +34,9 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
     CatalogueController(store: store, verifier: verifier, playback: playback).add(to: router)
     AuthoringController(store: store, verifier: verifier, mux: mux).add(to: router)
     MuxWebhookController(store: store, secret: configuration.nonEmpty("mux.webhook.secret")).add(to: router)
-    return runtime.application(router: router, consumer: try runtime.consumer(ContentHandlers.all), openAPI: ContentOpenAPI.document)
+    let plans = PlanStore(database: runtime.database)
+    PlansController(store: plans, verifier: verifier, listenURL: configuration.databaseURL, logger: runtime.logger).add(to: router)
+    let worker = PlanWorker(database: runtime.database, listenURL: configuration.databaseURL, generator: OfflineGenerator(), logger: runtime.logger)
+    return runtime.application(
+        router: router, consumer: try runtime.consumer(ContentHandlers.all), services: [worker], openAPI: ContentOpenAPI.document)
 }

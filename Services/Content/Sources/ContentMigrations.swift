@@ -97,6 +97,8 @@ enum ContentMigrations {
                     deadline_date date CHECK (deadline_date IS NULL OR start_date IS NULL OR deadline_date > start_date),
                     generation_status text NOT NULL DEFAULT 'generating' CHECK (generation_status IN ('generating', 'ready', 'failed')),
                     archived_at timestamptz,
+                    -- Raised by every generation outcome and the deletion: the events' sequence.
+                    version bigint NOT NULL DEFAULT 0 CHECK (version >= 0),
                     created_at timestamptz NOT NULL DEFAULT now(),
                     updated_at timestamptz NOT NULL DEFAULT now()
                 );

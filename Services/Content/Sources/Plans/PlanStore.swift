@@ -8,6 +8,8 @@ import ServiceKit
 /// their own scope; the generation worker in the system scope.
 public struct PlanStore: Sendable {
     public static let channel = "plan_jobs"
+    /// Signalled (payload: the plan id) whenever a plan's generation moves.
+    public static let progressChannel = "plan_progress"
 
     let database: DatabasePool
 
@@ -160,8 +162,9 @@ public struct PlanStore: Sendable {
 
     public func delete(_ id: UUID, of user: UUID, now: Date) async throws {
         try await asLearner(user) { connection in
-            guard try connection.execute("DELETE FROM learning_plans WHERE id = \(id)").affectedRows == 1 else { throw Problem.notFound("plan") }
-            try Outbox.enqueue(CloudEvent(ContentPlanDeletedV1(planId: id.lowercased, userId: user.lowercased, deletedAt: now), sequence: 1), on: connection)
+            guard let row = try connection.query("DELETE FROM learning_plans WHERE id = \(id) RETURNING version").first else { throw Problem.notFound("plan") }
+            let version = try row.decode("version", as: Int64.self) + 1
+            try Outbox.enqueue(CloudEvent(ContentPlanDeletedV1(planId: id.lowercased, userId: user.lowercased, deletedAt: now), sequence: version), on: connection)
         }
     }
 

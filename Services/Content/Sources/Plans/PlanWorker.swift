@@ -102,6 +102,7 @@ public final class PlanWorker: Service, Sendable {
         let durationMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
         return try await database.transaction { connection in
             try RowSecurity.enterSystem(on: connection)
+            try connection.execute("SELECT pg_notify(\(PlanStore.progressChannel), \(job.plan.lowercased))")
             switch result {
             case .success(let (plan, usage)):
                 try Self.store(plan, job: job, usage: usage, durationMs: durationMs, now: now, on: connection)
@@ -120,12 +121,14 @@ public final class PlanWorker: Service, Sendable {
                     return "generating"
                 }
                 try connection.execute("UPDATE job_queue SET status = 'failed', last_error = \(failure.message), updated_at = \(now) WHERE id = \(job.id)")
-                try connection.execute("UPDATE learning_plans SET generation_status = 'failed', updated_at = \(now) WHERE id = \(job.plan)")
+                let version = try connection.query(
+                    "UPDATE learning_plans SET generation_status = 'failed', version = version + 1, updated_at = \(now) WHERE id = \(job.plan) RETURNING version"
+                ).first!.decode("version", as: Int64.self)
                 try Outbox.enqueue(
                     CloudEvent(
                         ContentPlanGenerationFailedV1(
                             planId: job.plan.lowercased, userId: job.user.lowercased, classification: failure.classification, attempts: job.attempt, failedAt: now),
-                        sequence: Int64(job.attempt)),
+                        sequence: version),
                     on: connection)
                 return "failed"
             }
@@ -174,9 +177,11 @@ public final class PlanWorker: Service, Sendable {
             VALUES (\(UUIDv7.make()), \(job.user), \(job.plan), \(usage.provider), \(usage.model), \(usage.promptTokens), \(usage.completionTokens), \(usage.costCents))
             """)
         try connection.execute("UPDATE job_queue SET status = 'completed', last_error = NULL, updated_at = \(now) WHERE id = \(job.id)")
-        try connection.execute("UPDATE learning_plans SET generation_status = 'ready', updated_at = \(now) WHERE id = \(job.plan)")
+        let version = try connection.query(
+            "UPDATE learning_plans SET generation_status = 'ready', version = version + 1, updated_at = \(now) WHERE id = \(job.plan) RETURNING version"
+        ).first!.decode("version", as: Int64.self)
         try Outbox.enqueue(
-            CloudEvent(ContentPlanGeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, generatedAt: now), sequence: Int64(job.attempt)),
+            CloudEvent(ContentPlanGeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, generatedAt: now), sequence: version),
             on: connection)
     }
 }

@@ -1,0 +1,182 @@
+import Contracts
+import Database
+import Foundation
+import Hummingbird
+import Logging
+import ServiceKit
+
+/// `/v1/plans…`: a learner's learning plans — create (or create and stream), read, archive,
+/// retry, delete, and the record of generation attempts.
+struct PlansController: Sendable {
+    let store: PlanStore
+    let verifier: TokenVerifier
+    let listenURL: String
+    let logger: Logger
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.post("/v1/plans", use: create)
+        router.get("/v1/plans", use: list)
+        router.post("/v1/plans/stream", use: createAndStream)
+        router.get("/v1/plans/{id}", use: show)
+        router.delete("/v1/plans/{id}", use: delete)
+        router.get("/v1/plans/{id}/stream", use: follow)
+        router.post("/v1/plans/{id}/archive", use: archive)
+        router.post("/v1/plans/{id}/retry", use: retry)
+        router.get("/v1/plans/{id}/attempts", use: attempts)
+    }
+
+    struct Input: Decodable {
+        var topic: String?
+        var skillLevel: String?
+        var weeklyHours: Int?
+        var learningStyle: String?
+        var notes: String?
+        var startDate: String?
+        var deadlineDate: String?
+    }
+
+    static func date(_ text: String?) -> Date? {
+        guard let text else { return nil }
+        return RFC3339.parse("\(text)T00:00:00Z")
+    }
+
+    /// The request, or a 422 naming every problem (PRODUCT.md's limits).
+    static func check(_ input: Input) throws -> PlanRequest {
+        var errors: [FieldError] = []
+        let topic = input.topic?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        if !(1...200).contains(topic.unicodeScalars.count) { errors.append(FieldError(field: "topic", code: "invalid_length", message: "1 to 200 characters.")) }
+        let level = input.skillLevel.flatMap(PlanRequest.SkillLevel.init(rawValue:))
+        if level == nil { errors.append(FieldError(field: "skillLevel", code: "invalid_choice", message: "One of: beginner, intermediate, advanced.")) }
+        let style = input.learningStyle.flatMap(PlanRequest.LearningStyle.init(rawValue:))
+        if style == nil { errors.append(FieldError(field: "learningStyle", code: "invalid_choice", message: "One of: reading, video, practice, mixed.")) }
+        if !(1...80).contains(input.weeklyHours ?? 0) { errors.append(FieldError(field: "weeklyHours", code: "out_of_range", message: "1 to 80 hours a week.")) }
+        if let notes = input.notes, notes.unicodeScalars.count > 2000 { errors.append(FieldError(field: "notes", code: "invalid_length", message: "At most 2000 characters.")) }
+        let start = date(input.startDate), deadline = date(input.deadlineDate)
+        if input.startDate != nil, start == nil { errors.append(FieldError(field: "startDate", code: "invalid_date", message: "A date such as 2026-12-01.")) }
+        if input.deadlineDate != nil, deadline == nil { errors.append(FieldError(field: "deadlineDate", code: "invalid_date", message: "A date such as 2027-03-01.")) }
+        if let start, let deadline, deadline <= start { errors.append(FieldError(field: "deadlineDate", code: "before_start", message: "After the start date.")) }
+        guard errors.isEmpty, let level, let style, let hours = input.weeklyHours else { throw Problem.validation(errors) }
+        return PlanRequest(
+            topic: topic, skillLevel: level, weeklyHours: hours, learningStyle: style, notes: input.notes, startDate: input.startDate, deadlineDate: input.deadlineDate)
+    }
+
+    struct PlanList: Encodable, Sendable {
+        var plans: [PlanStore.Plan]
+    }
+
+    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try await verifier.authenticate(request)
+        let input = try Self.check(try await request.decode(as: Input.self, context: context))
+        return JSONResponse(.created, try await store.create(input, by: caller.id, now: Date()))
+    }
+
+    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanList> {
+        let caller = try await verifier.authenticate(request)
+        return JSONResponse(.ok, PlanList(plans: try await store.list(of: caller.id)))
+    }
+
+    @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try await verifier.authenticate(request)
+        return JSONResponse(.ok, try await store.plan(try context.uuid(of: "plan"), of: caller.id))
+    }
+
+    @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await verifier.authenticate(request)
+        try await store.delete(try context.uuid(of: "plan"), of: caller.id, now: Date())
+        return Response(status: .noContent)
+    }
+
+    @Sendable func archive(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try await verifier.authenticate(request)
+        return JSONResponse(.ok, try await store.archive(try context.uuid(of: "plan"), of: caller.id, now: Date()))
+    }
+
+    @Sendable func retry(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try await verifier.authenticate(request)
+        return JSONResponse(.accepted, try await store.retry(try context.uuid(of: "plan"), of: caller.id, now: Date()))
+    }
+
+    struct AttemptList: Encodable, Sendable {
+        var attempts: [PlanStore.Attempt]
+    }
+
+    @Sendable func attempts(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<AttemptList> {
+        let caller = try await verifier.authenticate(request)
+        return JSONResponse(.ok, AttemptList(attempts: try await store.attempts(try context.uuid(of: "plan"), of: caller.id)))
+    }
+
+    // MARK: Streaming
+
+    @Sendable func createAndStream(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await verifier.authenticate(request)
+        let input = try Self.check(try await request.decode(as: Input.self, context: context))
+        let plan = try await store.create(input, by: caller.id, now: Date())
+        return stream(UUID(uuidString: plan.id)!, of: caller.id)
+    }
+
+    @Sendable func follow(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await verifier.authenticate(request)
+        let id = try context.uuid(of: "plan")
+        _ = try await store.plan(id, of: caller.id)
+        return stream(id, of: caller.id)
+    }
+
+    static func frame(_ event: String, _ value: some Encodable) -> ByteBuffer {
+        let data = (try? JSONResponse<Int>.encoder.encode(value)) ?? Data("{}".utf8)
+        return ByteBuffer(string: "event: \(event)\ndata: \(String(decoding: data, as: UTF8.self))\n\n")
+    }
+
+    struct Start: Encodable { var planId: String; var topic: String }
+    struct ModuleSummary: Encodable { var order: Int; var title: String; var taskCount: Int; var estimatedMinutes: Int }
+    struct Progress: Encodable { var modulesDone: Int; var moduleCount: Int }
+    struct Complete: Encodable { var planId: String; var moduleCount: Int; var taskCount: Int; var durationMs: Int }
+    struct Failure: Encodable { var planId: String; var classification: String; var retryable: Bool }
+
+    /// Server-sent events following a plan's generation, wherever its job runs: the worker
+    /// signals each change (NOTIFY), and the stream reads the plan again. A client that goes away
+    /// stops only its stream, never the job.
+    func stream(_ id: UUID, of user: UUID) -> Response {
+        let store = self.store
+        let listenURL = self.listenURL
+        let logger = self.logger
+        let started = ContinuousClock.now
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+            body: ResponseBody { writer in
+                let listener = PostgresListener(url: listenURL, channels: [PlanStore.progressChannel], name: "plan-stream", logger: logger)
+                defer { listener.stop() }
+                var plan = try await store.plan(id, of: user)
+                try await writer.write(Self.frame("plan_start", Start(planId: plan.id, topic: plan.topic)))
+                let deadline = ContinuousClock.now.advanced(by: .seconds(300))
+                let wake = WakeSignal()
+                let forwarding = Task { for await _ in listener.events { wake.signal() } }
+                defer { forwarding.cancel() }
+                while plan.generationStatus == "generating", ContinuousClock.now < deadline {
+                    // Woken by the worker's signal (any plan's: this one is read again). A signal
+                    // sent before the listener was up is caught by the next look, a second later.
+                    await wake.wait(timeout: .seconds(1))
+                    plan = try await store.plan(id, of: user)
+                }
+                if plan.generationStatus == "ready", let modules = plan.modules {
+                    for (index, module) in modules.enumerated() {
+                        try await writer.write(Self.frame(
+                            "module_summary",
+                            ModuleSummary(order: module.order, title: module.title, taskCount: module.tasks.count, estimatedMinutes: module.estimatedMinutes)))
+                        try await writer.write(Self.frame("progress", Progress(modulesDone: index + 1, moduleCount: modules.count)))
+                    }
+                    let elapsed = ContinuousClock.now - started
+                    try await writer.write(Self.frame(
+                        "complete",
+                        Complete(
+                            planId: plan.id, moduleCount: modules.count, taskCount: modules.reduce(0) { $0 + $1.tasks.count },
+                            durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))))
+                } else {
+                    let last = try await store.attempts(id, of: user).last
+                    let classification = last?.classification ?? (plan.generationStatus == "generating" ? "timeout" : "provider_error")
+                    try await writer.write(Self.frame(
+                        "error", Failure(planId: plan.id, classification: classification, retryable: plan.generationStatus == "generating")))
+                }
+                try await writer.finish(nil)
+            })
+    }
+}

@@ -1,0 +1,50 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+import TestSupport
+
+/// Learning plans through HTTP: a free learner creates a plan through the stream and watches it
+/// complete.
+extension EndToEndTests {
+    struct PlansJourneyTests {}
+}
+
+extension EndToEndTests.PlansJourneyTests {
+    @Test func aLearnerWatchesTheirPlanBeingGenerated() async throws {
+        let processes = try ServiceProcesses(portBase: 10180)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let api = JSONClient(client: http)
+        try await runJourney({
+            try processes.start()
+            defer { processes.stop() }
+            try await processes.waitUntilReady(api)
+            let registered = try await api.send(.POST, processes.url("identity", "/v1/auth/register"),
+                json: #"{"email":"planner.\#(UUID().uuidString.prefix(6).lowercased())@example.com","password":"a long password","name":"Planner"}"#)
+            let token = try #require(registered.body["accessToken"] as? String)
+
+            var request = HTTPClientRequest(url: processes.url("content", "/v1/plans/stream"))
+            request.method = .POST
+            request.headers.add(name: "authorization", value: "Bearer \(token)")
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: #"{"topic":"Rust ownership","skillLevel":"beginner","weeklyHours":4,"learningStyle":"practice"}"#))
+            let response = try await http.execute(request, timeout: .seconds(60))
+            #expect(response.status.code == 200)
+            #expect(response.headers.first(name: "content-type") == "text/event-stream")
+            var text = ""
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                if text.contains("event: complete") || text.contains("event: error") { break }
+            }
+            let events = text.components(separatedBy: "\n").filter { $0.hasPrefix("event: ") }.map { String($0.dropFirst(7)) }
+            #expect(events.first == "plan_start")
+            #expect(events.filter { $0 == "module_summary" }.count == 4, "\(text)")
+            #expect(events.last == "complete")
+            let plans = try await api.send(.GET, processes.url("content", "/v1/plans"), token: token)
+            let plan = try #require((plans.body["plans"] as? [[String: Any]])?.first)
+            #expect(plan["generationStatus"] as? String == "ready")
+            #expect(try await api.send(.POST, processes.url("content", "/v1/plans"), json: #"{"topic":""}"#, token: token).status == 422)
+            #expect(processes.exited.isEmpty, "no service died: \(processes.exited)")
+        }, finish: http.shutdown)
+    }
+}
