@@ -44,6 +44,10 @@ extension EndToEndTests.PlansJourneyTests {
             let plan = try #require((plans.body["plans"] as? [[String: Any]])?.first)
             #expect(plan["generationStatus"] as? String == "ready")
             #expect(try await api.send(.POST, processes.url("content", "/v1/plans"), json: #"{"topic":""}"#, token: token).status == 422)
+            let noSuchDay = try await api.send(
+                .POST, processes.url("content", "/v1/plans"),
+                json: #"{"topic":"Dates","skillLevel":"beginner","weeklyHours":3,"learningStyle":"mixed","startDate":"2026-02-30"}"#, token: token)
+            #expect((noSuchDay.body["errors"] as? [[String: Any]])?.first?["code"] as? String == "invalid_date")
             #expect(processes.exited.isEmpty, "no service died: \(processes.exited)")
         }, finish: http.shutdown)
     }

@@ -28,6 +28,13 @@ info:
     case; a path id that is not a UUID names nothing and is
     answered with 404 `not_found`, like an unknown one.
 
+    Learners also keep learning plans (`/v1/plans`): a plan is asked for with a topic, a level,
+    weekly hours and a style, generated in the background, and followed as server-sent events.
+    Each learner sees only their own plans — the database's row-level security keeps them
+    apart — so another learner's plan id is answered with 404 `not_found`, like an unknown one.
+    A body holding a NUL character, raw or as `\u0000`, is answered with 400
+    `invalid_character`.
+
     Errors are RFC 9457 `application/problem+json` with a stable `code`. A path or method not
     listed here is answered with 404 `not_found`; an unexpected failure (for example the database
     being unreachable) with 500 `internal_error`.
@@ -36,6 +43,8 @@ servers:
 tags:
   - name: course
     description: The course as a learner sees it, lessons and video playback
+  - name: plans
+    description: A learner's learning plans — ask for one, follow its generation, read, archive, retry, delete
   - name: authoring
     description: Admins shape the course — modules, lessons, downloads, order, publication — and upload videos
   - name: webhooks
@@ -135,6 +144,208 @@ paths:
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
+  /v1/plans:
+    post:
+      operationId: createPlan
+      summary: Ask for a learning plan
+      description: |
+        Creates a plan for the caller and queues its generation; the answer comes at once, with
+        `generationStatus` `generating` and without `modules`. Follow the generation with
+        `GET /v1/plans/{id}/stream`, or read the plan again until it is `ready` or `failed`.
+
+        The caller's tier (billing's last word; `free` until billing has decided) limits how many
+        active plans they may have — plans not archived, whatever their status: `free` 3,
+        `starter` 10, `pro` unlimited. The count and the creation happen under a lock on the
+        caller's usage row for the month, so parallel requests cannot pass the limit together.
+        Archiving or deleting a plan frees its slot.
+
+        Checked in this order: the body's size and characters (413, 400 `invalid_character`),
+        the token (401), the body's shape (400 `malformed_request`), its values (422), then the
+        limit (403).
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/PlanRequest" }
+      responses:
+        "201":
+          description: Created, its generation queued
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Plan" }
+        "400": { $ref: "#/components/responses/PlanRequestUnreadable" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/PlanQuotaExceeded" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422": { $ref: "#/components/responses/InvalidPlanRequest" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    get:
+      operationId: listPlans
+      summary: The caller's plans
+      description: |
+        Every plan of the caller — archived, generating and failed ones included — newest first,
+        without `modules`. Another learner's plans are never listed.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The caller's plans
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/PlanList" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/stream:
+    post:
+      operationId: createPlanAndStream
+      summary: Ask for a learning plan and follow its generation
+      description: |
+        Creates the plan as `POST /v1/plans` does (the same body, limit, checks and problems,
+        answered before the stream starts), then answers with the server-sent events of
+        `GET /v1/plans/{id}/stream` for it. A client that goes away stops only its stream: the
+        generation goes on, and the plan can be read or followed again.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/PlanRequest" }
+      responses:
+        "200": { $ref: "#/components/responses/PlanEventStream" }
+        "400": { $ref: "#/components/responses/PlanRequestUnreadable" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/PlanQuotaExceeded" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422": { $ref: "#/components/responses/InvalidPlanRequest" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    get:
+      operationId: getPlan
+      summary: One plan with its modules, tasks and resources
+      description: |
+        `modules` is always present here: empty while the plan is `generating` or `failed`, the
+        generated modules once it is `ready`.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The plan
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/PlanWithModules" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    delete:
+      operationId: deletePlan
+      summary: Delete a plan
+      description: |
+        Deletes the plan with its modules, tasks, resources, queued generation and attempts, and
+        publishes `content.plan.deleted.v1`. A generation under way for it is dropped.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "204":
+          description: Deleted
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}/stream:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    get:
+      operationId: followPlan
+      summary: Follow a plan's generation
+      description: |
+        Server-sent events about the plan's generation (see the `200` answer). For a plan that
+        is already `ready` or `failed` the whole stream comes at once. A client that goes away
+        stops only its stream, never the generation.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "200": { $ref: "#/components/responses/PlanEventStream" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}/archive:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    post:
+      operationId: archivePlan
+      summary: Archive a plan
+      description: |
+        The plan stays readable, listed and followable, and no longer counts as active against
+        the tier's limit. Archiving it again changes nothing; a plan cannot be unarchived. No
+        request body.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The plan, `archived`
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/PlanWithModules" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}/retry:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    post:
+      operationId: retryPlan
+      summary: Generate a failed plan again
+      description: |
+        Queues a `failed` plan's generation again, ahead of first generations, with a fresh
+        budget of attempts; the plan is `generating` again. The tier's limit is not checked
+        again. No request body.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "202":
+          description: Queued; the plan, `generating`
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/PlanWithModules" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "409":
+          description: The plan is `generating` or `ready`, not `failed` (`not_failed`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}/attempts:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    get:
+      operationId: listPlanAttempts
+      summary: The plan's generation attempts
+      description: Every attempt to generate the plan, successful or not, oldest first.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The attempts
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/AttemptList" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
   /v1/content/admin/modules:
     get:
       operationId: adminListModules
@@ -792,6 +1003,14 @@ components:
       required: true
       description: The download's id, in either case; anything that is not a UUID is answered with 404 `not_found`
       schema: { type: string, format: uuid }
+    PlanId:
+      name: id
+      in: path
+      required: true
+      description: |
+        The plan's id, in either case. Anything that is not a UUID, and the id of another
+        learner's plan, is answered with 404 `not_found`, like an unknown one
+      schema: { type: string, format: uuid }
   responses:
     MalformedRequest:
       description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
@@ -854,6 +1073,106 @@ components:
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
+    PlanRequestUnreadable:
+      description: |
+        `malformed_request` — the body is not a JSON object, or a property has the wrong type
+        (e.g. `weeklyHours` not an integer, or too large for one); `invalid_character` — the body
+        holds a NUL character, raw or as `\u0000`
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidPlanRequest:
+      description: |
+        `validation_failed`, every bad field listed: `topic` `invalid_length` (missing, or not 1
+        to 200 characters once trimmed); `skillLevel` `invalid_choice` (missing or not one of
+        `beginner`, `intermediate`, `advanced`); `learningStyle` `invalid_choice` (missing or not
+        one of `reading`, `video`, `practice`, `mixed`); `weeklyHours` `out_of_range` (missing or
+        not 1 to 80); `notes` `invalid_length` (over 2000 characters); `startDate`
+        `invalid_date`, `deadlineDate` `invalid_date` (not a date); `deadlineDate`
+        `before_start` (not after `startDate`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    PlanQuotaExceeded:
+      description: |
+        The caller already has as many active (not archived) plans as their tier allows — `free`
+        3, `starter` 10, `pro` unlimited (`quota_exceeded`; `detail` names the limit)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    PlanNotFound:
+      description: |
+        No such plan of the caller — unknown, another learner's, or the id is not a UUID
+        (`not_found`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    PlanEventStream:
+      description: |
+        Server-sent events (`text/event-stream`) following the plan's generation, wherever its
+        job runs. Each event is `event: <name>` and one `data:` line holding a JSON object (keys
+        sorted), then a blank line; there are no `id:` or `retry:` fields. In order:
+
+        1. `plan_start` — at once: `{planId, topic}` (`PlanStreamStart`).
+        2. While the plan is `generating`, nothing: the stream reads the plan again whenever a
+           generation attempt ends (a `NOTIFY` on `plan_progress`), and at least every second,
+           for up to 300 seconds.
+        3. When the plan is `ready`, for each module in order, `module_summary` —
+           `{order, title, taskCount, estimatedMinutes}` (`PlanStreamModuleSummary`) — then
+           `progress` — `{modulesDone, moduleCount}` (`PlanStreamProgress`); and last `complete`
+           — `{planId, moduleCount, taskCount, durationMs}` (`PlanStreamComplete`), where
+           `durationMs` is the time since the stream began.
+        4. Otherwise a single `error` — `{planId, classification, retryable}`
+           (`PlanStreamError`): for a `failed` plan, the last attempt's classification
+           (`provider_error` when there is none) and `retryable` `false` (`POST
+           /v1/plans/{id}/retry` can queue it again); for a plan still `generating` after 300
+           seconds, the last attempt's classification (`timeout` when there is none) and
+           `retryable` `true`, as its generation goes on.
+
+        The stream ends after `complete` or `error`. If the plan is deleted meanwhile, it ends
+        without either.
+      headers:
+        Cache-Control:
+          schema: { type: string, const: no-store }
+      content:
+        text/event-stream:
+          schema:
+            description: One server-sent event; `data` is the event's JSON object, as text.
+            type: object
+            required: [event, data]
+            properties:
+              event: { type: string, enum: [plan_start, module_summary, progress, complete, error] }
+              data: { type: string }
+          example: |
+            event: plan_start
+            data: {"planId":"01a2bbed-ab9f-7a3c-9d42-6e8f1b0c7a53","topic":"SwiftUI"}
+
+            event: module_summary
+            data: {"estimatedMinutes":240,"order":1,"taskCount":3,"title":"Foundations of SwiftUI"}
+
+            event: progress
+            data: {"moduleCount":4,"modulesDone":1}
+
+            event: module_summary
+            data: {"estimatedMinutes":240,"order":2,"taskCount":3,"title":"Core techniques in SwiftUI"}
+
+            event: progress
+            data: {"moduleCount":4,"modulesDone":2}
+
+            event: module_summary
+            data: {"estimatedMinutes":240,"order":3,"taskCount":3,"title":"Working with SwiftUI in practice"}
+
+            event: progress
+            data: {"moduleCount":4,"modulesDone":3}
+
+            event: module_summary
+            data: {"estimatedMinutes":240,"order":4,"taskCount":3,"title":"A project in SwiftUI"}
+
+            event: progress
+            data: {"moduleCount":4,"modulesDone":4}
+
+            event: complete
+            data: {"durationMs":812,"moduleCount":4,"planId":"01a2bbed-ab9f-7a3c-9d42-6e8f1b0c7a53","taskCount":12}
     InternalError:
       description: An unexpected failure, for example the database being unreachable (`internal_error`)
       content:
@@ -1090,6 +1409,176 @@ components:
               type: { type: string, enum: [bold, italic, underline, strike, code, highlight, link] }
               attrs: { type: [object, "null"] }
         text: { type: string, minLength: 1 }
+    PlanRequest:
+      type: object
+      description: What a learner asks a plan for. A property that is `null` counts as absent.
+      required: [topic, skillLevel, weeklyHours, learningStyle]
+      properties:
+        topic: { type: string, minLength: 1, maxLength: 200, description: "What to learn: 1 to 200 characters once trimmed; stored trimmed" }
+        skillLevel: { $ref: "#/components/schemas/SkillLevel" }
+        weeklyHours: { type: integer, minimum: 1, maximum: 80, description: Hours a week the learner can give it }
+        learningStyle: { $ref: "#/components/schemas/LearningStyle" }
+        notes: { type: string, maxLength: 2000, description: "Anything else the plan should consider; at most 2000 characters" }
+        startDate: { type: string, format: date, description: "When the learner starts, `YYYY-MM-DD`", example: "2026-12-01" }
+        deadlineDate: { type: string, format: date, description: "When the learner wants to be done, `YYYY-MM-DD`, after `startDate` when both are given", example: "2027-03-01" }
+    SkillLevel:
+      type: string
+      enum: [beginner, intermediate, advanced]
+    LearningStyle:
+      type: string
+      enum: [reading, video, practice, mixed]
+    PlanList:
+      type: object
+      required: [plans]
+      properties:
+        plans:
+          type: array
+          description: The caller's plans, newest first, each without `modules`
+          items: { $ref: "#/components/schemas/Plan" }
+    Plan:
+      type: object
+      description: |
+        A learning plan as its learner asked for it, with its generation's state. `modules` is
+        left out in lists and in the answer to `POST /v1/plans`, and present on one plan read
+        on its own.
+      required: [id, topic, skillLevel, weeklyHours, learningStyle, generationStatus, archived, createdAt]
+      properties:
+        id: { type: string, format: uuid, description: Lower case }
+        topic: { type: string, minLength: 1, maxLength: 200, description: As asked for, trimmed }
+        skillLevel: { $ref: "#/components/schemas/SkillLevel" }
+        weeklyHours: { type: integer, minimum: 1, maximum: 80 }
+        learningStyle: { $ref: "#/components/schemas/LearningStyle" }
+        notes: { type: string, maxLength: 2000, description: Left out when none were given }
+        startDate: { type: string, format: date, description: "`YYYY-MM-DD`; left out when none was given" }
+        deadlineDate: { type: string, format: date, description: "`YYYY-MM-DD`; left out when none was given" }
+        generationStatus: { $ref: "#/components/schemas/GenerationStatus" }
+        archived: { type: boolean, description: "Archived plans stay readable and do not count against the tier's limit" }
+        createdAt: { type: string, format: date-time }
+        modules:
+          type: array
+          description: The generated modules in order; empty until the plan is `ready`
+          items: { $ref: "#/components/schemas/PlanModule" }
+    PlanWithModules:
+      description: A plan with its `modules`, as read on its own.
+      allOf:
+        - $ref: "#/components/schemas/Plan"
+        - type: object
+          required: [modules]
+    GenerationStatus:
+      type: string
+      description: |
+        `generating` — queued or under way (also between attempts); `ready` — generated, its
+        modules stored; `failed` — every attempt failed, or one failed in a way another attempt
+        would not mend
+      enum: [generating, ready, failed]
+    PlanModule:
+      type: object
+      required: [id, order, title, description, estimatedMinutes, tasks]
+      properties:
+        id: { type: string, format: uuid, description: Lower case }
+        order: { type: integer, minimum: 1, description: "1-based place in the plan, without gaps" }
+        title: { type: string }
+        description: { type: string }
+        estimatedMinutes: { type: integer, minimum: 15, maximum: 480, description: "Its tasks' minutes added up, kept within 15–480" }
+        tasks:
+          type: array
+          minItems: 1
+          description: Its tasks, in order
+          items: { $ref: "#/components/schemas/PlanTask" }
+    PlanTask:
+      type: object
+      required: [id, order, title, description, estimatedMinutes, resources]
+      properties:
+        id: { type: string, format: uuid, description: Lower case }
+        order: { type: integer, minimum: 1, description: "1-based place in its module, without gaps" }
+        title: { type: string }
+        description: { type: string }
+        estimatedMinutes: { type: integer, minimum: 5, maximum: 120, description: "As generated, kept within 5–120" }
+        resources:
+          type: array
+          description: Where to learn it, in order
+          items: { $ref: "#/components/schemas/PlanResource" }
+    PlanResource:
+      type: object
+      required: [order, type, title, url]
+      properties:
+        order: { type: integer, minimum: 1, description: "1-based place among the task's resources, without gaps" }
+        type: { type: string, enum: [youtube, article, course, doc, other] }
+        title: { type: string }
+        url: { type: string }
+        notes: { type: string, description: Left out when none }
+    AttemptList:
+      type: object
+      required: [attempts]
+      properties:
+        attempts:
+          type: array
+          description: Every generation attempt of the plan, oldest first
+          items: { $ref: "#/components/schemas/Attempt" }
+    Attempt:
+      type: object
+      required: [attempt, outcome, durationMs, provider, model, costCents, createdAt]
+      properties:
+        attempt: { type: integer, minimum: 1, description: "The number of the attempt within its job, from 1; a retry's job counts from 1 again" }
+        outcome: { type: string, enum: [success, failure] }
+        classification: { $ref: "#/components/schemas/FailureClassification", description: Left out on success }
+        message: { type: string, description: "Why it failed, for people (at most 500 characters); left out on success" }
+        durationMs: { type: integer, minimum: 0 }
+        provider: { type: string, description: "The generator: `offline`; `unknown` on a failure" }
+        model: { type: string, description: "e.g. `syllabus-offline-1`; `unknown` on a failure" }
+        costCents: { type: integer, minimum: 0 }
+        createdAt: { type: string, format: date-time }
+    FailureClassification:
+      type: string
+      description: |
+        Why a generation attempt failed. `provider_error`, `rate_limit` and `timeout` may succeed
+        later and are tried again; `validation` (the generated plan had no module, or a module
+        without tasks) and `capped` are not
+      enum: [validation, provider_error, rate_limit, timeout, capped]
+    PlanStreamStart:
+      type: object
+      description: "`data` of the stream's `plan_start` event"
+      required: [planId, topic]
+      properties:
+        planId: { type: string, format: uuid }
+        topic: { type: string }
+    PlanStreamModuleSummary:
+      type: object
+      description: "`data` of a `module_summary` event: one module of a `ready` plan"
+      required: [order, title, taskCount, estimatedMinutes]
+      properties:
+        order: { type: integer, minimum: 1 }
+        title: { type: string }
+        taskCount: { type: integer, minimum: 1 }
+        estimatedMinutes: { type: integer, minimum: 15, maximum: 480 }
+    PlanStreamProgress:
+      type: object
+      description: "`data` of a `progress` event, after each `module_summary`"
+      required: [modulesDone, moduleCount]
+      properties:
+        modulesDone: { type: integer, minimum: 1 }
+        moduleCount: { type: integer, minimum: 1 }
+    PlanStreamComplete:
+      type: object
+      description: "`data` of the `complete` event, the last of a `ready` plan's stream"
+      required: [planId, moduleCount, taskCount, durationMs]
+      properties:
+        planId: { type: string, format: uuid }
+        moduleCount: { type: integer, minimum: 1 }
+        taskCount: { type: integer, minimum: 1 }
+        durationMs: { type: integer, minimum: 0, description: Milliseconds since the stream began }
+    PlanStreamError:
+      type: object
+      description: "`data` of the `error` event, the last of a stream whose plan did not become `ready`"
+      required: [planId, classification, retryable]
+      properties:
+        planId: { type: string, format: uuid }
+        classification: { $ref: "#/components/schemas/FailureClassification" }
+        retryable:
+          type: boolean
+          description: |
+            `true` when the plan is still `generating` (the stream gave up after 300 seconds, the
+            generation goes on); `false` when it `failed`
     MuxEvent:
       type: object
       description: A Mux webhook event as Mux posts it; only these properties are read.

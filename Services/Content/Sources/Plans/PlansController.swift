@@ -35,9 +35,12 @@ struct PlansController: Sendable {
         var deadlineDate: String?
     }
 
+    /// A calendar date written YYYY-MM-DD that exists (no 30 February), from 2000 to 2100.
     static func date(_ text: String?) -> Date? {
-        guard let text else { return nil }
-        return RFC3339.parse("\(text)T00:00:00Z")
+        guard let text, text.count == 10, let parsed = RFC3339.parse("\(text)T00:00:00Z"), String(RFC3339.format(parsed).prefix(10)) == text,
+            let year = Int(text.prefix(4)), (2000...2100).contains(year)
+        else { return nil }
+        return parsed
     }
 
     /// The request, or a 422 naming every problem (PRODUCT.md's limits).
