@@ -50,6 +50,8 @@ public enum EventCatalog {
             IdentityUserDeletedV1.eventType,
             BillingEntitlementChangedV1.eventType,
             ContentCourseOutlineChangedV1.eventType,
+            ContentPlanGeneratedV1.eventType,
+            ContentPlanDeletedV1.eventType,
         ],
         .notifications: [
             IdentityUserRegisteredV1.eventType,

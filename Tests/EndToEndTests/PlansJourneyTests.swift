@@ -43,6 +43,26 @@ extension EndToEndTests.PlansJourneyTests {
             let plans = try await api.send(.GET, processes.url("content", "/v1/plans"), token: token)
             let plan = try #require((plans.body["plans"] as? [[String: Any]])?.first)
             #expect(plan["generationStatus"] as? String == "ready")
+
+            // Completing tasks moves the plan's percentage (progress learns the plan from content's event).
+            let planID = try #require(plan["id"] as? String)
+            let detail = try await api.send(.GET, processes.url("content", "/v1/plans/\(planID)"), token: token)
+            let tasks = ((detail.body["modules"] as? [[String: Any]]) ?? []).flatMap { ($0["tasks"] as? [[String: Any]]) ?? [] }.compactMap { $0["id"] as? String }
+            #expect(tasks.count == 12)
+            try await eventually(timeout: .seconds(10), "progress to know the plan") {
+                try await api.send(.PUT, processes.url("progress", "/v1/progress/tasks/\(tasks[0])"), json: #"{"status":"completed"}"#, token: token).status == 200
+            }
+            let moved = try await api.send(.PUT, processes.url("progress", "/v1/progress/tasks/\(tasks[1])"), json: #"{"status":"in_progress"}"#, token: token)
+            #expect(moved.body["status"] as? String == "in_progress")
+            let summary = try await api.send(.GET, processes.url("progress", "/v1/progress/plans/\(planID)"), token: token).body
+            #expect(summary["completedTasks"] as? Int == 1 && summary["inProgressTasks"] as? Int == 1 && summary["totalTasks"] as? Int == 12, "\(summary)")
+            #expect((summary["percent"] as? Int ?? 0) > 0)
+            #expect(try await api.send(.PUT, processes.url("progress", "/v1/progress/tasks/\(tasks[0])"), json: #"{"status":"done"}"#, token: token).status == 422)
+            let other = try await api.send(.POST, processes.url("identity", "/v1/auth/register"),
+                json: #"{"email":"other.\#(UUID().uuidString.prefix(6).lowercased())@example.com","password":"a long password","name":"Other"}"#)
+            let otherToken = try #require(other.body["accessToken"] as? String)
+            #expect(try await api.send(.PUT, processes.url("progress", "/v1/progress/tasks/\(tasks[0])"), json: #"{"status":"completed"}"#, token: otherToken).status == 404)
+            #expect(try await api.send(.GET, processes.url("progress", "/v1/progress/plans/\(planID)"), token: otherToken).status == 404)
             #expect(try await api.send(.POST, processes.url("content", "/v1/plans"), json: #"{"topic":""}"#, token: token).status == 422)
             let noSuchDay = try await api.send(
                 .POST, processes.url("content", "/v1/plans"),

@@ -185,6 +185,91 @@ paths:
         "403": { $ref: "#/components/responses/LessonLocked" }
         "404": { $ref: "#/components/responses/PublishedLessonNotFound" }
         "500": { $ref: "#/components/responses/InternalError" }
+  /v1/progress/tasks/{taskId}:
+    parameters:
+      - name: taskId
+        in: path
+        required: true
+        description: A task of one of the caller's learning plans (a UUID; anything else answers 404)
+        schema: { type: string }
+    put:
+      operationId: setTaskStatus
+      summary: Set the caller's status of a learning-plan task
+      description: |
+        Sets the task to `not_started`, `in_progress` or `completed` (setting it again is a no-op)
+        and answers the plan's new percentage. The task must belong to one of the caller's plans
+        as content last generated it; another learner's task answers 404 (row-level security).
+        Progress learns a plan from `content.plan.generated.v1`, so just after a plan is ready its
+        tasks may answer 404 for a moment: retry, or wait for the event.
+      tags: [progress]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                status: { type: string, enum: [not_started, in_progress, completed] }
+      responses:
+        "200":
+          description: The status is recorded
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/TaskResult" }
+        "400":
+          description: "`malformed_request` — the body is not JSON of that shape; `invalid_character` — it holds a NUL"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404":
+          description: "`not_found` — no such task among the caller's plans"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "413":
+          description: "`payload_too_large` — the body is over 2 MiB"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422":
+          description: "`validation_failed` — `status` is missing or not one of the three"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/progress/plans/{planId}:
+    parameters:
+      - name: planId
+        in: path
+        required: true
+        description: One of the caller's learning plans (a UUID; anything else answers 404)
+        schema: { type: string }
+    get:
+      operationId: planProgress
+      summary: The caller's progress on a learning plan
+      description: |
+        Per module and for the plan: tasks completed of all; the plan's `percent` is the completed
+        tasks' share of its estimated minutes (rounded down), a module's the share of its tasks.
+        `completed` once every task is. Another learner's plan answers 404.
+      tags: [progress]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The plan's progress
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/PlanProgress" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404":
+          description: "`not_found` — no such plan of the caller's"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
   /health/live:
     get:
       operationId: healthLive
@@ -287,6 +372,35 @@ components:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
   schemas:
+    TaskResult:
+      type: object
+      required: [taskId, planId, status, planPercent]
+      properties:
+        taskId: { type: string, format: uuid }
+        planId: { type: string, format: uuid }
+        status: { type: string, enum: [not_started, in_progress, completed] }
+        planPercent: { type: integer, minimum: 0, maximum: 100 }
+    PlanProgress:
+      type: object
+      required: [planId, completedTasks, inProgressTasks, totalTasks, percent, completed, modules]
+      properties:
+        planId: { type: string, format: uuid }
+        completedTasks: { type: integer, minimum: 0 }
+        inProgressTasks: { type: integer, minimum: 0 }
+        totalTasks: { type: integer, minimum: 0 }
+        percent: { type: integer, minimum: 0, maximum: 100 }
+        completed: { type: boolean }
+        modules:
+          type: array
+          items:
+            type: object
+            required: [moduleId, order, completedTasks, totalTasks, percent]
+            properties:
+              moduleId: { type: string, format: uuid }
+              order: { type: integer, minimum: 1 }
+              completedTasks: { type: integer, minimum: 0 }
+              totalTasks: { type: integer, minimum: 0 }
+              percent: { type: integer, minimum: 0, maximum: 100 }
     ProgressSummary:
       type: object
       required: [lessonsCompleted, lessonsTotal, percent, courseCompleted, modules]

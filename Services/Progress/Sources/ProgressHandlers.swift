@@ -8,6 +8,12 @@ enum ProgressHandlers {
         EventHandler(ContentCourseOutlineChangedV1.self, name: "outline") { event, connection in
             try ProgressStore.applyOutline(event, on: connection)
         },
+        EventHandler(ContentPlanGeneratedV1.self, name: "plans.generated") { event, connection in
+            try ProgressStore.applyPlan(event, on: connection)
+        },
+        EventHandler(ContentPlanDeletedV1.self, name: "plans.deleted") { event, connection in
+            try ProgressStore.forgetPlan(event, on: connection)
+        },
         Tombstones.handler { userID, connection in
             try ProgressStore.forget(userID, on: connection)
         },

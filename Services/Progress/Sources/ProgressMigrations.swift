@@ -80,5 +80,48 @@ enum ProgressMigrations {
                 END
                 $$;
                 """),
+        Migration(
+            version: 6, name: "learning plan task progress",
+            sql: """
+                -- Each learner's plans' tasks, from content.plan.generated.v1 (newest version), and
+                -- the learner's progress on them; all under the same row-level security.
+                CREATE TABLE plan_versions (
+                    plan_id uuid PRIMARY KEY,
+                    user_id uuid NOT NULL,
+                    version bigint NOT NULL
+                );
+                CREATE TABLE plan_tasks (
+                    task_id uuid PRIMARY KEY,
+                    plan_id uuid NOT NULL REFERENCES plan_versions (plan_id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    module_id uuid NOT NULL,
+                    module_order integer NOT NULL CHECK (module_order >= 1),
+                    task_order integer NOT NULL CHECK (task_order >= 1),
+                    estimated_minutes integer NOT NULL CHECK (estimated_minutes >= 0)
+                );
+                CREATE INDEX plan_tasks_plan ON plan_tasks (plan_id, module_order, task_order);
+                CREATE TABLE task_progress (
+                    user_id uuid NOT NULL,
+                    task_id uuid NOT NULL REFERENCES plan_tasks (task_id) ON DELETE CASCADE,
+                    status text NOT NULL CHECK (status IN ('not_started', 'in_progress', 'completed')),
+                    updated_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (user_id, task_id)
+                );
+                DO $$
+                DECLARE t text;
+                BEGIN
+                    FOREACH t IN ARRAY ARRAY['plan_versions', 'plan_tasks', 'task_progress'] LOOP
+                        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+                        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+                        EXECUTE format($p$CREATE POLICY learner_rows ON %I
+                            USING (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)
+                            WITH CHECK (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)$p$, t);
+                        EXECUTE format($p$CREATE POLICY system_rows ON %I
+                            USING (current_setting('syllabus.scope', true) = 'system')
+                            WITH CHECK (current_setting('syllabus.scope', true) = 'system')$p$, t);
+                    END LOOP;
+                END
+                $$;
+                """),
     ]
 }

@@ -13,6 +13,27 @@ struct ProgressController: Sendable {
         router.put("/v1/progress/lessons/{lessonId}", use: complete)
         router.delete("/v1/progress/lessons/{lessonId}", use: uncomplete)
         router.post("/v1/progress/lessons/{lessonId}/start", use: start)
+        router.put("/v1/progress/tasks/{taskId}", use: setTask)
+        router.get("/v1/progress/plans/{planId}", use: plan)
+    }
+
+    struct TaskInput: Decodable {
+        var status: String?
+    }
+
+    @Sendable func setTask(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<ProgressStore.TaskAnswer> {
+        let caller = try await verifier.authenticate(request)
+        let task = try context.uuid("taskId", of: "task")
+        let input = try await request.decode(as: TaskInput.self, context: context)
+        guard let status = input.status.flatMap(ProgressStore.TaskStatus.init(rawValue:)) else {
+            throw Problem.validation([FieldError(field: "status", code: "invalid_choice", message: "One of: not_started, in_progress, completed.")])
+        }
+        return JSONResponse(.ok, try await store.setTask(task, to: status, by: caller.id))
+    }
+
+    @Sendable func plan(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<ProgressStore.PlanSummary> {
+        let caller = try await verifier.authenticate(request)
+        return JSONResponse(.ok, try await store.plan(try context.uuid("planId", of: "plan"), of: caller.id))
     }
 
     @Sendable func summary(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<ProgressStore.Summary> {

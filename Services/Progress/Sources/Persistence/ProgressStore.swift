@@ -225,5 +225,7 @@ public struct ProgressStore: Sendable {
         try connection.execute("DELETE FROM lesson_progress WHERE user_id = \(user)")
         try connection.execute("DELETE FROM module_progress WHERE user_id = \(user)")
         try connection.execute("DELETE FROM course_progress WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM plan_versions WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM task_progress WHERE user_id = \(user)")
     }
 }
