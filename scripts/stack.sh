@@ -144,9 +144,19 @@ prepare_stack_dir() {
     mkdir -p "$ROOT_STACK_DIR" "$STACK_DIR"
     # Nothing under .stack belongs in git, even where the repository's .gitignore is missing.
     [[ -f "$ROOT_STACK_DIR/.gitignore" ]] || printf '*\n' >"$ROOT_STACK_DIR/.gitignore"
-    # Postgres runs as its own OS user, which must reach its directories.
+    # Postgres runs as its own OS user, which must reach its directories. A clone in a private
+    # directory (mktemp -d makes them 0700) gets the traverse bit, and only that, on each
+    # directory of the path the user cannot enter: nothing becomes listable or readable.
     if ! runuser -u "$PG_OS_USER" -- test -x "$STACK_DIR"; then
-        die "user $PG_OS_USER cannot enter $STACK_DIR; clone the repository where other users can traverse the path"
+        local dir=$STACK_DIR
+        while [[ "$dir" != "/" ]]; do
+            if ! runuser -u "$PG_OS_USER" -- test -x "$dir"; then
+                chmod o+x "$dir" && echo "stack: let $PG_OS_USER traverse $dir (o+x)" >&2
+            fi
+            dir=$(dirname "$dir")
+        done
+        runuser -u "$PG_OS_USER" -- test -x "$STACK_DIR" ||
+            die "user $PG_OS_USER cannot enter $STACK_DIR; clone the repository where other users can traverse the path"
     fi
 }
 
