@@ -13,4 +13,37 @@ public enum RowSecurity {
     public static func enterSystem(on connection: PostgresConnection) throws {
         _ = try connection.query("SELECT set_config('syllabus.scope', 'system', true)")
     }
+
+    /// Migration SQL that puts `tables` (each with a `user_id` column) under these policies,
+    /// forced for the tables' owner too.
+    public static func policiesSQL(_ tables: [String]) -> String {
+        """
+
+        DO $$
+        DECLARE t text;
+        BEGIN
+            FOREACH t IN ARRAY ARRAY[\(tables.map { "'\($0)'" }.joined(separator: ", "))] LOOP
+                EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+                EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+                EXECUTE format($p$CREATE POLICY learner_rows ON %I
+                    USING (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)
+                    WITH CHECK (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)$p$, t);
+                EXECUTE format($p$CREATE POLICY system_rows ON %I
+                    USING (current_setting('syllabus.scope', true) = 'system')
+                    WITH CHECK (current_setting('syllabus.scope', true) = 'system')$p$, t);
+            END LOOP;
+        END
+        $$;
+        """
+    }
+}
+
+extension DatabasePool {
+    /// One transaction that sees and writes only `user`'s rows of the tables under row-level security.
+    public func transaction<T: Sendable>(asLearner user: UUID, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await transaction { connection in
+            try RowSecurity.enterLearner(user, on: connection)
+            return try body(connection)
+        }
+    }
 }

@@ -23,7 +23,7 @@ import TestSupport
 
     func seed(_ rows: [(user: UUID, lesson: UUID)]) async throws {
         try await pool.transaction { connection in
-            try ProgressStore.enterSystemScope(on: connection)
+            try RowSecurity.enterSystem(on: connection)
             for row in rows {
                 try connection.execute(
                     "INSERT INTO lesson_progress (user_id, lesson_id, module_id, is_free, completed_at) VALUES (\(row.user), \(row.lesson), \(UUID()), false, now())")

@@ -185,22 +185,6 @@ enum ContentMigrations {
                     created_at timestamptz NOT NULL DEFAULT now()
                 );
                 CREATE INDEX ai_usage_events_user ON ai_usage_events (user_id, created_at);
-                DO $$
-                DECLARE t text;
-                BEGIN
-                    FOREACH t IN ARRAY ARRAY['learning_plans', 'plan_modules', 'plan_tasks', 'task_resources', 'job_queue',
-                                             'generation_attempts', 'usage_metrics', 'ai_usage_events'] LOOP
-                        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-                        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-                        EXECUTE format($p$CREATE POLICY learner_rows ON %I
-                            USING (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)
-                            WITH CHECK (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)$p$, t);
-                        EXECUTE format($p$CREATE POLICY system_rows ON %I
-                            USING (current_setting('syllabus.scope', true) = 'system')
-                            WITH CHECK (current_setting('syllabus.scope', true) = 'system')$p$, t);
-                    END LOOP;
-                END
-                $$;
-                """),
+                """ + RowSecurity.policiesSQL(["learning_plans", "plan_modules", "plan_tasks", "task_resources", "job_queue", "generation_attempts", "usage_metrics", "ai_usage_events"])),
     ]
 }

@@ -26,7 +26,6 @@ public final class MailDispatcher: Service, Sendable {
     private let unsubscribe: UnsubscribeLinks
     private let batchSize: Int
     private let logger: Logger
-    private let wake = WakeSignal()
     private let sent = Counter(label: "emails_sent_total")
     private let skipped = Counter(label: "emails_skipped_total")
     private let failed = Counter(label: "emails_failed_total")
@@ -47,25 +46,9 @@ public final class MailDispatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        let listener = PostgresListener(url: listenURL, channels: [EmailQueue.channel], name: "mail", logger: logger)
-        let wake = self.wake
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                for await _ in listener.events { wake.signal() }
-            }
-            await cancelWhenGracefulShutdown {
-                while !Task.isCancelled {
-                    do {
-                        let processed = try await self.processDue(now: Date())
-                        if processed < self.batchSize { await wake.wait(timeout: .seconds(1)) }
-                    } catch {
-                        self.logger.warning("mail dispatch failed, retrying", metadata: ["error": "\(error)"])
-                        await wake.wait(timeout: .seconds(2))
-                    }
-                }
-            }
-            listener.stop()
-            group.cancelAll()
+        let batchSize = self.batchSize
+        await QueueDrain.run(channel: EmailQueue.channel, listenURL: listenURL, name: "mail", logger: logger) {
+            try await self.processDue(now: Date()) >= batchSize
         }
     }
 

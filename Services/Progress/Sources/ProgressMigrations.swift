@@ -64,22 +64,7 @@ enum ProgressMigrations {
                     event_sequence bigint NOT NULL DEFAULT 0 CHECK (event_sequence >= 0),
                     updated_at timestamptz NOT NULL DEFAULT now()
                 );
-                DO $$
-                DECLARE t text;
-                BEGIN
-                    FOREACH t IN ARRAY ARRAY['lesson_progress', 'module_progress', 'course_progress'] LOOP
-                        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-                        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-                        EXECUTE format($p$CREATE POLICY learner_rows ON %I
-                            USING (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)
-                            WITH CHECK (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)$p$, t);
-                        EXECUTE format($p$CREATE POLICY system_rows ON %I
-                            USING (current_setting('syllabus.scope', true) = 'system')
-                            WITH CHECK (current_setting('syllabus.scope', true) = 'system')$p$, t);
-                    END LOOP;
-                END
-                $$;
-                """),
+                """ + RowSecurity.policiesSQL(["lesson_progress", "module_progress", "course_progress"])),
         Migration(
             version: 6, name: "learning plan task progress",
             sql: """
@@ -107,21 +92,6 @@ enum ProgressMigrations {
                     updated_at timestamptz NOT NULL DEFAULT now(),
                     PRIMARY KEY (user_id, task_id)
                 );
-                DO $$
-                DECLARE t text;
-                BEGIN
-                    FOREACH t IN ARRAY ARRAY['plan_versions', 'plan_tasks', 'task_progress'] LOOP
-                        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-                        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-                        EXECUTE format($p$CREATE POLICY learner_rows ON %I
-                            USING (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)
-                            WITH CHECK (user_id = nullif(current_setting('syllabus.user_id', true), '')::uuid)$p$, t);
-                        EXECUTE format($p$CREATE POLICY system_rows ON %I
-                            USING (current_setting('syllabus.scope', true) = 'system')
-                            WITH CHECK (current_setting('syllabus.scope', true) = 'system')$p$, t);
-                    END LOOP;
-                END
-                $$;
-                """),
+                """ + RowSecurity.policiesSQL(["plan_versions", "plan_tasks", "task_progress"])),
     ]
 }

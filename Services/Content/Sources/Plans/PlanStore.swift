@@ -16,10 +16,7 @@ public struct PlanStore: Sendable {
     public init(database: DatabasePool) { self.database = database }
 
     func asLearner<T: Sendable>(_ user: UUID, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await database.transaction { connection in
-            try RowSecurity.enterLearner(user, on: connection)
-            return try body(connection)
-        }
+        try await database.transaction(asLearner: user, body)
     }
 
     // MARK: Shapes

@@ -15,7 +15,6 @@ public final class PlanWorker: Service, Sendable {
     let listenURL: String
     let generator: any PlanGenerator
     let logger: Logger
-    let wake = WakeSignal()
     static let staleAfter: TimeInterval = 300
 
     public init(database: DatabasePool, listenURL: String, generator: any PlanGenerator, logger: Logger) {
@@ -26,22 +25,8 @@ public final class PlanWorker: Service, Sendable {
     }
 
     public func run() async throws {
-        let listener = PostgresListener(url: listenURL, channels: [PlanStore.channel], name: "plans", logger: logger)
-        let wake = self.wake
-        await withDiscardingTaskGroup { group in
-            group.addTask { for await _ in listener.events { wake.signal() } }
-            await cancelWhenGracefulShutdown {
-                while !Task.isCancelled {
-                    do {
-                        if try await self.processNext(now: Date()) == nil { await wake.wait(timeout: .seconds(1)) }
-                    } catch {
-                        self.logger.warning("plan generation failed to run, retrying", metadata: ["error": "\(error)"])
-                        await wake.wait(timeout: .seconds(2))
-                    }
-                }
-            }
-            listener.stop()
-            group.cancelAll()
+        await QueueDrain.run(channel: PlanStore.channel, listenURL: listenURL, name: "plans", logger: logger) {
+            try await self.processNext(now: Date()) != nil
         }
     }
 

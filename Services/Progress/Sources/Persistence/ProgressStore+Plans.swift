@@ -13,7 +13,7 @@ extension ProgressStore {
     /// A plan's tasks as content generated them (newest version wins); progress on tasks no
     /// longer in the plan is dropped with them.
     static func applyPlan(_ event: CloudEvent<ContentPlanGeneratedV1>, on connection: PostgresConnection) throws {
-        try enterSystemScope(on: connection)
+        try RowSecurity.enterSystem(on: connection)
         guard let plan = UUID(uuidString: event.data.planId), let user = UUID(uuidString: event.data.userId) else {
             throw ConsumeFailure.undecodable("planId or userId")
         }
@@ -44,7 +44,7 @@ extension ProgressStore {
     }
 
     static func forgetPlan(_ event: CloudEvent<ContentPlanDeletedV1>, on connection: PostgresConnection) throws {
-        try enterSystemScope(on: connection)
+        try RowSecurity.enterSystem(on: connection)
         guard let plan = UUID(uuidString: event.data.planId) else { throw ConsumeFailure.undecodable("planId") }
         try connection.execute("DELETE FROM plan_versions WHERE plan_id = \(plan)")
     }

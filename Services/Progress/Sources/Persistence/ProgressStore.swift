@@ -26,10 +26,7 @@ public struct ProgressStore: Sendable {
 
     /// Runs `body` in one transaction that sees and writes only `user`'s progress rows.
     public func asLearner<T: Sendable>(_ user: UUID, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await database.transaction { connection in
-            try Self.enterLearnerScope(user, on: connection)
-            return try body(connection)
-        }
+        try await database.transaction(asLearner: user, body)
     }
 
     /// A learner's change: the outline is held steady (a new one waits for it, and it for a new
@@ -43,14 +40,6 @@ public struct ProgressStore: Sendable {
         }
     }
 
-    static func enterLearnerScope(_ user: UUID, on connection: PostgresConnection) throws {
-        try RowSecurity.enterLearner(user, on: connection)
-    }
-
-    /// Event handlers see every learner's rows (for the rest of their transaction).
-    static func enterSystemScope(on connection: PostgresConnection) throws {
-        try RowSecurity.enterSystem(on: connection)
-    }
 
     // MARK: Outline
 
@@ -93,7 +82,7 @@ public struct ProgressStore: Sendable {
 
     /// Replaces the outline with a newer one and brings every learner's roll-ups in line with it.
     static func applyOutline(_ event: CloudEvent<ContentCourseOutlineChangedV1>, on connection: PostgresConnection) throws {
-        try enterSystemScope(on: connection)
+        try RowSecurity.enterSystem(on: connection)
         let updated = try connection.execute(
             "UPDATE outline_state SET version = \(event.data.version) WHERE version < \(event.data.version)")
         guard updated.affectedRows == 1 else { return }
@@ -220,7 +209,7 @@ public struct ProgressStore: Sendable {
 
     /// Erases what progress holds of a deleted learner.
     static func forget(_ user: UUID, on connection: PostgresConnection) throws {
-        try enterSystemScope(on: connection)
+        try RowSecurity.enterSystem(on: connection)
         try Entitlements.forget(user, on: connection)
         try connection.execute("DELETE FROM lesson_progress WHERE user_id = \(user)")
         try connection.execute("DELETE FROM module_progress WHERE user_id = \(user)")
