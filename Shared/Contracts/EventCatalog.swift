@@ -26,6 +26,8 @@ public enum EventCatalog {
         ContentPlanGeneratedV1.eventType,
         ContentPlanGenerationFailedV1.eventType,
         ContentPlanDeletedV1.eventType,
+        ContentPlanRegeneratedV1.eventType,
+        ContentPlanExportedV1.eventType,
         ProgressLessonStartedV1.eventType,
         ProgressLessonCompletedV1.eventType,
         ProgressLessonUncompletedV1.eventType,
@@ -33,6 +35,8 @@ public enum EventCatalog {
         ProgressModuleReopenedV1.eventType,
         ProgressCourseCompletedV1.eventType,
         ProgressCourseReopenedV1.eventType,
+        ProgressTaskStatusChangedV1.eventType,
+        ProgressPlanCompletedV1.eventType,
     ]
 
     /// The event types each service consumes: its queue is bound to exactly these keys, and it
@@ -41,6 +45,7 @@ public enum EventCatalog {
         .identity: [NotificationsConsentChangedV1.eventType],
         .billing: [IdentityUserAccessOverrideChangedV1.eventType, IdentityUserDeletedV1.eventType],
         .content: [
+            IdentityUserProfileUpdatedV1.eventType,
             IdentityUserDeletedV1.eventType,
             BillingEntitlementChangedV1.eventType,
             ProgressModuleCompletedV1.eventType,
@@ -51,6 +56,7 @@ public enum EventCatalog {
             BillingEntitlementChangedV1.eventType,
             ContentCourseOutlineChangedV1.eventType,
             ContentPlanGeneratedV1.eventType,
+            ContentPlanRegeneratedV1.eventType,
             ContentPlanDeletedV1.eventType,
         ],
         .notifications: [

@@ -9,7 +9,12 @@ enum ProgressHandlers {
             try ProgressStore.applyOutline(event, on: connection)
         },
         EventHandler(ContentPlanGeneratedV1.self, name: "plans.generated") { event, connection in
-            try ProgressStore.applyPlan(event, on: connection)
+            try ProgressStore.applyPlan(
+                planID: event.data.planId, userID: event.data.userId, modules: event.data.modules, version: event.sequenceNumber, on: connection)
+        },
+        EventHandler(ContentPlanRegeneratedV1.self, name: "plans.regenerated") { event, connection in
+            try ProgressStore.applyPlan(
+                planID: event.data.planId, userID: event.data.userId, modules: event.data.modules, version: event.sequenceNumber, on: connection)
         },
         EventHandler(ContentPlanDeletedV1.self, name: "plans.deleted") { event, connection in
             try ProgressStore.forgetPlan(event, on: connection)

@@ -93,5 +93,13 @@ enum ProgressMigrations {
                     PRIMARY KEY (user_id, task_id)
                 );
                 """ + RowSecurity.policiesSQL(["plan_versions", "plan_tasks", "task_progress"])),
+        Migration(
+            version: 7, name: "learning plan events",
+            sql: """
+                -- Numbers the events about each plan (task status changes, completion), and keeps
+                -- whether the plan is complete so its completion is announced once per transition.
+                ALTER TABLE plan_versions ADD COLUMN event_sequence bigint NOT NULL DEFAULT 0 CHECK (event_sequence >= 0);
+                ALTER TABLE plan_versions ADD COLUMN completed boolean NOT NULL DEFAULT false;
+                """),
     ]
 }

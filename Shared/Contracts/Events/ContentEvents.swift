@@ -185,3 +185,46 @@ public struct ContentPlanDeletedV1: DomainEvent {
 
     public var subject: String { planId }
 }
+
+/// `content.plan.regenerated.v1`: a learner's plan was generated again and its modules and tasks
+/// replaced — the whole new outline, as in `content.plan.generated.v1`. A task kept from the
+/// previous version keeps its id (and its progress); tasks not listed are gone.
+public struct ContentPlanRegeneratedV1: DomainEvent {
+    public static let eventType = EventType(producer: .content, name: "plan.regenerated", majorVersion: 1)
+    public var planId: String
+    public var userId: String
+    public var modules: [PlanModuleOutline]
+    public var regeneratedAt: Date
+
+    public init(planId: String, userId: String, modules: [PlanModuleOutline], regeneratedAt: Date) {
+        self.planId = planId
+        self.userId = userId
+        self.modules = modules
+        self.regeneratedAt = regeneratedAt
+    }
+
+    public var subject: String { planId }
+}
+
+/// `content.plan.exported.v1`: a plan was exported to Notion or synced to Google Calendar (each
+/// counts against the learner's monthly export quota).
+public struct ContentPlanExportedV1: DomainEvent {
+    public static let eventType = EventType(producer: .content, name: "plan.exported", majorVersion: 1)
+    public var planId: String
+    public var userId: String
+    /// notion or google_calendar.
+    public var destination: String
+    /// Pages (Notion) created, or calendar events (Google) created, updated or deleted.
+    public var itemCount: Int
+    public var exportedAt: Date
+
+    public init(planId: String, userId: String, destination: String, itemCount: Int, exportedAt: Date) {
+        self.planId = planId
+        self.userId = userId
+        self.destination = destination
+        self.itemCount = itemCount
+        self.exportedAt = exportedAt
+    }
+
+    public var subject: String { planId }
+}

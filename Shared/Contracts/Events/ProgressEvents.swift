@@ -138,3 +138,49 @@ public struct ProgressCourseReopenedV1: DomainEvent {
 
     public var subject: String { userId }
 }
+
+/// `progress.task.status_changed.v1`: a learner moved a learning-plan task to another status
+/// (not repeated when the status does not change).
+public struct ProgressTaskStatusChangedV1: DomainEvent {
+    public static let eventType = EventType(producer: .progress, name: "task.status_changed", majorVersion: 1)
+    public var userId: String
+    public var planId: String
+    public var taskId: String
+    /// not_started, in_progress or completed.
+    public var status: String
+    public var previousStatus: String
+    /// Completed tasks' share of the plan's estimated minutes, after the change (0–100).
+    public var planPercent: Int
+    public var changedAt: Date
+
+    public init(userId: String, planId: String, taskId: String, status: String, previousStatus: String, planPercent: Int, changedAt: Date) {
+        self.userId = userId
+        self.planId = planId
+        self.taskId = taskId
+        self.status = status
+        self.previousStatus = previousStatus
+        self.planPercent = planPercent
+        self.changedAt = changedAt
+    }
+
+    public var subject: String { planId }
+}
+
+/// `progress.plan.completed.v1`: every task of a learner's plan is completed (published when the
+/// last one is; again only if the plan was reopened in between).
+public struct ProgressPlanCompletedV1: DomainEvent {
+    public static let eventType = EventType(producer: .progress, name: "plan.completed", majorVersion: 1)
+    public var userId: String
+    public var planId: String
+    public var taskCount: Int
+    public var completedAt: Date
+
+    public init(userId: String, planId: String, taskCount: Int, completedAt: Date) {
+        self.userId = userId
+        self.planId = planId
+        self.taskCount = taskCount
+        self.completedAt = completedAt
+    }
+
+    public var subject: String { planId }
+}

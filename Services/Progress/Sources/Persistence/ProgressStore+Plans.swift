@@ -10,22 +10,22 @@ extension ProgressStore {
         case notStarted = "not_started", inProgress = "in_progress", completed
     }
 
-    /// A plan's tasks as content generated them (newest version wins); progress on tasks no
-    /// longer in the plan is dropped with them.
-    static func applyPlan(_ event: CloudEvent<ContentPlanGeneratedV1>, on connection: PostgresConnection) throws {
+    /// A plan's tasks as content generated (or regenerated) them, newest version winning;
+    /// progress on tasks no longer in the plan is dropped with them.
+    static func applyPlan(planID: String, userID: String, modules: [PlanModuleOutline], version: Int64, on connection: PostgresConnection) throws {
         try RowSecurity.enterSystem(on: connection)
-        guard let plan = UUID(uuidString: event.data.planId), let user = UUID(uuidString: event.data.userId) else {
+        guard let plan = UUID(uuidString: planID), let user = UUID(uuidString: userID) else {
             throw ConsumeFailure.undecodable("planId or userId")
         }
         if try Tombstones.isDeleted(user, on: connection) { return }
         let newer = try connection.execute(
             """
-            INSERT INTO plan_versions (plan_id, user_id, version) VALUES (\(plan), \(user), \(event.sequenceNumber))
+            INSERT INTO plan_versions (plan_id, user_id, version) VALUES (\(plan), \(user), \(version))
             ON CONFLICT (plan_id) DO UPDATE SET version = excluded.version WHERE plan_versions.version < excluded.version
             """
         ).affectedRows == 1
         guard newer else { return }
-        let tasks = event.data.modules.flatMap { module in module.tasks.map { (module, $0) } }
+        let tasks = modules.flatMap { module in module.tasks.map { (module, $0) } }
         let ids = try tasks.map { _, task -> UUID in
             guard let id = UUID(uuidString: task.id) else { throw ConsumeFailure.undecodable("task id") }
             return id
@@ -41,6 +41,9 @@ extension ProgressStore {
                     task_order = excluded.task_order, estimated_minutes = excluded.estimated_minutes
                 """)
         }
+        // Whether the new version is complete is recorded, not announced: nobody completed it.
+        let complete = try planSummary(plan, on: connection).completed
+        try connection.execute("UPDATE plan_versions SET completed = \(complete) WHERE plan_id = \(plan)")
     }
 
     static func forgetPlan(_ event: CloudEvent<ContentPlanDeletedV1>, on connection: PostgresConnection) throws {
@@ -56,18 +59,48 @@ extension ProgressStore {
         public var planPercent: Int
     }
 
-    /// Sets a task's status (the learner's own tasks only: another's answers 404).
-    public func setTask(_ taskID: UUID, to status: TaskStatus, by user: UUID) async throws -> TaskAnswer {
+    /// Sets a task's status (the learner's own tasks only: another's answers 404). A change is
+    /// announced, and so is the plan's completion when this completes it. The plan's row is
+    /// locked first, so two last tasks completed at once announce the completion once.
+    public func setTask(_ taskID: UUID, to status: TaskStatus, by user: UUID, now: Date = Date()) async throws -> TaskAnswer {
         try await asLearner(user) { connection in
             guard let row = try connection.query("SELECT plan_id FROM plan_tasks WHERE task_id = \(taskID)").first else { throw Problem.notFound("task") }
             let plan: UUID = try row.decode("plan_id")
+            guard let state = try connection.query("SELECT completed FROM plan_versions WHERE plan_id = \(plan) FOR UPDATE").first else { throw Problem.notFound("task") }
+            let previous = try connection.query("SELECT status FROM task_progress WHERE task_id = \(taskID)").first?.decode("status", as: String.self) ?? TaskStatus.notStarted.rawValue
             try connection.execute(
                 """
                 INSERT INTO task_progress (user_id, task_id, status) VALUES (\(user), \(taskID), \(status.rawValue))
                 ON CONFLICT (user_id, task_id) DO UPDATE SET status = excluded.status, updated_at = now()
                 """)
-            return TaskAnswer(taskId: taskID.lowercased, planId: plan.lowercased, status: status, planPercent: try Self.planSummary(plan, on: connection).percent)
+            let summary = try Self.planSummary(plan, on: connection)
+            if previous != status.rawValue {
+                try Self.publish(
+                    ProgressTaskStatusChangedV1(
+                        userId: user.lowercased, planId: plan.lowercased, taskId: taskID.lowercased, status: status.rawValue, previousStatus: previous,
+                        planPercent: summary.percent, changedAt: now),
+                    aboutPlan: plan, on: connection)
+            }
+            let wasComplete: Bool = try state.decode("completed")
+            if summary.completed != wasComplete {
+                try connection.execute("UPDATE plan_versions SET completed = \(summary.completed) WHERE plan_id = \(plan)")
+                if summary.completed {
+                    try Self.publish(
+                        ProgressPlanCompletedV1(userId: user.lowercased, planId: plan.lowercased, taskCount: summary.totalTasks, completedAt: now),
+                        aboutPlan: plan, on: connection)
+                }
+            }
+            return TaskAnswer(taskId: taskID.lowercased, planId: plan.lowercased, status: status, planPercent: summary.percent)
         }
+    }
+
+    /// Publishes an event about a plan, numbered after every earlier one about it (the plan's
+    /// row is locked by the caller).
+    static func publish<E: DomainEvent>(_ event: E, aboutPlan plan: UUID, on connection: PostgresConnection) throws {
+        let sequence = try connection.query(
+            "UPDATE plan_versions SET event_sequence = event_sequence + 1 WHERE plan_id = \(plan) RETURNING event_sequence"
+        ).first!.decode("event_sequence", as: Int64.self)
+        try Outbox.enqueue(CloudEvent(event, sequence: sequence), on: connection)
     }
 
     public struct PlanModuleSummary: Codable, Sendable, Equatable {
