@@ -193,7 +193,7 @@ let package = Package(
             .testTarget(
                 name: "EndToEndTests",
                 dependencies: [
-                    "TestSupport", "Contracts", "MessageBus",
+                    "TestSupport", "Contracts", "MessageBus", "Content", "ServiceKit",
                     .product(name: "AsyncHTTPClient", package: "async-http-client"),
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOHTTP1", package: "swift-nio"),

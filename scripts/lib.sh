@@ -34,6 +34,8 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
     [ -f "$stack_dir/keys/mux-signing-key-id" ] || (umask 077 && openssl rand -hex 12 >"$stack_dir/keys/mux-signing-key-id")
     [ -f "$stack_dir/keys/mux-webhook-secret" ] || (umask 077 && openssl rand -hex 24 >"$stack_dir/keys/mux-webhook-secret")
     [ -f "$stack_dir/keys/unsubscribe-secret" ] || (umask 077 && openssl rand -hex 32 >"$stack_dir/keys/unsubscribe-secret")
+    # Seals learners' Notion and Google tokens at rest.
+    [ -f "$stack_dir/keys/integrations-key" ] || (umask 077 && openssl rand -base64 32 >"$stack_dir/keys/integrations-key")
     local block
     block=$(
         echo "# --- services begin ---"
@@ -52,6 +54,8 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
         echo "CONTENT_MUX_SIGNING_KEY_ID=$(cat "$stack_dir/keys/mux-signing-key-id")"
         echo "CONTENT_MUX_SIGNING_KEY=$(base64 -w0 "$stack_dir/keys/mux-signing.pem")"
         echo "CONTENT_MUX_WEBHOOK_SECRET=$(cat "$stack_dir/keys/mux-webhook-secret")"
+        echo "CONTENT_INTEGRATIONS_KEY=$(cat "$stack_dir/keys/integrations-key")"
+        echo "CONTENT_PUBLIC_URL=http://127.0.0.1:$(service_port content "$base")"
         echo "NOTIFICATIONS_UNSUBSCRIBE_SECRET=$(cat "$stack_dir/keys/unsubscribe-secret")"
         echo "NOTIFICATIONS_PUBLIC_URL=http://127.0.0.1:$(service_port notifications "$base")"
         for line in "$@"; do echo "$line"; done

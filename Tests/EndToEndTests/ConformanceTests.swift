@@ -10,21 +10,29 @@ extension EndToEndTests {
 
 extension EndToEndTests.ConformanceTests {
     @Test func everyServiceConformsToItsOpenAPIDocument() async throws {
-        // Checkout and video uploads reach Stripe's and Mux's APIs (local fakes): unconfigured, they
-        // would rightly answer 503.
+        // Checkout, video uploads and plan exports reach Stripe's, Mux's, Notion's and Google's APIs
+        // (local fakes): unconfigured, they would rightly answer 503.
         let mux = FakeMux(port: 9698)
         let stripe = FakeStripe(port: 9697)
+        let notion = FakeNotion(port: 9696)
+        let google = FakeGoogleCalendar(port: 9695)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await mux.application().runService() }
             group.addTask { try await stripe.application().runService() }
-            try await conform(mux: mux, stripe: stripe)
+            group.addTask { try await notion.application().runService() }
+            group.addTask { try await google.application().runService() }
+            try await conform(mux: mux, stripe: stripe, notion: notion, google: google)
             group.cancelAll()
         }
     }
 
-    func conform(mux: FakeMux, stripe: FakeStripe) async throws {
+    func conform(mux: FakeMux, stripe: FakeStripe, notion: FakeNotion, google: FakeGoogleCalendar) async throws {
         let processes = try ServiceProcesses(portBase: 9680)
         try processes.start([
+            "CONTENT_PUBLIC_URL": processes.url("content", ""),
+            "CONTENT_NOTION_API_URL": notion.baseURL, "CONTENT_NOTION_CLIENT_ID": notion.clientID, "CONTENT_NOTION_CLIENT_SECRET": notion.clientSecret,
+            "CONTENT_GOOGLE_OAUTH_URL": google.baseURL, "CONTENT_GOOGLE_CALENDAR_URL": google.baseURL,
+            "CONTENT_GOOGLE_CLIENT_ID": google.clientID, "CONTENT_GOOGLE_CLIENT_SECRET": google.clientSecret,
             "CONTENT_MUX_API_URL": mux.baseURL, "CONTENT_MUX_TOKEN_ID": mux.tokenID, "CONTENT_MUX_TOKEN_SECRET": mux.tokenSecret,
             "BILLING_STRIPE_API_URL": stripe.baseURL, "BILLING_STRIPE_SECRET_KEY": stripe.secretKey,
         ])

@@ -15,6 +15,9 @@ enum ContentHandlers {
                 userID: event.data.userId, moduleID: event.data.moduleId, completed: false, aggregateID: event.data.aggregateID,
                 sequence: event.sequenceNumber, on: connection)
         },
+        EventHandler(IdentityUserProfileUpdatedV1.self, name: "profiles") { event, connection in
+            try PlanStore.applyProfile(event, on: connection)
+        },
         Tombstones.handler { userID, connection in
             try CourseStore.forget(userID, on: connection)
         },

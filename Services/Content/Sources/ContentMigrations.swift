@@ -186,5 +186,60 @@ enum ContentMigrations {
                 );
                 CREATE INDEX ai_usage_events_user ON ai_usage_events (user_id, created_at);
                 """ + RowSecurity.policiesSQL(["learning_plans", "plan_modules", "plan_tasks", "task_resources", "job_queue", "generation_attempts", "usage_metrics", "ai_usage_events"])),
+        Migration(
+            version: 7, name: "plan schedules, calendar feeds and integrations",
+            sql: """
+                -- The learner's time zone, from identity's profile events (newest by sequence).
+                CREATE TABLE learner_profiles (
+                    user_id uuid PRIMARY KEY,
+                    time_zone text,
+                    version bigint NOT NULL CHECK (version >= 0)
+                );
+                -- A plan's iCalendar feed: only the token's SHA-256 is kept, so the URL cannot be
+                -- read back from the database; a new one replaces the old, deleting revokes it.
+                CREATE TABLE calendar_feeds (
+                    token_hash bytea PRIMARY KEY,
+                    plan_id uuid NOT NULL UNIQUE REFERENCES learning_plans (id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    last_fetched_at timestamptz
+                );
+                -- OAuth tokens, one per (learner, provider), sealed with AES-256-GCM (nonce,
+                -- ciphertext and tag) under the key named by key_id, bound to their row.
+                CREATE TABLE integration_tokens (
+                    user_id uuid NOT NULL,
+                    provider text NOT NULL CHECK (provider IN ('notion', 'google_calendar')),
+                    key_id text NOT NULL,
+                    access_token bytea NOT NULL,
+                    refresh_token bytea,
+                    expires_at timestamptz,
+                    account text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (user_id, provider)
+                );
+                -- The Google Calendar event of each synced task, so a sync updates rather than
+                -- duplicates. Not tied to plan_tasks: a task a regeneration removed still has an
+                -- event to delete at the next sync.
+                CREATE TABLE task_calendar_events (
+                    task_id uuid PRIMARY KEY,
+                    plan_id uuid NOT NULL REFERENCES learning_plans (id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    calendar_id text NOT NULL,
+                    event_id text NOT NULL,
+                    fingerprint text NOT NULL,
+                    synced_at timestamptz NOT NULL DEFAULT now()
+                );
+                CREATE INDEX task_calendar_events_plan ON task_calendar_events (plan_id);
+                CREATE TABLE plan_exports (
+                    id uuid PRIMARY KEY,
+                    plan_id uuid NOT NULL REFERENCES learning_plans (id) ON DELETE CASCADE,
+                    user_id uuid NOT NULL,
+                    destination text NOT NULL CHECK (destination IN ('notion', 'google_calendar')),
+                    item_count integer NOT NULL CHECK (item_count >= 0),
+                    url text,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                );
+                """ + RowSecurity.policiesSQL(["learner_profiles", "calendar_feeds", "integration_tokens", "task_calendar_events", "plan_exports"])),
     ]
 }

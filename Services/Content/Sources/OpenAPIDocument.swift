@@ -18,9 +18,10 @@ info:
 
     Request bodies are JSON objects (`Content-Type` is not checked); unknown properties are
     ignored, and a property that is `null` counts as absent. A body that is not JSON, or a
-    property of the wrong type, is answered with 400 `malformed_request`; a missing or invalid
-    value with 422 `validation_failed`, which lists each field in `errors`; a body over the limit
-    (2 MiB, 256 KiB for the Mux webhook) with 413 `payload_too_large`. Responses are JSON with
+    property of the wrong type, is answered with 400 `malformed_request`; a body holding a NUL
+    character, raw or as `\u0000`, with 400 `invalid_character`; a missing or invalid value with
+    422 `validation_failed`, which lists each field in `errors`; a body over the limit (2 MiB,
+    256 KiB for the Mux webhook) with 413 `payload_too_large`. Responses are JSON with
     camelCase names; times are RFC 3339 strings in UTC with fractional seconds; optional
     properties without a value are left out.
 
@@ -29,11 +30,13 @@ info:
     answered with 404 `not_found`, like an unknown one.
 
     Learners also keep learning plans (`/v1/plans`): a plan is asked for with a topic, a level,
-    weekly hours and a style, generated in the background, and followed as server-sent events.
-    Each learner sees only their own plans — the database's row-level security keeps them
-    apart — so another learner's plan id is answered with 404 `not_found`, like an unknown one.
-    A body holding a NUL character, raw or as `\u0000`, is answered with 400
-    `invalid_character`.
+    weekly hours and a style, generated in the background, and followed as server-sent events;
+    it can be regenerated with changes, laid out as a weekly schedule, subscribed to as an
+    iCalendar feed, and exported to Notion or synced to Google Calendar once the learner has
+    connected them (`/v1/integrations`). Each learner sees only their own plans — the
+    database's row-level security keeps them apart — so another learner's plan id is answered
+    with 404 `not_found`, like an unknown one. A calendar feed's URL needs no access token: its
+    secret is the key.
 
     Errors are RFC 9457 `application/problem+json` with a stable `code`. A path or method not
     listed here is answered with 404 `not_found`; an unexpected failure (for example the database
@@ -44,7 +47,11 @@ tags:
   - name: course
     description: The course as a learner sees it, lessons and video playback
   - name: plans
-    description: A learner's learning plans — ask for one, follow its generation, read, archive, retry, delete
+    description: |
+      A learner's learning plans — ask for one, follow its generation, read, archive, retry,
+      regenerate, delete; its schedule and calendar feed; exports to Notion and Google Calendar
+  - name: integrations
+    description: A learner's connections to Notion and Google Calendar
   - name: authoring
     description: Admins shape the course — modules, lessons, downloads, order, publication — and upload videos
   - name: webhooks
@@ -231,8 +238,9 @@ paths:
       operationId: getPlan
       summary: One plan with its modules, tasks and resources
       description: |
-        `modules` is always present here: empty while the plan is `generating` or `failed`, the
-        generated modules once it is `ready`.
+        `modules` is always present here: empty until the plan is first generated, then its
+        generated modules — kept while it is regenerated, and when a regeneration fails, until
+        new ones replace them.
       tags: [plans]
       security:
         - bearerAuth: []
@@ -307,9 +315,9 @@ paths:
       operationId: retryPlan
       summary: Generate a failed plan again
       description: |
-        Queues a `failed` plan's generation again, ahead of first generations, with a fresh
-        budget of attempts; the plan is `generating` again. The tier's limit is not checked
-        again. No request body.
+        Queues a `failed` plan's generation (or, when a regeneration failed, its regeneration)
+        again, ahead of first generations, with a fresh budget of attempts; the plan is
+        `generating` again. The tier's limits are not checked again. No request body.
       tags: [plans]
       security:
         - bearerAuth: []
@@ -323,6 +331,71 @@ paths:
         "404": { $ref: "#/components/responses/PlanNotFound" }
         "409":
           description: The plan is `generating` or `ready`, not `failed` (`not_failed`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}/regenerate:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    post:
+      operationId: regeneratePlan
+      summary: Generate a plan again, with changes
+      description: |
+        Applies the changes in the body, if any, to the plan's request (the topic and dates stay
+        as they were) and queues its regeneration, ahead of first generations; the plan is
+        `generating` again and keeps its modules until the new ones replace them. The changes
+        stay even if the regeneration fails. A plan that is `ready` or `failed` can be
+        regenerated; not an archived one, nor one being generated. On success
+        `content.plan.regenerated.v1` is published; a new task with the title of one it
+        replaces keeps that task's id.
+
+        The caller's tier limits regenerations per calendar month (UTC): `free` 5, `starter` 10,
+        `pro` 50. The count and the regeneration happen under a lock on the caller's usage row
+        for the month, as for `POST /v1/plans`.
+
+        Checked in this order: the body's size and characters (413, 400 `invalid_character`),
+        the token (401), the path id (404), the body's shape (400 `malformed_request`), its
+        values (422), the plan (404), its state (409), then the limit (403).
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: false
+        description: The changes; an empty body (or `{}`) changes nothing
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/PlanChanges" }
+      responses:
+        "202":
+          description: Queued; the plan, `generating`, with its current modules
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/PlanWithModules" }
+        "400": { $ref: "#/components/responses/PlanRequestUnreadable" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403":
+          description: |
+            The caller has regenerated as many plans this month as their tier allows — `free` 5,
+            `starter` 10, `pro` 50 (`quota_exceeded`; `detail` names the limit)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "409":
+          description: |
+            `generation_in_progress` — the plan is `generating` (checked first);
+            `plan_archived` — the plan is archived
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `skillLevel` `invalid_choice` (not one
+            of `beginner`, `intermediate`, `advanced`); `learningStyle` `invalid_choice` (not
+            one of `reading`, `video`, `practice`, `mixed`); `weeklyHours` `out_of_range` (not 1
+            to 80); `notes` `invalid_length` (over 2000 characters)
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
@@ -345,6 +418,340 @@ paths:
               schema: { $ref: "#/components/schemas/AttemptList" }
         "401": { $ref: "#/components/responses/Unauthenticated" }
         "404": { $ref: "#/components/responses/PlanNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}/schedule:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    get:
+      operationId: getPlanSchedule
+      summary: The plan's tasks laid out over weeks
+      description: |
+        The plan's tasks, in plan order, laid out from its `startDate` (else the day it was
+        created) in the learner's time zone (from identity's profile; UTC until they set one). Each
+        week holds up to the plan's weekly hours (at least one hour); a task that would overflow
+        the week starts the next one (a task longer than a week has one to itself). A week's
+        tasks are spread over its seven days by how much of the week is used, one study session
+        a day from 18:00 local time (09:00 when the plan has more than 28 weekly hours), tasks of
+        the same day one after another.
+
+        The schedule uses at most `maxWeeks` weeks — the tier's (`free` 2, `starter` 8, `pro`
+        unlimited) or the deadline's, whichever is fewer — and no day after the deadline; tasks
+        that do not fit are listed in `unscheduled` rather than crammed in. A plan without
+        generated modules has an empty schedule.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The schedule
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/PlanSchedule" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}/calendar-feed:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    post:
+      operationId: createPlanCalendarFeed
+      summary: Make a secret iCalendar feed of the plan's schedule
+      description: |
+        Makes a new secret URL that calendar apps can subscribe to (`GET
+        /v1/calendar-feeds/{token}`), replacing — and so revoking — any earlier one of the plan.
+        Only a digest of its token is kept, so the URL is shown this once. No request body.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "201":
+          description: Created
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/CalendarFeed" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    delete:
+      operationId: revokePlanCalendarFeed
+      summary: Revoke the plan's calendar feed
+      description: Its URL stops working at once. Deleting the plan revokes it too.
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      responses:
+        "204":
+          description: Revoked
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404":
+          description: |
+            No such plan of the caller (as for the other plan routes), or the plan has no feed
+            (`not_found`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/plans/{id}/exports/notion:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    post:
+      operationId: exportPlanToNotion
+      summary: Export a plan to Notion
+      description: |
+        With the caller's Notion connection, creates a page for the plan under `parentPageId`
+        (its level, weekly hours, style and notes), under it a page per module and under each a
+        page per task, with the task's resources as links. Each export makes new pages. Records
+        the export and publishes `content.plan.exported.v1`.
+
+        Takes one export from the caller's month (UTC): `free` 10, `starter` 50, `pro`
+        unlimited; an export that fails gives it back.
+
+        Checked in this order: the body's size and characters (413, 400 `invalid_character`),
+        the token (401), the path id (404), the body's shape (400 `malformed_request`), its
+        values (422), whether Notion is set up here (503), the connection (409), the plan (404,
+        409 `plan_not_ready`), the limit (403), then Notion's answers (409, 502).
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [parentPageId]
+              properties:
+                parentPageId:
+                  type: string
+                  description: |
+                    The Notion page to export under, shared with the integration: its id, 32
+                    hexadecimal digits with or without dashes
+                  example: 1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9
+      responses:
+        "201":
+          description: Exported
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Export" }
+        "400": { $ref: "#/components/responses/BodyUnreadable" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/ExportQuotaExceeded" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "409": { $ref: "#/components/responses/ExportConflict" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: "`validation_failed`: `parentPageId` `invalid_id` (missing, or not 32 hexadecimal digits once dashes are removed)"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+        "502": { $ref: "#/components/responses/IntegrationFailed" }
+        "503": { $ref: "#/components/responses/IntegrationUnavailable" }
+  /v1/plans/{id}/exports/google-calendar:
+    parameters:
+      - $ref: "#/components/parameters/PlanId"
+    post:
+      operationId: syncPlanToGoogleCalendar
+      summary: Sync a plan's schedule to a Google calendar
+      description: |
+        With the caller's Google Calendar connection, puts the plan's schedule (`GET
+        /v1/plans/{id}/schedule`) in the calendar: one event per scheduled task, created once
+        and afterwards updated in place when its times or title changed (created again if it was
+        deleted in Google, moved when the calendar changed); the events of tasks no longer
+        scheduled are deleted. Each event is remembered as soon as it exists, so a sync that
+        fails halfway is completed, not duplicated, by the next. An access token that expires
+        within a minute is refreshed first. Records the export and publishes
+        `content.plan.exported.v1`.
+
+        Takes one export from the caller's month, as `POST /v1/plans/{id}/exports/notion`
+        does; a sync that fails gives it back.
+
+        Checked in this order: the body's size and characters (413, 400 `invalid_character`),
+        the token (401), the path id (404), the body's shape (400 `malformed_request`), its
+        values (422), whether Google Calendar is set up here (503), the connection (409, 502
+        when a refresh fails), the plan (404, 409 `plan_not_ready`), the limit (403), then
+        Google's answers (409, 502).
+      tags: [plans]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: false
+        description: May be left out, or empty, for the primary calendar
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                calendarId:
+                  type: string
+                  minLength: 1
+                  maxLength: 255
+                  pattern: "^[^/]+$"
+                  default: primary
+                  description: A Google calendar id, or `primary` (the default); without `/`
+      responses:
+        "200":
+          description: Synced
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Export" }
+        "400": { $ref: "#/components/responses/BodyUnreadable" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/ExportQuotaExceeded" }
+        "404": { $ref: "#/components/responses/PlanNotFound" }
+        "409": { $ref: "#/components/responses/ExportConflict" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: "`validation_failed`: `calendarId` `invalid_id` (empty, over 255 characters, or holding `/`)"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+        "502": { $ref: "#/components/responses/IntegrationFailed" }
+        "503": { $ref: "#/components/responses/IntegrationUnavailable" }
+  /v1/calendar-feeds/{token}:
+    parameters:
+      - name: token
+        in: path
+        required: true
+        description: |
+          The feed's secret token, as in the URL `POST /v1/plans/{id}/calendar-feed` answered
+          (43 URL-safe base64 characters), with or without `.ics`
+        schema: { type: string }
+    get:
+      operationId: getCalendarFeed
+      summary: A plan's schedule as an iCalendar feed
+      description: |
+        For calendar apps: no access token (they send none), the token in the URL is the key.
+        The plan's schedule (`GET /v1/plans/{id}/schedule`, worked out afresh at each fetch) as
+        an RFC 5545 calendar named after the plan's topic: one event per scheduled task, in
+        UTC, with the stable UID `<taskId>@syllabus`, so apps update events rather than
+        duplicate them. Each fetch is recorded.
+      tags: [plans]
+      security: []
+      responses:
+        "200":
+          description: The calendar
+          headers:
+            Cache-Control:
+              schema: { type: string, const: "private, max-age=300" }
+          content:
+            text/calendar:
+              schema: { type: string }
+              example: |
+                BEGIN:VCALENDAR
+                VERSION:2.0
+                PRODID:-//Syllabus//Learning plans//EN
+                CALSCALE:GREGORIAN
+                METHOD:PUBLISH
+                X-WR-CALNAME:SwiftUI
+                X-WR-TIMEZONE:Europe/Berlin
+                BEGIN:VEVENT
+                UID:01a2bbed-ab9f-7a3c-9d42-6e8f1b0c7a60@syllabus
+                DTSTAMP:20261201T081500Z
+                DTSTART:20261201T170000Z
+                DTEND:20261201T182000Z
+                SUMMARY:Read the SwiftUI overview
+                DESCRIPTION:Week 1 of your plan · 80 min
+                TRANSP:OPAQUE
+                END:VEVENT
+                END:VCALENDAR
+        "404":
+          description: |
+            No feed has this token — unknown, replaced by a newer one, revoked, or its plan
+            deleted (`not_found`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/integrations:
+    get:
+      operationId: listIntegrations
+      summary: The caller's connections
+      description: The providers the caller has connected, in order of `provider`.
+      tags: [integrations]
+      security:
+        - bearerAuth: []
+      responses:
+        "200":
+          description: The connections
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/ConnectionList" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "500": { $ref: "#/components/responses/InternalError" }
+  /v1/integrations/{provider}/connect:
+    parameters:
+      - $ref: "#/components/parameters/Provider"
+    post:
+      operationId: connectIntegration
+      summary: Connect Notion or Google Calendar
+      description: |
+        The app sends the OAuth authorization code the provider gave it; content exchanges it
+        (with its client id and secret) for the caller's tokens and keeps them sealed
+        (AES-256-GCM under `CONTENT_INTEGRATIONS_KEY`), replacing any earlier grant for the
+        provider (a refresh token or account the new grant lacks is kept).
+
+        Checked in this order: the body's size and characters (413, 400 `invalid_character`),
+        the token (401), the provider (404), the body's shape (400 `malformed_request`), its
+        values (422 `validation_failed`), whether the provider is set up here (503), then the
+        provider's answer (422 `authorization_rejected`, 502).
+      tags: [integrations]
+      security:
+        - bearerAuth: []
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [code, redirectUri]
+              properties:
+                code: { type: string, minLength: 1, maxLength: 2048, description: The authorization code }
+                redirectUri: { type: string, format: uri, maxLength: 2048, description: "The `http` or `https` redirect URI the code was issued for" }
+      responses:
+        "200":
+          description: Connected
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Connection" }
+        "400": { $ref: "#/components/responses/BodyUnreadable" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404": { $ref: "#/components/responses/ProviderNotFound" }
+        "413": { $ref: "#/components/responses/PayloadTooLarge" }
+        "422":
+          description: |
+            `validation_failed`, every bad field listed: `code` `required` (missing, empty or over
+            2048 characters); `redirectUri` `invalid_url` (missing, not an `http` or `https` URL,
+            or over 2048 characters). `authorization_rejected` — the provider refused the code
+            (it answered 4xx; `detail` holds its explanation)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
+        "502": { $ref: "#/components/responses/IntegrationFailed" }
+        "503": { $ref: "#/components/responses/IntegrationUnavailable" }
+  /v1/integrations/{provider}:
+    parameters:
+      - $ref: "#/components/parameters/Provider"
+    delete:
+      operationId: disconnectIntegration
+      summary: Disconnect Notion or Google Calendar
+      description: |
+        Forgets the caller's tokens for the provider (they are not revoked at the provider).
+        Calendar events already synced stay in Google Calendar.
+      tags: [integrations]
+      security:
+        - bearerAuth: []
+      responses:
+        "204":
+          description: Disconnected
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "404":
+          description: Not `notion` or `google-calendar`, or the caller has not connected it (`not_found`)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
         "500": { $ref: "#/components/responses/InternalError" }
   /v1/content/admin/modules:
     get:
@@ -1011,6 +1418,12 @@ components:
         The plan's id, in either case. Anything that is not a UUID, and the id of another
         learner's plan, is answered with 404 `not_found`, like an unknown one
       schema: { type: string, format: uuid }
+    Provider:
+      name: provider
+      in: path
+      required: true
+      description: "`notion` or `google-calendar`; anything else is answered with 404 `not_found`"
+      schema: { type: string, enum: [notion, google-calendar] }
   responses:
     MalformedRequest:
       description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
@@ -1097,6 +1510,52 @@ components:
       description: |
         The caller already has as many active (not archived) plans as their tier allows — `free`
         3, `starter` 10, `pro` unlimited (`quota_exceeded`; `detail` names the limit)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    BodyUnreadable:
+      description: |
+        `malformed_request` — the body is not a JSON object, or a property has the wrong type;
+        `invalid_character` — the body holds a NUL character, raw or as `\u0000`
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    ProviderNotFound:
+      description: Not `notion` or `google-calendar` (`not_found`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    ExportQuotaExceeded:
+      description: |
+        The caller has exported as many times this month (UTC) as their tier allows — `free` 10,
+        `starter` 50, `pro` unlimited (`quota_exceeded`; `detail` names the limit)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    ExportConflict:
+      description: |
+        `integration_not_connected` — the caller has not connected the provider;
+        `integration_unauthorized` — the caller must connect it again: the stored grant was
+        sealed with a key no longer in use, or the provider no longer accepts it (it answered
+        401 or 403, or Google refused to refresh it); `plan_not_ready` — the plan is not
+        `ready` (it is being generated or regenerated, or failed)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    IntegrationFailed:
+      description: |
+        The provider could not be reached, or answered with an error other than refusing the
+        grant, also after waiting out two rate limits (`integration_failed`; `detail` names its
+        status)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    IntegrationUnavailable:
+      description: |
+        The provider is not set up on this server: `CONTENT_INTEGRATIONS_KEY`, or the provider's
+        client id and secret (`CONTENT_NOTION_CLIENT_ID` and `CONTENT_NOTION_CLIENT_SECRET`,
+        `CONTENT_GOOGLE_CLIENT_ID` and `CONTENT_GOOGLE_CLIENT_SECRET`), are not set
+        (`integration_unavailable`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -1421,6 +1880,17 @@ components:
         notes: { type: string, maxLength: 2000, description: "Anything else the plan should consider; at most 2000 characters" }
         startDate: { type: string, format: date, description: "When the learner starts, `YYYY-MM-DD`", example: "2026-12-01" }
         deadlineDate: { type: string, format: date, description: "When the learner wants to be done, `YYYY-MM-DD`, after `startDate` when both are given", example: "2027-03-01" }
+    PlanChanges:
+      type: object
+      description: |
+        What a regeneration changes of the plan's request; every property optional, those
+        present replace the plan's (a property that is `null` counts as absent, so `notes` cannot
+        be removed, only replaced). The topic and dates cannot be changed.
+      properties:
+        skillLevel: { $ref: "#/components/schemas/SkillLevel" }
+        weeklyHours: { type: integer, minimum: 1, maximum: 80 }
+        learningStyle: { $ref: "#/components/schemas/LearningStyle" }
+        notes: { type: string, maxLength: 2000, description: At most 2000 characters }
     SkillLevel:
       type: string
       enum: [beginner, intermediate, advanced]
@@ -1456,7 +1926,9 @@ components:
         createdAt: { type: string, format: date-time }
         modules:
           type: array
-          description: The generated modules in order; empty until the plan is `ready`
+          description: |
+            The generated modules in order; empty until the plan is first generated, kept while
+            it is regenerated until new ones replace them
           items: { $ref: "#/components/schemas/PlanModule" }
     PlanWithModules:
       description: A plan with its `modules`, as read on its own.
@@ -1524,8 +1996,8 @@ components:
         classification: { $ref: "#/components/schemas/FailureClassification", description: Left out on success }
         message: { type: string, description: "Why it failed, for people (at most 500 characters); left out on success" }
         durationMs: { type: integer, minimum: 0 }
-        provider: { type: string, description: "The generator: `offline`; `unknown` on a failure" }
-        model: { type: string, description: "e.g. `syllabus-offline-1`; `unknown` on a failure" }
+        provider: { type: string, description: "The generator: `offline`, or `openai-compatible` when `CONTENT_PLANS_PROVIDER_URL` is set" }
+        model: { type: string, description: "`syllabus-offline-1`, or the provider's model (`CONTENT_PLANS_PROVIDER_MODEL`)" }
         costCents: { type: integer, minimum: 0 }
         createdAt: { type: string, format: date-time }
     FailureClassification:
@@ -1579,6 +2051,100 @@ components:
           description: |
             `true` when the plan is still `generating` (the stream gave up after 300 seconds, the
             generation goes on); `false` when it `failed`
+    PlanSchedule:
+      type: object
+      description: A plan's tasks laid out over weeks (see `GET /v1/plans/{id}/schedule`).
+      required: [planId, timeZone, weeklyHours, startDate, weeks, unscheduled, fits]
+      properties:
+        planId: { type: string, format: uuid, description: Lower case }
+        timeZone: { type: string, description: "The learner's time zone, an IANA name such as `Europe/Berlin`; UTC until they set one", example: Europe/Berlin }
+        weeklyHours: { type: integer, minimum: 1, maximum: 80 }
+        startDate: { type: string, format: date, description: "The plan's `startDate`, else the day it was created in `timeZone`" }
+        deadlineDate: { type: string, format: date, description: "The plan's; left out when none was given" }
+        maxWeeks: { type: integer, minimum: 1, description: "The most weeks the schedule may use, the tier's or the deadline's, whichever is fewer; left out when unlimited" }
+        weeks:
+          type: array
+          description: The weeks that hold tasks, in order, numbered 1… without gaps
+          items: { $ref: "#/components/schemas/ScheduleWeek" }
+        unscheduled:
+          type: array
+          description: The tasks that do not fit, in plan order
+          items: { $ref: "#/components/schemas/UnscheduledTask" }
+        fits: { type: boolean, description: "Every task is scheduled (`unscheduled` is empty)" }
+    ScheduleWeek:
+      type: object
+      required: [week, startDate, endDate, plannedMinutes, tasks]
+      properties:
+        week: { type: integer, minimum: 1, description: "1-based, from the schedule's `startDate`" }
+        startDate: { type: string, format: date, description: Its first day }
+        endDate: { type: string, format: date, description: "Its last day, six days after `startDate`" }
+        plannedMinutes: { type: integer, minimum: 5, description: "Its tasks' minutes added up" }
+        tasks:
+          type: array
+          minItems: 1
+          description: Its tasks, in plan order
+          items: { $ref: "#/components/schemas/ScheduledTask" }
+    ScheduledTask:
+      type: object
+      required: [taskId, moduleId, title, estimatedMinutes, date, startsAt, endsAt]
+      properties:
+        taskId: { type: string, format: uuid, description: Lower case }
+        moduleId: { type: string, format: uuid, description: Lower case }
+        title: { type: string }
+        estimatedMinutes: { type: integer, minimum: 5, maximum: 120 }
+        date: { type: string, format: date, description: "The day, in the schedule's `timeZone`" }
+        startsAt: { type: string, format: date-time }
+        endsAt: { type: string, format: date-time, description: "`estimatedMinutes` after `startsAt`" }
+    UnscheduledTask:
+      type: object
+      required: [taskId, title, estimatedMinutes]
+      properties:
+        taskId: { type: string, format: uuid, description: Lower case }
+        title: { type: string }
+        estimatedMinutes: { type: integer, minimum: 5, maximum: 120 }
+    CalendarFeed:
+      type: object
+      required: [url]
+      properties:
+        url:
+          type: string
+          format: uri
+          description: |
+            `<CONTENT_PUBLIC_URL>/v1/calendar-feeds/<token>.ics`, to subscribe to; shown once
+          example: https://syllabus.example.com/v1/calendar-feeds/kXq3v0mJ9sYb2Wn8TzR4pLc6Hd1Ue7Fa5Gi0Oj2Ks9M.ics
+    ConnectionList:
+      type: object
+      required: [integrations]
+      properties:
+        integrations:
+          type: array
+          description: The caller's connections, in order of `provider`
+          items: { $ref: "#/components/schemas/Connection" }
+    Connection:
+      type: object
+      description: A learner's connection to a provider; its tokens are never shown.
+      required: [provider, connectedAt]
+      properties:
+        provider: { type: string, enum: [notion, google_calendar] }
+        account: { type: string, description: "The Notion workspace's name; left out when the provider does not say (Google)" }
+        expiresAt: { type: string, format: date-time, description: "When the access token expires (Google's, refreshed when used); left out when it does not (Notion)" }
+        connectedAt:
+          type: string
+          format: date-time
+          description: |
+            When the provider was first connected (connecting again keeps it); in the answer to
+            connecting, the time of that request
+    Export:
+      type: object
+      description: What an export or sync did.
+      required: [destination, itemCount, created, updated, deleted]
+      properties:
+        destination: { type: string, enum: [notion, google_calendar] }
+        itemCount: { type: integer, minimum: 0, description: "Notion: the pages created; Google Calendar: the events created, updated and deleted" }
+        url: { type: string, description: "Notion: the plan's new page; left out for Google Calendar, and when Notion gives none" }
+        created: { type: integer, minimum: 0, description: Pages or events created }
+        updated: { type: integer, minimum: 0, description: "Events updated (always 0 for Notion)" }
+        deleted: { type: integer, minimum: 0, description: "Events of tasks no longer scheduled, deleted (always 0 for Notion)" }
     MuxEvent:
       type: object
       description: A Mux webhook event as Mux posts it; only these properties are read.

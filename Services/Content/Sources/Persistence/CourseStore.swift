@@ -209,6 +209,8 @@ public struct CourseStore: Sendable {
         try connection.execute("DELETE FROM learning_plans WHERE user_id = \(userID)")
         try connection.execute("DELETE FROM usage_metrics WHERE user_id = \(userID)")
         try connection.execute("DELETE FROM ai_usage_events WHERE user_id = \(userID)")
+        try connection.execute("DELETE FROM learner_profiles WHERE user_id = \(userID)")
+        try connection.execute("DELETE FROM integration_tokens WHERE user_id = \(userID)")
         try connection.execute("DELETE FROM aggregate_versions WHERE aggregate = 'module_progress' AND aggregate_id LIKE \(userID.lowercased + "/%")")
     }
 }

@@ -85,13 +85,24 @@ public struct GenerationUsage: Sendable, Equatable {
 }
 
 public protocol PlanGenerator: Sendable {
+    /// Who generates, as recorded with every attempt (a failed one has no usage to say so).
+    var provider: String { get }
+    var model: String { get }
     func generate(_ request: PlanRequest) async throws -> (GeneratedPlan, GenerationUsage)
+}
+
+extension PlanGenerator {
+    public var provider: String { "custom" }
+    public var model: String { "unknown" }
 }
 
 /// The built-in generator: deterministic, offline, and useful — a path from foundations to a
 /// project, sized to the learner's level and weekly hours, with resources to search for.
 public struct OfflineGenerator: PlanGenerator {
     public init() {}
+
+    public var provider: String { GenerationUsage.offline().provider }
+    public var model: String { GenerationUsage.offline().model }
 
     static let stages: [(String, String)] = [
         ("Foundations of {topic}", "The vocabulary and core ideas of {topic}, and how the pieces fit."),

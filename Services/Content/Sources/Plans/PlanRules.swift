@@ -12,6 +12,18 @@ public struct PlanRequest: Codable, Sendable, Equatable {
     public var notes: String?
     public var startDate: String?
     public var deadlineDate: String?
+
+    public init(
+        topic: String, skillLevel: SkillLevel, weeklyHours: Int, learningStyle: LearningStyle, notes: String?, startDate: String?, deadlineDate: String?
+    ) {
+        self.topic = topic
+        self.skillLevel = skillLevel
+        self.weeklyHours = weeklyHours
+        self.learningStyle = learningStyle
+        self.notes = notes
+        self.startDate = startDate
+        self.deadlineDate = deadlineDate
+    }
 }
 
 /// The tier limits of learning plans (per calendar month unless noted; nil is unlimited).

@@ -175,19 +175,78 @@ public struct PlanStore: Sendable {
         }
     }
 
-    /// Queues a failed plan's generation again.
+    /// Queues a failed plan's generation (or regeneration) again.
     public func retry(_ id: UUID, of user: UUID, now: Date) async throws -> Plan {
         try await asLearner(user) { connection in
             guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id) FOR UPDATE").first else { throw Problem.notFound("plan") }
             guard try row.decode("generation_status", as: String.self) == "failed" else {
                 throw Problem(.conflict, code: "not_failed", title: "Only a failed plan can be retried")
             }
-            try connection.execute("UPDATE learning_plans SET generation_status = 'generating', updated_at = now() WHERE id = \(id)")
-            try connection.execute(
-                "INSERT INTO job_queue (id, user_id, plan_id, type, scheduled_for, priority) VALUES (\(UUIDv7.make()), \(user), \(id), 'plan_generation', \(now), 1)")
-            try connection.execute("SELECT pg_notify(\(Self.channel), '')")
+            let type = try connection.query("SELECT type FROM job_queue WHERE plan_id = \(id) ORDER BY created_at DESC LIMIT 1").first?.decode("type", as: String.self)
+            try Self.queue(id, of: user, type: type ?? "plan_generation", now: now, on: connection)
             return try Self.plan(id, on: connection)
         }
+    }
+
+    /// What a regeneration may change of the plan's request; the rest stays as it was.
+    public struct Changes: Sendable, Equatable {
+        public var skillLevel: PlanRequest.SkillLevel?
+        public var weeklyHours: Int?
+        public var learningStyle: PlanRequest.LearningStyle?
+        public var notes: String?
+
+        public init(skillLevel: PlanRequest.SkillLevel? = nil, weeklyHours: Int? = nil, learningStyle: PlanRequest.LearningStyle? = nil, notes: String? = nil) {
+            self.skillLevel = skillLevel
+            self.weeklyHours = weeklyHours
+            self.learningStyle = learningStyle
+            self.notes = notes
+        }
+    }
+
+    /// Generates a ready (or failed) plan again, with any changes to its request, within the
+    /// tier's monthly regenerations. The plan keeps its current modules and tasks until the new
+    /// ones replace them.
+    public func regenerate(_ id: UUID, with changes: Changes, by user: UUID, now: Date) async throws -> Plan {
+        try await asLearner(user) { connection in
+            let month = try Self.lockUsage(user, now: now, on: connection)
+            guard let row = try connection.query("SELECT generation_status, archived_at FROM learning_plans WHERE id = \(id) FOR UPDATE").first else {
+                throw Problem.notFound("plan")
+            }
+            guard try row.decode("generation_status", as: String.self) != "generating" else {
+                throw Problem(.conflict, code: "generation_in_progress", title: "The plan is being generated", detail: "Wait for it to finish, then regenerate.")
+            }
+            guard try row.decode("archived_at", as: Date?.self) == nil else {
+                throw Problem(.conflict, code: "plan_archived", title: "An archived plan cannot be regenerated")
+            }
+            let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier)
+            if let limit = limits.regenerations {
+                let used = try connection.query("SELECT regenerations FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date")
+                    .first!.decode("regenerations", as: Int.self)
+                guard used < limit else {
+                    throw Problem(
+                        .forbidden, code: "quota_exceeded", title: "You have regenerated as many plans this month as your plan allows",
+                        detail: "Regenerations: at most \(limit) a month.")
+                }
+            }
+            try connection.execute(
+                """
+                UPDATE learning_plans SET skill_level = coalesce(\(changes.skillLevel?.rawValue), skill_level),
+                    weekly_hours = coalesce(\(changes.weeklyHours), weekly_hours), learning_style = coalesce(\(changes.learningStyle?.rawValue), learning_style),
+                    notes = coalesce(\(changes.notes), notes)
+                WHERE id = \(id)
+                """)
+            try connection.execute("UPDATE usage_metrics SET regenerations = regenerations + 1 WHERE user_id = \(user) AND month = \(month)::date")
+            try Self.queue(id, of: user, type: "plan_regeneration", now: now, on: connection)
+            return try Self.plan(id, on: connection)
+        }
+    }
+
+    /// Marks the plan generating and queues its job, waking a worker.
+    static func queue(_ id: UUID, of user: UUID, type: String, now: Date, on connection: PostgresConnection) throws {
+        try connection.execute("UPDATE learning_plans SET generation_status = 'generating', updated_at = now() WHERE id = \(id)")
+        try connection.execute(
+            "INSERT INTO job_queue (id, user_id, plan_id, type, scheduled_for, priority) VALUES (\(UUIDv7.make()), \(user), \(id), \(type), \(now), 1)")
+        try connection.execute("SELECT pg_notify(\(Self.channel), '')")
     }
 
     public struct Attempt: Codable, Sendable, Equatable {

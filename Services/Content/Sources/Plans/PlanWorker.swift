@@ -34,6 +34,8 @@ public final class PlanWorker: Service, Sendable {
         var id: UUID
         var plan: UUID
         var user: UUID
+        /// plan_generation or plan_regeneration.
+        var type: String
         var attempt: Int
         var maxAttempts: Int
         var request: PlanRequest
@@ -45,7 +47,7 @@ public final class PlanWorker: Service, Sendable {
             try RowSecurity.enterSystem(on: connection)
             guard let row = try connection.query(
                 """
-                SELECT j.id, j.plan_id, j.user_id, j.attempts, j.max_attempts, p.topic, p.skill_level, p.weekly_hours, p.learning_style, p.notes,
+                SELECT j.id, j.plan_id, j.user_id, j.type, j.attempts, j.max_attempts, p.topic, p.skill_level, p.weekly_hours, p.learning_style, p.notes,
                        p.start_date::text AS start_date, p.deadline_date::text AS deadline_date
                 FROM job_queue j JOIN learning_plans p ON p.id = j.plan_id
                 WHERE (j.status = 'pending' AND j.scheduled_for <= \(now))
@@ -59,7 +61,7 @@ public final class PlanWorker: Service, Sendable {
             let attempt = try row.decode("attempts", as: Int.self) + 1
             try connection.execute("UPDATE job_queue SET status = 'processing', attempts = \(attempt), updated_at = \(now) WHERE id = \(id)")
             return Job(
-                id: id, plan: try row.decode("plan_id"), user: try row.decode("user_id"), attempt: attempt, maxAttempts: try row.decode("max_attempts"),
+                id: id, plan: try row.decode("plan_id"), user: try row.decode("user_id"), type: try row.decode("type"), attempt: attempt, maxAttempts: try row.decode("max_attempts"),
                 request: PlanRequest(
                     topic: try row.decode("topic"), skillLevel: PlanRequest.SkillLevel(rawValue: try row.decode("skill_level")) ?? .beginner,
                     weeklyHours: try row.decode("weekly_hours"), learningStyle: PlanRequest.LearningStyle(rawValue: try row.decode("learning_style")) ?? .mixed,
@@ -97,7 +99,7 @@ public final class PlanWorker: Service, Sendable {
                     """
                     INSERT INTO generation_attempts (id, plan_id, user_id, attempt, outcome, classification, message, duration_ms, provider, model)
                     VALUES (\(UUIDv7.make()), \(job.plan), \(job.user), \(job.attempt), 'failure', \(failure.classification), \(String(failure.message.prefix(500))),
-                            \(durationMs), 'unknown', 'unknown')
+                            \(durationMs), \(self.generator.provider), \(self.generator.model))
                     """)
                 if failure.retryable, job.attempt < job.maxAttempts {
                     let retryAt = now.addingTimeInterval(GenerationBackoff.delay(afterAttempt: job.attempt))
@@ -120,8 +122,16 @@ public final class PlanWorker: Service, Sendable {
         }
     }
 
-    /// Stores a generated plan in place of what the plan held, and announces it.
+    /// Stores a generated plan in place of what the plan held, and announces it. A regenerated
+    /// task with the title of a task it replaces keeps that task's id, so progress on it survives;
+    /// progress on the others is dropped with them.
     static func store(_ plan: GeneratedPlan, job: Job, usage: GenerationUsage, durationMs: Int, now: Date, on connection: PostgresConnection) throws {
+        var previous: [String: [UUID]] = [:]
+        for row in try connection.query(
+            "SELECT t.id, t.title FROM plan_tasks t JOIN plan_modules m ON m.id = t.module_id WHERE m.plan_id = \(job.plan) ORDER BY m.position, t.position")
+        {
+            previous[Self.matchKey(try row.decode("title")), default: []].append(try row.decode("id"))
+        }
         try connection.execute("DELETE FROM plan_modules WHERE plan_id = \(job.plan)")
         var outline: [PlanModuleOutline] = []
         for (moduleIndex, module) in plan.modules.enumerated() {
@@ -133,7 +143,7 @@ public final class PlanWorker: Service, Sendable {
                 """)
             var tasks: [PlanTaskOutline] = []
             for (taskIndex, task) in module.tasks.enumerated() {
-                let taskID = UUIDv7.make()
+                let taskID = previous[Self.matchKey(task.title)]?.isEmpty == false ? previous[Self.matchKey(task.title)]!.removeFirst() : UUIDv7.make()
                 try connection.execute(
                     """
                     INSERT INTO plan_tasks (id, module_id, user_id, title, description, position, estimated_minutes)
@@ -165,8 +175,17 @@ public final class PlanWorker: Service, Sendable {
         let version = try connection.query(
             "UPDATE learning_plans SET generation_status = 'ready', version = version + 1, updated_at = \(now) WHERE id = \(job.plan) RETURNING version"
         ).first!.decode("version", as: Int64.self)
-        try Outbox.enqueue(
-            CloudEvent(ContentPlanGeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, generatedAt: now), sequence: version),
-            on: connection)
+        if job.type == "plan_regeneration" {
+            try Outbox.enqueue(
+                CloudEvent(ContentPlanRegeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, regeneratedAt: now), sequence: version),
+                on: connection)
+        } else {
+            try Outbox.enqueue(
+                CloudEvent(ContentPlanGeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, generatedAt: now), sequence: version),
+                on: connection)
+        }
     }
+
+    /// Two tasks are the same task when their titles are, ignoring case and surrounding space.
+    static func matchKey(_ title: String) -> String { title.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
 }

@@ -11,6 +11,8 @@ struct PlansController: Sendable {
     let store: PlanStore
     let verifier: TokenVerifier
     let listenURL: String
+    /// Where learners' calendar apps reach this service (feed URLs are built on it).
+    let publicURL: String
     let logger: Logger
 
     func add(to router: Router<BasicRequestContext>) {
@@ -22,7 +24,12 @@ struct PlansController: Sendable {
         router.get("/v1/plans/{id}/stream", use: follow)
         router.post("/v1/plans/{id}/archive", use: archive)
         router.post("/v1/plans/{id}/retry", use: retry)
+        router.post("/v1/plans/{id}/regenerate", use: regenerate)
         router.get("/v1/plans/{id}/attempts", use: attempts)
+        router.get("/v1/plans/{id}/schedule", use: schedule)
+        router.post("/v1/plans/{id}/calendar-feed", use: createFeed)
+        router.delete("/v1/plans/{id}/calendar-feed", use: revokeFeed)
+        router.get("/v1/calendar-feeds/{token}", use: feed)
     }
 
     struct Input: Decodable {
@@ -99,6 +106,35 @@ struct PlansController: Sendable {
         return JSONResponse(.accepted, try await store.retry(try context.uuid(of: "plan"), of: caller.id, now: Date()))
     }
 
+    struct ChangesInput: Decodable {
+        var skillLevel: String?
+        var weeklyHours: Int?
+        var learningStyle: String?
+        var notes: String?
+    }
+
+    /// A regeneration's changes (every field optional; an empty body changes nothing), or a 422.
+    static func check(_ input: ChangesInput) throws -> PlanStore.Changes {
+        var errors: [FieldError] = []
+        let level = input.skillLevel.flatMap(PlanRequest.SkillLevel.init(rawValue:))
+        if input.skillLevel != nil, level == nil { errors.append(FieldError(field: "skillLevel", code: "invalid_choice", message: "One of: beginner, intermediate, advanced.")) }
+        let style = input.learningStyle.flatMap(PlanRequest.LearningStyle.init(rawValue:))
+        if input.learningStyle != nil, style == nil { errors.append(FieldError(field: "learningStyle", code: "invalid_choice", message: "One of: reading, video, practice, mixed.")) }
+        if let hours = input.weeklyHours, !(1...80).contains(hours) { errors.append(FieldError(field: "weeklyHours", code: "out_of_range", message: "1 to 80 hours a week.")) }
+        if let notes = input.notes, notes.unicodeScalars.count > 2000 { errors.append(FieldError(field: "notes", code: "invalid_length", message: "At most 2000 characters.")) }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        return PlanStore.Changes(skillLevel: level, weeklyHours: input.weeklyHours, learningStyle: style, notes: input.notes)
+    }
+
+    @Sendable func regenerate(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try await verifier.authenticate(request)
+        let id = try context.uuid(of: "plan")
+        var request = request
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        let changes = body.readableBytes == 0 ? PlanStore.Changes() : try Self.check(try await request.decode(as: ChangesInput.self, context: context))
+        return JSONResponse(.accepted, try await store.regenerate(id, with: changes, by: caller.id, now: Date()))
+    }
+
     struct AttemptList: Encodable, Sendable {
         var attempts: [PlanStore.Attempt]
     }
@@ -106,6 +142,40 @@ struct PlansController: Sendable {
     @Sendable func attempts(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<AttemptList> {
         let caller = try await verifier.authenticate(request)
         return JSONResponse(.ok, AttemptList(attempts: try await store.attempts(try context.uuid(of: "plan"), of: caller.id)))
+    }
+
+    // MARK: Schedule and calendar feed
+
+    @Sendable func schedule(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanSchedule> {
+        let caller = try await verifier.authenticate(request)
+        return JSONResponse(.ok, try await store.schedule(try context.uuid(of: "plan"), of: caller.id))
+    }
+
+    struct Feed: Encodable, Sendable {
+        /// The secret URL to subscribe to; shown once. Creating a new one revokes this one.
+        var url: String
+    }
+
+    @Sendable func createFeed(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Feed> {
+        let caller = try await verifier.authenticate(request)
+        let token = try await store.createFeed(try context.uuid(of: "plan"), of: caller.id)
+        return JSONResponse(.created, Feed(url: "\(publicURL)/v1/calendar-feeds/\(token).ics"))
+    }
+
+    @Sendable func revokeFeed(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let caller = try await verifier.authenticate(request)
+        try await store.revokeFeed(try context.uuid(of: "plan"), of: caller.id)
+        return Response(status: .noContent)
+    }
+
+    /// The feed itself: no bearer token (calendar apps send none); the URL's secret is the key.
+    @Sendable func feed(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        var token = context.parameters.get("token") ?? ""
+        if token.hasSuffix(".ics") { token.removeLast(4) }
+        guard let text = try await store.feed(token: token, now: Date()) else { throw Problem.notFound("calendar feed") }
+        return Response(
+            status: .ok, headers: [.contentType: "text/calendar; charset=utf-8", .cacheControl: "private, max-age=300"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     // MARK: Streaming

@@ -1,0 +1,297 @@
+import Contracts
+import Database
+import Foundation
+import ServiceKit
+
+/// A learner's connections to Notion and Google Calendar, and the exports through them. Tokens
+/// are sealed before they reach the database. An export reserves one unit of the month's export
+/// quota before it calls the provider (so parallel exports cannot pass the limit) and gives it
+/// back if the export fails.
+public struct Integrations: Sendable {
+    public enum Provider: String, Sendable, CaseIterable {
+        case notion
+        case googleCalendar = "google_calendar"
+
+        /// As written in URLs: `notion`, `google-calendar`.
+        public init?(path: String) {
+            switch path {
+            case "notion": self = .notion
+            case "google-calendar": self = .googleCalendar
+            default: return nil
+            }
+        }
+
+        var name: String { self == .notion ? "Notion" : "Google Calendar" }
+    }
+
+    let database: DatabasePool
+    let vault: TokenVault?
+    let notion: NotionClient?
+    let google: GoogleCalendarClient?
+
+    public init(database: DatabasePool, vault: TokenVault?, notion: NotionClient?, google: GoogleCalendarClient?) {
+        self.database = database
+        self.vault = vault
+        self.notion = notion
+        self.google = google
+    }
+
+    static func unavailable(_ provider: Provider) -> Problem {
+        Problem(.serviceUnavailable, code: "integration_unavailable", title: "\(provider.name) is not set up on this server")
+    }
+
+    func requireVault(_ provider: Provider) throws -> TokenVault {
+        guard let vault else { throw Self.unavailable(provider) }
+        return vault
+    }
+
+    // MARK: Connections
+
+    public struct Connection: Codable, Sendable, Equatable {
+        public var provider: String
+        public var account: String?
+        public var expiresAt: Date?
+        public var connectedAt: Date
+    }
+
+    /// Exchanges an OAuth authorization code for tokens and keeps them, sealed, replacing any
+    /// earlier grant for the provider.
+    public func connect(_ provider: Provider, code: String, redirectURI: String, user: UUID, now: Date) async throws -> Connection {
+        let vault = try requireVault(provider)
+        let grant: ProviderGrant
+        do {
+            switch provider {
+            case .notion:
+                guard let notion else { throw Self.unavailable(provider) }
+                grant = try await notion.exchange(code: code, redirectURI: redirectURI)
+            case .googleCalendar:
+                guard let google else { throw Self.unavailable(provider) }
+                grant = try await google.exchange(code: code, redirectURI: redirectURI, now: now)
+            }
+        } catch let failure as ProviderFailure where (400..<500).contains(failure.status) {
+            throw Problem(.unprocessableContent, code: "authorization_rejected", title: "\(provider.name) refused the authorization code", detail: failure.message)
+        } catch let failure as ProviderFailure {
+            throw failure.problem
+        }
+        try await store(grant, provider: provider, user: user, vault: vault)
+        return Connection(provider: provider.rawValue, account: grant.account, expiresAt: grant.expiresAt, connectedAt: now)
+    }
+
+    func store(_ grant: ProviderGrant, provider: Provider, user: UUID, vault: TokenVault) async throws {
+        let access = try vault.seal(grant.accessToken, user: user, provider: provider.rawValue)
+        let refresh = try grant.refreshToken.map { try vault.seal($0, user: user, provider: provider.rawValue) }
+        try await database.transaction(asLearner: user) { connection in
+            try connection.execute(
+                """
+                INSERT INTO integration_tokens (user_id, provider, key_id, access_token, refresh_token, expires_at, account)
+                VALUES (\(user), \(provider.rawValue), \(vault.keyID), \(access), \(refresh), \(grant.expiresAt), \(grant.account))
+                ON CONFLICT (user_id, provider) DO UPDATE SET key_id = excluded.key_id, access_token = excluded.access_token,
+                    refresh_token = coalesce(excluded.refresh_token, integration_tokens.refresh_token), expires_at = excluded.expires_at,
+                    account = coalesce(excluded.account, integration_tokens.account), updated_at = now()
+                """)
+        }
+    }
+
+    public func connections(of user: UUID) async throws -> [Connection] {
+        try await database.transaction(asLearner: user) { connection in
+            try connection.query("SELECT provider, account, expires_at, created_at FROM integration_tokens ORDER BY provider").map {
+                Connection(
+                    provider: try $0.decode("provider"), account: try $0.decode("account", as: String?.self), expiresAt: try $0.decode("expires_at", as: Date?.self),
+                    connectedAt: try $0.decode("created_at"))
+            }
+        }
+    }
+
+    public func disconnect(_ provider: Provider, user: UUID) async throws {
+        try await database.transaction(asLearner: user) { connection in
+            guard try connection.execute("DELETE FROM integration_tokens WHERE provider = \(provider.rawValue)").affectedRows == 1 else {
+                throw Problem.notFound("connection")
+            }
+        }
+    }
+
+    /// The learner's usable access token: refreshed first if it expires within a minute.
+    func accessToken(_ provider: Provider, user: UUID, now: Date) async throws -> String {
+        let vault = try requireVault(provider)
+        let row = try await database.transaction(asLearner: user) { connection in
+            try connection.query("SELECT key_id, access_token, refresh_token, expires_at FROM integration_tokens WHERE provider = \(provider.rawValue)").first
+        }
+        guard let row else {
+            throw Problem(.conflict, code: "integration_not_connected", title: "Connect \(provider.name) first")
+        }
+        guard try row.decode("key_id", as: String.self) == vault.keyID else {
+            throw Problem(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "The stored authorization was sealed with a retired key.")
+        }
+        let access = try vault.open(try row.decode("access_token"), user: user, provider: provider.rawValue)
+        guard provider == .googleCalendar, let google, let expires = try row.decode("expires_at", as: Date?.self), expires < now.addingTimeInterval(60),
+            let sealed = try row.decode("refresh_token", as: Data?.self)
+        else { return access }
+        do {
+            let grant = try await google.refresh(try vault.open(sealed, user: user, provider: provider.rawValue), now: now)
+            try await store(grant, provider: provider, user: user, vault: vault)
+            return grant.accessToken
+        } catch let failure as ProviderFailure {
+            throw (failure.status == 400 || failure.unauthorized)
+                ? Problem(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "Google refused to refresh the authorization.")
+                : failure.problem
+        }
+    }
+
+    // MARK: Exports
+
+    /// Takes one export from the learner's month, or refuses with `quota_exceeded`; the plan must
+    /// be ready.
+    func reserveExport(_ plan: UUID, user: UUID, now: Date) async throws -> String {
+        try await database.transaction(asLearner: user) { connection in
+            let month = try PlanStore.lockUsage(user, now: now, on: connection)
+            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(plan)").first else { throw Problem.notFound("plan") }
+            guard try row.decode("generation_status", as: String.self) == "ready" else {
+                throw Problem(.conflict, code: "plan_not_ready", title: "Only a generated plan can be exported")
+            }
+            if let limit = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier).exports {
+                let used = try connection.query("SELECT exports FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date").first!.decode("exports", as: Int.self)
+                guard used < limit else {
+                    throw Problem(
+                        .forbidden, code: "quota_exceeded", title: "You have exported as many times this month as your plan allows",
+                        detail: "Exports: at most \(limit) a month.")
+                }
+            }
+            try connection.execute("UPDATE usage_metrics SET exports = exports + 1 WHERE user_id = \(user) AND month = \(month)::date")
+            return month
+        }
+    }
+
+    func refundExport(user: UUID, month: String) async {
+        _ = try? await database.transaction(asLearner: user) { connection in
+            try connection.execute("UPDATE usage_metrics SET exports = greatest(exports - 1, 0) WHERE user_id = \(user) AND month = \(month)::date")
+        }
+    }
+
+    /// Runs an export within the quota: the unit is given back if `body` fails.
+    func export<T: Sendable>(_ plan: UUID, user: UUID, now: Date, _ body: () async throws -> T) async throws -> T {
+        let month = try await reserveExport(plan, user: user, now: now)
+        do {
+            return try await body()
+        } catch {
+            await refundExport(user: user, month: month)
+            if let failure = error as? ProviderFailure { throw failure.problem }
+            throw error
+        }
+    }
+
+    public struct Export: Codable, Sendable, Equatable {
+        public var destination: String
+        public var itemCount: Int
+        public var url: String?
+        public var created: Int
+        public var updated: Int
+        public var deleted: Int
+    }
+
+    func record(_ export: Export, plan: UUID, user: UUID, now: Date, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            INSERT INTO plan_exports (id, plan_id, user_id, destination, item_count, url)
+            VALUES (\(UUIDv7.make()), \(plan), \(user), \(export.destination), \(export.itemCount), \(export.url))
+            """)
+        let version = try connection.query("UPDATE learning_plans SET version = version + 1 WHERE id = \(plan) RETURNING version").first
+        guard let version else { throw Problem.notFound("plan") }
+        try Outbox.enqueue(
+            CloudEvent(
+                ContentPlanExportedV1(planId: plan.lowercased, userId: user.lowercased, destination: export.destination, itemCount: export.itemCount, exportedAt: now),
+                sequence: try version.decode("version", as: Int64.self)),
+            on: connection)
+    }
+
+    /// Exports the plan to Notion: a page for the plan under `parentPage`, one per module under
+    /// it, and one per task under its module, with the task's resources as links.
+    public func exportToNotion(_ planID: UUID, parentPage: String, user: UUID, now: Date) async throws -> Export {
+        guard let notion else { throw Self.unavailable(.notion) }
+        let plan = try await database.transaction(asLearner: user) { connection in try PlanStore.plan(planID, on: connection) }
+        let token = try await accessToken(.notion, user: user, now: now)
+        return try await export(planID, user: user, now: now) {
+            var pages = 0
+            let root = try await notion.createPage(
+                token: token, parent: parentPage, title: plan.topic,
+                paragraphs: ["A \(plan.skillLevel) plan, \(plan.weeklyHours) hours a week (\(plan.learningStyle))."] + (plan.notes.map { [$0] } ?? []))
+            pages += 1
+            for module in plan.modules ?? [] {
+                let page = try await notion.createPage(
+                    token: token, parent: root.id, title: "\(module.order). \(module.title)", paragraphs: [module.description, "About \(module.estimatedMinutes) minutes."])
+                pages += 1
+                for task in module.tasks {
+                    _ = try await notion.createPage(
+                        token: token, parent: page.id, title: task.title, paragraphs: [task.description, "About \(task.estimatedMinutes) minutes."],
+                        links: task.resources.map { ($0.title, $0.url) })
+                    pages += 1
+                }
+            }
+            let export = Export(destination: "notion", itemCount: pages, url: root.url, created: pages, updated: 0, deleted: 0)
+            try await database.transaction(asLearner: user) { connection in try record(export, plan: planID, user: user, now: now, on: connection) }
+            return export
+        }
+    }
+
+    /// Syncs the plan's schedule to a Google calendar: one event per scheduled task, created
+    /// once and then updated in place (only when its times or title changed); events of tasks no
+    /// longer scheduled are deleted. Each event is recorded as soon as it exists, so a sync that
+    /// fails halfway is completed, not duplicated, by the next.
+    public func syncToGoogle(_ planID: UUID, calendar: String, user: UUID, now: Date) async throws -> Export {
+        guard let google else { throw Self.unavailable(.googleCalendar) }
+        let (schedule, known) = try await database.transaction(asLearner: user) { connection in
+            let schedule = try PlanStore.schedule(planID, of: user, on: connection).0
+            var known: [String: (calendar: String, event: String, fingerprint: String)] = [:]
+            for row in try connection.query("SELECT task_id, calendar_id, event_id, fingerprint FROM task_calendar_events WHERE plan_id = \(planID)") {
+                known[try row.decode("task_id", as: UUID.self).lowercased] = (try row.decode("calendar_id"), try row.decode("event_id"), try row.decode("fingerprint"))
+            }
+            return (schedule, known)
+        }
+        let token = try await accessToken(.googleCalendar, user: user, now: now)
+        return try await export(planID, user: user, now: now) {
+            var created = 0, updated = 0, deleted = 0
+            let items = schedule.weeks.flatMap(\.tasks)
+            for item in items {
+                let fingerprint = "\(calendar)|\(RFC3339.format(item.startsAt))|\(RFC3339.format(item.endsAt))|\(item.title)"
+                var event = known[item.taskId]
+                if let existing = event, existing.calendar != calendar {
+                    try await google.delete(existing.event, calendar: existing.calendar, token: token)
+                    event = nil
+                }
+                if let existing = event {
+                    if existing.fingerprint == fingerprint { continue }
+                    if try await google.update(existing.event, with: item, zone: schedule.timeZone, calendar: calendar, token: token) {
+                        updated += 1
+                        try await remember(item.taskId, plan: planID, user: user, calendar: calendar, event: existing.event, fingerprint: fingerprint)
+                        continue
+                    }
+                }
+                let id = try await google.create(item, zone: schedule.timeZone, calendar: calendar, token: token)
+                created += 1
+                try await remember(item.taskId, plan: planID, user: user, calendar: calendar, event: id, fingerprint: fingerprint)
+            }
+            let scheduled = Set(items.map(\.taskId))
+            for (task, event) in known where !scheduled.contains(task) {
+                try await google.delete(event.event, calendar: event.calendar, token: token)
+                deleted += 1
+                try await database.transaction(asLearner: user) { connection in
+                    try connection.execute("DELETE FROM task_calendar_events WHERE task_id = \(UUID(uuidString: task)!)")
+                }
+            }
+            let export = Export(destination: "google_calendar", itemCount: created + updated + deleted, url: nil, created: created, updated: updated, deleted: deleted)
+            try await database.transaction(asLearner: user) { connection in try record(export, plan: planID, user: user, now: now, on: connection) }
+            return export
+        }
+    }
+
+    func remember(_ task: String, plan: UUID, user: UUID, calendar: String, event: String, fingerprint: String) async throws {
+        try await database.transaction(asLearner: user) { connection in
+            try connection.execute(
+                """
+                INSERT INTO task_calendar_events (task_id, plan_id, user_id, calendar_id, event_id, fingerprint)
+                VALUES (\(UUID(uuidString: task)!), \(plan), \(user), \(calendar), \(event), \(fingerprint))
+                ON CONFLICT (task_id) DO UPDATE SET calendar_id = excluded.calendar_id, event_id = excluded.event_id,
+                    fingerprint = excluded.fingerprint, synced_at = now()
+                """)
+        }
+    }
+}
