@@ -71,3 +71,12 @@ public enum OutgoingHTTP {
         }
     }
 }
+
+extension String {
+    /// A base URL as configured, without the trailing slash paths are appended after.
+    public var withoutTrailingSlash: String {
+        var text = self
+        while text.hasSuffix("/") { text.removeLast() }
+        return text
+    }
+}

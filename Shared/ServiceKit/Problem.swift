@@ -24,20 +24,25 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     public var title: String
     public var detail: String?
     public var errors: [FieldError]
+    /// For `quota_exceeded`: the limit reached (an RFC 9457 extension member).
+    public var limit: Int?
     public var headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, errors: [FieldError] = [], headers: HTTPFields = [:]) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, errors: [FieldError] = [], limit: Int? = nil, headers: HTTPFields = [:]
+    ) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.errors = errors
+        self.limit = limit
         self.headers = headers
     }
 
     public static func == (lhs: Problem, rhs: Problem) -> Bool {
         lhs.status == rhs.status && lhs.code == rhs.code && lhs.title == rhs.title && lhs.detail == rhs.detail
-            && lhs.errors == rhs.errors
+            && lhs.errors == rhs.errors && lhs.limit == rhs.limit
     }
 
     struct Body: Encodable {
@@ -47,12 +52,13 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
         var code: String
         var detail: String?
         var errors: [FieldError]?
+        var limit: Int?
     }
 
     public var body: [UInt8] {
         let body = Body(
             type: "about:blank", title: title, status: status.code, code: code, detail: detail,
-            errors: errors.isEmpty ? nil : errors)
+            errors: errors.isEmpty ? nil : errors, limit: limit)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array((try? encoder.encode(body)) ?? Data(#"{"title":"error"}"#.utf8))

@@ -237,7 +237,7 @@ extension EndToEndTests.PlanProvidersJourneyTests {
                 #expect(try await api.send(.POST, content("/v1/plans/\(planID)/exports/google-calendar"), token: token).status == 200)
             }
             let refused = try await api.send(.POST, content("/v1/plans/\(planID)/exports/google-calendar"), token: token)
-            #expect(refused.status == 403 && refused.body["code"] as? String == "quota_exceeded")
+            #expect(refused.status == 403 && refused.body["code"] as? String == "quota_exceeded" && refused.body["limit"] as? Int == 10)
 
             // Regenerations: the free tier's 5 a month (1 used).
             for _ in 0..<4 {
@@ -247,7 +247,7 @@ extension EndToEndTests.PlanProvidersJourneyTests {
                 }
             }
             let noMore = try await api.send(.POST, content("/v1/plans/\(planID)/regenerate"), token: token)
-            #expect(noMore.status == 403 && noMore.body["code"] as? String == "quota_exceeded")
+            #expect(noMore.status == 403 && noMore.body["code"] as? String == "quota_exceeded" && noMore.body["limit"] as? Int == 5)
 
             // The fourth concurrent active plan is refused; archiving one frees its slot.
             let body = #"{"topic":"More","skillLevel":"beginner","weeklyHours":2,"learningStyle":"video"}"#
@@ -257,7 +257,7 @@ extension EndToEndTests.PlanProvidersJourneyTests {
             }
             #expect(answers.sorted() == [201, 201, 403])
             let fourth = try await api.send(.POST, content("/v1/plans"), json: body, token: token)
-            #expect(fourth.status == 403 && fourth.body["code"] as? String == "quota_exceeded")
+            #expect(fourth.status == 403 && fourth.body["code"] as? String == "quota_exceeded" && fourth.body["limit"] as? Int == 3)
             #expect(try await api.send(.POST, content("/v1/plans/\(planID)/archive"), token: token).status == 200)
             #expect(try await api.send(.POST, content("/v1/plans"), json: body, token: token).status == 201)
             #expect(processes.exited.isEmpty, "no service died: \(processes.exited)")

@@ -35,8 +35,7 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
     AuthoringController(store: store, verifier: verifier, mux: mux).add(to: router)
     MuxWebhookController(store: store, secret: configuration.nonEmpty("mux.webhook.secret")).add(to: router)
     let plans = PlanStore(database: runtime.database)
-    var publicURL = configuration.nonEmpty("public.url") ?? "http://127.0.0.1:\(configuration.port)"
-    while publicURL.hasSuffix("/") { publicURL.removeLast() }
+    let publicURL = (configuration.nonEmpty("public.url") ?? "http://127.0.0.1:\(configuration.port)").withoutTrailingSlash
     PlansController(store: plans, verifier: verifier, listenURL: configuration.databaseURL, publicURL: publicURL, logger: runtime.logger).add(to: router)
     var generator: any PlanGenerator = OfflineGenerator()
     if let url = configuration.nonEmpty("plans.provider.url") {

@@ -2197,6 +2197,9 @@ components:
         errors:
           type: array
           items: { $ref: "#/components/schemas/FieldError" }
+        limit:
+          type: integer
+          description: For `quota_exceeded`, the limit that was reached.
     FieldError:
       type: object
       required: [field, code, message]

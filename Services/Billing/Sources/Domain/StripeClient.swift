@@ -15,7 +15,7 @@ public struct StripeClient: Sendable {
     public var secretKey: String
 
     public init(baseURL: String, secretKey: String) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = baseURL.withoutTrailingSlash
         self.secretKey = secretKey
     }
 

@@ -16,7 +16,7 @@ public struct MuxClient: Sendable {
     public var corsOrigin: String
 
     public init(baseURL: String, tokenID: String, tokenSecret: String, corsOrigin: String) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = baseURL.withoutTrailingSlash
         self.tokenID = tokenID
         self.tokenSecret = tokenSecret
         self.corsOrigin = corsOrigin

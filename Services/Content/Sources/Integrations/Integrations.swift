@@ -148,14 +148,7 @@ public struct Integrations: Sendable {
             guard try row.decode("generation_status", as: String.self) == "ready" else {
                 throw Problem(.conflict, code: "plan_not_ready", title: "Only a generated plan can be exported")
             }
-            if let limit = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier).exports {
-                let used = try connection.query("SELECT exports FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date").first!.decode("exports", as: Int.self)
-                guard used < limit else {
-                    throw Problem(
-                        .forbidden, code: "quota_exceeded", title: "You have exported as many times this month as your plan allows",
-                        detail: "Exports: at most \(limit) a month.")
-                }
-            }
+            try PlanStore.requireQuota(.exports, of: user, month: month, on: connection)
             try connection.execute("UPDATE usage_metrics SET exports = exports + 1 WHERE user_id = \(user) AND month = \(month)::date")
             return month
         }

@@ -87,7 +87,7 @@ public struct NotionClient: Sendable {
     static let version = "2022-06-28"
 
     public init(baseURL: String, clientID: String, clientSecret: String) {
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = baseURL.withoutTrailingSlash
         self.clientID = clientID
         self.clientSecret = clientSecret
     }
@@ -138,8 +138,8 @@ public struct GoogleCalendarClient: Sendable {
     public var clientSecret: String
 
     public init(oauthURL: String, calendarURL: String, clientID: String, clientSecret: String) {
-        self.oauthURL = oauthURL.hasSuffix("/") ? String(oauthURL.dropLast()) : oauthURL
-        self.calendarURL = calendarURL.hasSuffix("/") ? String(calendarURL.dropLast()) : calendarURL
+        self.oauthURL = oauthURL.withoutTrailingSlash
+        self.calendarURL = calendarURL.withoutTrailingSlash
         self.clientID = clientID
         self.clientSecret = clientSecret
     }

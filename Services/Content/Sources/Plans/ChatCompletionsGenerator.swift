@@ -25,7 +25,7 @@ public struct ChatCompletionsGenerator: PlanGenerator {
             baseURL: String, apiKey: String, model: String, timeout: TimeInterval = 60, promptCentsPerMillion: Int = 0, completionCentsPerMillion: Int = 0,
             maxTokens: Int = 6000
         ) {
-            self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            self.baseURL = baseURL.withoutTrailingSlash
             self.apiKey = apiKey
             self.model = model
             self.timeout = timeout

@@ -82,16 +82,7 @@ public struct PlanStore: Sendable {
     public func create(_ request: PlanRequest, by user: UUID, now: Date) async throws -> Plan {
         try await asLearner(user) { connection in
             let month = try Self.lockUsage(user, now: now, on: connection)
-            let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier)
-            if let limit = limits.activePlans {
-                let active = try connection.query("SELECT count(*) AS n FROM learning_plans WHERE user_id = \(user) AND archived_at IS NULL")
-                    .first!.decode("n", as: Int.self)
-                guard active < limit else {
-                    throw Problem(
-                        .forbidden, code: "quota_exceeded", title: "You have as many active plans as your plan allows",
-                        detail: "Active plans: at most \(limit). Archive a plan to free its slot, or upgrade.")
-                }
-            }
+            try Self.requireQuota(.activePlans, of: user, month: month, on: connection)
             let id = UUIDv7.make()
             try connection.execute(
                 """
@@ -113,6 +104,37 @@ public struct PlanStore: Sendable {
         try connection.execute("INSERT INTO usage_metrics (user_id, month) VALUES (\(user), \(month)::date) ON CONFLICT DO NOTHING")
         _ = try connection.query("SELECT 1 FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date FOR UPDATE")
         return month
+    }
+
+    public enum Quota: Sendable {
+        case activePlans, regenerations, exports
+    }
+
+    /// Refuses with 403 `quota_exceeded` when the learner's tier allows no more of `quota` (the
+    /// caller holds the month's usage row, locked by `lockUsage`, so the count cannot race).
+    static func requireQuota(_ quota: Quota, of user: UUID, month: String, on connection: PostgresConnection) throws {
+        let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier)
+        let limit: Int?, used: () throws -> Int, title: String, detail: (Int) -> String
+        func usage(_ column: String) throws -> Int {
+            try connection.query("SELECT \(unsafeRaw: column) AS n FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date").first!.decode("n", as: Int.self)
+        }
+        switch quota {
+        case .activePlans:
+            (limit, title) = (limits.activePlans, "You have as many active plans as your plan allows")
+            used = { try connection.query("SELECT count(*) AS n FROM learning_plans WHERE user_id = \(user) AND archived_at IS NULL").first!.decode("n", as: Int.self) }
+            detail = { "Active plans: at most \($0). Archive a plan to free its slot, or upgrade." }
+        case .regenerations:
+            (limit, title) = (limits.regenerations, "You have regenerated as many plans this month as your plan allows")
+            used = { try usage("regenerations") }
+            detail = { "Regenerations: at most \($0) a month." }
+        case .exports:
+            (limit, title) = (limits.exports, "You have exported as many times this month as your plan allows")
+            used = { try usage("exports") }
+            detail = { "Exports (Notion and Google Calendar): at most \($0) a month." }
+        }
+        if let limit, try used() >= limit {
+            throw Problem(.forbidden, code: "quota_exceeded", title: title, detail: detail(limit), limit: limit)
+        }
     }
 
     public func list(of user: UUID) async throws -> [Plan] {
@@ -218,16 +240,7 @@ public struct PlanStore: Sendable {
             guard try row.decode("archived_at", as: Date?.self) == nil else {
                 throw Problem(.conflict, code: "plan_archived", title: "An archived plan cannot be regenerated")
             }
-            let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier)
-            if let limit = limits.regenerations {
-                let used = try connection.query("SELECT regenerations FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date")
-                    .first!.decode("regenerations", as: Int.self)
-                guard used < limit else {
-                    throw Problem(
-                        .forbidden, code: "quota_exceeded", title: "You have regenerated as many plans this month as your plan allows",
-                        detail: "Regenerations: at most \(limit) a month.")
-                }
-            }
+            try Self.requireQuota(.regenerations, of: user, month: month, on: connection)
             try connection.execute(
                 """
                 UPDATE learning_plans SET skill_level = coalesce(\(changes.skillLevel?.rawValue), skill_level),

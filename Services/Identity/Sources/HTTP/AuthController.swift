@@ -15,7 +15,7 @@ public struct IdentitySettings: Sendable {
     public var throttle = LoginThrottle()
 
     public init(publicURL: String, trustForwardedFor: Bool) {
-        self.publicURL = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        self.publicURL = publicURL.withoutTrailingSlash
         self.trustForwardedFor = trustForwardedFor
     }
 

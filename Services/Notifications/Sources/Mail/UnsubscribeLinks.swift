@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ServiceKit
 
 /// One-click unsubscribe links (RFC 8058): a link per user, signed with a secret so that nobody
 /// can unsubscribe someone else, and stable so that an old mail's link still works.
@@ -10,7 +11,7 @@ public struct UnsubscribeLinks: Sendable {
 
     public init(secret: String, baseURL: String) {
         key = SymmetricKey(data: Data(secret.utf8))
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.baseURL = baseURL.withoutTrailingSlash
     }
 
     public func token(for user: UUID) -> String {
