@@ -132,7 +132,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as DecodingError {
             return try Problem.malformed(Self.describe(error)).response(from: request, context: context)
         } catch {
-            context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            // The route's template, not the path: a path may hold a secret (a calendar feed's token).
+            context.logger.error("unhandled error", metadata: ["error": "\(error)", "route": "\(request.method) \(context.endpointPath ?? "(no route)")"])
             return try Problem.internalError.response(from: request, context: context)
         }
     }
