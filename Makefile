@@ -31,5 +31,5 @@ test-stack-down:
 bench:          ## speed of the bus, as ratios against baselines measured in the same run
 	@scripts/bench.sh
 
-openapi:        ## compile each service's openapi.yaml into its library after editing it
+openapi:        ## embed each service's openapi.yaml (with Shared/OpenAPI/common.yaml) into its library after editing it
 	@scripts/embed-openapi.sh

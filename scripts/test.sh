@@ -28,4 +28,6 @@ fi
 
 export SYLLABUS_TEST_ENV="$TEST_DIR/syllabus.env" SYLLABUS_FAULT_ENV="$FAULT_DIR/syllabus.env" SYLLABUS_BIN_DIR="$BIN_DIR"
 cd "$REPO_DIR"
+# The documents the services serve are the ones in their openapi.yaml files.
+/usr/bin/python3 scripts/openapi.py check
 swift test --skip-build

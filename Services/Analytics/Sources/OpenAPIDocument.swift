@@ -1,4 +1,4 @@
-// Generated from openapi.yaml by scripts/embed-openapi.sh; edit the YAML, then run the script.
+// Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
 enum AnalyticsOpenAPI {
     static let document = #####"""
 openapi: 3.1.0
@@ -379,15 +379,8 @@ paths:
             application/yaml:
               schema: { type: string }
 components:
-  securitySchemes:
-    bearerAuth:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      description: |
-        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
-        is missing, expired, signed with a key not in `JWT_JWKS_FILE`, not issued by identity, not
-        meant for `syllabus`, or when its user has been deleted.
+  # The operations routes, Problem, FieldError, Health, bearerAuth and the common problem
+  # answers come from Shared/OpenAPI/common.yaml: `make openapi` merges them in.
   parameters:
     From:
       name: from
@@ -427,6 +420,20 @@ components:
       description: "`csv` for `text/csv; charset=utf-8` (a header row, CRLF line ends, times in RFC 3339) instead of JSON"
       schema: { type: string, enum: [json, csv], default: json }
   responses:
+    InvalidReport:
+      description: |
+        `validation_failed`, every bad parameter listed: `from` and/or `to` `invalid_time` (not an
+        RFC 3339 time or a date); `from` `invalid_range` (not before `to`); `interval`
+        `invalid_choice` (not `day`, `week` or `month`) or `too_many_buckets` (the window is longer
+        than 1000 days, weeks or 28-day months); `format` `invalid_choice` (not `json` or `csv`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    PayloadTooLarge:
+      description: The body is over the limit, 64 KiB (`payload_too_large`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
     Unauthenticated:
       description: |
         `unauthenticated` — no `Authorization: Bearer` header, or another scheme; `invalid_token`
@@ -444,17 +451,8 @@ components:
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
-    InvalidReport:
-      description: |
-        `validation_failed`, every bad parameter listed: `from` and/or `to` `invalid_time` (not an
-        RFC 3339 time or a date); `from` `invalid_range` (not before `to`); `interval`
-        `invalid_choice` (not `day`, `week` or `month`) or `too_many_buckets` (the window is longer
-        than 1000 days, weeks or 28-day months); `format` `invalid_choice` (not `json` or `csv`)
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
-    PayloadTooLarge:
-      description: The body is over the limit, 64 KiB (`payload_too_large`)
+    MalformedRequest:
+      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -589,6 +587,9 @@ components:
         errors:
           type: array
           items: { $ref: "#/components/schemas/FieldError" }
+        limit:
+          type: integer
+          description: For `quota_exceeded`, the limit that was reached.
     FieldError:
       type: object
       required: [field, code, message]
@@ -596,5 +597,15 @@ components:
         field: { type: string }
         code: { type: string }
         message: { type: string }
+
+  securitySchemes:
+    bearerAuth:
+      type: http
+      scheme: bearer
+      bearerFormat: JWT
+      description: |
+        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
+        is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
+        identity, not meant for `syllabus`, or when its user has been deleted.
 """#####
 }

@@ -1,4 +1,4 @@
-// Generated from openapi.yaml by scripts/embed-openapi.sh; edit the YAML, then run the script.
+// Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
 enum BillingOpenAPI {
     static let document = #####"""
 openapi: 3.1.0
@@ -301,38 +301,9 @@ paths:
             application/yaml:
               schema: { type: string }
 components:
-  securitySchemes:
-    bearerAuth:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      description: |
-        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
-        is missing, expired, signed with a key not in `JWT_JWKS_FILE`, not issued by identity, not
-        meant for `syllabus`, or when its user has been deleted.
+  # The operations routes, Problem, FieldError, Health, bearerAuth and the common problem
+  # answers come from Shared/OpenAPI/common.yaml: `make openapi` merges them in.
   responses:
-    MalformedRequest:
-      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
-    Unauthenticated:
-      description: |
-        `unauthenticated` — no `Authorization: Bearer` header; `invalid_token` — the token is
-        expired, malformed, badly signed, signed with an unknown key, not issued by identity, not
-        meant for `syllabus`, or its account no longer exists (`detail` says which)
-      headers:
-        WWW-Authenticate:
-          description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
-          schema: { type: string }
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
-    AdminOnly:
-      description: The caller is not an admin (`admin_only`)
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
     PayloadTooLarge:
       description: The body is over the limit (`payload_too_large`)
       content:
@@ -345,6 +316,28 @@ components:
           schema: { $ref: "#/components/schemas/Problem" }
     PaymentsUnavailable:
       description: Payments are not configured here, `BILLING_STRIPE_SECRET_KEY` is not set (`payments_unavailable`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    Unauthenticated:
+      description: |
+        `unauthenticated` — no `Authorization: Bearer` header, or another scheme; `invalid_token`
+        — the token is expired, malformed, badly signed, signed with an unknown key, not issued by
+        identity, not meant for `syllabus`, or its account no longer exists (`detail` says which)
+      headers:
+        WWW-Authenticate:
+          description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
+          schema: { type: string }
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    AdminOnly:
+      description: The caller is not an admin (`admin_only`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    MalformedRequest:
+      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -436,6 +429,9 @@ components:
         errors:
           type: array
           items: { $ref: "#/components/schemas/FieldError" }
+        limit:
+          type: integer
+          description: For `quota_exceeded`, the limit that was reached.
     FieldError:
       type: object
       required: [field, code, message]
@@ -443,5 +439,15 @@ components:
         field: { type: string }
         code: { type: string }
         message: { type: string }
+
+  securitySchemes:
+    bearerAuth:
+      type: http
+      scheme: bearer
+      bearerFormat: JWT
+      description: |
+        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
+        is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
+        identity, not meant for `syllabus`, or when its user has been deleted.
 """#####
 }

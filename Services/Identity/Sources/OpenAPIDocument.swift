@@ -1,4 +1,4 @@
-// Generated from openapi.yaml by scripts/embed-openapi.sh; edit the YAML, then run the script.
+// Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
 enum IdentityOpenAPI {
     static let document = #####"""
 openapi: 3.1.0
@@ -816,15 +816,8 @@ paths:
             application/yaml:
               schema: { type: string }
 components:
-  securitySchemes:
-    bearerAuth:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      description: |
-        `Authorization: Bearer <access token>`, an ES256 JWT from this service. Refused when it
-        is missing, expired, signed with an unknown key, not issued by identity, not meant for
-        `syllabus`, or when its user has been deleted.
+  # The operations routes, Problem, FieldError, Health, bearerAuth and the common problem
+  # answers come from Shared/OpenAPI/common.yaml: `make openapi` merges them in.
   parameters:
     UserId:
       name: id
@@ -845,28 +838,6 @@ components:
       description: The token of the mailed link
       schema: { type: string, minLength: 1, maxLength: 200 }
   responses:
-    MalformedRequest:
-      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
-    Unauthenticated:
-      description: |
-        `unauthenticated` — no `Authorization: Bearer` header; `invalid_token` — the token is
-        expired, malformed, badly signed, signed with an unknown key, not issued by identity, not
-        meant for `syllabus`, or its account no longer exists (`detail` says which)
-      headers:
-        WWW-Authenticate:
-          description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
-          schema: { type: string }
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
-    AdminOnly:
-      description: The caller is not an admin (`admin_only`)
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
     UserNotFound:
       description: No such user (`not_found`)
       content:
@@ -886,6 +857,28 @@ components:
           schema: { $ref: "#/components/schemas/Problem" }
     LinkTokenRequired:
       description: "`validation_failed`: `token` `required` (missing, empty or longer than 200 characters)"
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    Unauthenticated:
+      description: |
+        `unauthenticated` — no `Authorization: Bearer` header, or another scheme; `invalid_token`
+        — the token is expired, malformed, badly signed, signed with an unknown key, not issued by
+        identity, not meant for `syllabus`, or its account no longer exists (`detail` says which)
+      headers:
+        WWW-Authenticate:
+          description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
+          schema: { type: string }
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    AdminOnly:
+      description: The caller is not an admin (`admin_only`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    MalformedRequest:
+      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -1001,6 +994,9 @@ components:
         errors:
           type: array
           items: { $ref: "#/components/schemas/FieldError" }
+        limit:
+          type: integer
+          description: For `quota_exceeded`, the limit that was reached.
     FieldError:
       type: object
       required: [field, code, message]
@@ -1008,5 +1004,15 @@ components:
         field: { type: string }
         code: { type: string }
         message: { type: string }
+
+  securitySchemes:
+    bearerAuth:
+      type: http
+      scheme: bearer
+      bearerFormat: JWT
+      description: |
+        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
+        is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
+        identity, not meant for `syllabus`, or when its user has been deleted.
 """#####
 }

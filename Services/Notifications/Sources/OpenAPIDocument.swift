@@ -1,4 +1,4 @@
-// Generated from openapi.yaml by scripts/embed-openapi.sh; edit the YAML, then run the script.
+// Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
 enum NotificationsOpenAPI {
     static let document = #####"""
 openapi: 3.1.0
@@ -243,15 +243,8 @@ paths:
             application/yaml:
               schema: { type: string }
 components:
-  securitySchemes:
-    bearerAuth:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      description: |
-        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
-        is missing, expired, signed with a key not in `JWT_JWKS_FILE`, not issued by identity, not
-        meant for `syllabus`, or when its user has been deleted.
+  # The operations routes, Problem, FieldError, Health, bearerAuth and the common problem
+  # answers come from Shared/OpenAPI/common.yaml: `make openapi` merges them in.
   parameters:
     UnsubscribeUser:
       name: user
@@ -271,11 +264,23 @@ components:
         link of an old mail still works. Missing or not the user's: 403 `invalid_link`.
       schema: { type: string }
   responses:
+    InvalidLink:
+      description: |
+        `invalid_link` — `user` or `token` is missing, `user` is not a UUID, or `token` is not
+        the signature of `user` (a link altered, cut short, or signed with another secret)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    PayloadTooLarge:
+      description: The body is over 2 MiB (`payload_too_large`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
     Unauthenticated:
       description: |
-        `unauthenticated` — no `Authorization: Bearer` header; `invalid_token` — the token is
-        expired, malformed, badly signed, signed with an unknown key, not issued by identity, not
-        meant for `syllabus`, or its account no longer exists (`detail` says which)
+        `unauthenticated` — no `Authorization: Bearer` header, or another scheme; `invalid_token`
+        — the token is expired, malformed, badly signed, signed with an unknown key, not issued by
+        identity, not meant for `syllabus`, or its account no longer exists (`detail` says which)
       headers:
         WWW-Authenticate:
           description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
@@ -288,15 +293,8 @@ components:
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
-    InvalidLink:
-      description: |
-        `invalid_link` — `user` or `token` is missing, `user` is not a UUID, or `token` is not
-        the signature of `user` (a link altered, cut short, or signed with another secret)
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
-    PayloadTooLarge:
-      description: The body is over 2 MiB (`payload_too_large`)
+    MalformedRequest:
+      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -389,6 +387,9 @@ components:
         errors:
           type: array
           items: { $ref: "#/components/schemas/FieldError" }
+        limit:
+          type: integer
+          description: For `quota_exceeded`, the limit that was reached.
     FieldError:
       type: object
       required: [field, code, message]
@@ -396,5 +397,15 @@ components:
         field: { type: string }
         code: { type: string }
         message: { type: string }
+
+  securitySchemes:
+    bearerAuth:
+      type: http
+      scheme: bearer
+      bearerFormat: JWT
+      description: |
+        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
+        is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
+        identity, not meant for `syllabus`, or when its user has been deleted.
 """#####
 }

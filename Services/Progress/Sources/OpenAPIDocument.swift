@@ -1,4 +1,4 @@
-// Generated from openapi.yaml by scripts/embed-openapi.sh; edit the YAML, then run the script.
+// Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
 enum ProgressOpenAPI {
     static let document = #####"""
 openapi: 3.1.0
@@ -321,15 +321,8 @@ paths:
             application/yaml:
               schema: { type: string }
 components:
-  securitySchemes:
-    bearerAuth:
-      type: http
-      scheme: bearer
-      bearerFormat: JWT
-      description: |
-        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
-        is missing, expired, signed with a key not in `JWT_JWKS_FILE`, not issued by identity, not
-        meant for `syllabus`, or when its user has been deleted.
+  # The operations routes, Problem, FieldError, Health, bearerAuth and the common problem
+  # answers come from Shared/OpenAPI/common.yaml: `make openapi` merges them in.
   parameters:
     LessonId:
       name: lessonId
@@ -338,18 +331,6 @@ components:
       description: The lesson's id, in either case; anything that is not a UUID is answered with 404 `not_found`
       schema: { type: string, format: uuid }
   responses:
-    Unauthenticated:
-      description: |
-        `unauthenticated` — no `Authorization: Bearer` header; `invalid_token` — the token is
-        expired, malformed, badly signed, signed with an unknown key, not issued by identity, not
-        meant for `syllabus`, or its account no longer exists (`detail` says which)
-      headers:
-        WWW-Authenticate:
-          description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
-          schema: { type: string }
-      content:
-        application/problem+json:
-          schema: { $ref: "#/components/schemas/Problem" }
     PublishedLessonNotFound:
       description: |
         No such lesson in the published outline as progress last received it — unknown,
@@ -363,6 +344,28 @@ components:
         caller has no access (as billing last said; named first, as it is what the learner can act
         on); `module_locked` — the caller has access but has not completed the published module
         before this one
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    Unauthenticated:
+      description: |
+        `unauthenticated` — no `Authorization: Bearer` header, or another scheme; `invalid_token`
+        — the token is expired, malformed, badly signed, signed with an unknown key, not issued by
+        identity, not meant for `syllabus`, or its account no longer exists (`detail` says which)
+      headers:
+        WWW-Authenticate:
+          description: "`Bearer`, or `Bearer error=\"invalid_token\"`"
+          schema: { type: string }
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    AdminOnly:
+      description: The caller is not an admin (`admin_only`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    MalformedRequest:
+      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -505,6 +508,9 @@ components:
         errors:
           type: array
           items: { $ref: "#/components/schemas/FieldError" }
+        limit:
+          type: integer
+          description: For `quota_exceeded`, the limit that was reached.
     FieldError:
       type: object
       required: [field, code, message]
@@ -512,5 +518,15 @@ components:
         field: { type: string }
         code: { type: string }
         message: { type: string }
+
+  securitySchemes:
+    bearerAuth:
+      type: http
+      scheme: bearer
+      bearerFormat: JWT
+      description: |
+        `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
+        is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
+        identity, not meant for `syllabus`, or when its user has been deleted.
 """#####
 }
