@@ -9,3 +9,12 @@ extension RequestContext {
         return id
     }
 }
+
+extension Request {
+    /// The JSON body decoded, or nil when there is none (for routes whose body is optional).
+    public func decodeIfPresent<T: Decodable>(as type: T.Type, context: some RequestContext) async throws -> T? {
+        var request = self
+        let body = try await request.collectBody(upTo: context.maxUploadSize)
+        return body.readableBytes == 0 ? nil : try await request.decode(as: type, context: context)
+    }
+}

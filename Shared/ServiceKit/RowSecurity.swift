@@ -3,15 +3,15 @@ import Foundation
 
 /// The two scopes of tables under row-level security (policies `learner_rows` and `system_rows`):
 /// a request works as one learner and sees only their rows; event handlers and background
-/// workers work in the system scope. Both last until the transaction ends; with neither set,
-/// no row is visible or writable.
+/// workers work in the system scope. A scope lasts until the transaction ends or the other is
+/// entered (entering one leaves the other); with neither set, no row is visible or writable.
 public enum RowSecurity {
     public static func enterLearner(_ user: UUID, on connection: PostgresConnection) throws {
-        _ = try connection.query("SELECT set_config('syllabus.user_id', \(user.uuidString.lowercased()), true)")
+        _ = try connection.query("SELECT set_config('syllabus.user_id', \(user.uuidString.lowercased()), true), set_config('syllabus.scope', '', true)")
     }
 
     public static func enterSystem(on connection: PostgresConnection) throws {
-        _ = try connection.query("SELECT set_config('syllabus.scope', 'system', true)")
+        _ = try connection.query("SELECT set_config('syllabus.scope', 'system', true), set_config('syllabus.user_id', '', true)")
     }
 
     /// Migration SQL that puts `tables` (each with a `user_id` column) under these policies,

@@ -36,7 +36,8 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
     MuxWebhookController(store: store, secret: configuration.nonEmpty("mux.webhook.secret")).add(to: router)
     let plans = PlanStore(database: runtime.database)
     let publicURL = (configuration.nonEmpty("public.url") ?? "http://127.0.0.1:\(configuration.port)").withoutTrailingSlash
-    PlansController(store: plans, verifier: verifier, listenURL: configuration.databaseURL, publicURL: publicURL, logger: runtime.logger).add(to: router)
+    let signals = PlanSignals(listenURL: configuration.databaseURL, logger: runtime.logger)
+    PlansController(store: plans, verifier: verifier, signals: signals, publicURL: publicURL).add(to: router)
     var generator: any PlanGenerator = OfflineGenerator()
     if let url = configuration.nonEmpty("plans.provider.url") {
         generator = ChatCompletionsGenerator(.init(
@@ -66,5 +67,5 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
     IntegrationsController(integrations: Integrations(database: runtime.database, vault: vault, notion: notion, google: google), verifier: verifier).add(to: router)
     let worker = PlanWorker(database: runtime.database, listenURL: configuration.databaseURL, generator: generator, logger: runtime.logger)
     return runtime.application(
-        router: router, consumer: try runtime.consumer(ContentHandlers.all), services: [worker], openAPI: ContentOpenAPI.document)
+        router: router, consumer: try runtime.consumer(ContentHandlers.all), services: [worker, signals], openAPI: ContentOpenAPI.document)
 }

@@ -139,34 +139,28 @@ public struct Integrations: Sendable {
 
     // MARK: Exports
 
-    /// Takes one export from the learner's month, or refuses with `quota_exceeded`; the plan must
-    /// be ready.
-    func reserveExport(_ plan: UUID, user: UUID, now: Date) async throws -> String {
-        try await database.transaction(asLearner: user) { connection in
-            let month = try PlanStore.lockUsage(user, now: now, on: connection)
+    /// Runs an export within the quota. One transaction takes a unit of the learner's month (or
+    /// refuses with `quota_exceeded`; the plan must be ready) and loads what the export needs;
+    /// the unit is given back if the export then fails.
+    func export<Loaded: Sendable, T: Sendable>(
+        _ plan: UUID, user: UUID, now: Date, loading load: @escaping @Sendable (PostgresConnection) throws -> Loaded, _ body: (Loaded) async throws -> T
+    ) async throws -> T {
+        let (month, loaded) = try await database.transaction(asLearner: user) { connection in
+            let usage = try PlanStore.lockUsage(user, now: now, on: connection)
             guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(plan)").first else { throw Problem.notFound("plan") }
             guard try row.decode("generation_status", as: String.self) == "ready" else {
                 throw Problem(.conflict, code: "plan_not_ready", title: "Only a generated plan can be exported")
             }
-            try PlanStore.requireQuota(.exports, of: user, month: month, on: connection)
-            try connection.execute("UPDATE usage_metrics SET exports = exports + 1 WHERE user_id = \(user) AND month = \(month)::date")
-            return month
+            try PlanStore.requireQuota(.exports, of: user, usage: usage, on: connection)
+            try connection.execute("UPDATE usage_metrics SET exports = exports + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
+            return (usage.month, try load(connection))
         }
-    }
-
-    func refundExport(user: UUID, month: String) async {
-        _ = try? await database.transaction(asLearner: user) { connection in
-            try connection.execute("UPDATE usage_metrics SET exports = greatest(exports - 1, 0) WHERE user_id = \(user) AND month = \(month)::date")
-        }
-    }
-
-    /// Runs an export within the quota: the unit is given back if `body` fails.
-    func export<T: Sendable>(_ plan: UUID, user: UUID, now: Date, _ body: () async throws -> T) async throws -> T {
-        let month = try await reserveExport(plan, user: user, now: now)
         do {
-            return try await body()
+            return try await body(loaded)
         } catch {
-            await refundExport(user: user, month: month)
+            _ = try? await database.transaction(asLearner: user) { connection in
+                try connection.execute("UPDATE usage_metrics SET exports = greatest(exports - 1, 0) WHERE user_id = \(user) AND month = \(month)::date")
+            }
             if let failure = error as? ProviderFailure { throw failure.problem }
             throw error
         }
@@ -187,12 +181,8 @@ public struct Integrations: Sendable {
             INSERT INTO plan_exports (id, plan_id, user_id, destination, item_count, url)
             VALUES (\(UUIDv7.make()), \(plan), \(user), \(export.destination), \(export.itemCount), \(export.url))
             """)
-        let version = try connection.query("UPDATE learning_plans SET version = version + 1 WHERE id = \(plan) RETURNING version").first
-        guard let version else { throw Problem.notFound("plan") }
-        try Outbox.enqueue(
-            CloudEvent(
-                ContentPlanExportedV1(planId: plan.lowercased, userId: user.lowercased, destination: export.destination, itemCount: export.itemCount, exportedAt: now),
-                sequence: try version.decode("version", as: Int64.self)),
+        try PlanStore.announce(
+            plan, ContentPlanExportedV1(planId: plan.lowercased, userId: user.lowercased, destination: export.destination, itemCount: export.itemCount, exportedAt: now),
             on: connection)
     }
 
@@ -200,9 +190,8 @@ public struct Integrations: Sendable {
     /// it, and one per task under its module, with the task's resources as links.
     public func exportToNotion(_ planID: UUID, parentPage: String, user: UUID, now: Date) async throws -> Export {
         guard let notion else { throw Self.unavailable(.notion) }
-        let plan = try await database.transaction(asLearner: user) { connection in try PlanStore.plan(planID, on: connection) }
-        let token = try await accessToken(.notion, user: user, now: now)
-        return try await export(planID, user: user, now: now) {
+        return try await export(planID, user: user, now: now, loading: { connection in try PlanStore.plan(planID, on: connection) }) { plan in
+            let token = try await accessToken(.notion, user: user, now: now)
             var pages = 0
             let root = try await notion.createPage(
                 token: token, parent: parentPage, title: plan.topic,
@@ -231,16 +220,17 @@ public struct Integrations: Sendable {
     /// fails halfway is completed, not duplicated, by the next.
     public func syncToGoogle(_ planID: UUID, calendar: String, user: UUID, now: Date) async throws -> Export {
         guard let google else { throw Self.unavailable(.googleCalendar) }
-        let (schedule, known) = try await database.transaction(asLearner: user) { connection in
+        let load = { @Sendable (connection: PostgresConnection) throws -> (PlanSchedule, [String: CalendarEvent]) in
             let schedule = try PlanStore.schedule(planID, of: user, on: connection).0
-            var known: [String: (calendar: String, event: String, fingerprint: String)] = [:]
+            var known: [String: CalendarEvent] = [:]
             for row in try connection.query("SELECT task_id, calendar_id, event_id, fingerprint FROM task_calendar_events WHERE plan_id = \(planID)") {
-                known[try row.decode("task_id", as: UUID.self).lowercased] = (try row.decode("calendar_id"), try row.decode("event_id"), try row.decode("fingerprint"))
+                known[try row.decode("task_id", as: UUID.self).lowercased] = CalendarEvent(
+                    calendar: try row.decode("calendar_id"), event: try row.decode("event_id"), fingerprint: try row.decode("fingerprint"))
             }
             return (schedule, known)
         }
-        let token = try await accessToken(.googleCalendar, user: user, now: now)
-        return try await export(planID, user: user, now: now) {
+        return try await export(planID, user: user, now: now, loading: load) { schedule, known in
+            let token = try await accessToken(.googleCalendar, user: user, now: now)
             var created = 0, updated = 0, deleted = 0
             let items = schedule.weeks.flatMap(\.tasks)
             for item in items {
@@ -274,6 +264,13 @@ public struct Integrations: Sendable {
             try await database.transaction(asLearner: user) { connection in try record(export, plan: planID, user: user, now: now, on: connection) }
             return export
         }
+    }
+
+    /// A task's event in a Google calendar, as last synced.
+    struct CalendarEvent: Sendable {
+        var calendar: String
+        var event: String
+        var fingerprint: String
     }
 
     func remember(_ task: String, plan: UUID, user: UUID, calendar: String, event: String, fingerprint: String) async throws {

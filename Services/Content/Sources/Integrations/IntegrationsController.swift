@@ -81,9 +81,7 @@ struct IntegrationsController: Sendable {
     @Sendable func syncToGoogle(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Integrations.Export> {
         let caller = try await verifier.authenticate(request)
         let plan = try context.uuid(of: "plan")
-        var request = request
-        let body = try await request.collectBody(upTo: context.maxUploadSize)
-        let input = body.readableBytes == 0 ? GoogleInput() : try await request.decode(as: GoogleInput.self, context: context)
+        let input = try await request.decodeIfPresent(as: GoogleInput.self, context: context) ?? GoogleInput()
         let calendar = input.calendarId ?? "primary"
         guard (1...255).contains(calendar.count), !calendar.contains("/") else {
             throw Problem.validation([FieldError(field: "calendarId", code: "invalid_id", message: "A Google calendar id, or primary.")])

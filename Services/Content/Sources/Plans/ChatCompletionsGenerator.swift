@@ -42,10 +42,6 @@ public struct ChatCompletionsGenerator: PlanGenerator {
     public var provider: String { "openai-compatible" }
     public var model: String { configuration.model }
 
-    /// The most modules and tasks per module a plan may have; more is not a plan a learner can use.
-    static let maxModules = 12
-    static let maxTasks = 12
-
     static let systemPrompt = """
         You design self-study learning plans. Answer with one JSON object and nothing else, shaped as:
         {"modules":[{"title":string,"description":string,"tasks":[{"title":string,"description":string,"estimatedMinutes":integer,
@@ -162,25 +158,17 @@ public struct ChatCompletionsGenerator: PlanGenerator {
         } catch {
             throw GenerationFailure.validation("the model's answer is not a plan: \(String("\(error)".prefix(200)))")
         }
-        guard (1...maxModules).contains(output.modules.count) else {
-            throw GenerationFailure.validation("the plan has \(output.modules.count) modules (1 to \(maxModules) are usable)")
-        }
-        let modules = try output.modules.enumerated().map { index, module in
-            let title = module.title.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard !title.isEmpty else { throw GenerationFailure.validation("module \(index + 1) has no title") }
-            guard (1...maxTasks).contains(module.tasks.count) else {
-                throw GenerationFailure.validation("module \(index + 1) has \(module.tasks.count) tasks (1 to \(maxTasks) are usable)")
-            }
-            let tasks = try module.tasks.enumerated().map { taskIndex, task in
-                let taskTitle = task.title.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !taskTitle.isEmpty else { throw GenerationFailure.validation("task \(taskIndex + 1) of module \(index + 1) has no title") }
-                return GeneratedPlan.Task(
-                    title: String(taskTitle.prefix(200)), description: String((task.description ?? "").prefix(2000)),
-                    estimatedMinutes: task.estimatedMinutes, resources: (task.resources ?? []).prefix(5).compactMap(resource))
-            }
-            return GeneratedPlan.Module(title: String(title.prefix(200)), description: String((module.description ?? "").prefix(2000)), estimatedMinutes: 0, tasks: tasks)
-        }
-        return GeneratedPlan(modules: modules).clamped()
+        let plan = GeneratedPlan(modules: output.modules.map { module in
+            GeneratedPlan.Module(
+                title: String(module.title.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)), description: String((module.description ?? "").prefix(2000)),
+                estimatedMinutes: 0,
+                tasks: module.tasks.map { task in
+                    GeneratedPlan.Task(
+                        title: String(task.title.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200)), description: String((task.description ?? "").prefix(2000)),
+                        estimatedMinutes: task.estimatedMinutes, resources: (task.resources ?? []).prefix(5).compactMap(resource))
+                })
+        })
+        return try plan.validated()
     }
 
     static let resourceTypes: Set = ["youtube", "article", "course", "doc", "other"]

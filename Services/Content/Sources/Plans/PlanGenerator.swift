@@ -26,6 +26,28 @@ public struct GeneratedPlan: Codable, Sendable, Equatable {
 
     public var modules: [Module]
 
+    /// The most modules, and tasks per module, a plan may have: more is not a plan a learner can use.
+    public static let maxModules = 12
+    public static let maxTasks = 12
+
+    /// The plan as it may be stored — 1 to 12 titled modules of 1 to 12 titled tasks, efforts
+    /// clamped — or a `validation` failure saying what is wrong, whichever generator made it.
+    public func validated() throws -> GeneratedPlan {
+        guard (1...Self.maxModules).contains(modules.count) else {
+            throw GenerationFailure.validation("the plan has \(modules.count) modules (1 to \(Self.maxModules) are usable)")
+        }
+        for (index, module) in modules.enumerated() {
+            guard !module.title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw GenerationFailure.validation("module \(index + 1) has no title") }
+            guard (1...Self.maxTasks).contains(module.tasks.count) else {
+                throw GenerationFailure.validation("module \(index + 1) has \(module.tasks.count) tasks (1 to \(Self.maxTasks) are usable)")
+            }
+            if let task = module.tasks.firstIndex(where: { $0.title.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
+                throw GenerationFailure.validation("task \(task + 1) of module \(index + 1) has no title")
+            }
+        }
+        return clamped()
+    }
+
     /// The same plan with every effort within bounds, and each module's effort its tasks' sum
     /// (clamped too).
     public func clamped() -> GeneratedPlan {

@@ -53,7 +53,5 @@ public enum Effort {
 
 /// The backoff before a failed generation is tried again: min(60, 2^attempt) seconds.
 public enum GenerationBackoff {
-    public static let maximumAttempts = 3
-
     public static func delay(afterAttempt attempt: Int) -> TimeInterval { min(60, pow(2, Double(attempt))) }
 }

@@ -146,10 +146,14 @@ public struct PlanSchedule: Codable, Sendable, Equatable {
     }
 
     /// A date-time in UTC, form 2 of RFC 5545 §3.3.5: 20270104T180000Z.
-    static func utc(_ date: Date) -> String {
+    static let utcCalendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let p = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return calendar
+    }()
+
+    static func utc(_ date: Date) -> String {
+        let p = utcCalendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
         return String(format: "%04d%02d%02dT%02d%02d%02dZ", p.year ?? 0, p.month ?? 0, p.day ?? 0, p.hour ?? 0, p.minute ?? 0, p.second ?? 0)
     }
 

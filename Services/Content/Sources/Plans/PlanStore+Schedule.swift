@@ -29,7 +29,7 @@ extension PlanStore {
     static func schedule(_ id: UUID, of user: UUID, on connection: PostgresConnection) throws -> (PlanSchedule, topic: String) {
         guard let row = try connection.query(
             """
-            SELECT topic, weekly_hours, generation_status, start_date::text AS start_date, deadline_date::text AS deadline_date, created_at
+            SELECT topic, weekly_hours, start_date::text AS start_date, deadline_date::text AS deadline_date, created_at
             FROM learning_plans WHERE id = \(id)
             """
         ).first else { throw Problem.notFound("plan") }
@@ -55,7 +55,7 @@ extension PlanStore {
     }
 
     public func schedule(_ id: UUID, of user: UUID) async throws -> PlanSchedule {
-        try await asLearner(user) { connection in try Self.schedule(id, of: user, on: connection).0 }
+        try await database.transaction(asLearner: user) { connection in try Self.schedule(id, of: user, on: connection).0 }
     }
 
     static func hash(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }
@@ -63,25 +63,29 @@ extension PlanStore {
     /// A new secret feed token for the plan, replacing (so revoking) any earlier one. Only its
     /// hash is stored; the token is shown once.
     public func createFeed(_ id: UUID, of user: UUID) async throws -> String {
-        let token = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-        try await asLearner(user) { connection in
-            guard try !connection.query("SELECT 1 FROM learning_plans WHERE id = \(id)").isEmpty else { throw Problem.notFound("plan") }
-            try connection.execute("DELETE FROM calendar_feeds WHERE plan_id = \(id)")
-            try connection.execute("INSERT INTO calendar_feeds (token_hash, plan_id, user_id) VALUES (\(Self.hash(token)), \(id), \(user))")
+        let token = Base64URL.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
+        try await database.transaction(asLearner: user) { connection in
+            try Self.requirePlan(id, on: connection)
+            try connection.execute(
+                """
+                INSERT INTO calendar_feeds (token_hash, plan_id, user_id) VALUES (\(Self.hash(token)), \(id), \(user))
+                ON CONFLICT (plan_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = now(), last_fetched_at = NULL
+                """)
         }
         return token
     }
 
     /// Revokes the plan's feed: its URL stops working at once.
     public func revokeFeed(_ id: UUID, of user: UUID) async throws {
-        try await asLearner(user) { connection in
-            guard try !connection.query("SELECT 1 FROM learning_plans WHERE id = \(id)").isEmpty else { throw Problem.notFound("plan") }
+        try await database.transaction(asLearner: user) { connection in
+            try Self.requirePlan(id, on: connection)
             guard try connection.execute("DELETE FROM calendar_feeds WHERE plan_id = \(id)").affectedRows == 1 else { throw Problem.notFound("calendar feed") }
         }
     }
 
-    /// The iCalendar text behind a feed token, or nil for a token that is not (or no longer) valid.
+    /// The iCalendar text behind a feed token, or nil for a token that is not (or no longer)
+    /// valid. Only finding the token needs the system scope; the schedule is then read as its
+    /// learner, like any of their requests.
     public func feed(token: String, now: Date) async throws -> String? {
         guard (20...100).contains(token.count) else { return nil }
         return try await database.transaction { connection in
@@ -89,7 +93,9 @@ extension PlanStore {
             guard let row = try connection.query(
                 "UPDATE calendar_feeds SET last_fetched_at = \(now) WHERE token_hash = \(Self.hash(token)) RETURNING plan_id, user_id"
             ).first else { return nil }
-            let (schedule, topic) = try Self.schedule(try row.decode("plan_id"), of: try row.decode("user_id"), on: connection)
+            let user: UUID = try row.decode("user_id")
+            try RowSecurity.enterLearner(user, on: connection)
+            let (schedule, topic) = try Self.schedule(try row.decode("plan_id"), of: user, on: connection)
             return schedule.iCalendar(name: topic, stamp: now)
         }
     }

@@ -1,7 +1,6 @@
 import Contracts
 import Database
 import Foundation
-import Logging
 import ServiceKit
 
 /// Learning plans in the `content` schema, under row-level security: a learner's requests work in
@@ -14,10 +13,6 @@ public struct PlanStore: Sendable {
     let database: DatabasePool
 
     public init(database: DatabasePool) { self.database = database }
-
-    func asLearner<T: Sendable>(_ user: UUID, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await database.transaction(asLearner: user, body)
-    }
 
     // MARK: Shapes
 
@@ -80,30 +75,43 @@ public struct PlanStore: Sendable {
     /// learner's usage row for the month is locked first, so parallel requests are counted one
     /// after the other and cannot pass the limit together.
     public func create(_ request: PlanRequest, by user: UUID, now: Date) async throws -> Plan {
-        try await asLearner(user) { connection in
-            let month = try Self.lockUsage(user, now: now, on: connection)
-            try Self.requireQuota(.activePlans, of: user, month: month, on: connection)
+        try await database.transaction(asLearner: user) { connection in
+            let usage = try Self.lockUsage(user, now: now, on: connection)
+            try Self.requireQuota(.activePlans, of: user, usage: usage, on: connection)
             let id = UUIDv7.make()
-            try connection.execute(
+            let row = try connection.query(
                 """
                 INSERT INTO learning_plans (id, user_id, topic, skill_level, weekly_hours, learning_style, notes, start_date, deadline_date)
                 VALUES (\(id), \(user), \(request.topic), \(request.skillLevel.rawValue), \(request.weeklyHours), \(request.learningStyle.rawValue),
                         \(request.notes), \(request.startDate)::date, \(request.deadlineDate)::date)
-                """)
-            try connection.execute(
-                "INSERT INTO job_queue (id, user_id, plan_id, type, scheduled_for) VALUES (\(UUIDv7.make()), \(user), \(id), 'plan_generation', \(now))")
-            try connection.execute("UPDATE usage_metrics SET plans_created = plans_created + 1 WHERE user_id = \(user) AND month = \(month)::date")
-            try connection.execute("SELECT pg_notify(\(Self.channel), '')")
-            return try Self.plan(connection.query(Query(sql: "SELECT \(Self.planColumns) FROM learning_plans WHERE id = $1", binds: [id.lowercased])).first!, modules: nil)
+                RETURNING \(unsafeRaw: Self.planColumns)
+                """
+            ).first!
+            try connection.execute("UPDATE usage_metrics SET plans_created = plans_created + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
+            try Self.queue(id, of: user, type: "plan_generation", priority: 0, now: now, on: connection)
+            return try Self.plan(row, modules: nil)
         }
     }
 
-    /// The learner's usage row for the month of `now`, locked; returns the month (YYYY-MM-01).
-    static func lockUsage(_ user: UUID, now: Date, on connection: PostgresConnection) throws -> String {
-        let month = try connection.query("SELECT to_char(date_trunc('month', \(now)::timestamptz AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS m").first!.decode("m", as: String.self)
-        try connection.execute("INSERT INTO usage_metrics (user_id, month) VALUES (\(user), \(month)::date) ON CONFLICT DO NOTHING")
-        _ = try connection.query("SELECT 1 FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date FOR UPDATE")
-        return month
+    /// A learner's use of the month so far.
+    struct Usage: Sendable {
+        /// YYYY-MM-01, in UTC.
+        var month: String
+        var regenerations: Int
+        var exports: Int
+    }
+
+    /// The learner's usage row for the month of `now`, created if needed and locked (an upsert
+    /// locks the row it touches), in one statement.
+    static func lockUsage(_ user: UUID, now: Date, on connection: PostgresConnection) throws -> Usage {
+        let row = try connection.query(
+            """
+            INSERT INTO usage_metrics (user_id, month) VALUES (\(user), date_trunc('month', \(now)::timestamptz AT TIME ZONE 'UTC')::date)
+            ON CONFLICT (user_id, month) DO UPDATE SET user_id = excluded.user_id
+            RETURNING to_char(month, 'YYYY-MM-DD') AS month, regenerations, exports
+            """
+        ).first!
+        return Usage(month: try row.decode("month"), regenerations: try row.decode("regenerations"), exports: try row.decode("exports"))
     }
 
     public enum Quota: Sendable {
@@ -112,12 +120,10 @@ public struct PlanStore: Sendable {
 
     /// Refuses with 403 `quota_exceeded` when the learner's tier allows no more of `quota` (the
     /// caller holds the month's usage row, locked by `lockUsage`, so the count cannot race).
-    static func requireQuota(_ quota: Quota, of user: UUID, month: String, on connection: PostgresConnection) throws {
+    static func requireQuota(_ quota: Quota, of user: UUID, usage: Usage, on connection: PostgresConnection) throws {
         let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier)
-        let limit: Int?, used: () throws -> Int, title: String, detail: (Int) -> String
-        func usage(_ column: String) throws -> Int {
-            try connection.query("SELECT \(unsafeRaw: column) AS n FROM usage_metrics WHERE user_id = \(user) AND month = \(month)::date").first!.decode("n", as: Int.self)
-        }
+        let limit: Int?, title: String, detail: (Int) -> String
+        var used: () throws -> Int
         switch quota {
         case .activePlans:
             (limit, title) = (limits.activePlans, "You have as many active plans as your plan allows")
@@ -125,11 +131,11 @@ public struct PlanStore: Sendable {
             detail = { "Active plans: at most \($0). Archive a plan to free its slot, or upgrade." }
         case .regenerations:
             (limit, title) = (limits.regenerations, "You have regenerated as many plans this month as your plan allows")
-            used = { try usage("regenerations") }
+            used = { usage.regenerations }
             detail = { "Regenerations: at most \($0) a month." }
         case .exports:
             (limit, title) = (limits.exports, "You have exported as many times this month as your plan allows")
-            used = { try usage("exports") }
+            used = { usage.exports }
             detail = { "Exports (Notion and Google Calendar): at most \($0) a month." }
         }
         if let limit, try used() >= limit {
@@ -138,14 +144,14 @@ public struct PlanStore: Sendable {
     }
 
     public func list(of user: UUID) async throws -> [Plan] {
-        try await asLearner(user) { connection in
+        try await database.transaction(asLearner: user) { connection in
             // No user filter: row-level security shows the learner's own plans only.
             try connection.query(Query(sql: "SELECT \(Self.planColumns) FROM learning_plans ORDER BY created_at DESC")).map { try Self.plan($0, modules: nil) }
         }
     }
 
     public func plan(_ id: UUID, of user: UUID) async throws -> Plan {
-        try await asLearner(user) { connection in try Self.plan(id, on: connection) }
+        try await database.transaction(asLearner: user) { connection in try Self.plan(id, on: connection) }
     }
 
     static func plan(_ id: UUID, on connection: PostgresConnection) throws -> Plan {
@@ -180,7 +186,7 @@ public struct PlanStore: Sendable {
     }
 
     public func delete(_ id: UUID, of user: UUID, now: Date) async throws {
-        try await asLearner(user) { connection in
+        try await database.transaction(asLearner: user) { connection in
             guard let row = try connection.query("DELETE FROM learning_plans WHERE id = \(id) RETURNING version").first else { throw Problem.notFound("plan") }
             let version = try row.decode("version", as: Int64.self) + 1
             try Outbox.enqueue(CloudEvent(ContentPlanDeletedV1(planId: id.lowercased, userId: user.lowercased, deletedAt: now), sequence: version), on: connection)
@@ -189,7 +195,7 @@ public struct PlanStore: Sendable {
 
     /// Archives a plan: it stays readable and stops counting as active.
     public func archive(_ id: UUID, of user: UUID, now: Date) async throws -> Plan {
-        try await asLearner(user) { connection in
+        try await database.transaction(asLearner: user) { connection in
             guard try connection.execute("UPDATE learning_plans SET archived_at = coalesce(archived_at, \(now)), updated_at = now() WHERE id = \(id)").affectedRows == 1 else {
                 throw Problem.notFound("plan")
             }
@@ -199,7 +205,7 @@ public struct PlanStore: Sendable {
 
     /// Queues a failed plan's generation (or regeneration) again.
     public func retry(_ id: UUID, of user: UUID, now: Date) async throws -> Plan {
-        try await asLearner(user) { connection in
+        try await database.transaction(asLearner: user) { connection in
             guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id) FOR UPDATE").first else { throw Problem.notFound("plan") }
             guard try row.decode("generation_status", as: String.self) == "failed" else {
                 throw Problem(.conflict, code: "not_failed", title: "Only a failed plan can be retried")
@@ -229,8 +235,8 @@ public struct PlanStore: Sendable {
     /// tier's monthly regenerations. The plan keeps its current modules and tasks until the new
     /// ones replace them.
     public func regenerate(_ id: UUID, with changes: Changes, by user: UUID, now: Date) async throws -> Plan {
-        try await asLearner(user) { connection in
-            let month = try Self.lockUsage(user, now: now, on: connection)
+        try await database.transaction(asLearner: user) { connection in
+            let usage = try Self.lockUsage(user, now: now, on: connection)
             guard let row = try connection.query("SELECT generation_status, archived_at FROM learning_plans WHERE id = \(id) FOR UPDATE").first else {
                 throw Problem.notFound("plan")
             }
@@ -240,7 +246,7 @@ public struct PlanStore: Sendable {
             guard try row.decode("archived_at", as: Date?.self) == nil else {
                 throw Problem(.conflict, code: "plan_archived", title: "An archived plan cannot be regenerated")
             }
-            try Self.requireQuota(.regenerations, of: user, month: month, on: connection)
+            try Self.requireQuota(.regenerations, of: user, usage: usage, on: connection)
             try connection.execute(
                 """
                 UPDATE learning_plans SET skill_level = coalesce(\(changes.skillLevel?.rawValue), skill_level),
@@ -248,17 +254,18 @@ public struct PlanStore: Sendable {
                     notes = coalesce(\(changes.notes), notes)
                 WHERE id = \(id)
                 """)
-            try connection.execute("UPDATE usage_metrics SET regenerations = regenerations + 1 WHERE user_id = \(user) AND month = \(month)::date")
+            try connection.execute("UPDATE usage_metrics SET regenerations = regenerations + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
             try Self.queue(id, of: user, type: "plan_regeneration", now: now, on: connection)
             return try Self.plan(id, on: connection)
         }
     }
 
-    /// Marks the plan generating and queues its job, waking a worker.
-    static func queue(_ id: UUID, of user: UUID, type: String, now: Date, on connection: PostgresConnection) throws {
-        try connection.execute("UPDATE learning_plans SET generation_status = 'generating', updated_at = now() WHERE id = \(id)")
+    /// Marks the plan generating and queues its job, waking a worker. A learner's second try
+    /// (a retry or a regeneration) goes before first generations.
+    static func queue(_ id: UUID, of user: UUID, type: String, priority: Int = 1, now: Date, on connection: PostgresConnection) throws {
+        try connection.execute("UPDATE learning_plans SET generation_status = 'generating', updated_at = now() WHERE id = \(id) AND generation_status <> 'generating'")
         try connection.execute(
-            "INSERT INTO job_queue (id, user_id, plan_id, type, scheduled_for, priority) VALUES (\(UUIDv7.make()), \(user), \(id), \(type), \(now), 1)")
+            "INSERT INTO job_queue (id, user_id, plan_id, type, scheduled_for, priority) VALUES (\(UUIDv7.make()), \(user), \(id), \(type), \(now), \(priority))")
         try connection.execute("SELECT pg_notify(\(Self.channel), '')")
     }
 
@@ -274,9 +281,34 @@ public struct PlanStore: Sendable {
         public var createdAt: Date
     }
 
+    /// Raises the plan's version — the `sequence` of every event about it — (and sets its
+    /// generation status, if given), and sends `event` with that sequence.
+    static func announce(_ plan: UUID, status: String? = nil, _ event: some DomainEvent, on connection: PostgresConnection) throws {
+        guard let row = try connection.query(
+            """
+            UPDATE learning_plans SET version = version + 1, generation_status = coalesce(\(status), generation_status), updated_at = now()
+            WHERE id = \(plan) RETURNING version
+            """
+        ).first else { throw Problem.notFound("plan") }
+        try Outbox.enqueue(CloudEvent(event, sequence: try row.decode("version", as: Int64.self)), on: connection)
+    }
+
+    /// Answers 404 unless the plan is the learner's (row-level security hides any other).
+    static func requirePlan(_ id: UUID, on connection: PostgresConnection) throws {
+        guard try !connection.query("SELECT 1 FROM learning_plans WHERE id = \(id)").isEmpty else { throw Problem.notFound("plan") }
+    }
+
+    /// The plan's generation status, for a stream that waits on it.
+    public func status(of id: UUID, for user: UUID) async throws -> String {
+        try await database.transaction(asLearner: user) { connection in
+            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id)").first else { throw Problem.notFound("plan") }
+            return try row.decode("generation_status")
+        }
+    }
+
     public func attempts(_ id: UUID, of user: UUID) async throws -> [Attempt] {
-        try await asLearner(user) { connection in
-            guard try !connection.query("SELECT 1 FROM learning_plans WHERE id = \(id)").isEmpty else { throw Problem.notFound("plan") }
+        try await database.transaction(asLearner: user) { connection in
+            try Self.requirePlan(id, on: connection)
             return try connection.query("SELECT * FROM generation_attempts WHERE plan_id = \(id) ORDER BY created_at, attempt").map {
                 Attempt(
                     attempt: try $0.decode("attempt"), outcome: try $0.decode("outcome"), classification: try $0.decode("classification", as: String?.self),

@@ -77,18 +77,27 @@ public final class PlanWorker: Service, Sendable {
         let started = ContinuousClock.now
         let result: Result<(GeneratedPlan, GenerationUsage), GenerationFailure>
         do {
+            // A job taken back after its last attempt (its workers died, or storing kept failing)
+            // fails instead of calling the provider again and again.
+            guard job.attempt <= job.maxAttempts else {
+                throw GenerationFailure.providerError("no worker finished the job in \(job.maxAttempts) attempts")
+            }
             let (plan, usage) = try await generator.generate(job.request)
-            result = plan.modules.isEmpty || plan.modules.contains { $0.tasks.isEmpty }
-                ? .failure(.validation("the plan has a module without tasks, or no module")) : .success((plan.clamped(), usage))
+            result = .success((try plan.validated(), usage))
         } catch let failure as GenerationFailure {
             result = .failure(failure)
         } catch {
             result = .failure(.providerError("\(error)"))
         }
-        let elapsed = ContinuousClock.now - started
-        let durationMs = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let durationMs = (ContinuousClock.now - started).milliseconds
         return try await database.transaction { connection in
             try RowSecurity.enterSystem(on: connection)
+            // A job taken back from this worker (thought dead) belongs to the other one now.
+            guard try !connection.query(
+                "SELECT 1 FROM job_queue WHERE id = \(job.id) AND status = 'processing' AND attempts = \(job.attempt) FOR UPDATE"
+            ).isEmpty else {
+                return try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(job.plan)").first?.decode("generation_status", as: String.self)
+            }
             try connection.execute("SELECT pg_notify(\(PlanStore.progressChannel), \(job.plan.lowercased))")
             switch result {
             case .success(let (plan, usage)):
@@ -108,14 +117,10 @@ public final class PlanWorker: Service, Sendable {
                     return "generating"
                 }
                 try connection.execute("UPDATE job_queue SET status = 'failed', last_error = \(failure.message), updated_at = \(now) WHERE id = \(job.id)")
-                let version = try connection.query(
-                    "UPDATE learning_plans SET generation_status = 'failed', version = version + 1, updated_at = \(now) WHERE id = \(job.plan) RETURNING version"
-                ).first!.decode("version", as: Int64.self)
-                try Outbox.enqueue(
-                    CloudEvent(
-                        ContentPlanGenerationFailedV1(
-                            planId: job.plan.lowercased, userId: job.user.lowercased, classification: failure.classification, attempts: job.attempt, failedAt: now),
-                        sequence: version),
+                try PlanStore.announce(
+                    job.plan, status: "failed",
+                    ContentPlanGenerationFailedV1(
+                        planId: job.plan.lowercased, userId: job.user.lowercased, classification: failure.classification, attempts: job.attempt, failedAt: now),
                     on: connection)
                 return "failed"
             }
@@ -172,16 +177,13 @@ public final class PlanWorker: Service, Sendable {
             VALUES (\(UUIDv7.make()), \(job.user), \(job.plan), \(usage.provider), \(usage.model), \(usage.promptTokens), \(usage.completionTokens), \(usage.costCents))
             """)
         try connection.execute("UPDATE job_queue SET status = 'completed', last_error = NULL, updated_at = \(now) WHERE id = \(job.id)")
-        let version = try connection.query(
-            "UPDATE learning_plans SET generation_status = 'ready', version = version + 1, updated_at = \(now) WHERE id = \(job.plan) RETURNING version"
-        ).first!.decode("version", as: Int64.self)
         if job.type == "plan_regeneration" {
-            try Outbox.enqueue(
-                CloudEvent(ContentPlanRegeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, regeneratedAt: now), sequence: version),
+            try PlanStore.announce(
+                job.plan, status: "ready", ContentPlanRegeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, regeneratedAt: now),
                 on: connection)
         } else {
-            try Outbox.enqueue(
-                CloudEvent(ContentPlanGeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, generatedAt: now), sequence: version),
+            try PlanStore.announce(
+                job.plan, status: "ready", ContentPlanGeneratedV1(planId: job.plan.lowercased, userId: job.user.lowercased, modules: outline, generatedAt: now),
                 on: connection)
         }
     }

@@ -2,7 +2,6 @@ import Contracts
 import Database
 import Foundation
 import Hummingbird
-import Logging
 import ServiceKit
 
 /// `/v1/plans…`: a learner's learning plans — create (or create and stream), read, archive,
@@ -10,10 +9,9 @@ import ServiceKit
 struct PlansController: Sendable {
     let store: PlanStore
     let verifier: TokenVerifier
-    let listenURL: String
+    let signals: PlanSignals
     /// Where learners' calendar apps reach this service (feed URLs are built on it).
     let publicURL: String
-    let logger: Logger
 
     func add(to router: Router<BasicRequestContext>) {
         router.post("/v1/plans", use: create)
@@ -55,19 +53,28 @@ struct PlansController: Sendable {
         var errors: [FieldError] = []
         let topic = input.topic?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         if !(1...200).contains(topic.unicodeScalars.count) { errors.append(FieldError(field: "topic", code: "invalid_length", message: "1 to 200 characters.")) }
-        let level = input.skillLevel.flatMap(PlanRequest.SkillLevel.init(rawValue:))
-        if level == nil { errors.append(FieldError(field: "skillLevel", code: "invalid_choice", message: "One of: beginner, intermediate, advanced.")) }
-        let style = input.learningStyle.flatMap(PlanRequest.LearningStyle.init(rawValue:))
-        if style == nil { errors.append(FieldError(field: "learningStyle", code: "invalid_choice", message: "One of: reading, video, practice, mixed.")) }
-        if !(1...80).contains(input.weeklyHours ?? 0) { errors.append(FieldError(field: "weeklyHours", code: "out_of_range", message: "1 to 80 hours a week.")) }
-        if let notes = input.notes, notes.unicodeScalars.count > 2000 { errors.append(FieldError(field: "notes", code: "invalid_length", message: "At most 2000 characters.")) }
+        let choices = checkChoices(skillLevel: input.skillLevel, weeklyHours: input.weeklyHours, learningStyle: input.learningStyle, notes: input.notes, required: true, into: &errors)
         let start = date(input.startDate), deadline = date(input.deadlineDate)
         if input.startDate != nil, start == nil { errors.append(FieldError(field: "startDate", code: "invalid_date", message: "A date such as 2026-12-01.")) }
         if input.deadlineDate != nil, deadline == nil { errors.append(FieldError(field: "deadlineDate", code: "invalid_date", message: "A date such as 2027-03-01.")) }
         if let start, let deadline, deadline <= start { errors.append(FieldError(field: "deadlineDate", code: "before_start", message: "After the start date.")) }
-        guard errors.isEmpty, let level, let style, let hours = input.weeklyHours else { throw Problem.validation(errors) }
+        guard errors.isEmpty, let level = choices.skillLevel, let style = choices.learningStyle, let hours = choices.weeklyHours else { throw Problem.validation(errors) }
         return PlanRequest(
             topic: topic, skillLevel: level, weeklyHours: hours, learningStyle: style, notes: input.notes, startDate: input.startDate, deadlineDate: input.deadlineDate)
+    }
+
+    /// The choices a plan is made with, checked alike when it is created (all `required`) and
+    /// when it is regenerated (each optional, a missing one left as it was).
+    static func checkChoices(
+        skillLevel: String?, weeklyHours: Int?, learningStyle: String?, notes: String?, required: Bool, into errors: inout [FieldError]
+    ) -> PlanStore.Changes {
+        let level = skillLevel.flatMap(PlanRequest.SkillLevel.init(rawValue:))
+        if level == nil, required || skillLevel != nil { errors.append(FieldError(field: "skillLevel", code: "invalid_choice", message: "One of: beginner, intermediate, advanced.")) }
+        let style = learningStyle.flatMap(PlanRequest.LearningStyle.init(rawValue:))
+        if style == nil, required || learningStyle != nil { errors.append(FieldError(field: "learningStyle", code: "invalid_choice", message: "One of: reading, video, practice, mixed.")) }
+        if !(1...80).contains(weeklyHours ?? 0), required || weeklyHours != nil { errors.append(FieldError(field: "weeklyHours", code: "out_of_range", message: "1 to 80 hours a week.")) }
+        if let notes, notes.unicodeScalars.count > 2000 { errors.append(FieldError(field: "notes", code: "invalid_length", message: "At most 2000 characters.")) }
+        return PlanStore.Changes(skillLevel: level, weeklyHours: weeklyHours, learningStyle: style, notes: notes)
     }
 
     struct PlanList: Encodable, Sendable {
@@ -113,25 +120,15 @@ struct PlansController: Sendable {
         var notes: String?
     }
 
-    /// A regeneration's changes (every field optional; an empty body changes nothing), or a 422.
-    static func check(_ input: ChangesInput) throws -> PlanStore.Changes {
-        var errors: [FieldError] = []
-        let level = input.skillLevel.flatMap(PlanRequest.SkillLevel.init(rawValue:))
-        if input.skillLevel != nil, level == nil { errors.append(FieldError(field: "skillLevel", code: "invalid_choice", message: "One of: beginner, intermediate, advanced.")) }
-        let style = input.learningStyle.flatMap(PlanRequest.LearningStyle.init(rawValue:))
-        if input.learningStyle != nil, style == nil { errors.append(FieldError(field: "learningStyle", code: "invalid_choice", message: "One of: reading, video, practice, mixed.")) }
-        if let hours = input.weeklyHours, !(1...80).contains(hours) { errors.append(FieldError(field: "weeklyHours", code: "out_of_range", message: "1 to 80 hours a week.")) }
-        if let notes = input.notes, notes.unicodeScalars.count > 2000 { errors.append(FieldError(field: "notes", code: "invalid_length", message: "At most 2000 characters.")) }
-        guard errors.isEmpty else { throw Problem.validation(errors) }
-        return PlanStore.Changes(skillLevel: level, weeklyHours: input.weeklyHours, learningStyle: style, notes: input.notes)
-    }
-
     @Sendable func regenerate(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
         let caller = try await verifier.authenticate(request)
         let id = try context.uuid(of: "plan")
-        var request = request
-        let body = try await request.collectBody(upTo: context.maxUploadSize)
-        let changes = body.readableBytes == 0 ? PlanStore.Changes() : try Self.check(try await request.decode(as: ChangesInput.self, context: context))
+        // Every field is optional, and so is the body: an empty one changes nothing.
+        let input = try await request.decodeIfPresent(as: ChangesInput.self, context: context) ?? ChangesInput()
+        var errors: [FieldError] = []
+        let changes = Self.checkChoices(
+            skillLevel: input.skillLevel, weeklyHours: input.weeklyHours, learningStyle: input.learningStyle, notes: input.notes, required: false, into: &errors)
+        guard errors.isEmpty else { throw Problem.validation(errors) }
         return JSONResponse(.accepted, try await store.regenerate(id, with: changes, by: caller.id, now: Date()))
     }
 
@@ -184,14 +181,12 @@ struct PlansController: Sendable {
         let caller = try await verifier.authenticate(request)
         let input = try Self.check(try await request.decode(as: Input.self, context: context))
         let plan = try await store.create(input, by: caller.id, now: Date())
-        return stream(UUID(uuidString: plan.id)!, of: caller.id)
+        return stream(plan, of: caller.id)
     }
 
     @Sendable func follow(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await verifier.authenticate(request)
-        let id = try context.uuid(of: "plan")
-        _ = try await store.plan(id, of: caller.id)
-        return stream(id, of: caller.id)
+        return stream(try await store.plan(try context.uuid(of: "plan"), of: caller.id), of: caller.id)
     }
 
     static func frame(_ event: String, _ value: some Encodable) -> ByteBuffer {
@@ -206,30 +201,27 @@ struct PlansController: Sendable {
     struct Failure: Encodable { var planId: String; var classification: String; var retryable: Bool }
 
     /// Server-sent events following a plan's generation, wherever its job runs: the worker
-    /// signals each change (NOTIFY), and the stream reads the plan again. A client that goes away
-    /// stops only its stream, never the job.
-    func stream(_ id: UUID, of user: UUID) -> Response {
+    /// signals each change (NOTIFY with the plan's id), and the stream reads the plan's status
+    /// again. A client that goes away stops only its stream, never the job.
+    func stream(_ first: PlanStore.Plan, of user: UUID) -> Response {
         let store = self.store
-        let listenURL = self.listenURL
-        let logger = self.logger
+        let signals = self.signals
         let started = ContinuousClock.now
+        let id = UUID(uuidString: first.id)!
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
             body: ResponseBody { writer in
-                let listener = PostgresListener(url: listenURL, channels: [PlanStore.progressChannel], name: "plan-stream", logger: logger)
-                defer { listener.stop() }
-                var plan = try await store.plan(id, of: user)
-                try await writer.write(Self.frame("plan_start", Start(planId: plan.id, topic: plan.topic)))
+                let wake = signals.watch(first.id)
+                defer { signals.stop(watching: first.id, wake) }
+                try await writer.write(Self.frame("plan_start", Start(planId: first.id, topic: first.topic)))
                 let deadline = ContinuousClock.now.advanced(by: .seconds(300))
-                let wake = WakeSignal()
-                let forwarding = Task { for await _ in listener.events { wake.signal() } }
-                defer { forwarding.cancel() }
-                while plan.generationStatus == "generating", ContinuousClock.now < deadline {
-                    // Woken by the worker's signal (any plan's: this one is read again). A signal
-                    // sent before the listener was up is caught by the next look, a second later.
+                var status = first.generationStatus
+                while status == "generating", ContinuousClock.now < deadline {
+                    // A signal sent before this stream watched is caught by the next look, a second later.
                     await wake.wait(timeout: .seconds(1))
-                    plan = try await store.plan(id, of: user)
+                    status = try await store.status(of: id, for: user)
                 }
+                let plan = try await store.plan(id, of: user)
                 if plan.generationStatus == "ready", let modules = plan.modules {
                     for (index, module) in modules.enumerated() {
                         try await writer.write(Self.frame(
@@ -242,7 +234,7 @@ struct PlansController: Sendable {
                         "complete",
                         Complete(
                             planId: plan.id, moduleCount: modules.count, taskCount: modules.reduce(0) { $0 + $1.tasks.count },
-                            durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000))))
+                            durationMs: elapsed.milliseconds)))
                 } else {
                     let last = try await store.attempts(id, of: user).last
                     let classification = last?.classification ?? (plan.generationStatus == "generating" ? "timeout" : "provider_error")
