@@ -18,13 +18,14 @@ extension ProgressStore {
             throw ConsumeFailure.undecodable("planId or userId")
         }
         if try Tombstones.isDeleted(user, on: connection) { return }
-        let newer = try connection.execute(
+        // The version is kept apart from the plan's rows, so it outlives a deletion: an older
+        // event arriving after `content.plan.deleted.v1` does not bring the plan back.
+        guard try AggregateVersions.advance("plan", id: plan.lowercased, to: version, on: connection) else { return }
+        try connection.execute(
             """
             INSERT INTO plan_versions (plan_id, user_id, version) VALUES (\(plan), \(user), \(version))
-            ON CONFLICT (plan_id) DO UPDATE SET version = excluded.version WHERE plan_versions.version < excluded.version
-            """
-        ).affectedRows == 1
-        guard newer else { return }
+            ON CONFLICT (plan_id) DO UPDATE SET version = excluded.version
+            """)
         let tasks = modules.flatMap { module in module.tasks.map { (module, $0) } }
         let ids = try tasks.map { _, task -> UUID in
             guard let id = UUID(uuidString: task.id) else { throw ConsumeFailure.undecodable("task id") }
@@ -49,6 +50,7 @@ extension ProgressStore {
     static func forgetPlan(_ event: CloudEvent<ContentPlanDeletedV1>, on connection: PostgresConnection) throws {
         try RowSecurity.enterSystem(on: connection)
         guard let plan = UUID(uuidString: event.data.planId) else { throw ConsumeFailure.undecodable("planId") }
+        guard try AggregateVersions.advance("plan", id: plan.lowercased, to: event.sequenceNumber, on: connection) else { return }
         try connection.execute("DELETE FROM plan_versions WHERE plan_id = \(plan)")
     }
 
@@ -64,9 +66,10 @@ extension ProgressStore {
     /// locked first, so two last tasks completed at once announce the completion once.
     public func setTask(_ taskID: UUID, to status: TaskStatus, by user: UUID, now: Date = Date()) async throws -> TaskAnswer {
         try await asLearner(user) { connection in
-            guard let row = try connection.query("SELECT plan_id FROM plan_tasks WHERE task_id = \(taskID)").first else { throw Problem.notFound("task") }
-            let plan: UUID = try row.decode("plan_id")
-            guard let state = try connection.query("SELECT completed FROM plan_versions WHERE plan_id = \(plan) FOR UPDATE").first else { throw Problem.notFound("task") }
+            guard let state = try connection.query(
+                "SELECT v.plan_id, v.completed FROM plan_tasks t JOIN plan_versions v USING (plan_id) WHERE t.task_id = \(taskID) FOR UPDATE OF v"
+            ).first else { throw Problem.notFound("task") }
+            let plan: UUID = try state.decode("plan_id")
             let previous = try connection.query("SELECT status FROM task_progress WHERE task_id = \(taskID)").first?.decode("status", as: String.self) ?? TaskStatus.notStarted.rawValue
             try connection.execute(
                 """

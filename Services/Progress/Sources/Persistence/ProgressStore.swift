@@ -214,6 +214,8 @@ public struct ProgressStore: Sendable {
         try connection.execute("DELETE FROM lesson_progress WHERE user_id = \(user)")
         try connection.execute("DELETE FROM module_progress WHERE user_id = \(user)")
         try connection.execute("DELETE FROM course_progress WHERE user_id = \(user)")
+        try connection.execute(
+            "DELETE FROM aggregate_versions WHERE aggregate = 'plan' AND aggregate_id IN (SELECT plan_id::text FROM plan_versions WHERE user_id = \(user))")
         try connection.execute("DELETE FROM plan_versions WHERE user_id = \(user)")
         try connection.execute("DELETE FROM task_progress WHERE user_id = \(user)")
     }
