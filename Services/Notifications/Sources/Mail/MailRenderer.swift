@@ -60,7 +60,7 @@ enum MailTemplates {
         """
 
     static let sources: [String: String] = [
-        "welcome.subject": "Welcome to Syllabus, {{name}}",
+        "welcome.subject": "Welcome to Syllabus, {{&name}}",
         "welcome.text": """
             Hi {{&name}},
 
@@ -110,7 +110,7 @@ enum MailTemplates {
             <p><a href="{{resetUrl}}" style="background: #4f46e5; color: #fff; padding: 10px 16px; border-radius: 6px; text-decoration: none;">Choose a new password</a></p>
             <p style="color: #6b7280;">The link works once, for one hour. If it was not you, ignore this mail: your password stays as it is.</p>
             """ + layoutEnd,
-        "video_failed.subject": "A lesson video could not be processed: {{lessonTitle}}",
+        "video_failed.subject": "A lesson video could not be processed: {{&lessonTitle}}",
         "video_failed.text": """
             Hi {{&name}},
 
@@ -126,7 +126,7 @@ enum MailTemplates {
             <p>Upload the video again from the lesson's page in the authoring tools.</p>
             """ + layoutEnd,
 
-        "start_journey.subject": "Your first lesson is waiting, {{name}}",
+        "start_journey.subject": "Your first lesson is waiting, {{&name}}",
         "start_journey.text": """
             Hi {{&name}},
 
@@ -245,7 +245,7 @@ enum MailTemplates {
             <p style="color: #6b7280; font-size: 12px;">You get this mail because you have a Syllabus account. <a href="{{unsubscribeUrl}}" style="color: #6b7280;">Unsubscribe</a> from these mails.</p>
             """ + layoutEnd,
 
-        "renewal_reminder.subject": "Your annual subscription renews on {{periodEnd}}",
+        "renewal_reminder.subject": "Your annual subscription renews on {{&periodEnd}}",
         "renewal_reminder.text": """
             Hi {{&name}},
 
