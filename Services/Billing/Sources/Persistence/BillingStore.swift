@@ -318,7 +318,7 @@ public struct BillingStore: Sendable {
     static func applyOverride(_ event: CloudEvent<IdentityUserAccessOverrideChangedV1>, on connection: PostgresConnection) throws {
         guard let userID = UUID(uuidString: event.data.userId) else { throw ConsumeFailure.undecodable("userId") }
         if try Tombstones.isDeleted(userID, on: connection) { return }
-        guard try AggregateVersions.advance("access_override", id: event.data.userId, to: event.sequenceNumber, on: connection) else { return }
+        guard try AggregateVersions.advance("access_override", id: userID.lowercased, to: event.sequenceNumber, on: connection) else { return }
         try connection.execute(
             """
             INSERT INTO entitlements (user_id, access_override) VALUES (\(userID), \(event.data.accessOverride))
@@ -341,6 +341,7 @@ public struct BillingStore: Sendable {
         let customers = try connection.query("SELECT stripe_customer_id FROM customers WHERE user_id = \(userID)").map { try $0.decode("stripe_customer_id", as: String.self) }
         try connection.execute("DELETE FROM customers WHERE user_id = \(userID)")
         try connection.execute("DELETE FROM entitlements WHERE user_id = \(userID)")
+        try connection.execute("DELETE FROM aggregate_versions WHERE aggregate = 'access_override' AND aggregate_id = \(userID.lowercased)")
         // Stripe's payloads may carry the person (metadata, checkout email): keep the record of
         // the event, drop its body.
         try connection.execute(
