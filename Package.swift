@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "SyllabusCLI",
             dependencies: [
-                "Database", "MessageBus", "Contracts", "ServiceKit", "Identity", "Billing",
+                "Database", "MessageBus", "Contracts", "ServiceKit", "Identity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -147,9 +147,7 @@ let package = Package(
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ])
-        + service("Billing", dependencies: [
-            .product(name: "Crypto", package: "swift-crypto"),
-        ])
+        + service("Billing")
         + service("Content", dependencies: [
             "CourseRules",
             .product(name: "JWTKit", package: "jwt-kit"),

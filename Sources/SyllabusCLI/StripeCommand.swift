@@ -1,5 +1,4 @@
 import ArgumentParser
-import Billing
 import ServiceKit
 import Foundation
 
@@ -30,18 +29,12 @@ struct StripeCommand: AsyncParsableCommand {
             let base = url ?? ProcessInfo.processInfo.environment["BILLING_URL"] ?? "http://127.0.0.1:8082"
             let header = WebhookSignature.header(
                 body: Array(body), secret: try setting(secret, env: "BILLING_STRIPE_WEBHOOK_SECRET"), timestamp: Int64(Date().timeIntervalSince1970))
-            var request = URLRequest(url: URL(string: "\(base)/v1/billing/webhooks/stripe")!)
+            var request = URLRequest(url: URL(string: "\(base)/v1/billing/webhooks/stripe")!, timeoutInterval: 30)
             request.httpMethod = "POST"
             request.httpBody = body
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.setValue(header, forHTTPHeaderField: "Stripe-Signature")
-            let (status, answer) = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, Data), any Error>) in
-                URLSession.shared.dataTask(with: request) { data, response, error in
-                    if let error { continuation.resume(throwing: error) } else {
-                        continuation.resume(returning: ((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
-                    }
-                }.resume()
-            }
+            let (status, answer) = try await OutgoingHTTP.send(request)
             print("\(status) \(String(decoding: answer, as: UTF8.self))")
             if !(200..<300).contains(status) { throw ExitCode(1) }
         }

@@ -18,6 +18,4 @@ public enum ProductEvent: String, CaseIterable, Sendable, Codable {
     case signupStarted = "signup_started"
     case paywallViewed = "paywall_viewed"
     case subscriptionPlanSelected = "subscription_plan_selected"
-
-    public var isClientEvent: Bool { ClientEvents.rules[self] != nil }
 }

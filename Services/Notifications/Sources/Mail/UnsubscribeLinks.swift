@@ -16,8 +16,7 @@ public struct UnsubscribeLinks: Sendable {
 
     public func token(for user: UUID) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("unsubscribe:\(user.uuidString.lowercased())".utf8), using: key)
-        return Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(Data(mac))
     }
 
     public func url(for user: UUID) -> String {
@@ -26,11 +25,6 @@ public struct UnsubscribeLinks: Sendable {
 
     /// Whether `token` is the user's, compared in constant time.
     public func verify(_ token: String, for user: UUID) -> Bool {
-        let expected = Array(self.token(for: user).utf8)
-        let given = Array(token.utf8)
-        guard expected.count == given.count else { return false }
-        var difference: UInt8 = 0
-        for index in expected.indices { difference |= expected[index] ^ given[index] }
-        return difference == 0
+        WebhookSignature.constantTimeEqual(Array(self.token(for: user).utf8), Array(token.utf8))
     }
 }
