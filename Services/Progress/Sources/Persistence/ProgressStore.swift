@@ -60,6 +60,10 @@ public struct ProgressStore: Sendable {
 
         func lessons(of module: UUID) -> [Lesson] { lessons.filter { $0.moduleID == module } }
 
+        /// What roll-ups depend on: the modules in order, and which lessons each holds (titles,
+        /// free flags and durations do not change anyone's completion).
+        var shape: [UUID] { modules.map(\.id) + lessons.flatMap { [$0.moduleID, $0.id] } }
+
         func module(after module: UUID) -> UUID? {
             CourseAccess.module(after: module.lowercased, inOrder: moduleOrder).flatMap(UUID.init(uuidString:))
         }
@@ -86,6 +90,7 @@ public struct ProgressStore: Sendable {
         let updated = try connection.execute(
             "UPDATE outline_state SET version = \(event.data.version) WHERE version < \(event.data.version)")
         guard updated.affectedRows == 1 else { return }
+        let before = try outline(on: connection)
         try connection.execute("DELETE FROM outline_modules")
         for module in event.data.modules {
             guard let moduleID = UUID(uuidString: module.id) else { throw ConsumeFailure.undecodable("module id \(module.id)") }
@@ -101,6 +106,8 @@ public struct ProgressStore: Sendable {
             }
         }
         let outline = try outline(on: connection)
+        // A renamed lesson or a new free flag leaves every learner's roll-ups as they were.
+        guard outline.shape != before.shape else { return }
         let learners = try connection.query(
             "SELECT user_id FROM lesson_progress UNION SELECT user_id FROM module_progress ORDER BY user_id"
         ).map { try $0.decode("user_id", as: UUID.self) }
