@@ -24,25 +24,27 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     public var title: String
     public var detail: String?
     public var errors: [FieldError]
-    /// For `quota_exceeded`: the limit reached (an RFC 9457 extension member).
-    public var limit: Int?
+    /// RFC 9457 extension members, written beside the standard ones (for example `limit` with
+    /// `quota_exceeded`); a standard member's name is ignored here.
+    public var extensions: [String: JSONValue]
     public var headers: HTTPFields
 
     public init(
-        _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, errors: [FieldError] = [], limit: Int? = nil, headers: HTTPFields = [:]
+        _ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, errors: [FieldError] = [],
+        extensions: [String: JSONValue] = [:], headers: HTTPFields = [:]
     ) {
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail
         self.errors = errors
-        self.limit = limit
+        self.extensions = extensions
         self.headers = headers
     }
 
     public static func == (lhs: Problem, rhs: Problem) -> Bool {
         lhs.status == rhs.status && lhs.code == rhs.code && lhs.title == rhs.title && lhs.detail == rhs.detail
-            && lhs.errors == rhs.errors && lhs.limit == rhs.limit
+            && lhs.errors == rhs.errors && lhs.extensions == rhs.extensions
     }
 
     struct Body: Encodable {
@@ -52,13 +54,35 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
         var code: String
         var detail: String?
         var errors: [FieldError]?
-        var limit: Int?
+        var extensions: [String: JSONValue]
+
+        struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        static let standard: Set = ["type", "title", "status", "code", "detail", "errors"]
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(type, forKey: Key(stringValue: "type"))
+            try container.encode(title, forKey: Key(stringValue: "title"))
+            try container.encode(status, forKey: Key(stringValue: "status"))
+            try container.encode(code, forKey: Key(stringValue: "code"))
+            try container.encodeIfPresent(detail, forKey: Key(stringValue: "detail"))
+            try container.encodeIfPresent(errors, forKey: Key(stringValue: "errors"))
+            for (name, value) in extensions where !Self.standard.contains(name) {
+                try container.encode(value, forKey: Key(stringValue: name))
+            }
+        }
     }
 
     public var body: [UInt8] {
         let body = Body(
             type: "about:blank", title: title, status: status.code, code: code, detail: detail,
-            errors: errors.isEmpty ? nil : errors, limit: limit)
+            errors: errors.isEmpty ? nil : errors, extensions: extensions)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array((try? encoder.encode(body)) ?? Data(#"{"title":"error"}"#.utf8))

@@ -139,7 +139,7 @@ public struct PlanStore: Sendable {
             detail = { "Exports (Notion and Google Calendar): at most \($0) a month." }
         }
         if let limit, try used() >= limit {
-            throw Problem(.forbidden, code: "quota_exceeded", title: title, detail: detail(limit), limit: limit)
+            throw Problem(.forbidden, code: "quota_exceeded", title: title, detail: detail(limit), extensions: ["limit": .number(Double(limit))])
         }
     }
 
