@@ -38,12 +38,12 @@ final class StripeWorker: Service, Sendable {
                             self.logger.warning("could not cancel at Stripe yet", metadata: ["subscription": "\(id)", "error": "\(error)"])
                         }
                     }
-                    for id in try await self.store.refreshesDue() {
+                    for due in try await self.store.refreshesDue() {
                         do {
-                            try await self.store.applyRefreshed(try await self.stripe.retrieveSubscription(id), now: Date())
-                            self.logger.info("read a subscription back from Stripe after a tie", metadata: ["subscription": "\(id)"])
+                            try await self.store.applyRefreshed(try await self.stripe.retrieveSubscription(due.id), asOf: due, now: Date())
+                            self.logger.info("read a subscription back from Stripe after a tie", metadata: ["subscription": "\(due.id)"])
                         } catch {
-                            self.logger.warning("could not read a subscription from Stripe yet", metadata: ["subscription": "\(id)", "error": "\(error)"])
+                            self.logger.warning("could not read a subscription from Stripe yet", metadata: ["subscription": "\(due.id)", "error": "\(error)"])
                         }
                     }
                 } catch {

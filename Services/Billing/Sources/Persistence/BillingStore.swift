@@ -261,28 +261,41 @@ public struct BillingStore: Sendable {
 
     /// Applies a subscription as Stripe returned it when asked (after a tie), as of the newest
     /// event seen for it.
-    public func applyRefreshed(_ object: JSONValue, now: Date) async throws {
+    /// Applies a subscription read back from Stripe, as of the event that asked for it. If a
+    /// newer event has arrived since the read was asked for, the snapshot may be older than it:
+    /// nothing is applied, and the subscription is read again next round.
+    public func applyRefreshed(_ object: JSONValue, asOf due: RefreshDue, now: Date) async throws {
         let catalogue = self.catalogue
         try await database.transaction { connection in
-            guard let id = object["id"].string,
+            guard object["id"].string == due.id,
                 let row = try connection.query(
-                    "SELECT stripe_event_created FROM subscriptions WHERE stripe_subscription_id = \(id) FOR UPDATE").first
+                    "SELECT stripe_event_created FROM subscriptions WHERE stripe_subscription_id = \(due.id) FOR UPDATE").first,
+                try row.decode("stripe_event_created", as: Int64.self) == due.eventCreated
             else { return }
-            let created = try row.decode("stripe_event_created", as: Int64.self)
             let event = try StripeEvent(json: .object([
-                "id": .string("evt_refresh"), "type": .string("customer.subscription.updated"), "created": .number(Double(created)),
+                "id": .string("evt_refresh"), "type": .string("customer.subscription.updated"), "created": .number(Double(due.eventCreated)),
                 "livemode": .bool(false), "data": .object(["object": object]),
             ]))
             _ = try Self.subscriptionChanged(event, catalogue: catalogue, now: now, on: connection)
-            try connection.execute("UPDATE subscriptions SET refresh_requested_at = NULL WHERE stripe_subscription_id = \(id)")
+            try connection.execute("UPDATE subscriptions SET refresh_requested_at = NULL WHERE stripe_subscription_id = \(due.id)")
         }
     }
 
+    /// A subscription waiting to be read back from Stripe, and the time of the newest event
+    /// applied to it when it was listed.
+    public struct RefreshDue: Sendable {
+        public var id: String
+        public var eventCreated: Int64
+    }
+
     /// Subscriptions waiting to be read back from Stripe.
-    public func refreshesDue(limit: Int = 20) async throws -> [String] {
+    public func refreshesDue(limit: Int = 20) async throws -> [RefreshDue] {
         try await database.query(
-            "SELECT stripe_subscription_id FROM subscriptions WHERE refresh_requested_at IS NOT NULL ORDER BY refresh_requested_at LIMIT \(limit)"
-        ).map { try $0.decode("stripe_subscription_id") }
+            """
+            SELECT stripe_subscription_id, stripe_event_created FROM subscriptions WHERE refresh_requested_at IS NOT NULL
+            ORDER BY refresh_requested_at LIMIT \(limit)
+            """
+        ).map { RefreshDue(id: try $0.decode("stripe_subscription_id"), eventCreated: try $0.decode("stripe_event_created")) }
     }
 
     // MARK: Entitlements
