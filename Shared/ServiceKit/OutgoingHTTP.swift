@@ -14,6 +14,58 @@ public enum OutgoingHTTP {
         public var description: String { message }
     }
 
+    /// What a request carries: a JSON document, or form fields (`application/x-www-form-urlencoded`).
+    public enum Body: Sendable {
+        case json(JSONValue)
+        case form([(String, String)])
+    }
+
+    /// A request to a provider's API: `authorization` is the whole header value (`Bearer …`,
+    /// `Basic …`, see `basic(_:_:)`).
+    public static func request(
+        _ method: String, _ url: String, authorization: String? = nil, body: Body? = nil, headers: [String: String] = [:], timeout: TimeInterval = 15
+    ) throws -> URLRequest {
+        guard let target = URL(string: url), target.scheme != nil else { throw TransportError(message: "not a URL: \(url)") }
+        var request = URLRequest(url: target, timeoutInterval: timeout)
+        request.httpMethod = method
+        if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        switch body {
+        case .json(let document):
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.httpBody = try JSONEncoder().encode(document)
+        case .form(let fields):
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(form(fields).utf8)
+        case nil:
+            break
+        }
+        return request
+    }
+
+    /// HTTP Basic credentials, as an `Authorization` value.
+    public static func basic(_ user: String, _ password: String) -> String {
+        "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()
+    }
+
+    /// Form fields encoded as a body: everything but RFC 3986's unreserved characters escaped.
+    public static func form(_ fields: [(String, String)]) -> String {
+        fields.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
+    }
+
+    static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
+    /// A value percent-encoded for a URL path segment or a form field.
+    public static func escape(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+
+    /// Sends the request and reads the answer as JSON (`null` when it is empty or not JSON).
+    public static func sendJSON(_ request: URLRequest) async throws -> (status: Int, body: JSONValue) {
+        let (status, data) = try await send(request)
+        return (status, (try? JSONValue(parsing: data)) ?? .null)
+    }
+
     /// Sends the request, giving up after its `timeoutInterval` (FoundationNetworking does not
     /// enforce it on a server that accepts the connection and then says nothing).
     public static func send(_ request: URLRequest) async throws -> (status: Int, body: Data) {

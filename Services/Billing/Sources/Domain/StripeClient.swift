@@ -1,10 +1,6 @@
 import Foundation
 import ServiceKit
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// Stripe's HTTP API, as far as billing uses it: customers, Checkout and portal sessions, and
 /// cancelling a subscription. The base URL is configurable (tests point it at a local fake);
 /// every request pins `Stripe-Version`.
@@ -26,26 +22,15 @@ public struct StripeClient: Sendable {
     }
 
     func send(_ method: String, _ path: String, form: [(String, String)] = [], idempotencyKey: String? = nil) async throws -> JSONValue {
-        guard let url = URL(string: baseURL + path) else { throw Failure(status: 0, message: "bad URL \(baseURL + path)") }
-        var request = URLRequest(url: url, timeoutInterval: 15)
-        request.httpMethod = method
-        request.setValue("Bearer \(secretKey)", forHTTPHeaderField: "Authorization")
-        request.setValue(Self.apiVersion, forHTTPHeaderField: "Stripe-Version")
-        if let idempotencyKey { request.setValue(idempotencyKey, forHTTPHeaderField: "Idempotency-Key") }
-        if !form.isEmpty {
-            var components = URLComponents()
-            components.queryItems = form.map { URLQueryItem(name: $0.0, value: $0.1) }
-            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data((components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B").utf8)
-        }
-        let status: Int
-        let data: Data
+        var headers = ["Stripe-Version": Self.apiVersion]
+        if let idempotencyKey { headers["Idempotency-Key"] = idempotencyKey }
+        let status: Int, body: JSONValue
         do {
-            (status, data) = try await OutgoingHTTP.send(request)
+            (status, body) = try await OutgoingHTTP.sendJSON(
+                OutgoingHTTP.request(method, baseURL + path, authorization: "Bearer \(secretKey)", body: form.isEmpty ? nil : .form(form), headers: headers))
         } catch {
             throw Failure(status: 0, message: "\(error)")
         }
-        let body = (try? JSONValue(parsing: data)) ?? .null
         guard (200..<300).contains(status) else {
             throw Failure(status: status, message: body["error"]["message"].string ?? "no message")
         }

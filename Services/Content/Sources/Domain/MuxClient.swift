@@ -1,10 +1,6 @@
 import Foundation
 import ServiceKit
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// Mux Video's HTTP API, as far as content uses it: direct uploads whose asset gets a signed
 /// playback policy and carries the lesson id as `passthrough`. The base URL is configurable
 /// (tests point it at a local fake).
@@ -35,11 +31,6 @@ public struct MuxClient: Sendable {
     }
 
     public func createDirectUpload(passthrough: String) async throws -> Upload {
-        guard let url = URL(string: "\(baseURL)/video/v1/uploads") else { throw Failure(status: 0, message: "bad URL \(baseURL)") }
-        var request = URLRequest(url: url, timeoutInterval: 15)
-        request.httpMethod = "POST"
-        request.setValue("Basic \(Data("\(tokenID):\(tokenSecret)".utf8).base64EncodedString())", forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         let body: JSONValue = .object([
             "cors_origin": .string(corsOrigin),
             "new_asset_settings": .object([
@@ -47,14 +38,14 @@ public struct MuxClient: Sendable {
                 "passthrough": .string(passthrough),
             ]),
         ])
-        request.httpBody = try JSONEncoder().encode(body)
-        let answer: (status: Int, body: Data)
+        let answer: (status: Int, body: JSONValue)
         do {
-            answer = try await OutgoingHTTP.send(request)
+            answer = try await OutgoingHTTP.sendJSON(
+                OutgoingHTTP.request("POST", "\(baseURL)/video/v1/uploads", authorization: OutgoingHTTP.basic(tokenID, tokenSecret), body: .json(body)))
         } catch {
             throw Failure(status: 0, message: "\(error)")
         }
-        let json = (try? JSONValue(parsing: answer.body)) ?? .null
+        let json = answer.body
         guard (200..<300).contains(answer.status) else {
             throw Failure(status: answer.status, message: json["error"]["messages"][0].string ?? json["error"]["type"].string ?? "no message")
         }

@@ -2,10 +2,6 @@ import Contracts
 import Foundation
 import ServiceKit
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// A provider's answer that is not a success, kept as the status and a short body.
 public struct ProviderFailure: Error, CustomStringConvertible, Sendable {
     public let provider: String
@@ -35,11 +31,13 @@ public struct ProviderGrant: Sendable, Equatable {
 
 enum ProviderHTTP {
     /// Sends a request; a 429 is waited out briefly (half a second, then a second) before giving up.
-    static func send(_ request: URLRequest, provider: String) async throws -> [String: Any] {
+    static func send(_ provider: String, _ method: String, _ url: String, authorization: String? = nil, body: OutgoingHTTP.Body? = nil,
+                     headers: [String: String] = [:]) async throws -> JSONValue {
         for attempt in 1...3 {
-            let status: Int, body: Data
+            let status: Int, answer: JSONValue
             do {
-                (status, body) = try await OutgoingHTTP.send(request)
+                (status, answer) = try await OutgoingHTTP.sendJSON(
+                    OutgoingHTTP.request(method, url, authorization: authorization, body: body, headers: headers, timeout: 30))
             } catch {
                 throw ProviderFailure(provider: provider, status: 0, message: "\(error)")
             }
@@ -48,37 +46,13 @@ enum ProviderHTTP {
                 continue
             }
             guard (200..<300).contains(status) else {
-                throw ProviderFailure(provider: provider, status: status, message: String(decoding: body.prefix(300), as: UTF8.self))
+                throw ProviderFailure(provider: provider, status: status, message: String(describing: answer).prefix(300).description)
             }
-            if body.isEmpty { return [:] }
-            guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
-                throw ProviderFailure(provider: provider, status: status, message: "the answer is not a JSON object")
-            }
-            return object
+            return answer
         }
         throw ProviderFailure(provider: provider, status: 429, message: "rate-limited")
     }
-
-    static func json(_ method: String, _ url: String, bearer: String, body: [String: Any]?, headers: [String: String] = [:]) throws -> URLRequest {
-        guard let url = URL(string: url) else { throw Problem(.internalServerError, code: "integration_misconfigured", title: "A provider URL is not valid") }
-        var request = URLRequest(url: url, timeoutInterval: 30)
-        request.httpMethod = method
-        request.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        }
-        return request
-    }
-
-    static func form(_ fields: [(String, String)]) -> Data {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return Data(fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&").utf8)
-    }
 }
-
 /// Notion's public API: the OAuth code exchange and page creation.
 public struct NotionClient: Sendable {
     public var baseURL: String
@@ -93,40 +67,38 @@ public struct NotionClient: Sendable {
     }
 
     public func exchange(code: String, redirectURI: String) async throws -> ProviderGrant {
-        guard let url = URL(string: "\(baseURL)/v1/oauth/token") else { throw ProviderFailure(provider: "Notion", status: 0, message: "bad URL") }
-        var request = URLRequest(url: url, timeoutInterval: 30)
-        request.httpMethod = "POST"
-        request.setValue("Basic " + Data("\(clientID):\(clientSecret)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONSerialization.data(withJSONObject: ["grant_type": "authorization_code", "code": code, "redirect_uri": redirectURI])
-        let answer = try await ProviderHTTP.send(request, provider: "Notion")
-        guard let token = answer["access_token"] as? String, !token.isEmpty else {
+        let answer = try await ProviderHTTP.send(
+            "Notion", "POST", "\(baseURL)/v1/oauth/token", authorization: OutgoingHTTP.basic(clientID, clientSecret),
+            body: .json(["grant_type": "authorization_code", "code": .string(code), "redirect_uri": .string(redirectURI)]))
+        guard let token = answer["access_token"].string, !token.isEmpty else {
             throw ProviderFailure(provider: "Notion", status: 200, message: "no access_token in the answer")
         }
-        return ProviderGrant(accessToken: token, refreshToken: answer["refresh_token"] as? String, expiresAt: nil, account: answer["workspace_name"] as? String)
+        return ProviderGrant(accessToken: token, refreshToken: answer["refresh_token"].string, expiresAt: nil, account: answer["workspace_name"].string)
     }
 
-    static func richText(_ text: String) -> [[String: Any]] {
+    static func richText(_ text: String, link: String? = nil) -> JSONValue {
         // Notion takes at most 2000 characters per text object.
-        [["type": "text", "text": ["content": String(text.prefix(2000))]]]
+        var content: [String: JSONValue] = ["content": .string(String(text.prefix(2000)))]
+        if let link { content["link"] = ["url": .string(link)] }
+        return [["type": "text", "text": .object(content)]]
+    }
+
+    static func block(_ type: String, _ text: JSONValue) -> JSONValue {
+        ["object": "block", "type": .string(type), type: ["rich_text": text]]
     }
 
     /// Creates a page under `parent` and returns its id and URL.
     public func createPage(token: String, parent: String, title: String, paragraphs: [String], links: [(String, String)] = []) async throws -> (id: String, url: String?) {
-        var children: [[String: Any]] = paragraphs.filter { !$0.isEmpty }.map {
-            ["object": "block", "type": "paragraph", "paragraph": ["rich_text": Self.richText($0)]]
-        }
-        children += links.map { title, url in
-            ["object": "block", "type": "bulleted_list_item",
-             "bulleted_list_item": ["rich_text": [["type": "text", "text": ["content": String(title.prefix(2000)), "link": ["url": url]]]]]]
-        }
-        let request = try ProviderHTTP.json(
-            "POST", "\(baseURL)/v1/pages", bearer: token,
-            body: ["parent": ["page_id": parent], "properties": ["title": ["title": Self.richText(title)]], "children": children],
+        let children = paragraphs.filter { !$0.isEmpty }.map { Self.block("paragraph", Self.richText($0)) }
+            + links.map { title, url in Self.block("bulleted_list_item", Self.richText(title, link: url)) }
+        let answer = try await ProviderHTTP.send(
+            "Notion", "POST", "\(baseURL)/v1/pages", authorization: "Bearer \(token)",
+            body: .json([
+                "parent": ["page_id": .string(parent)], "properties": ["title": ["title": Self.richText(title)]], "children": .array(children),
+            ]),
             headers: ["Notion-Version": Self.version])
-        let answer = try await ProviderHTTP.send(request, provider: "Notion")
-        guard let id = answer["id"] as? String else { throw ProviderFailure(provider: "Notion", status: 200, message: "no page id in the answer") }
-        return (id, answer["url"] as? String)
+        guard let id = answer["id"].string else { throw ProviderFailure(provider: "Notion", status: 200, message: "no page id in the answer") }
+        return (id, answer["url"].string)
     }
 }
 
@@ -145,17 +117,13 @@ public struct GoogleCalendarClient: Sendable {
     }
 
     func token(_ fields: [(String, String)], now: Date) async throws -> ProviderGrant {
-        guard let url = URL(string: "\(oauthURL)/token") else { throw ProviderFailure(provider: "Google", status: 0, message: "bad URL") }
-        var request = URLRequest(url: url, timeoutInterval: 30)
-        request.httpMethod = "POST"
-        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-        request.httpBody = ProviderHTTP.form(fields + [("client_id", clientID), ("client_secret", clientSecret)])
-        let answer = try await ProviderHTTP.send(request, provider: "Google")
-        guard let token = answer["access_token"] as? String, !token.isEmpty else {
+        let answer = try await ProviderHTTP.send(
+            "Google", "POST", "\(oauthURL)/token", body: .form(fields + [("client_id", clientID), ("client_secret", clientSecret)]))
+        guard let token = answer["access_token"].string, !token.isEmpty else {
             throw ProviderFailure(provider: "Google", status: 200, message: "no access_token in the answer")
         }
-        let expires = (answer["expires_in"] as? Int).map { now.addingTimeInterval(TimeInterval($0)) }
-        return ProviderGrant(accessToken: token, refreshToken: answer["refresh_token"] as? String, expiresAt: expires, account: nil)
+        let expires = answer["expires_in"].int.map { now.addingTimeInterval(TimeInterval($0)) }
+        return ProviderGrant(accessToken: token, refreshToken: answer["refresh_token"].string, expiresAt: expires, account: nil)
     }
 
     public func exchange(code: String, redirectURI: String, now: Date) async throws -> ProviderGrant {
@@ -169,37 +137,31 @@ public struct GoogleCalendarClient: Sendable {
         return grant
     }
 
-    static func path(_ segment: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~@")
-        return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
+    func events(_ calendar: String, _ event: String? = nil) -> String {
+        "\(calendarURL)/calendars/\(OutgoingHTTP.escape(calendar))/events" + (event.map { "/\(OutgoingHTTP.escape($0))" } ?? "")
     }
 
-    static func body(_ item: PlanSchedule.Item, zone: String) -> [String: Any] {
-        [
-            "summary": item.title,
-            "description": "\(item.estimatedMinutes) min · from your Syllabus learning plan",
-            "start": ["dateTime": RFC3339.format(item.startsAt), "timeZone": zone],
-            "end": ["dateTime": RFC3339.format(item.endsAt), "timeZone": zone],
-            "extendedProperties": ["private": ["syllabusTaskId": item.taskId]],
-        ]
+    static func body(_ item: PlanSchedule.Item, zone: String) -> OutgoingHTTP.Body {
+        .json([
+            "summary": .string(item.title),
+            "description": .string("\(item.estimatedMinutes) min · from your Syllabus learning plan"),
+            "start": ["dateTime": .string(RFC3339.format(item.startsAt)), "timeZone": .string(zone)],
+            "end": ["dateTime": .string(RFC3339.format(item.endsAt)), "timeZone": .string(zone)],
+            "extendedProperties": ["private": ["syllabusTaskId": .string(item.taskId)]],
+        ])
     }
 
     /// Creates the task's event; returns the event id.
     public func create(_ item: PlanSchedule.Item, zone: String, calendar: String, token: String) async throws -> String {
-        let answer = try await ProviderHTTP.send(
-            try ProviderHTTP.json("POST", "\(calendarURL)/calendars/\(Self.path(calendar))/events", bearer: token, body: Self.body(item, zone: zone)), provider: "Google")
-        guard let id = answer["id"] as? String else { throw ProviderFailure(provider: "Google", status: 200, message: "no event id in the answer") }
+        let answer = try await ProviderHTTP.send("Google", "POST", events(calendar), authorization: "Bearer \(token)", body: Self.body(item, zone: zone))
+        guard let id = answer["id"].string else { throw ProviderFailure(provider: "Google", status: 200, message: "no event id in the answer") }
         return id
     }
 
     /// Replaces the event with the task's current times; false when the event no longer exists.
     public func update(_ event: String, with item: PlanSchedule.Item, zone: String, calendar: String, token: String) async throws -> Bool {
         do {
-            _ = try await ProviderHTTP.send(
-                try ProviderHTTP.json(
-                    "PUT", "\(calendarURL)/calendars/\(Self.path(calendar))/events/\(Self.path(event))", bearer: token, body: Self.body(item, zone: zone)),
-                provider: "Google")
+            _ = try await ProviderHTTP.send("Google", "PUT", events(calendar, event), authorization: "Bearer \(token)", body: Self.body(item, zone: zone))
             return true
         } catch let failure as ProviderFailure where failure.status == 404 || failure.status == 410 {
             return false
@@ -209,9 +171,7 @@ public struct GoogleCalendarClient: Sendable {
     /// Deletes the event; one already gone is fine.
     public func delete(_ event: String, calendar: String, token: String) async throws {
         do {
-            _ = try await ProviderHTTP.send(
-                try ProviderHTTP.json("DELETE", "\(calendarURL)/calendars/\(Self.path(calendar))/events/\(Self.path(event))", bearer: token, body: nil),
-                provider: "Google")
+            _ = try await ProviderHTTP.send("Google", "DELETE", events(calendar, event), authorization: "Bearer \(token)")
         } catch let failure as ProviderFailure where failure.status == 404 || failure.status == 410 {}
     }
 }

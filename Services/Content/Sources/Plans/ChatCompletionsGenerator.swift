@@ -1,10 +1,6 @@
 import Foundation
 import ServiceKit
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// A generator backed by an OpenAI-compatible chat-completions API (`POST {base}/chat/completions`):
 /// it asks for a JSON object, then checks the answer as strictly as any outside input — its shape,
 /// sizes, resource types and URLs — and clamps its efforts. Every failure is classified: 429 is
@@ -61,38 +57,20 @@ public struct ChatCompletionsGenerator: PlanGenerator {
         return lines.joined(separator: "\n")
     }
 
-    struct Completion: Decodable {
-        struct Choice: Decodable {
-            struct Message: Decodable { var content: String? }
-            var message: Message
-            var finish_reason: String?
-        }
-        struct Usage: Decodable {
-            var prompt_tokens: Int?
-            var completion_tokens: Int?
-        }
-        var choices: [Choice]
-        var usage: Usage?
-    }
-
     public func generate(_ request: PlanRequest) async throws -> (GeneratedPlan, GenerationUsage) {
-        guard let url = URL(string: configuration.baseURL + "/chat/completions") else { throw GenerationFailure.providerError("the provider URL is not a URL") }
-        var http = URLRequest(url: url, timeoutInterval: configuration.timeout)
-        http.httpMethod = "POST"
-        http.setValue("Bearer \(configuration.apiKey)", forHTTPHeaderField: "Authorization")
-        http.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        let body: [String: Any] = [
-            "model": configuration.model,
-            "messages": [["role": "system", "content": Self.systemPrompt], ["role": "user", "content": Self.userPrompt(request)]],
+        let body: JSONValue = [
+            "model": .string(configuration.model),
+            "messages": [["role": "system", "content": .string(Self.systemPrompt)], ["role": "user", "content": .string(Self.userPrompt(request))]],
             "response_format": ["type": "json_object"],
-            "temperature": 0.3,
-            "max_tokens": configuration.maxTokens,
+            "temperature": .number(0.3),
+            "max_tokens": .number(Double(configuration.maxTokens)),
         ]
-        http.httpBody = try JSONSerialization.data(withJSONObject: body)
-
-        let status: Int, data: Data
+        let status: Int, answer: JSONValue
         do {
-            (status, data) = try await OutgoingHTTP.send(http)
+            (status, answer) = try await OutgoingHTTP.sendJSON(
+                OutgoingHTTP.request(
+                    "POST", configuration.baseURL + "/chat/completions", authorization: "Bearer \(configuration.apiKey)", body: .json(body),
+                    timeout: configuration.timeout))
         } catch let error as OutgoingHTTP.TransportError {
             throw error.timedOut
                 ? GenerationFailure.timeout("no answer from the provider within \(Int(configuration.timeout)) s")
@@ -102,16 +80,15 @@ public struct ChatCompletionsGenerator: PlanGenerator {
         case 200..<300: break
         case 429: throw GenerationFailure.rateLimit("the provider is rate-limiting requests (429)")
         case 408, 504: throw GenerationFailure.timeout("the provider timed out (\(status))")
-        default: throw GenerationFailure.providerError("the provider answered \(status): \(String(decoding: data.prefix(300), as: UTF8.self))")
+        default: throw GenerationFailure.providerError("the provider answered \(status): \(String(describing: answer).prefix(300))")
         }
-        guard let completion = try? JSONDecoder().decode(Completion.self, from: data), let choice = completion.choices.first else {
-            throw GenerationFailure.providerError("the provider's answer is not a chat completion")
-        }
+        let choice = answer["choices"][0]
+        guard case .object = choice else { throw GenerationFailure.providerError("the provider's answer is not a chat completion") }
         let usage = GenerationUsage(
-            provider: provider, model: model, promptTokens: max(0, completion.usage?.prompt_tokens ?? 0),
-            completionTokens: max(0, completion.usage?.completion_tokens ?? 0), costCents: 0)
-        if choice.finish_reason == "length" { throw GenerationFailure.capped("the answer was cut at \(configuration.maxTokens) tokens") }
-        let plan = try Self.plan(from: choice.message.content ?? "")
+            provider: provider, model: model, promptTokens: max(0, Int(answer["usage"]["prompt_tokens"].int ?? 0)),
+            completionTokens: max(0, Int(answer["usage"]["completion_tokens"].int ?? 0)), costCents: 0)
+        if choice["finish_reason"].string == "length" { throw GenerationFailure.capped("the answer was cut at \(configuration.maxTokens) tokens") }
+        let plan = try Self.plan(from: choice["message"]["content"].string ?? "")
         return (plan, priced(usage))
     }
 
