@@ -18,7 +18,14 @@ Other scripts import it (put scripts/ on sys.path, then `import contracts`):
   problems = contracts.event_problems(event)       # [] when valid, else printable lines
   problems = contracts.message_problems(body)      # the same for raw message bytes (strict JSON)
   document = contracts.load_asyncapi()             # asyncapi.yaml as a dict
-  contracts.exchanges(document)                    # ['identity.events', ...] of its channels
+  contracts.exchanges(document)                    # ['identity.events', ...] of its public channels
+  contracts.is_private(channel), is_retired(channel)  # a channel's x-syllabus-visibility / -status
+
+AsyncAPI extensions it understands, beside x-syllabus-service and x-syllabus-queue on operations:
+a channel's `x-syllabus-visibility` (`public`, the default: on `<service>.events`, archived, open
+to subscribers; `private`: on `<service>.private`, bound only by the consumers of its receive
+operations) and `x-syllabus-status: retired` (no longer published: no send or receive operation,
+its data schema `deprecated: true`, its successor in `x-syllabus-superseded-by`).
 """
 
 import argparse
@@ -70,6 +77,9 @@ ENVELOPE_FILE = "cloudevent.json"
 TYPE_PREFIX = "org.syllabus."
 SCHEMA_URN = "urn:syllabus:schema:"
 SOURCE_PREFIX = "/syllabus/"
+VISIBILITY = "x-syllabus-visibility"  # on a channel: "public" (default) or "private"
+STATUS = "x-syllabus-status"  # on a channel: absent, or "retired"
+SUPERSEDED_BY = "x-syllabus-superseded-by"  # on a retired channel: its successor's address
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 ROUTING_KEY = re.compile(r"[a-z][a-z0-9]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[1-9][0-9]*", re.ASCII)
@@ -409,10 +419,28 @@ def load_asyncapi(file=ASYNCAPI):
     return document
 
 
-def exchanges(document):
-    """The exchanges the document's channels publish to, sorted, without duplicates."""
+def is_private(channel):
+    """True for a channel marked `x-syllabus-visibility: private` (on `<service>.private`)."""
+    return isinstance(channel, dict) and channel.get(VISIBILITY) == "private"
+
+
+def is_retired(channel):
+    """True for a channel marked `x-syllabus-status: retired` (a type no longer published)."""
+    return isinstance(channel, dict) and channel.get(STATUS) == "retired"
+
+
+def exchange_for(service, private=False):
+    """The exchange a service publishes to: `<service>.events`, or `<service>.private`."""
+    return f"{service}.private" if private else f"{service}.events"
+
+
+def exchanges(document, include_private=False):
+    """The exchanges the document's channels publish to, sorted, without duplicates: the public
+    ones only (those a subscriber may bind) unless include_private."""
     names = set()
     for channel in (document.get("channels") or {}).values():
+        if is_private(channel) and not include_private:
+            continue
         exchange = ((((channel or {}).get("bindings") or {}).get("amqp") or {}).get("exchange") or {}).get("name")
         if isinstance(exchange, str) and exchange:
             names.add(exchange)
@@ -915,10 +943,19 @@ class AsyncApiCheck:
             if address in by_address:
                 self.fail(f"{where}/address: {address!r} is also the address of {by_address[address]['id']!r}")
             service = key.split(".", 1)[0]
-            by_address[address] = {"id": channel_id, "service": service, "send": [], "receive": []}
+            visibility = channel.get(VISIBILITY, "public")
+            if visibility not in ("public", "private"):
+                self.fail(f"{where}/{VISIBILITY}: expected 'public' or 'private', found {visibility!r}")
+            status = channel.get(STATUS)
+            if status is not None and status != "retired":
+                self.fail(f"{where}/{STATUS}: expected 'retired' or nothing, found {status!r}")
+            exchange_name = exchange_for(service, visibility == "private")
+            by_address[address] = {"id": channel_id, "service": service, "send": [], "receive": [],
+                                   "exchange": exchange_name, "private": visibility == "private",
+                                   "retired": status == "retired", "superseded_by": channel.get(SUPERSEDED_BY)}
             amqp = ((channel.get("bindings") or {}).get("amqp")) or {}
             exchange = amqp.get("exchange") or {}
-            expected = {"name": f"{service}.events", "type": "topic", "durable": True}
+            expected = {"name": exchange_name, "type": "topic", "durable": True}
             if amqp.get("is", "routingKey") != "routingKey":
                 self.fail(f"{where}/bindings/amqp/is: expected 'routingKey'")
             for field, value in expected.items():
@@ -953,6 +990,22 @@ class AsyncApiCheck:
             key = schema_name[: -len(".json")]
             if key not in by_address:
                 self.fail(f"{display(self.schemas_dir / schema_name)}: no channel with address {key!r} (and message) in {display(self.file)}")
+                continue
+            deprecated = contract.schemas[schema_name].get("deprecated") is True
+            if deprecated != by_address[key]["retired"]:
+                self.fail(f"{display(self.schemas_dir / schema_name)}#/deprecated: {'true' if deprecated else 'absent'}, but channel "
+                          f"{by_address[key]['id']!r} is {'' if by_address[key]['retired'] else 'not '}marked {STATUS}: retired "
+                          "(a retired type's schema is deprecated, and only a retired type's)")
+
+        for address, info_ in sorted(by_address.items()):
+            where = f"#/channels/{pointer([info_['id']])[1:]}"
+            successor = info_["superseded_by"]
+            if successor is None:
+                continue
+            if not info_["retired"]:
+                self.fail(f"{where}/{SUPERSEDED_BY}: only a retired channel names a successor")
+            elif successor not in by_address or by_address[successor]["retired"]:
+                self.fail(f"{where}/{SUPERSEDED_BY}: {successor!r} is not the address of a current channel")
 
         sends = receives = 0
         for operation_id, raw in operations.items():
@@ -983,10 +1036,12 @@ class AsyncApiCheck:
             if not isinstance(service, str) or not service:
                 self.fail(f"{where}/x-syllabus-service: missing")
                 continue
+            if target["retired"]:
+                self.fail(f"{where}: {channel_id!r} is retired (no longer published), so it has no {action} operation")
             if action == "send":
                 sends += 1
                 if service != target["service"]:
-                    self.fail(f"{where}: {service!r} sends on {channel_id!r}, but only {target['service']!r} publishes to {target['service']}.events")
+                    self.fail(f"{where}: {service!r} sends on {channel_id!r}, but only {target['service']!r} publishes to {target['exchange']}")
             else:
                 receives += 1
                 queue = operation.get("x-syllabus-queue")
@@ -995,8 +1050,10 @@ class AsyncApiCheck:
             target[action].append(service)
 
         for address, info_ in sorted(by_address.items()):
-            if not info_["send"]:
+            if not info_["send"] and not info_["retired"]:
                 self.fail(f"#/channels/{pointer([info_['id']])[1:]}: no send operation")
+            if info_["private"] and not info_["receive"] and not info_["retired"]:
+                self.fail(f"#/channels/{pointer([info_['id']])[1:]}: private, but no receive operation names the consumer it is for")
         return {"doc": doc, "channels": by_address, "messages": message_count, "sends": sends, "receives": receives,
                 "schemas": len([n for n in contract.schemas if n != ENVELOPE_FILE])}
 
@@ -1088,8 +1145,12 @@ def cmd_check_asyncapi(args):
           f"{summary['sends']} send / {summary['receives']} receive operation(s), {summary['schemas']} data schema(s)")
     width = max(len(a) for a in channels)
     for address, info_ in sorted(channels.items()):
+        if info_["retired"]:
+            print(f"  {address:<{width}}  exchange {info_['exchange']}  retired (no longer published), superseded by {info_['superseded_by'] or '-'}")
+            continue
         receivers = ", ".join(sorted(info_["receive"])) or "-"
-        print(f"  {address:<{width}}  exchange {info_['service']}.events  sent by {', '.join(sorted(info_['send']))}  received by {receivers}")
+        private = "  (private)" if info_["private"] else ""
+        print(f"  {address:<{width}}  exchange {info_['exchange']}  sent by {', '.join(sorted(info_['send']))}  received by {receivers}{private}")
     print("ok")
     return 0
 
@@ -1414,6 +1475,7 @@ def _selftest_asyncapi(run, tmp):
         return str(root / "asyncapi.yaml")
 
     key = "identity.user.registered.v1"
+    doc0 = yaml.safe_load(ASYNCAPI.read_text(encoding="utf-8"))
     message = lambda d: d["components"]["messages"][key]  # noqa: E731
     example = lambda d: message(d)["examples"][0]["payload"]  # noqa: E731
     run.expect("check-asyncapi: copy", ["check-asyncapi", "--file", tree("copy")], 0, "ok")
@@ -1445,6 +1507,47 @@ def _selftest_asyncapi(run, tmp):
         ("no example", _delete(["components", "messages", key, "examples"]), None, "no example payload"),
         ("keyword beside $ref", None, lambda root: (root / "Schemas" / f"{key}.json").write_text(json.dumps(dict(load_json(root / "Schemas" / f"{key}.json"), **{"$defs": {"s": {"type": "string"}}, "properties": {"name": {"$ref": "#/$defs/s", "maxLength": 3}}}))), "keywords beside $ref"),
     ]
+    # private and retired channels (x-syllabus-visibility, x-syllabus-status)
+    channels = lambda d: d["channels"]  # noqa: E731
+    private_key = next((k for k, c in channels(doc0).items() if is_private(c)), None)
+    retired_key = next((k for k, c in channels(doc0).items() if is_retired(c)), None)
+    if private_key:
+        def drop_private_receivers(doc):
+            for op_id in [k for k, v in doc["operations"].items()
+                          if v["action"] == "receive" and v["channel"]["$ref"] == f"#/channels/{private_key}"]:
+                del doc["operations"][op_id]
+        cases += [
+            ("private channel on the public exchange",
+             _set(["channels", private_key, "bindings", "amqp", "exchange", "name"], private_key.split(".", 1)[0] + ".events"), None, "exchange/name"),
+            ("private channel not marked private", _delete(["channels", private_key, VISIBILITY]), None, "exchange/name"),
+            ("unknown visibility", _set(["channels", private_key, VISIBILITY], "internal"), None, VISIBILITY),
+            ("private channel without a consumer", drop_private_receivers, None, "no receive operation"),
+        ]
+        run.check("exchanges: a subscriber is offered public exchanges only",
+                  all(e.endswith(".events") for e in exchanges(doc0))
+                  and private_key.split(".", 1)[0] + ".private" in exchanges(doc0, include_private=True))
+    if retired_key:
+        send_op = next(k for k, v in doc0["operations"].items() if v["action"] == "send")
+
+        def send_retired(doc):
+            op = copy.deepcopy(doc["operations"][send_op])
+            op.update(channel={"$ref": f"#/channels/{retired_key}"},
+                      messages=[{"$ref": f"#/channels/{retired_key}/messages/{retired_key}"}])
+            doc["operations"][f"identity.sends.{retired_key}"] = op
+
+        def undeprecate(root):
+            path = root / "Schemas" / f"{retired_key}.json"
+            path.write_text(json.dumps({k: v for k, v in load_json(path).items() if k != "deprecated"}), encoding="utf-8")
+
+        cases += [
+            ("retired channel with a send operation", send_retired, None, "is retired"),
+            ("retired channel whose schema is not deprecated", None, undeprecate, "#/deprecated"),
+            ("deprecated schema on a current channel", _delete(["channels", retired_key, STATUS]), None, "#/deprecated"),
+            ("unknown status", _set(["channels", retired_key, STATUS], "sunset"), None, STATUS),
+            ("successor that is no channel", _set(["channels", retired_key, SUPERSEDED_BY], "identity.nothing.here.v9"), None, SUPERSEDED_BY),
+        ]
+    run.check("selftest: the repository document has a private and a retired channel to mutate",
+              private_key is not None and retired_key is not None)
     for name, mutate_doc, mutate_dir, want in cases:
         run.expect(f"check-asyncapi fails: {name}", ["check-asyncapi", "--file", tree(name, mutate_doc, mutate_dir)], 1, want)
 

@@ -8,6 +8,10 @@ whose loaders it uses). Paths are resolved from the repository root, so any cwd 
   events-doc.py --check    exit 1, with a diff, if docs/events.md is not what it would write
   events-doc.py --stdout   print the document instead of writing it
 
+Public channels are documented as event types; channels marked `x-syllabus-status: retired` under
+"Retired event types"; channels marked `x-syllabus-visibility: private` (on `<service>.private`)
+under "Private messages", for the operators (subscribers can never bind them).
+
 Sources: Shared/Contracts/asyncapi.yaml (channels, messages, operations), Shared/Contracts/Schemas
 (the envelope and one data schema per type), Shared/Contracts/Examples (one event per type), the
 `subscriber` user's permissions in scripts/stack.sh and the default retention of events.archive
@@ -153,29 +157,39 @@ class Model:
             ops = by_channel.get(ref, [])
             sends = [op for op in ops if op.get("action") == "send"]
             receives = [op for op in ops if op.get("action") == "receive"]
-            if not sends:
+            retired, private = contracts.is_retired(channel), contracts.is_private(channel)
+            if not sends and not retired:
                 raise DocError(f"asyncapi.yaml: channel {channel_id!r} has no send operation")
             self.types.append({
                 "key": key,
                 "type": contracts.TYPE_PREFIX + key,
                 "exchange": exchange,
+                "retired": retired,
+                "private": private,
+                "superseded_by": channel.get(contracts.SUPERSEDED_BY),
+                "description": channel.get("description") or "",
                 "summary": channel.get("summary") or message.get("summary") or "",
                 "title": message.get("title") or key,
-                "producer": sends[0].get("x-syllabus-service"),
-                "produced_when": sends[0].get("summary") or "",
+                "producer": sends[0].get("x-syllabus-service") if sends else key.split(".", 1)[0],
+                "produced_when": sends[0].get("summary") or "" if sends else "no longer published",
                 "consumers": sorted(((op.get("x-syllabus-service"), op.get("summary") or "") for op in receives)),
                 "schema_path": schema_path,
                 "schema": contracts.load_json(schema_path),
                 "example_path": example_path,
                 "example": example,
             })
-        if not self.types:
-            raise DocError("asyncapi.yaml: no channels")
-        self.exchanges = []
+        self.public = [t for t in self.types if not t["private"] and not t["retired"]]
+        self.retired = [t for t in self.types if t["retired"] and not t["private"]]
+        self.private = [t for t in self.types if t["private"]]
+        if not self.public:
+            raise DocError("asyncapi.yaml: no public channels")
+        self.exchanges, self.private_exchanges = [], []
         for t in self.types:
-            if t["exchange"].get("name") not in [e["name"] for e in self.exchanges]:
-                self.exchanges.append(dict(t["exchange"], producer=t["producer"]))
+            exchanges = self.private_exchanges if t["private"] else self.exchanges
+            if t["exchange"].get("name") not in [e["name"] for e in exchanges]:
+                exchanges.append(dict(t["exchange"], producer=t["producer"]))
         self.exchanges.sort(key=lambda e: e["name"])
+        self.private_exchanges.sort(key=lambda e: e["name"])
         self.max_age = archive_max_age()
         self.permissions = subscriber_permissions()
         self.server = next(iter((self.doc.get("servers") or {}).values()), {})
@@ -285,9 +299,9 @@ def render(model):
     doc = model.doc
     info = doc.get("info") or {}
     envelope_link = rel(contracts.SCHEMAS / contracts.ENVELOPE_FILE)
-    first = model.types[0]
+    first = model.public[0]
     example_key = first["key"]
-    service_names = sorted({t["producer"] for t in model.types})
+    service_names = sorted({t["producer"] for t in model.public})
     exchange_names = [e["name"] for e in model.exchanges]
     p = model.permissions
     max_age = model.max_age
@@ -316,23 +330,31 @@ def render(model):
     add("")
     sections = ["The envelope", "AMQP properties", "Exchanges and routing keys",
                 "Delivery, ordering and what a subscriber must do", "Subscribing with a queue of your own",
-                "Replaying history: the events.archive stream", "Evolution", "Event types"]
+                "Replaying history: the events.archive stream", "Evolution", "Which messages a consumer believes",
+                "Event types", "Retired event types", "Private messages"]
+    groups = {"Event types": model.public, "Retired event types": model.retired, "Private messages": model.private}
     for s in sections:
+        if s in groups and not groups[s] and s != "Event types":
+            continue
         add(f"- [{s}](#{anchor(s)})")
-        if s == "Event types":
-            for t in model.types:
-                add(f"  - [{t['key']}](#{anchor(t['key'])})")
+        for t in groups.get(s, []):
+            add(f"  - [{t['key']}](#{anchor(t['key'])})")
     add("")
 
     add("### All event types at a glance")
     add("")
     rows = []
-    for t in model.types:
+    for t in model.public:
         consumers = ", ".join(sorted({c for c, _ in t["consumers"]})) or "—"
         rows.append((f"[{code(t['key'])}](#{anchor(t['key'])})", code(t["exchange"].get("name")),
                      t["producer"], consumers, cell(t["summary"])))
     L += table(["routing key", "exchange", "producer", "consumed in Syllabus by", "what happened"], rows)
     add("")
+    if model.retired:
+        add("Retired, no longer published (see [Retired event types](#retired-event-types)): "
+            + ", ".join(f"[{code(t['key'])}](#{anchor(t['key'])}) (superseded by {code(t['superseded_by'] or '—')})"
+                        for t in model.retired) + ".")
+        add("")
 
     # ------------------------------------------------------------------ envelope
     add("## The envelope")
@@ -386,7 +408,7 @@ def render(model):
     add("")
     rows = []
     for e in model.exchanges:
-        keys = [t["key"] for t in model.types if t["exchange"].get("name") == e["name"]]
+        keys = [t["key"] for t in model.public if t["exchange"].get("name") == e["name"]]
         rows.append((code(e["name"]), e.get("type", "topic"), "yes" if e.get("durable") else "no",
                      e["producer"], ", ".join(code(k) for k in keys)))
     L += table(["exchange", "type", "durable", "producer", "routing keys"], rows)
@@ -397,6 +419,11 @@ def render(model):
         "deletion, `#` everything. Bind to the exact keys you handle where you can: a `#` binding "
         "also receives every type added later.")
     add("")
+    if model.private_exchanges:
+        add("Besides these, " + ", ".join(f"{e['producer']} owns {code(e['name'])}" for e in model.private_exchanges)
+            + ": a private exchange for what only one Syllabus service may read. You cannot bind it, and it is "
+            "not archived (see [Private messages](#private-messages)).")
+        add("")
 
     # ------------------------------------------------------------------ delivery
     add("## Delivery, ordering and what a subscriber must do")
@@ -459,7 +486,7 @@ def render(model):
     add("connection = pika.BlockingConnection(pika.URLParameters(SUBSCRIBER_AMQP_URL))")
     add("channel = connection.channel()")
     add("channel.queue_declare(\"subscriber.crm\", durable=True, arguments={\"x-queue-type\": \"quorum\"})")
-    keys = [t["key"] for t in model.types if t["exchange"].get("name") == exchange_names[0]][:2]
+    keys = [t["key"] for t in model.public if t["exchange"].get("name") == exchange_names[0]][:2]
     for k in keys:
         add(f"channel.queue_bind(\"subscriber.crm\", \"{exchange_names[0]}\", routing_key=\"{k}\")")
     add("channel.basic_qos(prefetch_count=50)")
@@ -480,7 +507,8 @@ def render(model):
     # ------------------------------------------------------------------ archive
     add(f"## Replaying history: the {ARCHIVE} stream")
     add("")
-    add(f"`{ARCHIVE}` is a RabbitMQ **stream** bound with `#` to every `<service>.events` exchange: it holds "
+    add(f"`{ARCHIVE}` is a RabbitMQ **stream** bound with `#` to every `<service>.events` exchange (never to a "
+        "private one): it holds "
         f"every event of every type, in the order the broker received them, for **{duration_words(max_age)}** "
         f"(`x-max-age` `{max_age}`, the default of `syllabus topology apply`); older events are discarded. "
         "Reading it removes nothing, so any number of readers can start wherever they like — to fill a new "
@@ -522,40 +550,121 @@ def render(model):
         "major versions you understand. The committed schema snapshot and the contract tests of this "
         "repository fail any other change.")
     add("")
+    if model.retired:
+        add("The exception is a type that should never have been public: one that carried a secret is retired "
+            "at once, in the release that introduces its successor, rather than published alongside it (see "
+            "[Retired event types](#retired-event-types)). A retired type's schema stays, marked `deprecated`.")
+        add("")
+
+    # ------------------------------------------------------------------ event types
+    # ------------------------------------------------------------------ trust
+    add("## Which messages a consumer believes")
+    add("")
+    add("Every Syllabus consumer checks where a message came from before it believes it. The broker's "
+        "permissions are the first wall: a service's user may publish only to the exchanges it owns "
+        "(`<service>.events`, its own `<service>.retry` and, for identity, `identity.private`), never to "
+        "`amq.default`, another service's queue or another service's exchange. The check below is the "
+        "second wall, and it decides in this order:")
+    add("")
+    add("1. A delivery that came back through the consumer's own retry exchange `<service>.retry` (a retry, "
+        "or an operator's redrive) is handled as its original — it was checked when it first arrived.")
+    add("2. A delivery from exchange `<p>.events` (or `<p>.private`) whose envelope `source` is "
+        "`/syllabus/<p>` and whose `type` starts `org.syllabus.<p>.` is genuine: handled if the consumer "
+        "knows the type, otherwise acknowledged and counted (`events_unknown_total`) — a newer producer "
+        "during a rolling deploy.")
+    add("3. Anything else — another exchange (the default exchange included), a source or type prefix that "
+        "disagrees with the exchange, a private type on a public exchange, or a body that is not a "
+        "CloudEvent — is forged: it goes to `<service>.dlq` with header `x-syllabus-reason: forged`, is "
+        "counted (`events_forged_total`), is never applied, and `syllabus dlq redrive` refuses to send it back.")
+    add("")
+    add("The retry path is the consumer's own: `<service>.retry` is a **direct** exchange to which the "
+        "consumer's retry queues (`<service>.retry.<delay>`), its dead-letter queue `<service>.dlq` and its "
+        "main queue `<service>` are each bound by their queue name. A failing delivery is published to "
+        "`<service>.retry` with the name of a retry queue as routing key; when its delay expires the retry "
+        "queue dead-letters it back through `<service>.retry` to the main queue. A delivery that has used up "
+        "its retries, fails for good or reaches the main queue's delivery limit goes through the same exchange "
+        "to `<service>.dlq`, and `syllabus dlq redrive` sends a message back to the main queue the same way. Nothing travels back through a "
+        "producer's exchange (it would copy the retry to every subscriber) or the default exchange (no "
+        "service may write to it).")
+    add("")
+    add("A subscriber of your own is free to apply the same rule; the `subscriber` user cannot publish at all.")
+    add("")
 
     # ------------------------------------------------------------------ event types
     add("## Event types")
     add("")
-    for t in model.types:
-        add(f"### {t['key']}")
+    for t in model.public:
+        L += render_type(t)
+    if model.retired:
+        add("## Retired event types")
         add("")
-        add(f"**{cell(t['title'])}** — {cell(t['summary'])}")
+        add("These types are **no longer published since this release**. Each is superseded by its `.v2`, "
+            "which says that a link was issued without carrying it; the link itself now travels only "
+            "privately (see [Private messages](#private-messages)). Identity invalidated every outstanding "
+            "password-reset and email-verification token at the cutover, so the links in copies of these "
+            "events still held in `events.archive` or by subscribers no longer work. Their schemas stay "
+            "(marked `deprecated`) so that those copies still validate; no Syllabus service binds them. "
+            "Bind the successors instead.")
         add("")
-        consumers = "<br>".join(f"{c}: {cell(s)}" for c, s in t["consumers"]) or "none yet"
-        schema_link = f"[{t['schema_path'].name}]({rel(t['schema_path'])})"
-        example_link = f"[{t['example_path'].name}]({rel(t['example_path'])})" if t["example_path"] else "asyncapi.yaml"
-        L += table(["", ""], [
-            ("type", code(t["type"])),
-            ("routing key", code(t["key"])),
-            ("exchange", code(t["exchange"].get("name"))),
-            ("producer", f"{t['producer']}: {cell(t['produced_when'])}"),
-            ("consumers inside Syllabus", consumers),
-            ("data schema", f"{schema_link} (`{t['schema'].get('$id', '')}`)"),
-        ])
+        for t in model.retired:
+            L += render_type(t)
+    if model.private:
+        names = ", ".join(code(e["name"]) for e in model.private_exchanges)
+        add("## Private messages")
         add("")
-        description = t["schema"].get("description")
-        if description:
-            add(" ".join(description.split()))
-            add("")
-        add("`data`:")
+        add(f"Reset and verification links go from identity to notifications alone, over the private topic "
+            f"exchange {names}: same envelope, same routing-key scheme, but only notifications binds it. "
+            "**Subscribers cannot bind to it** (the `subscriber` user has no permission on it) and **it is not "
+            f"archived**: `{ARCHIVE}` is never bound to it. Identity deletes each message from its outbox once "
+            "the broker has confirmed it. The schemas below are documented for the operators; they are not "
+            "part of the public contract, and a private type arriving on a public exchange is treated as "
+            "forged.")
         add("")
-        L += table(["field", "type", "required", "description"], field_rows(t["schema"]))
+        for t in model.private:
+            L += render_type(t, example=False)
+    return "\n".join(L).rstrip("\n") + "\n"
+
+
+def render_type(t, example=True):
+    """The section of one type: its table, schema description, fields and (optionally) example."""
+    L = []
+    add = L.append
+    add(f"### {t['key']}")
+    add("")
+    add(f"**{cell(t['title'])}** — {cell(t['summary'])}")
+    add("")
+    consumers = "<br>".join(f"{c}: {cell(s)}" for c, s in t["consumers"]) or ("none (retired)" if t["retired"] else "none yet")
+    schema_link = f"[{t['schema_path'].name}]({rel(t['schema_path'])})"
+    example_link = f"[{t['example_path'].name}]({rel(t['example_path'])})" if t["example_path"] else "asyncapi.yaml"
+    rows = [
+        ("type", code(t["type"])),
+        ("routing key", code(t["key"])),
+        ("exchange", code(t["exchange"].get("name")) + (" (private)" if t["private"] else "")),
+        ("producer", f"{t['producer']}: {cell(t['produced_when'])}"),
+        ("consumers inside Syllabus", consumers),
+        ("data schema", f"{schema_link} (`{t['schema'].get('$id', '')}`)"),
+    ]
+    if t["retired"]:
+        successor = t["superseded_by"]
+        rows.insert(4, ("superseded by", f"[{code(successor)}](#{anchor(successor)})" if successor else "—"))
+    L += table(["", ""], rows)
+    add("")
+    description = t["schema"].get("description")
+    if description:
+        add(" ".join(description.split()))
         add("")
+    add("`data`:")
+    add("")
+    L += table(["field", "type", "required", "description"], field_rows(t["schema"]))
+    add("")
+    if example:
         add(f"Example ({example_link}):")
         add("")
         L += json_block(t["example"])
-        add("")
-    return "\n".join(L).rstrip("\n") + "\n"
+    else:
+        add(f"Example: {example_link}.")
+    add("")
+    return L
 
 
 def main(argv=None):
@@ -595,7 +704,8 @@ def main(argv=None):
     tmp = output.with_name(output.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, output)
-    print(f"wrote {contracts.display(output)} ({len(model.types)} event types)")
+    print(f"wrote {contracts.display(output)} ({len(model.public)} event types, {len(model.retired)} retired, "
+          f"{len(model.private)} private)")
     return 0
 
 

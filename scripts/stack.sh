@@ -445,10 +445,14 @@ EOF
         n=0
         for s in "${SERVICES[@]}"; do
             n=$((n + 1))
-            # configure: none (the topology is declared by its owner; a passive declare needs
-            # no permission). write: its own exchange, and the default exchange for retries and
-            # its dead-letter queue. read: its own queues.
-            printf '    {"user": "%s", "vhost": "syllabus", "configure": "^$", "write": "^(%s\\\\.events|amq\\\\.default)$", "read": "^%s(\\\\..*)?$"}%s\n' \
+            # configure: none (the topology is declared by the administrator; a passive declare
+            # needs no permission). write: only exchanges it owns — <s>.events (its events),
+            # <s>.private (events for one consumer only, such as identity.private) and <s>.retry
+            # (its own retry tiers and dead-letter queue); never amq.default, so it cannot put a
+            # message straight into another service's queue. read: its own queues (and, for
+            # binding, its own exchanges). subscriber's read pattern matches *.events and
+            # events.archive only: it can neither consume nor bind <s>.private or <s>.retry.
+            printf '    {"user": "%s", "vhost": "syllabus", "configure": "^$", "write": "^%s\\\\.(events|private|retry)$", "read": "^%s(\\\\..*)?$"}%s\n' \
                 "$s" "$s" "$s" "$([[ $n -lt ${#SERVICES[@]} ]] && echo ,)"
         done
         echo '  ]'

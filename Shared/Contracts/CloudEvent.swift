@@ -4,24 +4,45 @@ import Foundation
 public enum ServiceName: String, CaseIterable, Sendable, Codable {
     case identity, billing, content, progress, notifications, analytics
 
-    /// The topic exchange the service publishes to.
+    /// The topic exchange the service publishes its public events to (archived, open to subscribers).
     public var exchange: String { "\(rawValue).events" }
+    /// The topic exchange of its private messages: bound only to the consumers the catalogue
+    /// names, never to the archive, unreadable by subscribers.
+    public var privateExchange: String { "\(rawValue).private" }
+    /// The prefix of every CloudEvents `type` the service publishes.
+    public var typePrefix: String { "org.syllabus.\(rawValue)." }
+
+    /// The producer whose exchange this is (public or private), if any.
+    public static func producer(ofExchange exchange: String) -> ServiceName? {
+        allCases.first { $0.exchange == exchange || $0.privateExchange == exchange }
+    }
     /// The CloudEvents `source` of what the service publishes.
     public var source: String { "/syllabus/\(rawValue)" }
 }
 
 /// One versioned event type of the contract.
 public struct EventType: Sendable, Hashable, CustomStringConvertible {
+    /// Who may read a type: everyone who binds the producer's exchange (and the archive), or only
+    /// the consumers the catalogue binds to the producer's private exchange.
+    public enum Visibility: String, Sendable, Hashable {
+        case `public`, `private`
+    }
+
     public let producer: ServiceName
     /// `<subject>.<action>`, e.g. `user.registered`.
     public let name: String
     public let majorVersion: Int
+    public let visibility: Visibility
 
-    public init(producer: ServiceName, name: String, majorVersion: Int) {
+    public init(producer: ServiceName, name: String, majorVersion: Int, visibility: Visibility = .public) {
         self.producer = producer
         self.name = name
         self.majorVersion = majorVersion
+        self.visibility = visibility
     }
+
+    /// The exchange the type is published to.
+    public var exchange: String { visibility == .private ? producer.privateExchange : producer.exchange }
 
     /// `identity.user.registered.v1`: the AMQP routing key, and the name of the JSON Schema.
     public var routingKey: String { "\(producer.rawValue).\(name).v\(majorVersion)" }
@@ -34,6 +55,11 @@ public struct EventType: Sendable, Hashable, CustomStringConvertible {
     /// The type named by a CloudEvents `type` attribute, if the catalogue knows it.
     public static func known(cloudEventType: String) -> EventType? {
         EventCatalog.all.first { $0.cloudEventType == cloudEventType }
+    }
+
+    /// The type with this routing key, if the catalogue knows it.
+    public static func known(routingKey: String) -> EventType? {
+        EventCatalog.all.first { $0.routingKey == routingKey }
     }
 }
 

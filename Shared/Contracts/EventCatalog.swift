@@ -10,6 +10,10 @@ public enum EventCatalog {
         IdentityUserDeletedV1.eventType,
         IdentityEmailVerificationRequestedV1.eventType,
         IdentityPasswordResetRequestedV1.eventType,
+        IdentityEmailVerificationRequestedV2.eventType,
+        IdentityPasswordResetRequestedV2.eventType,
+        IdentityEmailVerificationLinkV1.eventType,
+        IdentityPasswordResetLinkV1.eventType,
         NotificationsConsentChangedV1.eventType,
         NotificationsEmailSentV1.eventType,
         NotificationsEmailFailedV1.eventType,
@@ -39,6 +43,19 @@ public enum EventCatalog {
         ProgressPlanCompletedV1.eventType,
     ]
 
+    /// Types no longer published: their schemas stay (archived copies still match them), no
+    /// consumer binds them, and a genuine one that still arrives is acknowledged and counted.
+    public static let retired: Set<EventType> = [
+        IdentityEmailVerificationRequestedV1.eventType,
+        IdentityPasswordResetRequestedV1.eventType,
+    ]
+
+    /// The private exchanges: those of producers with a private type.
+    public static var privateExchanges: [String] {
+        ServiceName.allCases.filter { service in all.contains { $0.producer == service && $0.visibility == .private } }
+            .map(\.privateExchange)
+    }
+
     /// The event types each service consumes: its queue is bound to exactly these keys, and it
     /// has a handler for each (an event without one is dead-lettered).
     public static let subscriptions: [ServiceName: [EventType]] = [
@@ -65,8 +82,8 @@ public enum EventCatalog {
             IdentityUserProfileUpdatedV1.eventType,
             IdentityUserRoleChangedV1.eventType,
             IdentityUserDeletedV1.eventType,
-            IdentityEmailVerificationRequestedV1.eventType,
-            IdentityPasswordResetRequestedV1.eventType,
+            IdentityEmailVerificationLinkV1.eventType,
+            IdentityPasswordResetLinkV1.eventType,
             BillingSubscriptionActivatedV1.eventType,
             BillingSubscriptionUpdatedV1.eventType,
             BillingSubscriptionCanceledV1.eventType,

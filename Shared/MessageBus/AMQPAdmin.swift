@@ -26,33 +26,73 @@ public struct AMQPAdmin: Sendable {
         }
     }
 
-    /// Declares every exchange, queue and binding of `topology`. Declaring is idempotent; a queue
-    /// that exists with other arguments is an error (406) and is reported, not changed.
+    /// Declares every exchange, queue and binding of `topology`. Declaring is idempotent. A queue
+    /// that exists with other arguments (declared by an earlier version of the topology) is
+    /// replaced when it is empty; one that still holds messages is reported, never dropped.
     public func apply(_ topology: Topology) async throws -> [String] {
-        try await session { connection in
+        var done: [String] = try await session { connection in
             var done: [String] = []
             for exchange in topology.exchanges {
                 try connection.declareExchange(exchange)
                 done.append("exchange \(exchange)")
+            }
+            for exchange in topology.privateExchanges {
+                try connection.declareExchange(exchange)
+                done.append("exchange \(exchange) (private: not archived)")
+            }
+            for consumer in topology.consumers {
+                try connection.declareExchange(consumer.retryExchange, type: "direct")
             }
             try connection.declareQueue(topology.archive, arguments: topology.archiveArguments())
             done.append("stream \(topology.archive) (max age \(topology.archiveMaxAge))")
             for exchange in topology.exchanges {
                 try connection.bindQueue(topology.archive, exchange: exchange, routingKey: "#")
             }
-            for consumer in topology.consumers {
-                try connection.declareQueue(consumer.deadLetterQueue, arguments: Topology.deadLetterQueueArguments)
-                try connection.declareQueue(consumer.queue, arguments: Topology.mainQueueArguments(consumer))
-                for delay in consumer.retryDelays {
-                    try connection.declareQueue(
-                        consumer.retryQueue(delay: delay), arguments: Topology.retryQueueArguments(consumer, delay: delay))
+            return done
+        }
+        for consumer in topology.consumers {
+            var queues: [(name: String, arguments: AMQPTable)] = [
+                (consumer.deadLetterQueue, Topology.deadLetterQueueArguments),
+                (consumer.queue, Topology.mainQueueArguments(consumer)),
+            ]
+            for delay in consumer.retryDelays {
+                queues.append((consumer.retryQueue(delay: delay), Topology.retryQueueArguments(consumer, delay: delay)))
+            }
+            for queue in queues {
+                if let replaced = try await declareReplacingIfEmpty(queue.name, arguments: queue.arguments) { done.append(replaced) }
+            }
+            let declared = queues
+            try await session { connection in
+                for queue in declared {
+                    try connection.bindQueue(queue.name, exchange: consumer.retryExchange, routingKey: queue.name)
                 }
                 for binding in consumer.bindings {
                     try connection.bindQueue(consumer.queue, exchange: binding.exchange, routingKey: binding.routingKey)
                 }
-                done.append("queue \(consumer.queue) (\(consumer.bindings.count) bindings, DLQ, \(consumer.retryDelays.count) retry tiers)")
             }
-            return done
+            done.append(
+                "queue \(consumer.queue) (\(consumer.bindings.count) bindings, DLQ, \(consumer.retryDelays.count) retry tiers, "
+                    + "retry exchange \(consumer.retryExchange))")
+        }
+        return done
+    }
+
+    /// Declares a queue; if it exists with other arguments and is empty, deletes and declares it
+    /// again. Returns a note when it replaced one.
+    private func declareReplacingIfEmpty(_ name: String, arguments: AMQPTable) async throws -> String? {
+        do {
+            try await session { try $0.declareQueue(name, arguments: arguments) }
+            return nil
+        } catch let error as AMQPError {
+            guard case .channelClosed(406, _) = error else { throw error }
+            let messages = try await messageCount(queue: name)
+            guard messages == 0 else {
+                throw AMQPError.connection(
+                    "queue \(name) exists with other arguments and holds \(messages) message(s); drain it, then apply again")
+            }
+            try await deleteQueue(name)
+            try await session { try $0.declareQueue(name, arguments: arguments) }
+            return "queue \(name) replaced (its arguments changed)"
         }
     }
 
@@ -121,11 +161,12 @@ public struct AMQPAdmin: Sendable {
         }
     }
 
-    /// Moves messages from one queue to another through the default exchange: each is published
-    /// (confirmed, mandatory) before it is acknowledged at the source, so none is lost on the
-    /// way. `transform` decides per message: nil leaves it where it is. Returns the moved ones.
+    /// Moves messages from one queue to another through `exchange` (the target queue's name is the
+    /// routing key): each is published (confirmed, mandatory) before it is acknowledged at the
+    /// source, so none is lost on the way. `transform` decides per message: nil leaves it where it
+    /// is. Returns the moved ones.
     public func move(
-        from source: String, to target: String, limit: Int = .max,
+        from source: String, to target: String, through exchange: String = "", limit: Int = .max,
         transform: @escaping @Sendable (IncomingMessage) -> AMQPProperties?
     ) async throws -> [IncomingMessage] {
         try await session { connection in
@@ -134,7 +175,7 @@ public struct AMQPAdmin: Sendable {
             var moved: [IncomingMessage] = []
             while moved.count < limit, let message = try connection.get(queue: source, generation: 0) {
                 guard let properties = transform(message) else { continue } // left unacknowledged: back on close
-                try connection.publish(OutgoingMessage(exchange: "", routingKey: target, body: message.body, properties: properties, mandatory: true))
+                try connection.publish(OutgoingMessage(exchange: exchange, routingKey: target, body: message.body, properties: properties, mandatory: true))
                 tag += 1
                 var returned: String?
                 var confirmed: Bool?

@@ -1,5 +1,6 @@
-/// The broker objects of the system: one topic exchange per producer, one quorum queue per
-/// consumer with its retry tiers and dead-letter queue, and the archive stream.
+/// The broker objects of the system: one topic exchange per producer (archived), private topic
+/// exchanges for what only named consumers may read (never archived), one quorum queue per
+/// consumer with its own retry exchange, retry tiers and dead-letter queue, and the archive stream.
 public struct Topology: Sendable, Equatable {
     public struct ConsumerQueue: Sendable, Equatable {
         /// The consuming service; its queue has the same name.
@@ -21,7 +22,14 @@ public struct Topology: Sendable, Equatable {
         public var queue: String { service }
         public var deadLetterQueue: String { "\(service).dlq" }
         public func retryQueue(delay: Int) -> String { "\(service).retry.\(delay)" }
+        /// The consumer's own direct exchange for its retry tiers, its dead-letter queue and the
+        /// way back to its queue; each of those queues is bound to it by its own name. Only the
+        /// consumer (and an administrator redriving) may publish to it.
+        public var retryExchange: String { Topology.retryExchange(of: queue) }
     }
+
+    /// The retry exchange of a consumer queue.
+    public static func retryExchange(of queue: String) -> String { "\(queue).retry" }
 
     public struct Binding: Sendable, Equatable, Hashable {
         public var exchange: String
@@ -32,14 +40,21 @@ public struct Topology: Sendable, Equatable {
         }
     }
 
+    /// The producers' public exchanges, all bound to the archive.
     public var exchanges: [String]
+    /// Exchanges whose messages only their bound consumers read: never bound to the archive.
+    public var privateExchanges: [String]
     public var consumers: [ConsumerQueue]
     public var archive: String
     /// How long the archive keeps events (a RabbitMQ duration: `7D`, `12h` …).
     public var archiveMaxAge: String
 
-    public init(exchanges: [String], consumers: [ConsumerQueue], archive: String = "events.archive", archiveMaxAge: String = "7D") {
+    public init(
+        exchanges: [String], privateExchanges: [String] = [], consumers: [ConsumerQueue], archive: String = "events.archive",
+        archiveMaxAge: String = "7D"
+    ) {
         self.exchanges = exchanges
+        self.privateExchanges = privateExchanges
         self.consumers = consumers
         self.archive = archive
         self.archiveMaxAge = archiveMaxAge
@@ -51,7 +66,7 @@ public struct Topology: Sendable, Equatable {
         [
             "x-queue-type": .string("quorum"),
             "x-delivery-limit": .int(Int64(consumer.deliveryLimit)),
-            "x-dead-letter-exchange": .string(""),
+            "x-dead-letter-exchange": .string(consumer.retryExchange),
             "x-dead-letter-routing-key": .string(consumer.deadLetterQueue),
             "x-dead-letter-strategy": .string("at-least-once"),
             "x-overflow": .string("reject-publish"),
@@ -59,13 +74,13 @@ public struct Topology: Sendable, Equatable {
     }
 
     /// Arguments of a retry tier: messages wait `delay` ms, then go back to the consumer's own
-    /// queue through the default exchange (never through the producer's exchange, which would
-    /// copy them to every subscriber).
+    /// queue through its retry exchange (never through the producer's exchange, which would copy
+    /// them to every subscriber, nor the default exchange, which no service may write to).
     public static func retryQueueArguments(_ consumer: ConsumerQueue, delay: Int) -> AMQPTable {
         [
             "x-queue-type": .string("quorum"),
             "x-message-ttl": .int(Int64(delay)),
-            "x-dead-letter-exchange": .string(""),
+            "x-dead-letter-exchange": .string(consumer.retryExchange),
             "x-dead-letter-routing-key": .string(consumer.queue),
             "x-dead-letter-strategy": .string("at-least-once"),
             "x-overflow": .string("reject-publish"),

@@ -30,26 +30,54 @@ public struct EventHandler: Sendable {
     }
 }
 
-/// Why a message could not be handled. Undecodable and unknown events can never succeed and go
-/// to the dead-letter queue at once; anything else is retried.
+/// Why a message could not be handled. An undecodable event can never succeed and goes to the
+/// dead-letter queue at once; anything else is retried.
 public enum ConsumeFailure: Error, CustomStringConvertible {
     case undecodable(String)
-    case unknownType(String)
 
     public var description: String {
         switch self {
         case .undecodable(let reason): "undecodable event: \(reason)"
-        case .unknownType(let type): "no handler for event type \(type)"
         }
+    }
+}
+
+/// Whether a delivery is believed, judged only by what no other broker user can choose: the
+/// exchange it came through (the broker's permissions decide who may write to which), checked
+/// against the envelope's `source` and `type`.
+///
+/// 1. Through the consumer's own retry exchange: a retry or an operator's redrive of a message
+///    that was judged when it first arrived — handled as its original.
+/// 2. Through `<p>.events` or `<p>.private`, with `source` `/syllabus/<p>` and a `type` under
+///    `org.syllabus.<p>.` (and a known type on the exchange its visibility names): genuine.
+/// 3. Anything else is forged: quarantined, never applied, never redriven.
+public enum Provenance: Equatable, Sendable {
+    case ownRetry
+    case genuine(ServiceName)
+    case forged(String)
+
+    public static func judge(exchange: String, retryExchange: String, source: String, type: String) -> Provenance {
+        if exchange == retryExchange { return .ownRetry }
+        guard let producer = ServiceName.producer(ofExchange: exchange) else {
+            return .forged("came through \(exchange.isEmpty ? "the default exchange" : exchange), no producer's exchange")
+        }
+        guard source == producer.source else { return .forged("source \(source) on \(exchange)") }
+        guard type.hasPrefix(producer.typePrefix) else { return .forged("type \(type) on \(exchange)") }
+        if let known = EventType.known(cloudEventType: type), known.exchange != exchange {
+            return .forged("\(known.visibility.rawValue) type \(type) on \(exchange)")
+        }
+        return .genuine(producer)
     }
 }
 
 /// Consumes a service's queue and applies each event through the inbox, then acknowledges it.
 ///
-/// A failing event never blocks the queue: it is republished to the retry tier its attempt calls
-/// for (a queue whose messages wait, then come back to this queue only) and acknowledged; after
-/// the policy's last attempt, or at once when it can never succeed (undecodable, unknown type),
-/// it goes to `<queue>.dlq` with the failure in its headers. Republishing is confirmed before the
+/// Only believed messages are applied (see `Provenance`): a forged one goes to `<queue>.dlq` marked
+/// `forged`; a genuine one of a type this version has no handler for is acknowledged and counted.
+/// A failing event never blocks the queue: it is republished through the queue's retry exchange to
+/// the tier its attempt calls for (a queue whose messages wait, then come back to this queue only)
+/// and acknowledged; after the policy's last attempt, or at once when it can never succeed
+/// (undecodable), it goes to `<queue>.dlq` with the failure in its headers. Republishing is confirmed before the
 /// original is acknowledged, so a crash in between duplicates an event (the inbox absorbs it)
 /// but never loses one.
 public final class EventConsumerService: Service, Sendable {
@@ -65,11 +93,14 @@ public final class EventConsumerService: Service, Sendable {
     private let handled: Counter
     private let deadLettered: Counter
     private let retried: Counter
+    private let unknown: Counter
+    private let forged: Counter
+    private let tally = Tally()
 
     /// - Parameters:
     ///   - queue: the queue to consume; the service's own (`<service>`) by default. Its retry
     ///     tiers and dead-letter queue are named after it.
-    ///   - publisher: publishes retries and dead letters (through the default exchange).
+    ///   - publisher: publishes retries and dead letters (through the queue's retry exchange).
     ///   - lanes: how many events are handled at once (each in its own transaction).
     public init(
         service: ServiceName, queue: String? = nil, amqpURL: String, prefetch: Int, database: DatabasePool,
@@ -89,6 +120,20 @@ public final class EventConsumerService: Service, Sendable {
         self.handled = Counter(label: "events_handled_total", dimensions: [("service", service.rawValue)])
         self.deadLettered = Counter(label: "events_dead_lettered_total", dimensions: [("service", service.rawValue)])
         self.retried = Counter(label: "events_retried_total", dimensions: [("service", service.rawValue)])
+        self.unknown = Counter(label: "events_unknown_total", dimensions: [("service", service.rawValue)])
+        self.forged = Counter(label: "events_forged_total", dimensions: [("service", service.rawValue)])
+    }
+
+    /// The exchange of this consumer's retry tiers, dead-letter queue and way back.
+    public var retryExchange: String { Topology.retryExchange(of: queue) }
+
+    /// What this consumer has done since it started (the same as its metrics, for this instance).
+    public var statistics: Statistics { tally.value }
+
+    public struct Statistics: Sendable, Equatable {
+        public var handled = 0
+        public var unknown = 0
+        public var forged = 0
     }
 
     /// Whether the consumer is connected and consuming.
@@ -142,22 +187,60 @@ public final class EventConsumerService: Service, Sendable {
         public static let firstFailedAt = "x-syllabus-first-failed-at"
         public static let lastFailedAt = "x-syllabus-last-failed-at"
         public static let deadLetteredAt = "x-syllabus-dead-lettered-at"
+        /// Why a message is in the dead-letter queue: `failed`, `undecodable` or `forged`.
+        public static let reason = "x-syllabus-reason"
+        /// The exchange a quarantined message came through.
+        public static let exchange = "x-syllabus-exchange"
     }
 
+    /// The value of `Header.reason` on a message that is never to be redriven.
+    public static let forgedReason = "forged"
+
     private func handle(_ message: IncomingMessage) async {
+        let header: CloudEventHeader
         do {
-            try await apply(message)
+            header = try EventCoding.decode(CloudEventHeader.self, from: message.body)
+        } catch {
+            return await quarantine(message, because: "not a CloudEvent")
+        }
+        switch Provenance.judge(exchange: message.exchange, retryExchange: retryExchange, source: header.source, type: header.type) {
+        case .forged(let why):
+            return await quarantine(message, because: why)
+        case .ownRetry, .genuine:
+            break
+        }
+        guard let handlers = handlers[header.type], !handlers.isEmpty else {
+            // A genuine type this version does not know: a newer producer, or a retired type.
+            logger.notice("event type not handled here; acknowledged", metadata: ["type": "\(header.type)", "eventId": "\(header.id)"])
+            consumer.ack(message)
+            unknown.increment()
+            tally.update { $0.unknown += 1 }
+            return
+        }
+        do {
+            try await apply(message, header: header, handlers: handlers)
             consumer.ack(message)
             handled.increment()
+            tally.update { $0.handled += 1 }
         } catch {
             await failed(message, error: error)
         }
     }
 
+    /// Sends a forged message to the dead-letter queue, marked so that it is never redriven.
+    private func quarantine(_ message: IncomingMessage, because why: String) async {
+        forged.increment()
+        tally.update { $0.forged += 1 }
+        logger.error(
+            "forged message quarantined",
+            metadata: ["exchange": "\(message.exchange)", "routingKey": "\(message.routingKey)", "reason": "\(why)"])
+        await failed(message, error: Forged(reason: why))
+    }
+
     private func failed(_ message: IncomingMessage, error: any Error) async {
         let previous = Int(message.properties.headers[Header.attempts]?.intValue ?? 0)
         let attempt = previous + 1
-        let permanent = error is ConsumeFailure
+        let permanent = error is ConsumeFailure || error is Forged
         let decision = permanent ? .deadLetter : retry.decision(afterFailedAttempt: attempt)
         let now = RFC3339.format(Date())
         var properties = message.properties
@@ -174,9 +257,13 @@ public final class EventConsumerService: Service, Sendable {
         case .deadLetter:
             target = "\(queue).dlq"
             properties.headers[Header.deadLetteredAt] = .string(now)
+            properties.headers[Header.reason] = .string(
+                error is Forged ? Self.forgedReason : error is ConsumeFailure ? "undecodable" : "failed")
+            if error is Forged { properties.headers[Header.exchange] = .string(message.exchange) }
             logger.error("event dead-lettered", metadata: ["error": "\(error)", "attempts": "\(attempt)", "messageId": "\(message.properties.messageID ?? "-")"])
         }
-        let republished = OutgoingMessage(exchange: "", routingKey: target, body: message.body, properties: properties, mandatory: true)
+        let republished = OutgoingMessage(
+            exchange: retryExchange, routingKey: target, body: message.body, properties: properties, mandatory: true)
         do {
             guard try await publisher.publish(republished) == .confirmed else { throw RepublishFailed(target: target) }
             consumer.ack(message)
@@ -189,15 +276,8 @@ public final class EventConsumerService: Service, Sendable {
         }
     }
 
-    private func apply(_ message: IncomingMessage) async throws {
-        let header: CloudEventHeader
-        do {
-            header = try EventCoding.decode(CloudEventHeader.self, from: message.body)
-        } catch {
-            throw ConsumeFailure.undecodable("not a CloudEvent: \(error)")
-        }
+    private func apply(_ message: IncomingMessage, header: CloudEventHeader, handlers: [EventHandler]) async throws {
         guard let eventID = UUID(uuidString: header.id) else { throw ConsumeFailure.undecodable("id is not a UUID") }
-        guard let handlers = handlers[header.type], !handlers.isEmpty else { throw ConsumeFailure.unknownType(header.type) }
         let body = message.body
         for handler in handlers {
             try await HandlerFailure.naming(handler.name) {
@@ -231,6 +311,20 @@ struct HandlerFailure: Error, CustomStringConvertible {
             throw HandlerFailure(handler: handler, underlying: error)
         }
     }
+}
+
+final class Tally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var statistics = EventConsumerService.Statistics()
+
+    var value: EventConsumerService.Statistics { lock.withLock { statistics } }
+    func update(_ change: (inout EventConsumerService.Statistics) -> Void) { lock.withLock { change(&statistics) } }
+}
+
+/// A message the consumer does not believe (see `Provenance`).
+struct Forged: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "forged: \(reason)" }
 }
 
 struct RepublishFailed: Error {

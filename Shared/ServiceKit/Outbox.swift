@@ -194,8 +194,14 @@ public final class OutboxRelay: Service, Sendable {
         let confirmed = outcomes.prefix { $0 == .confirmed }.count
         if confirmed > 0 {
             let done = Array(ids.prefix(confirmed))
+            let privateKeys = self.privateRoutingKeys
             try await database.withConnection { connection in
                 try connection.execute("UPDATE outbox SET published_at = now() WHERE id = ANY(\(array: done))")
+                // A private message may carry a secret (a reset link): once the broker has it, the
+                // outbox keeps nothing of it.
+                if !privateKeys.isEmpty {
+                    try connection.execute("DELETE FROM outbox WHERE id = ANY(\(array: done)) AND routing_key = ANY(\(array: privateKeys))")
+                }
             }
             published.increment(by: confirmed)
         }
@@ -205,15 +211,22 @@ public final class OutboxRelay: Service, Sendable {
         return confirmed
     }
 
+    /// The routing keys of the service's private types.
+    private var privateRoutingKeys: [String] {
+        EventCatalog.all.filter { $0.producer == service && $0.visibility == .private }.map(\.routingKey)
+    }
+
     private func message(from row: Row) throws -> OutgoingMessage {
         let routingKey = try row.decode("routing_key", as: String.self)
+        // A private type goes to the producer's private exchange, everything else to its public one.
+        let exchange = EventType.known(routingKey: routingKey)?.exchange ?? service.exchange
         var headers: AMQPTable = ["partitionkey": .string(try row.decode("aggregate_id", as: String.self))]
         if let traceparent = try row.decode("traceparent", as: String?.self) {
             headers["traceparent"] = .string(traceparent)
         }
         let occurred = try row.decode("occurred_at", as: Date.self)
         return OutgoingMessage(
-            exchange: service.exchange,
+            exchange: exchange,
             routingKey: routingKey,
             body: Array(try row.decode("body", as: String.self).utf8),
             properties: AMQPProperties(

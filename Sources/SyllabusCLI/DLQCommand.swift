@@ -34,7 +34,7 @@ struct DLQCommand: AsyncParsableCommand {
                 print("\(message.properties.messageID ?? "-")  \(message.properties.type ?? message.routingKey)")
                 print("  handler: \(header(EventConsumerService.Header.handler))  attempts: \(header(EventConsumerService.Header.attempts))")
                 print("  first failed: \(header(EventConsumerService.Header.firstFailedAt))  last: \(header(EventConsumerService.Header.lastFailedAt))")
-                print("  error: \(header(EventConsumerService.Header.error))")
+                print("  reason: \(header(EventConsumerService.Header.reason))  error: \(header(EventConsumerService.Header.error))")
                 if case .array(let deaths)? = headers["x-death"], case .table(let death)? = deaths.first {
                     print("  broker: \(death["reason"].map { "\($0)" } ?? "-") from \(death["queue"].map { "\($0)" } ?? "-")")
                 }
@@ -45,7 +45,7 @@ struct DLQCommand: AsyncParsableCommand {
 
     struct Redrive: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Send dead-lettered events back to the service's queue, with their attempts reset.")
+            abstract: "Send dead-lettered events back to the service's queue, with their attempts reset. Forged messages are never sent back.")
 
         @Argument(help: "The consuming service.")
         var service: String
@@ -59,12 +59,29 @@ struct DLQCommand: AsyncParsableCommand {
         func run() async throws {
             let admin = try AMQPAdmin(url: try setting(amqpURL, env: "ADMIN_AMQP_URL"))
             let wanted = Set(ids)
-            let moved = try await admin.move(from: "\(service).dlq", to: service) { message in
+            let refused = RefusedIDs()
+            // Through the queue's own retry exchange: the consumer handles what comes that way as
+            // the original it judged when it first arrived.
+            let moved = try await admin.move(from: "\(service).dlq", to: service, through: Topology.retryExchange(of: service)) { message in
                 guard wanted.isEmpty || wanted.contains(message.properties.messageID ?? "") else { return nil }
+                guard !DLQCommand.isForged(message.properties) else {
+                    refused.add(message.properties.messageID ?? "-")
+                    return nil
+                }
                 return DLQCommand.redriven(message.properties)
             }
             print("redrove \(moved.count) event(s) to \(service)")
+            let forged = refused.all
+            if !forged.isEmpty {
+                print("refused \(forged.count) forged message(s), left in \(service).dlq: \(forged.joined(separator: ", "))")
+                if !wanted.isEmpty { throw ExitCode(3) }
+            }
         }
+    }
+
+    /// Whether the consumer quarantined the message as forged: such a message is never redriven.
+    static func isForged(_ properties: AMQPProperties) -> Bool {
+        properties.headers[EventConsumerService.Header.reason]?.stringValue == EventConsumerService.forgedReason
     }
 
     /// The properties of a redriven event: failure history dropped, so it gets every attempt again.
@@ -76,4 +93,13 @@ struct DLQCommand: AsyncParsableCommand {
         properties.headers["x-syllabus-redriven-at"] = .string(RFC3339.format(Date()))
         return properties
     }
+}
+
+/// The ids of the messages a redrive refused (collected on the admin session's thread).
+final class RefusedIDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: [String] = []
+
+    func add(_ id: String) { lock.withLock { ids.append(id) } }
+    var all: [String] { lock.withLock { ids } }
 }

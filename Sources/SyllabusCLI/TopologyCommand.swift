@@ -41,9 +41,11 @@ struct TopologyCommand: AsyncParsableCommand {
         func run() async throws {
             let topology = ContractTopology.make()
             for exchange in topology.exchanges { print("exchange \(exchange) (topic, durable)") }
-            print("stream \(topology.archive) <- # from every exchange")
+            for exchange in topology.privateExchanges { print("exchange \(exchange) (topic, durable, private: not archived)") }
+            print("stream \(topology.archive) <- # from every public exchange")
             for consumer in topology.consumers {
                 print("queue \(consumer.queue) (quorum, delivery limit \(consumer.deliveryLimit), DLQ \(consumer.deadLetterQueue))")
+                print("  retry exchange \(consumer.retryExchange) (direct): \(consumer.retryDelays.map { consumer.retryQueue(delay: $0) }.joined(separator: ", ")), \(consumer.deadLetterQueue), \(consumer.queue)")
                 for binding in consumer.bindings { print("  <- \(binding.exchange) [\(binding.routingKey)]") }
             }
         }

@@ -83,12 +83,12 @@ extension FaultTests.BusFaultTests {
             defer { publisher.shutdown() }
             let poison = CloudEvent(Numbered(run: run, n: -1), sequence: 1)
             var messages = [poison].map { event in
-                OutgoingMessage(exchange: "", routingKey: queue, body: try! EventCoding.encode(event), properties: AMQPProperties(messageID: event.id))
+                intoQueue(queue, body: try! EventCoding.encode(event), id: event.id)
             }
-            messages.append(OutgoingMessage(exchange: "", routingKey: queue, body: Array("not json".utf8), properties: AMQPProperties(messageID: "garbage")))
+            messages.append(intoQueue(queue, body: Array("not json".utf8), id: "garbage"))
             for n in 0..<100 {
                 let event = CloudEvent(Numbered(run: run, n: n), sequence: Int64(n + 2))
-                messages.append(OutgoingMessage(exchange: "", routingKey: queue, body: try EventCoding.encode(event), properties: AMQPProperties(messageID: event.id)))
+                messages.append(intoQueue(queue, body: try EventCoding.encode(event), id: event.id))
             }
             #expect(try await publisher.publish(messages).allSatisfy { $0 == .confirmed })
 
@@ -126,7 +126,7 @@ extension FaultTests.BusFaultTests {
         try await declareConsumerQueue(admin, name: queue, deliveryLimit: 3)
         let publisher = try AMQPPublisher(url: amqp, name: "fault", logger: faultLogger)
         defer { publisher.shutdown() }
-        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("boom".utf8), properties: AMQPProperties(messageID: "crasher"))) == .confirmed)
+        #expect(try await publisher.publish(intoQueue(queue, body: Array("boom".utf8), id: "crasher")) == .confirmed)
         // A consumer that dies holding the message: the broker counts each delivery.
         var deliveries = 0
         while try await admin.messageCount(queue: "\(queue).dlq") == 0 {
@@ -220,7 +220,7 @@ extension FaultTests.BusFaultTests {
             var messages: [OutgoingMessage] = []
             for n in 0..<1000 {
                 let event = CloudEvent(Numbered(run: run, n: n), sequence: Int64(n + 1))
-                let message = OutgoingMessage(exchange: "", routingKey: queue, body: try EventCoding.encode(event), properties: AMQPProperties(messageID: event.id))
+                let message = intoQueue(queue, body: try EventCoding.encode(event), id: event.id)
                 messages.append(message)
                 if n % 10 == 0 { messages.append(message) }
             }

@@ -7,7 +7,7 @@ import TestSupport
 /// Each service can touch only what is its own, in Postgres and in RabbitMQ; outside systems
 /// subscribe as `subscriber` and can never publish.
 @Suite struct LeastPrivilegeTests {
-    static let services = ["identity", "billing", "content", "progress", "notifications"]
+    static let services = ["identity", "billing", "content", "progress", "notifications", "analytics"]
 
     /// A table in the service's schema, made by its owner (as a migration would). Other schemas
     /// need none: without USAGE on a schema, nothing in it can be named at all.
@@ -62,6 +62,22 @@ import TestSupport
                     exchange: "\(other).events", routingKey: "\(other).privilege.check.v0", body: [], properties: AMQPProperties(messageID: UUID().uuidString)))
             }
         }
+        // Its own retry exchange: allowed (a routing key no queue is bound with).
+        let retry = try await publisher.publish(OutgoingMessage(
+            exchange: "\(service).retry", routingKey: "privilege.check", body: [], properties: AMQPProperties(messageID: UUID().uuidString)))
+        #expect(retry == .confirmed || retry == .returned(code: 312, text: "NO_ROUTE"))
+        // Never the default exchange (RabbitMQ would deliver to any queue named by the routing
+        // key), another service's retry exchange, or identity's private exchange.
+        var refused = Self.services.filter { $0 != service }.map { ("", $0) }
+        refused.append(("", service))
+        refused += Self.services.filter { $0 != service }.map { ("\($0).retry", $0) }
+        if service != "identity" { refused.append(("identity.private", "identity.password.reset_link.v1")) }
+        for (exchange, key) in refused {
+            await #expect(throws: AMQPError.self, "\(service) publishing to '\(exchange)' [\(key)]") {
+                _ = try await publisher.publish(OutgoingMessage(
+                    exchange: exchange, routingKey: key, body: Array("{}".utf8), properties: AMQPProperties(messageID: UUID().uuidString)))
+            }
+        }
         let other = Self.services.first { $0 != service }!
         let intruder = try AMQPConsumer(url: url, queue: other, prefetch: 1, name: "privilege", logger: TestEnvironment.logger)
         defer { intruder.stop() }
@@ -81,12 +97,19 @@ import TestSupport
         try await subscriber.bind(queue: queue, exchange: "identity.events", routingKey: "identity.#")
         try await subscriber.deleteQueue(queue)
         await #expect(throws: AMQPError.self, "only subscriber.* queues") { try await subscriber.declareQueue("mine") }
+        // Identity's private exchange (reset and verification links) is not for subscribers.
+        let spy = "subscriber.privilege.\(UUID().uuidString.prefix(8).lowercased())"
+        try await subscriber.declareQueue(spy, durable: false)
+        await #expect(throws: AMQPError.self, "binding to identity.private") {
+            try await subscriber.bind(queue: spy, exchange: "identity.private", routingKey: "#")
+        }
+        try await subscriber.deleteQueue(spy)
         let archive = try AMQPConsumer(url: url, queue: "events.archive", prefetch: 10, name: "privilege", arguments: ["x-stream-offset": .string("last")], logger: TestEnvironment.logger)
         defer { archive.stop() }
         try await eventually("the subscriber to read the archive") { archive.isConsuming }
         let publisher = try AMQPPublisher(url: url, name: "privilege", logger: TestEnvironment.logger)
         defer { publisher.shutdown() }
-        for exchange in ["identity.events", ""] {
+        for exchange in ["identity.events", "", "identity.private", "notifications.retry"] {
             await #expect(throws: AMQPError.self, "publishing to '\(exchange)'") {
                 _ = try await publisher.publish(OutgoingMessage(
                     exchange: exchange, routingKey: "identity.user.registered.v1", body: Array("{}".utf8), properties: AMQPProperties(messageID: UUID().uuidString)))

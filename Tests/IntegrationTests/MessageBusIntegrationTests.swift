@@ -107,4 +107,34 @@ func message(_ exchange: String, _ key: String, _ n: Int) -> OutgoingMessage {
             _ = try await publisher.publish(message("identity.events", "identity.user.registered.v1", 1))
         }
     }
+
+    /// A broker that an earlier topology declared (retries through the default exchange) takes the
+    /// new one: an empty queue is replaced, one still holding messages is reported and kept.
+    @Test func applyingReplacesAnEmptyQueueOfAnEarlierTopologyAndKeepsOneWithMessages() async throws {
+        let admin = try AMQPAdmin(url: try TestEnvironment.value("ADMIN_AMQP_URL"))
+        let name = "test.upgrade.\(UUID().uuidString.prefix(8).lowercased())"
+        let consumer = Topology.ConsumerQueue(service: name, bindings: [], retryDelays: [100])
+        var old = Topology.mainQueueArguments(consumer)
+        old["x-dead-letter-exchange"] = .string("")
+        var oldRetry = Topology.retryQueueArguments(consumer, delay: 100)
+        oldRetry["x-dead-letter-exchange"] = .string("")
+        try await admin.declareQueue(consumer.queue, arguments: old)
+        try await admin.declareQueue(consumer.retryQueue(delay: 100), arguments: oldRetry)
+        let publisher = try AMQPPublisher(url: try TestEnvironment.value("ADMIN_AMQP_URL"), name: "test", logger: TestEnvironment.logger)
+        defer { publisher.shutdown() }
+        #expect(try await publisher.publish(message("", consumer.queue, 1)) == .confirmed)
+
+        await #expect(throws: AMQPError.self, "a queue with a message in it is never dropped") {
+            _ = try await admin.apply(Topology(exchanges: [], consumers: [consumer]))
+        }
+        #expect(try await admin.messageCount(queue: consumer.queue) == 1)
+        _ = try await admin.drain(queue: consumer.queue, limit: 10)
+        let done = try await admin.apply(Topology(exchanges: [], consumers: [consumer]))
+        #expect(done.contains("queue \(consumer.queue) replaced (its arguments changed)"), "\(done)")
+        #expect(done.contains("queue \(consumer.retryQueue(delay: 100)) replaced (its arguments changed)"), "\(done)")
+        // The new queue takes what comes through its retry exchange.
+        #expect(try await publisher.publish(message(consumer.retryExchange, consumer.queue, 2)) == .confirmed)
+        try await eventually("the message through the retry exchange") { try await admin.messageCount(queue: consumer.queue) == 1 }
+        for queue in [consumer.queue, consumer.deadLetterQueue, consumer.retryQueue(delay: 100)] { try? await admin.deleteQueue(queue) }
+    }
 }

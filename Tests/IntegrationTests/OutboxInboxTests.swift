@@ -108,6 +108,8 @@ struct TestSequenced: DomainEvent {
             let admin = try AMQPAdmin(url: url)
             let queue = "test.inbox.\(schema)"
             try await admin.declareQueue(queue, durable: false)
+            try await admin.declareExchange(Topology.retryExchange(of: queue), type: "direct", durable: false)
+            try await admin.bind(queue: queue, exchange: Topology.retryExchange(of: queue), routingKey: queue)
             defer { Task { try? await admin.deleteQueue(queue) } }
 
             let handler = EventHandler(TestSequenced.self, name: "effects") { event, connection in
@@ -123,7 +125,7 @@ struct TestSequenced: DomainEvent {
             let twice = CloudEvent(TestSequenced(aggregate: aggregate, n: 1), sequence: 1)
             let after = CloudEvent(TestSequenced(aggregate: aggregate, n: 2), sequence: 2)
             let messages = try [twice, twice, after].map { event in
-                OutgoingMessage(exchange: "", routingKey: queue, body: try EventCoding.encode(event), properties: AMQPProperties(messageID: event.id))
+                intoQueue(queue, body: try EventCoding.encode(event), id: event.id)
             }
             #expect(try await publisher.publish(messages).allSatisfy { $0 == .confirmed })
 

@@ -63,10 +63,14 @@ import Testing
     @Test func topologyArgumentsRouteRetriesBackToTheConsumerOnly() {
         let consumer = Topology.ConsumerQueue(service: "notifications", bindings: [], deliveryLimit: 5, retryDelays: [1000])
         let retry = Topology.retryQueueArguments(consumer, delay: 1000)
-        #expect(retry["x-dead-letter-exchange"] == .string(""))
+        // Back through the consumer's own retry exchange: never the default exchange, which no
+        // service may write to, nor the producer's, which would copy it to every subscriber.
+        #expect(consumer.retryExchange == "notifications.retry")
+        #expect(retry["x-dead-letter-exchange"] == .string("notifications.retry"))
         #expect(retry["x-dead-letter-routing-key"] == .string("notifications"))
         #expect(retry["x-message-ttl"] == .int(1000))
         let main = Topology.mainQueueArguments(consumer)
+        #expect(main["x-dead-letter-exchange"] == .string("notifications.retry"))
         #expect(main["x-dead-letter-routing-key"] == .string("notifications.dlq"))
         #expect(main["x-delivery-limit"] == .int(5))
         #expect(main["x-dead-letter-strategy"] == .string("at-least-once"))

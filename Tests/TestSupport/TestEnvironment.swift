@@ -44,6 +44,20 @@ public enum TestEnvironment {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Missing(description: "no test stack at \(path): run `make test`, which starts Postgres and RabbitMQ for the tests")
         }
+        return parse(text)
+    }
+
+    /// The key/value pairs of one service's environment file (`<stack>/services/<service>.env`),
+    /// all that the stack gives that service.
+    public static func serviceValues(_ service: String, _ profile: StackProfile = .test) throws -> [String: String] {
+        let path = URL(fileURLWithPath: try value("SYLLABUS_STACK_DIR", profile)).appendingPathComponent("services/\(service).env").path
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Missing(description: "no environment file for \(service) at \(path): the stack scripts write one per service")
+        }
+        return parse(text)
+    }
+
+    static func parse(_ text: String) -> [String: String] {
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             guard let equals = line.firstIndex(of: "=") else { continue }
@@ -215,4 +229,12 @@ public func validateEvents(_ bodies: [[UInt8]]) throws -> (valid: Bool, output: 
         "/usr/bin/python3", [TestEnvironment.repositoryRoot.appendingPathComponent("scripts/contracts.py").path, "validate"],
         input: Data(array.utf8))
     return (result.status == 0, result.output)
+}
+
+/// A message put straight into a test's own consumer queue through that queue's retry exchange —
+/// the way a retry comes back, and so believed as an event that was judged when it first arrived.
+/// Tests of the consumer's delivery mechanics use it; tests of provenance publish through the
+/// producers' exchanges instead.
+public func intoQueue(_ queue: String, body: [UInt8], id: String) -> OutgoingMessage {
+    OutgoingMessage(exchange: Topology.retryExchange(of: queue), routingKey: queue, body: body, properties: AMQPProperties(messageID: id))
 }

@@ -98,20 +98,22 @@ def prepare():
     connection.channel().queue_bind(ARCHIVE, EXCHANGE, routing_key="#")  # idempotent
     connection.close()
 
-    # The identity types no Syllabus service consumes: publishing them reaches only the archive
-    # and subscribers, never a service's queue.
+    # The current identity types no Syllabus service consumes: publishing them reaches only the
+    # archive and subscribers, never a service's queue. Retired types (no longer published) are
+    # left out.
     doc = contracts.load_asyncapi()
     consumed = set()
     for op in (doc.get("operations") or {}).values():
         if op.get("action") == "receive":
             consumed.add(op["channel"]["$ref"].rsplit("/", 1)[-1])
+    current = {channel_id: channel for channel_id, channel in (doc.get("channels") or {}).items()
+               if channel["bindings"]["amqp"]["exchange"]["name"] == EXCHANGE and not contracts.is_retired(channel)}
     keys = []
-    for channel_id, channel in (doc.get("channels") or {}).items():
-        exchange = channel["bindings"]["amqp"]["exchange"]["name"]
-        if exchange == EXCHANGE and channel_id not in consumed and (contracts.EXAMPLES / f"{channel['address']}.json").is_file():
+    for channel_id, channel in current.items():
+        if channel_id not in consumed and (contracts.EXAMPLES / f"{channel['address']}.json").is_file():
             keys.append(channel["address"])
     if not keys:
-        keys = [c["address"] for c in doc["channels"].values() if c["bindings"]["amqp"]["exchange"]["name"] == EXCHANGE]
+        keys = [c["address"] for c in current.values()]
         print(f"warning: every {EXCHANGE} type has a consumer in Syllabus; its queue will receive the check's events", file=sys.stderr)
 
     subject = uuid7()

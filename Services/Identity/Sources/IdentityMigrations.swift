@@ -2,8 +2,8 @@ import Database
 import ServiceKit
 
 /// The `identity` schema, in order. Applied migrations never change: add a new one.
-enum IdentityMigrations {
-    static let all: [Migration] = [
+public enum IdentityMigrations {
+    public static let all: [Migration] = [
         Outbox.migration(version: 1),
         Migration(
             version: 2, name: "users and sessions",
@@ -104,6 +104,17 @@ enum IdentityMigrations {
                     code_verifier text NOT NULL,
                     expires_at timestamptz NOT NULL
                 );
+                """),
+        Migration(
+            version: 7, name: "no link on the public bus",
+            sql: """
+                -- Reset and verification links used to travel in public events, which subscribers
+                -- and the archive keep. The archive cannot be purged selectively, so every link
+                -- issued until now stops working, and the outbox forgets the events that carried one.
+                UPDATE one_time_tokens SET used_at = now()
+                WHERE purpose IN ('verify_email', 'reset_password') AND used_at IS NULL;
+                DELETE FROM outbox
+                WHERE routing_key IN ('identity.email.verification_requested.v1', 'identity.password.reset_requested.v1');
                 """),
     ]
 }

@@ -95,7 +95,9 @@ public final class MailDispatcher: Service, Sendable {
                     try connection.execute(
                         """
                         UPDATE email_queue SET status = \(status), processed_at = \(now), reason = \(reason), attempts = \(attempts),
-                            outcomes = outcomes + \(status == "SKIPPED" ? 0 : 1)
+                            outcomes = outcomes + \(status == "SKIPPED" ? 0 : 1),
+                            -- a settled mail keeps no usable link
+                            data = data - 'resetUrl' - 'verificationUrl'
                         WHERE id = \(id)
                         """)
                     try log(status, reason)

@@ -34,7 +34,7 @@ enum NotificationHandlers {
         EventHandler(IdentityUserLoggedInV1.self, name: "recipients.activity") { event, connection in
             try Lifecycle.activity(try userID(event.data.userId), at: event.data.loggedInAt, on: connection)
         },
-        EventHandler(IdentityEmailVerificationRequestedV1.self, name: "mail.verify_email") { event, connection in
+        EventHandler(IdentityEmailVerificationLinkV1.self, name: "mail.verify_email") { event, connection in
             let data = event.data
             if try Tombstones.isDeleted(try userID(data.userId), on: connection) { return }
             try EmailQueue.enqueue(
@@ -42,7 +42,7 @@ enum NotificationHandlers {
                 data: ["to": data.email, "verificationUrl": data.verificationUrl, "expiresAt": RFC3339.format(data.expiresAt)],
                 on: connection)
         },
-        EventHandler(IdentityPasswordResetRequestedV1.self, name: "mail.password_reset") { event, connection in
+        EventHandler(IdentityPasswordResetLinkV1.self, name: "mail.password_reset") { event, connection in
             let data = event.data
             if try Tombstones.isDeleted(try userID(data.userId), on: connection) { return }
             try EmailQueue.enqueue(

@@ -152,8 +152,9 @@ public struct IdentityUserDeletedV1: DomainEvent {
     public var subject: String { userId }
 }
 
-/// `identity.email.verification_requested.v1`: send the VERIFY_EMAIL mail. The link carries a
-/// single-use token identity stores only as a hash.
+/// `identity.email.verification_requested.v1`, retired: it carried the verification link on the
+/// public bus. Superseded by `.v2` (the fact) and the private `identity.email.verification_link.v1`
+/// (the link, for notifications only); kept so the contract still describes archived copies.
 public struct IdentityEmailVerificationRequestedV1: DomainEvent {
     public static let eventType = EventType(producer: .identity, name: "email.verification_requested", majorVersion: 1)
 
@@ -174,9 +175,88 @@ public struct IdentityEmailVerificationRequestedV1: DomainEvent {
     public var subject: String { userId }
 }
 
-/// `identity.password.reset_requested.v1`: send the PASSWORD_RESET mail (single-use, one hour).
+/// `identity.password.reset_requested.v1`, retired: it carried the reset link on the public bus.
+/// Superseded by `.v2` and the private `identity.password.reset_link.v1`.
 public struct IdentityPasswordResetRequestedV1: DomainEvent {
     public static let eventType = EventType(producer: .identity, name: "password.reset_requested", majorVersion: 1)
+
+    public var userId: String
+    public var email: String
+    public var name: String
+    public var resetUrl: String
+    public var expiresAt: Date
+
+    public init(userId: String, email: String, name: String, resetUrl: String, expiresAt: Date) {
+        self.userId = userId
+        self.email = email
+        self.name = name
+        self.resetUrl = resetUrl
+        self.expiresAt = expiresAt
+    }
+
+    public var subject: String { userId }
+}
+
+/// `identity.email.verification_requested.v2`: a verification link was issued to the user. The
+/// link itself travels only privately, to notifications.
+public struct IdentityEmailVerificationRequestedV2: DomainEvent {
+    public static let eventType = EventType(producer: .identity, name: "email.verification_requested", majorVersion: 2)
+
+    public var userId: String
+    public var expiresAt: Date
+
+    public init(userId: String, expiresAt: Date) {
+        self.userId = userId
+        self.expiresAt = expiresAt
+    }
+
+    public var subject: String { userId }
+}
+
+/// `identity.password.reset_requested.v2`: a password-reset link was issued to the user (whose
+/// address is known). The link itself travels only privately, to notifications.
+public struct IdentityPasswordResetRequestedV2: DomainEvent {
+    public static let eventType = EventType(producer: .identity, name: "password.reset_requested", majorVersion: 2)
+
+    public var userId: String
+    public var expiresAt: Date
+
+    public init(userId: String, expiresAt: Date) {
+        self.userId = userId
+        self.expiresAt = expiresAt
+    }
+
+    public var subject: String { userId }
+}
+
+/// `identity.email.verification_link.v1`, private: send the VERIFY_EMAIL mail. The link carries a
+/// single-use token identity stores only as a hash; it goes to `identity.private`, which only
+/// notifications reads and the archive never sees, and identity deletes it from its outbox once
+/// the broker has it.
+public struct IdentityEmailVerificationLinkV1: DomainEvent {
+    public static let eventType = EventType(producer: .identity, name: "email.verification_link", majorVersion: 1, visibility: .private)
+
+    public var userId: String
+    public var email: String
+    public var name: String
+    public var verificationUrl: String
+    public var expiresAt: Date
+
+    public init(userId: String, email: String, name: String, verificationUrl: String, expiresAt: Date) {
+        self.userId = userId
+        self.email = email
+        self.name = name
+        self.verificationUrl = verificationUrl
+        self.expiresAt = expiresAt
+    }
+
+    public var subject: String { userId }
+}
+
+/// `identity.password.reset_link.v1`, private: send the PASSWORD_RESET mail (single-use, one
+/// hour). Travels like `identity.email.verification_link.v1`.
+public struct IdentityPasswordResetLinkV1: DomainEvent {
+    public static let eventType = EventType(producer: .identity, name: "password.reset_link", majorVersion: 1, visibility: .private)
 
     public var userId: String
     public var email: String

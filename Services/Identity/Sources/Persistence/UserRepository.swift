@@ -248,9 +248,13 @@ public struct UserRepository: Sendable {
             INSERT INTO one_time_tokens (hash, purpose, user_id, email, expires_at)
             VALUES (\(token.hash), 'verify_email', \(user.id), \(user.email), \(token.expiresAt))
             """)
+        // The fact goes on the public bus; the link only to notifications, privately.
+        try Outbox.enqueue(
+            CloudEvent(IdentityEmailVerificationRequestedV2(userId: user.id.lowercased, expiresAt: token.expiresAt), sequence: user.version, time: now),
+            on: connection)
         try Outbox.enqueue(
             CloudEvent(
-                IdentityEmailVerificationRequestedV1(
+                IdentityEmailVerificationLinkV1(
                     userId: user.id.lowercased, email: user.email, name: user.name, verificationUrl: link, expiresAt: token.expiresAt),
                 sequence: user.version, time: now),
             on: connection)
@@ -291,9 +295,13 @@ public struct UserRepository: Sendable {
                 INSERT INTO one_time_tokens (hash, purpose, user_id, email, expires_at)
                 VALUES (\(token.hash), 'reset_password', \(userID), \(user.email), \(token.expiresAt))
                 """)
+            // The fact goes on the public bus; the link only to notifications, privately.
+            try Outbox.enqueue(
+                CloudEvent(IdentityPasswordResetRequestedV2(userId: userID.lowercased, expiresAt: token.expiresAt), sequence: user.version, time: now),
+                on: connection)
             try Outbox.enqueue(
                 CloudEvent(
-                    IdentityPasswordResetRequestedV1(
+                    IdentityPasswordResetLinkV1(
                         userId: userID.lowercased, email: user.email, name: user.name, resetUrl: link, expiresAt: token.expiresAt),
                     sequence: user.version, time: now),
                 on: connection)
