@@ -6,6 +6,9 @@
 #   - the Postgres init script and the RabbitMQ entrypoint parse; the SQL of init.sh is the SQL
 #     of scripts/stack.sh's pg_bootstrap, and the broker definitions it renders are the ones
 #     stack.sh writes (same vhost, users, tags and permission patterns), for the same passwords;
+#   - in the resolved configuration, each service holds only its own credentials (no ADMIN_* or
+#     SUBSCRIBER_* variable, no other service's variables or passwords), only identity and init
+#     mount the signing-key volume, and the services run as distinct non-root uids;
 #   - ports agree between ServiceConfiguration.swift, the Dockerfile and the compose file;
 #   - `nginx -t` accepts the gateway configuration (nginx is installed through apt when
 #     missing and this runs as root; otherwise that check is skipped with a message).
@@ -83,6 +86,82 @@ else
         fi
     else
         skip "this docker-compose ($(docker-compose version --short 2>/dev/null)) has no --profile: the gateway profile is checked by the plain config only"
+    fi
+
+    # Each process holds only its own credentials and keys: in the resolved configuration, no
+    # service sees an administrator's or the subscriber's variable, another service's variables
+    # or any password of another user, and only identity (and init, which writes it) mounts the
+    # signing key. Services run as distinct uids, identity's shared with init alone.
+    if compose --env-file "$ENV_EXAMPLE" config >"$tmp/resolved.yml" 2>"$tmp/config.err" &&
+        /usr/bin/python3 - "$tmp/resolved.yml" "$ENV_EXAMPLE" "${SERVICES[@]}" <<'PY' 2>"$tmp/isolation.err"; then
+import re, sys, yaml
+resolved, env_example, services = sys.argv[1], sys.argv[2], sys.argv[3:]
+config = yaml.safe_load(open(resolved))["services"]
+example = {}
+for line in open(env_example):
+    m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", line.rstrip("\n"))
+    if m:
+        example[m[1]] = m[2].strip("\"'")
+users = ["ADMIN", "SUBSCRIBER"] + [s.upper() for s in services]
+passwords = {k: v for k, v in example.items()
+             if re.fullmatch(r"(%s)_(OWNER_)?(DB|AMQP)_PASSWORD" % "|".join(users), k) and v}
+problems = []
+
+def volume_sources(spec):
+    out = []
+    for v in spec.get("volumes") or []:
+        out.append(v.get("source") if isinstance(v, dict) else str(v).split(":", 1)[0])
+    return out
+
+for s in services:
+    S = s.upper()
+    spec = config.get(s)
+    if spec is None:
+        problems.append(f"{s}: not in the resolved configuration"); continue
+    if spec.get("env_file"):
+        problems.append(f"{s}: has an env_file (every variable must be named per service)")
+    env = spec.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    for key, value in env.items():
+        prefix = key.split("_", 1)[0]
+        if prefix in ("ADMIN", "SUBSCRIBER"):
+            problems.append(f"{s}: environment has {key}")
+        elif prefix in users and prefix != S:
+            problems.append(f"{s}: environment has another service's {key}")
+        for pkey, pvalue in passwords.items():
+            if pkey.startswith(S + "_"):
+                continue
+            if pvalue in str(value):
+                problems.append(f"{s}: {key} holds the value of {pkey}")
+    if s != "identity" and any("SIGNING_KEY_FILE" in k for k in env):
+        problems.append(f"{s}: is told where the signing key is")
+    if not any(src == "jwks" for src in volume_sources(spec)):
+        problems.append(f"{s}: does not mount the jwks volume")
+mounts = sorted(name for name, spec in config.items() if "signing-key" in volume_sources(spec))
+if mounts != ["identity", "init"]:
+    problems.append(f"the signing-key volume is mounted by {mounts}, not by identity and init alone")
+uids = {}
+for s in services:
+    user = str(config[s].get("user") or "")
+    uid = user.split(":", 1)[0]
+    if not uid or uid == "0" or not uid.isdigit():
+        problems.append(f"{s}: no numeric non-root user ({user!r})")
+    uids.setdefault(uid, []).append(s)
+for uid, names in uids.items():
+    if len(names) > 1:
+        problems.append(f"uid {uid} is shared by {', '.join(names)}")
+init_uid = str(config.get("init", {}).get("user") or "").split(":", 1)[0]
+if init_uid != str(config["identity"].get("user") or "").split(":", 1)[0]:
+    problems.append("init (which writes the signing key) and identity run as different uids")
+for p in problems:
+    print(p, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+        pass "each service gets only its own credentials (no ADMIN_*, no other service's passwords); only identity and init mount the signing key; distinct uids"
+    else
+        cat "$tmp/config.err" "$tmp/isolation.err" >&2
+        fail "a service's resolved configuration holds what is not its own"
     fi
 
     # A missing password must stop compose, not start a service with an empty one.

@@ -23,7 +23,10 @@ build_all() {
     export BIN_DIR
 }
 
-# Keys, secrets and per-service settings go into the env file beside the stack's own block.
+# Keys, secrets and per-service settings go into the env file beside the stack's own block
+# (<stack>/syllabus.env holds everything: the CLI and the tests read it). Each service then gets
+# <stack>/services/<service>.env with only its own share of it (see write_service_files), and
+# start_services starts it with that file alone.
 write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value lines…]
     local stack_dir=$1 base=$2 cost=$3 env="$1/syllabus.env"
     shift 3
@@ -63,19 +66,61 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value lines�
     )
     local rest
     rest=$(sed '/^# --- services begin ---$/,/^# --- services end ---$/d' "$env")
-    printf '%s\n%s\n' "$rest" "$block" >"$env.tmp" && mv "$env.tmp" "$env"
+    (umask 077 && printf '%s\n%s\n' "$rest" "$block" >"$env.tmp") && mv "$env.tmp" "$env"
     chmod 600 "$env"
+    write_service_files "$stack_dir"
+}
+
+# The lines of syllabus.env a service may see: its own (<S>_…: its database and broker URLs,
+# settings and secrets) and the shared, non-secret settings it reads (each key is looked up as
+# <S>_<KEY>, then <KEY>). Never the administrator's or the subscriber's URLs, nor another
+# service's URLs, passwords or keys; only identity's own prefix carries the signing key.
+service_env_pattern() { # service
+    local S=${1^^} shared='HTTP_HOST|JWT_JWKS_FILE|RETRY_DELAYS|MAX_ATTEMPTS|LOG_LEVEL|DATABASE_POOL_SIZE|AMQP_PREFETCH|CONSUMER_LANES'
+    case $1 in
+    notifications) shared="$shared|MAIL_[A-Z0-9_]+|COURSE_URL" ;; # where mail goes, the course link in it
+    esac
+    echo "^(${S}_[A-Z0-9_]+|$shared)="
+}
+
+# <stack>/services/<service>.env (mode 600), rewritten from syllabus.env on every run, so that
+# changed passwords and keys reach it.
+write_service_files() { # stack_dir
+    local stack_dir=$1 env="$1/syllabus.env" dir="$1/services" s file
+    (umask 077 && mkdir -p "$dir")
+    chmod 700 "$dir"
+    for s in "${SERVICES[@]}"; do
+        file="$dir/$s.env"
+        (
+            umask 077
+            echo "# Written by scripts/lib.sh from $env for $s alone; edits here are overwritten."
+            grep -E "$(service_env_pattern "$s")" "$env" || true
+        ) >"$file.tmp"
+        if grep -qE '^(ADMIN|SUBSCRIBER)_' "$file.tmp"; then
+            rm -f "$file.tmp"
+            echo "refusing to write $file: it would hold another user's credentials" >&2
+            return 1
+        fi
+        chmod 600 "$file.tmp"
+        mv "$file.tmp" "$file"
+    done
 }
 
 apply_topology() { # env_file
     (set -a && . "$1" && "$BIN_DIR/syllabus" topology apply >/dev/null)
 }
 
-start_services() { # env_file log_dir pid_dir
-    local env=$1 logs=$2 pids=$3
+# Each service starts with an empty environment but PATH and HOME, plus its own
+# <stack>/services/<service>.env: nothing of the caller's shell or of syllabus.env leaks in.
+start_services() { # stack_dir log_dir pid_dir
+    local stack_dir=$1 logs=$2 pids=$3 s file
     mkdir -p "$logs" "$pids"
     for s in "${SERVICES[@]}"; do
-        (set -a && . "$env" && exec "$BIN_DIR/$s" >>"$logs/$s.log" 2>&1) &
+        file="$stack_dir/services/$s.env"
+        [ -f "$file" ] || { echo "$file is missing (write_service_env writes it)" >&2; return 1; }
+        # env, bash and the service replace each other in turn: the pid is the service's.
+        (exec env -i PATH="$PATH" HOME="${HOME:-/}" /bin/bash -c 'set -a && . "$1" && exec "$2"' \
+            start-service "$file" "$BIN_DIR/$s" >>"$logs/$s.log" 2>&1) &
         echo $! >"$pids/$s.pid"
     done
 }

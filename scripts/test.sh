@@ -2,7 +2,9 @@
 # `make test`: fresh Postgres and RabbitMQ on ports of their own, the topology, then every test —
 # unit, integration (real servers) and end-to-end (the built executables as processes). The fault
 # tests get a second stack (`fault`), since they restart its servers. Integration tests fail, never
-# skip, when their servers are missing.
+# skip, when their servers are missing. write_service_env writes each stack's syllabus.env (which
+# the tests read) and its services/<service>.env files (each service's own share, as make run
+# starts them).
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -31,20 +31,33 @@ final class ServiceProcesses: @unchecked Sendable {
         "http://127.0.0.1:\(port(service))\(path)"
     }
 
-    func start(_ extra: [String: String] = [:]) throws {
-        var environment = try TestEnvironment.values().merging(extra) { $1 }
-        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
-        environment["MAIL_DIR"] = mailDirectory.path
-        environment["LOG_LEVEL"] = "info"
-        environment["IDENTITY_TRUST_FORWARDED_FOR"] = "true"
-        for service in Self.services {
-            environment["\(service.uppercased())_HTTP_PORT"] = String(port(service))
+    /// The environment each service starts with: its own file of the stack's (nothing of any
+    /// other service's), then `extra` — a `<SERVICE>_` key only for that service, any other key
+    /// for all.
+    func environment(of service: String, _ extra: [String: String] = [:]) throws -> [String: String] {
+        let prefix = service.uppercased() + "_"
+        let others = Self.services.filter { $0 != service }.map { $0.uppercased() + "_" }
+        var environment = try TestEnvironment.serviceValues(service)
+        for (key, value) in extra where key.hasPrefix(prefix) || !others.contains(where: key.hasPrefix) {
+            environment[key] = value
         }
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
+        environment["LOG_LEVEL"] = "info"
+        environment["\(prefix)HTTP_PORT"] = String(port(service))
+        switch service {
+        case "notifications": environment["MAIL_DIR"] = mailDirectory.path
+        case "identity": environment["IDENTITY_TRUST_FORWARDED_FOR"] = environment["IDENTITY_TRUST_FORWARDED_FOR"] ?? "true"
+        default: break
+        }
+        return environment
+    }
+
+    func start(_ extra: [String: String] = [:]) throws {
         let binaries = try TestEnvironment.binaryDirectory()
         for service in Self.services {
             let process = Process()
             process.executableURL = binaries.appendingPathComponent(service)
-            process.environment = environment
+            process.environment = try environment(of: service, extra)
             let log = logDirectory.appendingPathComponent("\(service).log")
             FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
@@ -69,6 +82,9 @@ final class ServiceProcesses: @unchecked Sendable {
     }
 
     var exited: [String] { processes.filter { !$0.value.isRunning }.map(\.key) }
+
+    /// The process id of a running service.
+    func pid(_ service: String) -> Int32? { processes[service].map(\.processIdentifier) }
 
     /// Waits until `services` (all of them by default) answer ready.
     func waitUntilReady(_ api: JSONClient, services: [String] = ServiceProcesses.services) async throws {

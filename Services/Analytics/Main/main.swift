@@ -1,7 +1,7 @@
 import Analytics
 import ServiceKit
 
-let configuration = try ServiceConfiguration(service: .analytics)
+let configuration = ServiceConfiguration.load(service: .analytics)
 Observability.bootstrap(level: configuration.logLevel)
 let app = try await buildAnalyticsApplication(configuration)
 try await app.runService()

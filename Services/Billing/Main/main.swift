@@ -1,7 +1,8 @@
 import Billing
 import ServiceKit
 
-let configuration = try ServiceConfiguration(service: .billing)
+let configuration = ServiceConfiguration.load(
+    service: .billing, secrets: [.required("stripe.webhook.secret"), .optional("stripe.secret.key")])
 Observability.bootstrap(level: configuration.logLevel)
 let app = try await buildBillingApplication(configuration)
 try await app.runService()

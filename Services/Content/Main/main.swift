@@ -1,7 +1,13 @@
 import Content
 import ServiceKit
 
-let configuration = try ServiceConfiguration(service: .content)
+let configuration = ServiceConfiguration.load(
+    service: .content,
+    secrets: [
+        .optional("mux.token.secret"), .optional("mux.signing.key"), .optional("mux.webhook.secret"),
+        .optional("integrations.key", minimumLength: 32), .optional("notion.client.secret"), .optional("google.client.secret"),
+        .optional("plans.provider.key"),
+    ])
 Observability.bootstrap(level: configuration.logLevel)
 let app = try await buildContentApplication(configuration)
 try await app.runService()

@@ -1,7 +1,8 @@
 import Notifications
 import ServiceKit
 
-let configuration = try ServiceConfiguration(service: .notifications)
+let configuration = ServiceConfiguration.load(
+    service: .notifications, secrets: [.required("unsubscribe.secret", minimumLength: 32), .optional("mail.smtp.password")])
 Observability.bootstrap(level: configuration.logLevel)
 let app = try await buildNotificationsApplication(configuration)
 try await app.runService()

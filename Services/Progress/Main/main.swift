@@ -1,7 +1,7 @@
 import Progress
 import ServiceKit
 
-let configuration = try ServiceConfiguration(service: .progress)
+let configuration = ServiceConfiguration.load(service: .progress)
 Observability.bootstrap(level: configuration.logLevel)
 let app = try await buildProgressApplication(configuration)
 try await app.runService()

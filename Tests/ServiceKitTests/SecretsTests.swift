@@ -1,0 +1,31 @@
+import Foundation
+import ServiceKit
+import Testing
+
+@Suite struct SecretsTests {
+    /// Every secret compose/.env.example ships is one the services refuse: copying the example
+    /// without replacing a secret cannot start a service.
+    @Test func everySecretOfTheComposeExampleIsAKnownPlaceholder() throws {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let text = try String(contentsOf: root.appendingPathComponent("compose/.env.example"), encoding: .utf8)
+        var checked = 0
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = String(line[..<equals])
+            let value = String(line[line.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+            guard key.hasSuffix("PASSWORD") || key.hasSuffix("SECRET") || key.hasSuffix("_KEY"), !value.isEmpty else { continue }
+            #expect(Secrets.isPlaceholder(value), "\(key)=\(value) is not refused")
+            checked += 1
+        }
+        #expect(checked >= 20, "the example's database, broker and service secrets were all checked")
+    }
+
+    @Test func placeholdersAndShortValuesAreRefusedAndRealOnesAccepted() {
+        #expect(Secrets.problem(with: "whsec_dev_change_me", minimumLength: 16) != nil)
+        #expect(Secrets.problem(with: "Dev-Billing-DB-Change-Me", minimumLength: 16) != nil)
+        #expect(Secrets.problem(with: "password", minimumLength: 1) != nil)
+        #expect(Secrets.problem(with: "0123456789", minimumLength: 16)?.contains("shorter than 16") == true)
+        #expect(Secrets.problem(with: "whsec_3f9a0c1be27d4e5f8a6b9c0d1e2f3a4b", minimumLength: 16) == nil)
+    }
+}
