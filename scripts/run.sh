@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make run`: install what is missing, start Postgres and RabbitMQ, build, start the five services
-# and wait until each is ready. Stays in the foreground; Ctrl-C (or `make stop`) stops everything it
-# started. With SYLLABUS_DETACH=1 it returns once all is ready and leaves it running.
+# `make run`: install what is missing, start Postgres and RabbitMQ, build, declare the topology,
+# migrate identity's schema and create the first admin (before identity accepts a single
+# registration), then start the six services, each with only its own .stack/services/<s>.env,
+# and wait until each is ready. Stays in the foreground; Ctrl-C (or `make stop`) stops everything
+# it started. With SYLLABUS_DETACH=1 it returns once all is ready and leaves it running.
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -24,15 +26,17 @@ fi
 "$REPO_DIR/scripts/stack.sh" up run
 build_all
 write_service_env "$STACK_DIR" "$PORT_BASE" 12 "CONTENT_DEMO_COURSE=true"
+stop_services "$PIDS" # a previous run's services, if any are left (before the topology changes under them)
 apply_topology "$ENV_FILE"
-stop_services "$PIDS" # a previous run's services, if any are left
-start_services "$ENV_FILE" "$LOGS" "$PIDS"
+# The first admin exists before identity serves: nobody can register first and race for it.
+(set -a && . "$ENV_FILE" && "$BIN_DIR/syllabus" migrate identity >/dev/null)
+ensure_admin "$ENV_FILE" "$STACK_DIR"
+start_services "$STACK_DIR" "$LOGS" "$PIDS"
 trap 'echo; echo "stopping…"; stop_all; exit 0' INT TERM
 if ! wait_ready "$PORT_BASE" "$LOGS" 90; then
     stop_all
     exit 1
 fi
-ensure_admin "$ENV_FILE" "$STACK_DIR"
 
 cat <<MSG
 
@@ -44,7 +48,8 @@ Syllabus is running.
   notifications  http://127.0.0.1:8085
   analytics      http://127.0.0.1:8086   (admin reports: /v1/analytics/admin/…)
   every service: /health/ready, /metrics, /openapi.yaml
-  Postgres       127.0.0.1:5442 (database syllabus; URLs in .stack/syllabus.env)
+  Postgres       127.0.0.1:5442 (database syllabus; URLs in .stack/syllabus.env, each
+                 service's own share in .stack/services/<service>.env)
   RabbitMQ       amqp://127.0.0.1:5682/syllabus, management http://127.0.0.1:15682
   mail           .stack/mail/*.eml
   logs           .stack/logs/

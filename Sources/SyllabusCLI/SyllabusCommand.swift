@@ -6,7 +6,9 @@ struct SyllabusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "syllabus",
         abstract: "Operate a Syllabus deployment.",
-        subcommands: [TopologyCommand.self, KeysCommand.self, EventsCommand.self, DLQCommand.self, AdminCommand.self, StripeCommand.self])
+        subcommands: [
+            TopologyCommand.self, KeysCommand.self, EventsCommand.self, DLQCommand.self, AdminCommand.self, MigrateCommand.self, StripeCommand.self,
+        ])
 }
 
 /// A setting from the command line, else the environment.

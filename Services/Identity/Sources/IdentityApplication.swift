@@ -46,7 +46,7 @@ public func buildIdentityApplication(_ configuration: ServiceConfiguration) asyn
 /// Creates an admin account (or makes an existing account an admin): the first admin of a
 /// deployment, from `syllabus admin create` or `make run`.
 public func createAdmin(
-    databaseURL: String, email: String, password: String, name: String, bcryptCost: UInt8 = 12, logger: Logger
+    databaseURL: String, email: String, password: String, name: String, force: Bool = false, bcryptCost: UInt8 = 12, logger: Logger
 ) async throws -> (created: Bool, id: UUID) {
     guard case .success(let registration) = Registration.validate(email: email, password: password, name: name) else {
         throw ConfigurationError.invalid("the admin's email, password (8 characters to 72 bytes) or name is not valid")
@@ -56,9 +56,26 @@ public func createAdmin(
     let users = UserRepository(database: database)
     let now = Date()
     if let existing = try await users.user(email: registration.email) {
-        if existing.role != "ADMIN" {
-            _ = try await database.transaction { connection in
-                try connection.execute("UPDATE users SET role = 'ADMIN', version = version + 1, updated_at = \(now) WHERE id = \(existing.id)")
+        // Whoever registered an address first, without proving it is theirs, must not become the
+        // admin by the operator naming that address.
+        guard existing.emailVerified || force else { throw AdminPromotionRefused(email: registration.email) }
+        let hasher = PasswordHasher(cost: bcryptCost)
+        var unchanged = false
+        if existing.role == "ADMIN", let current = existing.passwordHash {
+            unchanged = try await hasher.verify(registration.password, hash: current)
+        }
+        let hash = try await hasher.hash(registration.password)
+        try await hasher.shutdown()
+        if unchanged { return (false, existing.id) } // already this admin, with this password
+        _ = try await database.transaction { connection in
+            // The account is the operator's from now on: their password, and no session of before.
+            try connection.execute(
+                """
+                UPDATE users SET role = 'ADMIN', password_hash = \(hash), version = version + 1, updated_at = \(now)
+                WHERE id = \(existing.id)
+                """)
+            try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(existing.id) AND revoked_at IS NULL")
+            if existing.role != "ADMIN" {
                 try Outbox.enqueue(
                     CloudEvent(
                         IdentityUserRoleChangedV1(userId: existing.id.lowercased, role: "ADMIN", previousRole: existing.role, changedBy: existing.id.lowercased, changedAt: now),
@@ -75,4 +92,13 @@ public func createAdmin(
         id: UUIDv7.make(at: now), email: registration.email, name: registration.name, passwordHash: hash, role: "ADMIN",
         emailVerified: true, refreshTokenHash: TokenIssuer.newRefreshToken().hash, verification: nil, verificationURL: { $0 }, now: now)
     return (true, user.id)
+}
+
+/// `syllabus admin create` named an address someone registered without verifying it.
+public struct AdminPromotionRefused: Error, CustomStringConvertible {
+    public let email: String
+    public var description: String {
+        "\(email) belongs to an account whose address was never verified: anyone could have registered it. "
+            + "Verify it first, or pass --force to take the account over (its password is replaced and its sessions end)."
+    }
 }
