@@ -171,7 +171,7 @@ let package = Package(
                 ],
                 swiftSettings: swiftSettings
             ),
-            .testTarget(name: "IdentityTests", dependencies: ["Identity"], swiftSettings: swiftSettings),
+            .testTarget(name: "IdentityTests", dependencies: ["Identity", "ServiceKit"], swiftSettings: swiftSettings),
             .testTarget(name: "BillingTests", dependencies: ["Billing", "ServiceKit", "Database", "TestSupport"], swiftSettings: swiftSettings),
             .testTarget(name: "CourseRulesTests", dependencies: ["CourseRules"], swiftSettings: swiftSettings),
             .testTarget(name: "ContentTests", dependencies: ["Content", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),

@@ -46,6 +46,9 @@ public enum DatabaseError: Error, CustomStringConvertible {
     case decoding(column: String, message: String)
     /// The pool was shut down.
     case shutdown
+    /// A text parameter holds a NUL character, which Postgres text cannot store: refused before
+    /// it reaches the server rather than cut short at the C boundary. `index` is 1-based (`$n`).
+    case nulInParameter(index: Int)
 
     public var sqlState: SQLState? {
         switch self {
@@ -73,6 +76,7 @@ public enum DatabaseError: Error, CustomStringConvertible {
         case .connection(let message): "connection error: \(message)"
         case .decoding(let column, let message): "cannot decode column \(column): \(message)"
         case .shutdown: "the database pool is shut down"
+        case .nulInParameter(let index): "parameter $\(index) contains a NUL character"
         }
     }
 }

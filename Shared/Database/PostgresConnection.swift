@@ -83,6 +83,10 @@ public final class PostgresConnection {
     @discardableResult
     public func execute(_ query: Query) throws -> QueryResult {
         guard let handle else { throw DatabaseError.connection("not connected") }
+        // A C string ends at the first NUL: the server would store a value the caller never sent.
+        if let index = query.binds.firstIndex(where: { $0?.utf8.contains(0) == true }) {
+            throw DatabaseError.nulInParameter(index: index + 1)
+        }
         let result: OpaquePointer? = withOptionalCStrings(query.binds) { values in
             PQexecParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
         }

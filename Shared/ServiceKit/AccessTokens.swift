@@ -50,17 +50,18 @@ public struct AuthenticatedUser: Sendable, Equatable {
 /// to identity.
 public struct TokenVerifier: Sendable {
     private let keys: JWTKeyCollection
-    /// Whether a user has been deleted (their tokens are refused until they expire anyway).
-    private let isDeleted: @Sendable (UUID) async throws -> Bool
+    /// Why a token of this user, issued at this time, no longer counts (the account is gone, or
+    /// its role changed after the token was issued), or nil when it still does.
+    private let revoked: @Sendable (UUID, Date) async throws -> String?
 
-    public init(keys: JWTKeyCollection, isDeleted: @escaping @Sendable (UUID) async throws -> Bool = { _ in false }) {
+    public init(keys: JWTKeyCollection, revoked: @escaping @Sendable (UUID, Date) async throws -> String? = { _, _ in nil }) {
         self.keys = keys
-        self.isDeleted = isDeleted
+        self.revoked = revoked
     }
 
-    /// The same keys, refusing the tokens of users `isDeleted` says are gone.
-    public func refusingDeleted(_ isDeleted: @escaping @Sendable (UUID) async throws -> Bool) -> TokenVerifier {
-        TokenVerifier(keys: keys, isDeleted: isDeleted)
+    /// The same keys, refusing the tokens `revoked` names a reason for.
+    public func refusing(_ revoked: @escaping @Sendable (UUID, Date) async throws -> String?) -> TokenVerifier {
+        TokenVerifier(keys: keys, revoked: revoked)
     }
 
     /// A verifier for the keys of a JWKS document.
@@ -87,7 +88,7 @@ public struct TokenVerifier: Sendable {
         guard let id = UUID(uuidString: claims.sub.value) else {
             throw Problem.invalidToken("the subject is not a user id")
         }
-        if try await isDeleted(id) { throw Problem.invalidToken("the account no longer exists") }
+        if let reason = try await revoked(id, claims.iat.value) { throw Problem.invalidToken(reason) }
         return AuthenticatedUser(id: id, role: claims.role)
     }
 

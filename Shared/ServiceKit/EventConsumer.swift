@@ -240,7 +240,7 @@ public final class EventConsumerService: Service, Sendable {
     private func failed(_ message: IncomingMessage, error: any Error) async {
         let previous = Int(message.properties.headers[Header.attempts]?.intValue ?? 0)
         let attempt = previous + 1
-        let permanent = error is ConsumeFailure || error is Forged
+        let permanent = error is ConsumeFailure || error is Forged || Self.isNUL(error)
         let decision = permanent ? .deadLetter : retry.decision(afterFailedAttempt: attempt)
         let now = RFC3339.format(Date())
         var properties = message.properties
@@ -258,7 +258,7 @@ public final class EventConsumerService: Service, Sendable {
             target = "\(queue).dlq"
             properties.headers[Header.deadLetteredAt] = .string(now)
             properties.headers[Header.reason] = .string(
-                error is Forged ? Self.forgedReason : error is ConsumeFailure ? "undecodable" : "failed")
+                error is Forged ? Self.forgedReason : error is ConsumeFailure || Self.isNUL(error) ? "undecodable" : "failed")
             if error is Forged { properties.headers[Header.exchange] = .string(message.exchange) }
             logger.error("event dead-lettered", metadata: ["error": "\(error)", "attempts": "\(attempt)", "messageId": "\(message.properties.messageID ?? "-")"])
         }
@@ -274,6 +274,12 @@ public final class EventConsumerService: Service, Sendable {
             logger.warning("could not republish a failed event; requeueing", metadata: ["target": "\(target)", "error": "\(error)"])
             consumer.reject(message, requeue: true)
         }
+    }
+
+    /// A payload with a NUL in a value the handler stores can never be applied.
+    static func isNUL(_ error: any Error) -> Bool {
+        if case DatabaseError.nulInParameter = ((error as? HandlerFailure)?.underlying ?? error) { return true }
+        return false
     }
 
     private func apply(_ message: IncomingMessage, header: CloudEventHeader, handlers: [EventHandler]) async throws {

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Hummingbird
 import Logging
@@ -155,6 +156,9 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 .response(from: request, context: context)
         } catch let error as DecodingError {
             return try Problem.malformed(Self.describe(error)).response(from: request, context: context)
+        } catch DatabaseError.nulInParameter {
+            // Whatever the route passed on (a query parameter, a header, a path segment) held a NUL.
+            return try NULRefusalMiddleware<Context>.problem.response(from: request, context: context)
         } catch {
             // The route's template, not the path: a path may hold a secret (a calendar feed's token).
             context.logger.error("unhandled error", metadata: ["error": "\(error)", "route": "\(request.method) \(context.endpointPath ?? "(no route)")"])

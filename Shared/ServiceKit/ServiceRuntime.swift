@@ -39,12 +39,13 @@ public struct ServiceRuntime: Sendable {
     }
 
     /// The access-token verifier of every service: the configured key set (`JWT_JWKS_FILE`), and
-    /// the service's own tombstones, so a deleted user's tokens are refused.
+    /// the service's own projection of who was deleted and whose role changed, so a deleted
+    /// user's tokens and tokens issued before a role change are refused on the next request.
     public func tokenVerifier() async throws -> TokenVerifier {
         guard let file = configuration.jwksFile else { throw ConfigurationError.missing("JWT_JWKS_FILE") }
         let database = self.database
-        return try await TokenVerifier.jwks(file: file).refusingDeleted { id in
-            try await database.withConnection { try Tombstones.isDeleted(id, on: $0) }
+        return try await TokenVerifier.jwks(file: file).refusing { id, issuedAt in
+            try await database.withConnection { try AccessRevocations.reason(id, issuedAt: issuedAt, on: $0) }
         }
     }
 

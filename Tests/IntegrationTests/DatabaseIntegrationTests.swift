@@ -4,6 +4,20 @@ import Testing
 import TestSupport
 
 @Suite struct DatabaseIntegrationTests {
+    /// A C string ends at NUL: a parameter holding one is refused, never stored cut short.
+    @Test func aTextParameterWithNULIsRefusedNotTruncated() async throws {
+        try await withTemporarySchema { pool, _ in
+            try await pool.execute("CREATE TABLE notes (body text NOT NULL)")
+            do {
+                try await pool.execute("INSERT INTO notes (body) VALUES (\("kept\u{0}dropped"))")
+                Issue.record("a NUL parameter was accepted")
+            } catch DatabaseError.nulInParameter(let index) {
+                #expect(index == 1)
+            }
+            #expect(try await pool.query("SELECT count(*) AS n FROM notes").first?.decode("n", as: Int.self) == 0, "nothing was written")
+        }
+    }
+
     @Test func poolRunsConcurrentWorkOnEveryConnection() async throws {
         try await withTemporarySchema(poolSize: 4) { pool, _ in
             try await pool.execute("CREATE TABLE hits (n int8 NOT NULL)")

@@ -15,6 +15,9 @@ import Testing
         router.get("/invalid") { _, _ -> String in
             throw Problem.validation([FieldError(field: "email", code: "invalid_email", message: "bad")])
         }
+        router.get("/query") { request, _ -> String in
+            request.uri.queryParameters.get("q") ?? ""
+        }
         router.get("/boom") { _, _ -> String in
             struct Secret: Error {}
             throw Secret()
@@ -66,6 +69,22 @@ import Testing
             try await client.execute(uri: "/echo", method: .post, body: ByteBuffer(string: #"{"name":"\\u0000"}"#)) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == #"\u0000"#)
+            }
+        }
+    }
+
+    @Test func aNULInTheQueryOrAHeaderIsRefusedNotCutShort() async throws {
+        try await app().test(.router) { client in
+            for uri in ["/query?q=a%00b", "/query?q=a%2500b%00", "/query%00?q=a"] {
+                try await client.execute(uri: uri, method: .get) { response in
+                    #expect(response.status == .badRequest, "\(uri)")
+                    let body = try json(response.body)
+                    #expect(body["code"] as? String == "invalid_character", "\(uri)")
+                }
+            }
+            try await client.execute(uri: "/query?q=a%0Ab", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == "a\nb")
             }
         }
     }
