@@ -14,6 +14,7 @@ public enum EventCatalog {
         IdentityPasswordResetRequestedV2.eventType,
         IdentityEmailVerificationLinkV1.eventType,
         IdentityPasswordResetLinkV1.eventType,
+        IdentityEmailChangeRequestedV1.eventType,
         NotificationsConsentChangedV1.eventType,
         NotificationsEmailSentV1.eventType,
         NotificationsEmailFailedV1.eventType,
@@ -60,15 +61,17 @@ public enum EventCatalog {
     /// has a handler for each (an event without one is dead-lettered).
     public static let subscriptions: [ServiceName: [EventType]] = [
         .identity: [NotificationsConsentChangedV1.eventType],
-        .billing: [IdentityUserAccessOverrideChangedV1.eventType, IdentityUserDeletedV1.eventType],
+        .billing: [IdentityUserAccessOverrideChangedV1.eventType, IdentityUserRoleChangedV1.eventType, IdentityUserDeletedV1.eventType],
         .content: [
             IdentityUserProfileUpdatedV1.eventType,
+            IdentityUserRoleChangedV1.eventType,
             IdentityUserDeletedV1.eventType,
             BillingEntitlementChangedV1.eventType,
             ProgressModuleCompletedV1.eventType,
             ProgressModuleReopenedV1.eventType,
         ],
         .progress: [
+            IdentityUserRoleChangedV1.eventType,
             IdentityUserDeletedV1.eventType,
             BillingEntitlementChangedV1.eventType,
             ContentCourseOutlineChangedV1.eventType,
@@ -84,6 +87,7 @@ public enum EventCatalog {
             IdentityUserDeletedV1.eventType,
             IdentityEmailVerificationLinkV1.eventType,
             IdentityPasswordResetLinkV1.eventType,
+            IdentityEmailChangeRequestedV1.eventType,
             BillingSubscriptionActivatedV1.eventType,
             BillingSubscriptionUpdatedV1.eventType,
             BillingSubscriptionCanceledV1.eventType,
@@ -100,6 +104,7 @@ public enum EventCatalog {
         .analytics: [
             IdentityUserRegisteredV1.eventType,
             IdentityUserProfileUpdatedV1.eventType,
+            IdentityUserRoleChangedV1.eventType,
             IdentityUserDeletedV1.eventType,
             ProgressLessonStartedV1.eventType,
             ProgressLessonCompletedV1.eventType,

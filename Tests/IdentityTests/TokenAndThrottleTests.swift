@@ -38,29 +38,6 @@ import Testing
     }
 }
 
-@Suite struct LoginThrottleTests {
-    let throttle = LoginThrottle()
-    let now = Date(timeIntervalSince1970: 1_800_000_000)
-
-    @Test func allowsUnderTheLimits() {
-        let keys = throttle.keys(email: " Ada@Example.com", address: "10.0.0.1")
-        #expect(keys == ["email:ada@example.com", "addr:10.0.0.1"])
-        #expect(throttle.retryAfter(failures: [keys[0]: (4, now.addingTimeInterval(-60))], keys: keys, now: now) == nil)
-    }
-
-    @Test func refusesAtTheAccountLimitUntilTheOldestFailureLeavesTheWindow() {
-        let keys = throttle.keys(email: "ada@example.com", address: "10.0.0.1")
-        let wait = throttle.retryAfter(failures: [keys[0]: (5, now.addingTimeInterval(-300))], keys: keys, now: now)
-        #expect(wait == 600, "15 minutes from the oldest failure, 5 minutes ago")
-    }
-
-    @Test func addressLimitIsHigherAndCountsAcrossAccounts() {
-        let keys = throttle.keys(email: "x@example.com", address: "10.0.0.9")
-        #expect(throttle.retryAfter(failures: [keys[1]: (19, now)], keys: keys, now: now) == nil)
-        #expect(throttle.retryAfter(failures: [keys[1]: (20, now)], keys: keys, now: now) == 900)
-    }
-}
-
 @Suite struct ProfileValidationTests {
     func patch(_ json: String) throws -> ProfileController.ProfilePatch {
         try JSONDecoder().decode(ProfileController.ProfilePatch.self, from: Data(json.utf8))
@@ -78,5 +55,14 @@ import Testing
         let errors = ProfileController.validate(try patch(
             #"{"timeZone": "Atlantis/Capital", "weeklyHours": -1, "skillLevel": "guru", "email": "no", "name": " "}"#))
         #expect(Set(errors.map(\.field)) == ["timeZone", "weeklyHours", "skillLevel", "email", "name"])
+    }
+}
+
+@Suite struct EmailChangePatchTests {
+    @Test func readsTheCurrentPassword() throws {
+        let patch = try JSONDecoder().decode(
+            ProfileController.ProfilePatch.self, from: Data(#"{"email": "new@example.com", "currentPassword": "secret words"}"#.utf8))
+        #expect(patch.currentPassword == "secret words")
+        #expect(ProfileController.validate(patch).isEmpty)
     }
 }

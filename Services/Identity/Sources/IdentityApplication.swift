@@ -19,28 +19,48 @@ public func buildIdentityApplication(_ configuration: ServiceConfiguration) asyn
     let tokens = try await TokenIssuer(signingKey: signingKey, verificationKeys: retiring)
     let users = UserRepository(database: runtime.database)
     let database = runtime.database
-    let verifier = try await TokenVerifier.jwks(tokens.jwks).refusingDeleted { id in
-        try await database.withConnection { try Tombstones.isDeleted(id, on: $0) }
+    let verifier = try await TokenVerifier.jwks(tokens.jwks).refusing { id, issuedAt in
+        try await database.withConnection { try AccessRevocations.reason(id, issuedAt: issuedAt, on: $0) }
     }
-    let hasher = PasswordHasher(cost: UInt8(clamping: configuration.int("bcrypt.cost", default: 12)))
-    let settings = IdentitySettings(
+    let threads = configuration.int("bcrypt.threads", default: 2)
+    let hasher = PasswordHasher(
+        cost: UInt8(clamping: configuration.int("bcrypt.cost", default: 12)), threads: threads,
+        maxQueued: configuration.int("bcrypt.queue", default: threads * 8))
+    if configuration.string("trust.forwarded.for") == "true" {
+        // Silently ignoring it would throttle every client behind a gateway as one.
+        throw ConfigurationError.invalid("IDENTITY_TRUST_FORWARDED_FOR was replaced by IDENTITY_TRUSTED_PROXIES (the gateway's addresses or networks)")
+    }
+    let clientAddresses: ClientAddressResolver
+    do {
+        clientAddresses = try ClientAddressResolver(
+            configuration: configuration.string("trusted.proxies") ?? "", variable: configuration.variableName("trusted.proxies"))
+    } catch let error as ClientAddressResolver.InvalidProxy {
+        throw ConfigurationError.invalid(error.description)
+    }
+    var settings = IdentitySettings(
         publicURL: configuration.string("public.url", default: "http://\(configuration.host):\(configuration.port)"),
-        trustForwardedFor: configuration.string("trust.forwarded.for") == "true")
+        clientAddresses: clientAddresses)
+    settings.throttle.perAccountAndAddress = configuration.int("throttle.account.address", default: settings.throttle.perAccountAndAddress)
+    settings.throttle.perAccount = configuration.int("throttle.account", default: settings.throttle.perAccount)
+    settings.throttle.perAddress = configuration.int("throttle.address", default: settings.throttle.perAddress)
+    let counters = AttemptCounters(database: runtime.database)
 
     let router = ServiceRuntime.router(context: IdentityRequestContext.self)
     let auth = AuthController(
-        users: users, hasher: hasher, tokens: tokens, verifier: verifier, settings: settings,
+        users: users, hasher: hasher, tokens: tokens, verifier: verifier, settings: settings, counters: counters,
         decoyHash: try await hasher.hash(UUID().uuidString))
     auth.add(to: router)
     OAuthController(users: users, auth: auth, providers: try OAuthProvider.configured(configuration)).add(to: router)
-    ProfileController(users: users, verifier: verifier, settings: settings).add(to: router)
+    ProfileController(users: users, verifier: verifier, settings: settings, auth: auth).add(to: router)
     AdminController(users: users, verifier: verifier).add(to: router)
     let consumer = try runtime.consumer([
         EventHandler(NotificationsConsentChangedV1.self, name: "profile.consent") { event, connection in
             try users.applyConsent(event, on: connection)
         },
     ])
-    return runtime.application(router: router, consumer: consumer, openAPI: IdentityOpenAPI.document)
+    return runtime.application(
+        router: router, consumer: consumer, services: [IdentityHousekeeping(counters: counters, logger: runtime.logger)],
+        openAPI: IdentityOpenAPI.document)
 }
 
 /// Creates an admin account (or makes an existing account an admin): the first admin of a
@@ -75,6 +95,7 @@ public func createAdmin(
                 WHERE id = \(existing.id)
                 """)
             try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(existing.id) AND revoked_at IS NULL")
+            try AccessRevocations.revoke(existing.id, before: now, on: connection)
             if existing.role != "ADMIN" {
                 try Outbox.enqueue(
                     CloudEvent(

@@ -116,5 +116,31 @@ public enum IdentityMigrations {
                 DELETE FROM outbox
                 WHERE routing_key IN ('identity.email.verification_requested.v1', 'identity.password.reset_requested.v1');
                 """),
+        AccessRevocations.migration(version: 8),
+        Migration(
+            version: 9, name: "attempt counters, pending email changes",
+            sql: """
+                -- Attempts reserved against a limit: one row per key and fixed window, incremented
+                -- atomically before the work (bcrypt, mail) is done. Replaces login_failures.
+                CREATE TABLE attempt_counters (
+                    key text NOT NULL CHECK (length(key) <= 200),
+                    window_start timestamptz NOT NULL,
+                    count integer NOT NULL CHECK (count >= 0),
+                    expires_at timestamptz NOT NULL,
+                    PRIMARY KEY (key, window_start)
+                );
+                CREATE INDEX attempt_counters_expiry ON attempt_counters (expires_at);
+                DROP TABLE login_failures;
+                CREATE INDEX oauth_states_expiry ON oauth_states (expires_at);
+                CREATE INDEX one_time_tokens_expiry ON one_time_tokens (expires_at);
+
+                -- A new address waits here until the link sent to it is followed; until then the
+                -- account signs in and resets its password with the old one.
+                ALTER TABLE users ADD COLUMN pending_email text CHECK (length(pending_email) <= 320);
+                -- `revert_email`: the link mailed to the old address, which takes the account back.
+                ALTER TABLE one_time_tokens DROP CONSTRAINT one_time_tokens_purpose_check;
+                ALTER TABLE one_time_tokens ADD CONSTRAINT one_time_tokens_purpose_check
+                    CHECK (purpose IN ('verify_email', 'reset_password', 'revert_email'));
+                """),
     ]
 }

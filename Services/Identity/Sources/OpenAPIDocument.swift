@@ -43,9 +43,12 @@ paths:
         Creates the user (role `USER`, email not verified) and a first session, and answers with
         tokens. The name and the email are trimmed; the email is compared without case, and a
         second account for the same address is refused with 409 `email_taken`. Publishes
-        `identity.user.registered.v1` and `identity.email.verification_requested.v1` (a
+        `identity.user.registered.v1` and `identity.email.verification_requested.v2` (a
         verification link valid for 48 hours). Registering is not a sign-in: no
         `identity.user.logged_in.v1`, and `lastLoginAt` stays unset.
+
+        Valid requests are counted per client address (100 per 15-minute window by default):
+        past that, 429 `too_many_attempts` with `Retry-After`.
       tags: [auth]
       requestBody:
         required: true
@@ -78,7 +81,9 @@ paths:
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
+        "429": { $ref: "#/components/responses/TooManyAttempts" }
         "500": { $ref: "#/components/responses/InternalError" }
+        "503": { $ref: "#/components/responses/Busy" }
   /v1/auth/login:
     post:
       operationId: login
@@ -87,12 +92,18 @@ paths:
         Checks the password (the email is compared without case) and opens a new session.
         Publishes `identity.user.logged_in.v1` (`method` = `password`) and sets `lastLoginAt`.
 
-        Failed sign-ins are throttled over a sliding 15-minute window: 5 failures for one email
-        address (whether or not an account has it) or 20 from one client address refuse further
-        attempts, even with the right password, with 429 `too_many_attempts` and `Retry-After`
-        (seconds until the oldest counted failure leaves the window). A successful sign-in clears
-        the failures of its email address. The client address is the connection's, or the first
-        `X-Forwarded-For` entry when identity is configured to trust that header.
+        Every attempt is counted before the password is checked, atomically and shared by every
+        replica, in fixed 15-minute windows, under three limits (the defaults): 5 for one email
+        address (whether or not an account has it) from one client address, 20 for one email
+        address from all addresses, and 100 from one client address over all email addresses.
+        Past any of them the attempt is refused, even with the right password, with 429
+        `too_many_attempts` and `Retry-After` (seconds until that window ends). A successful
+        sign-in is not counted, and clears its email address's count from its client address; so
+        wrong guesses from one address lock neither another account nor a whole address out.
+
+        The client address is the connection's; only when the connection comes from a configured
+        proxy (`IDENTITY_TRUSTED_PROXIES`) is it the right-most `X-Forwarded-For` entry that is
+        not such a proxy. IPv6 clients are counted by their /64.
       tags: [auth]
       requestBody:
         required: true
@@ -124,16 +135,9 @@ paths:
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
-        "429":
-          description: Too many failed sign-ins for this email or from this address (`too_many_attempts`)
-          headers:
-            Retry-After:
-              description: Seconds to wait
-              schema: { type: integer, minimum: 1 }
-          content:
-            application/problem+json:
-              schema: { $ref: "#/components/schemas/Problem" }
+        "429": { $ref: "#/components/responses/TooManyAttempts" }
         "500": { $ref: "#/components/responses/InternalError" }
+        "503": { $ref: "#/components/responses/Busy" }
   /v1/auth/refresh:
     post:
       operationId: refresh
@@ -205,6 +209,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: How many sessions were ended
           content:
@@ -223,8 +228,10 @@ paths:
       description: |
         The link mailed after sign-up, after an email change and on request. It works once, for 48
         hours, only while it is the newest link of the user, and only while the account still has
-        the address it was sent to. Marks the email verified and publishes
-        `identity.user.profile_updated.v1`. No access token needed.
+        the address it was sent to (as its email or as its pending new email). Marks the email
+        verified and publishes `identity.user.profile_updated.v1`; a link sent to a pending new
+        address makes that address the account's email (for sign-in and resets) from now on.
+        No access token needed.
       tags: [auth]
       parameters:
         - $ref: "#/components/parameters/LinkToken"
@@ -235,6 +242,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/User" }
         "400": { $ref: "#/components/responses/InvalidLink" }
+        "409": { $ref: "#/components/responses/EmailTakenMeanwhile" }
         "422": { $ref: "#/components/responses/LinkTokenRequired" }
         "500": { $ref: "#/components/responses/InternalError" }
     post:
@@ -274,6 +282,7 @@ paths:
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
+        "409": { $ref: "#/components/responses/EmailTakenMeanwhile" }
         "422": { $ref: "#/components/responses/LinkTokenRequired" }
         "500": { $ref: "#/components/responses/InternalError" }
   /v1/auth/verify-email/resend:
@@ -281,17 +290,20 @@ paths:
       operationId: resendVerification
       summary: Send a new verification link
       description: |
-        When the caller's email is not verified yet, makes a new 48-hour link (the previous one
-        stops working) and publishes `identity.email.verification_requested.v1`. When it is
-        verified already, does nothing. 202 either way. No request body.
+        When the caller has a pending new email, makes a new 48-hour link for it; else, when the
+        caller's email is not verified yet, for that. The previous link stops working, and
+        `identity.email.verification_requested.v2` is published. Otherwise does nothing. 202
+        either way. No request body. Counted per client address (100 per 15 minutes by default).
       tags: [auth]
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "202":
           description: Accepted
         "401": { $ref: "#/components/responses/Unauthenticated" }
         "404": { $ref: "#/components/responses/UserNotFound" }
+        "429": { $ref: "#/components/responses/TooManyAttempts" }
         "500": { $ref: "#/components/responses/InternalError" }
   /v1/auth/password-reset:
     post:
@@ -299,9 +311,12 @@ paths:
       summary: Ask for a password reset link
       description: |
         When an account has this email (compared without case), makes a reset link valid for one
-        hour (the previous one stops working) and publishes `identity.password.reset_requested.v1`,
+        hour (the previous one stops working) and publishes `identity.password.reset_requested.v2`,
         which notifications mails. Always 202, so whether an account exists is not revealed.
         Accounts without a password (OAuth only) get a link too, and can set a password with it.
+        At most three links an hour are made for one email address (further requests are answered
+        the same and mail nothing). Requests are counted per client address (100 per 15 minutes
+        by default): past that, 429 `too_many_attempts`.
       tags: [auth]
       requestBody:
         required: true
@@ -321,6 +336,7 @@ paths:
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
+        "429": { $ref: "#/components/responses/TooManyAttempts" }
         "500": { $ref: "#/components/responses/InternalError" }
   /v1/auth/password-reset/confirm:
     post:
@@ -330,7 +346,9 @@ paths:
         The mailed link is `/v1/auth/password-reset/confirm?token=…`; the client posts that token
         in the body (the query string is not read) with the new password. The token works once,
         for one hour, and only while it is the newest reset link of the user. Sets the password and
-        ends every session of the user. Publishes nothing.
+        ends every session of the user. Publishes nothing. The token is checked and taken before
+        the new password is hashed, so an invalid token costs no hashing; when the hashing queue
+        is full (503 `busy`) the token is given back and works again.
       tags: [auth]
       requestBody:
         required: true
@@ -360,6 +378,83 @@ paths:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
         "500": { $ref: "#/components/responses/InternalError" }
+        "503": { $ref: "#/components/responses/Busy" }
+  /v1/auth/email-change/revert:
+    get:
+      operationId: checkEmailRevert
+      summary: Whether an email-change revert link can still be used
+      description: |
+        The link for the old address after an email change is
+        `/v1/auth/email-change/revert?token=…`; a page opened from it asks here first. Asking does
+        not use the link up.
+      tags: [auth]
+      parameters:
+        - $ref: "#/components/parameters/LinkToken"
+      responses:
+        "200":
+          description: The link can be used
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [valid, email, expiresAt]
+                properties:
+                  valid: { type: boolean, const: true }
+                  email: { type: string, format: email, description: The address the account would get back }
+                  expiresAt: { type: string, format: date-time }
+        "400": { $ref: "#/components/responses/InvalidLink" }
+        "422": { $ref: "#/components/responses/LinkTokenRequired" }
+        "500": { $ref: "#/components/responses/InternalError" }
+    post:
+      operationId: revertEmailChange
+      summary: Take the account back to the address it had before an email change
+      description: |
+        For the owner of the old address, when they did not ask for the change. The account's
+        email becomes that address again (verified), a pending change is dropped, every session
+        ends, the password is removed and providers linked since the change are unlinked (whoever
+        made the change knew the password), and a reset link is mailed to the restored address
+        (`identity.password.reset_requested.v2`) to set a new password. Publishes
+        `identity.user.profile_updated.v1`. The link works once, for seven days; links of later
+        changes stop working, those of earlier ones do not. The `token` query parameter is used
+        when present (the body is then not read); otherwise the body must be `{token}`.
+      tags: [auth]
+      parameters:
+        - name: token
+          in: query
+          required: false
+          description: The token of the link; when present the body is not read
+          schema: { type: string, maxLength: 200 }
+      requestBody:
+        required: false
+        description: Required when there is no `token` query parameter
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [token]
+              properties:
+                token: { type: string, minLength: 1, maxLength: 200 }
+      responses:
+        "200":
+          description: Reverted; the user as they are now
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/User" }
+        "400":
+          description: |
+            `invalid_link` — the token was used already, has expired or a later revert made it
+            void; `malformed_request` — there is no `token` query parameter and the body is not
+            valid JSON, or its `token` is not a string
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "409":
+          description: Another account has the old address now (`email_taken`); nothing changed
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "422": { $ref: "#/components/responses/LinkTokenRequired" }
+        "500": { $ref: "#/components/responses/InternalError" }
   /v1/auth/oauth/{provider}/start:
     get:
       operationId: oauthStart
@@ -367,10 +462,13 @@ paths:
       description: |
         Redirects the browser to the provider's authorization endpoint (authorization code flow)
         with a fresh single-use `state` and a PKCE S256 challenge, both remembered for ten minutes.
+        Counted per client address (100 per 15 minutes by default): past that, 429
+        `too_many_attempts`.
       tags: [oauth]
       parameters:
         - $ref: "#/components/parameters/Provider"
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "302":
           description: To the provider
           headers:
@@ -380,6 +478,7 @@ paths:
             Cache-Control:
               schema: { type: string, const: no-store }
         "404": { $ref: "#/components/responses/UnknownProvider" }
+        "429": { $ref: "#/components/responses/TooManyAttempts" }
         "500": { $ref: "#/components/responses/InternalError" }
   /v1/auth/oauth/{provider}/callback:
     get:
@@ -462,6 +561,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The caller
           content:
@@ -477,9 +577,16 @@ paths:
         Every property is optional; only those present change. `null` clears the nullable ones;
         for `name`, `email`, `marketingOptOut` and `onboardingComplete` it is ignored. All fields
         are checked before anything is written. When anything changed, publishes
-        `identity.user.profile_updated.v1` (the whole profile). A new email address (compared
-        without case) becomes unverified and gets a verification link
-        (`identity.email.verification_requested.v1`, to the new address).
+        `identity.user.profile_updated.v1` (the whole profile).
+
+        A new email address (compared without case) needs `currentPassword`, checked under the
+        sign-in limits. It does not replace the account's email at once: it is kept as
+        `pendingEmail` and gets a verification link (48 hours,
+        `identity.email.verification_requested.v2`); the account signs in and resets its
+        password with its current address until that link is followed. The current address gets
+        a revert link (seven days, `/v1/auth/email-change/revert`). Sending the account's own
+        address (in any case) drops a pending change; an address differing only in case replaces
+        the email at once.
       tags: [profile]
       security:
         - bearerAuth: []
@@ -496,22 +603,33 @@ paths:
               schema: { $ref: "#/components/schemas/User" }
         "400": { $ref: "#/components/responses/MalformedRequest" }
         "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403":
+          description: |
+            A new email with a wrong `currentPassword` (`invalid_password`), or for an account
+            that has no password (`password_not_set`: set one with a password reset first)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
         "404": { $ref: "#/components/responses/UserNotFound" }
         "409":
-          description: Another account has this email (`email_taken`)
+          description: |
+            Another account has this email (`email_taken`), or the account's email changed while
+            the request was checked (`email_changed`)
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
         "422":
           description: |
             `validation_failed`, every bad field listed: `name` `required` / `too_long`; `email`
-            `invalid_email`; `timeZone` `invalid_time_zone`; `userType`, `experienceLevel`,
-            `skillLevel`, `learningStyle` `invalid_choice`; `buildGoal` `too_long`; `weeklyHours`
-            `out_of_range`
+            `invalid_email`; `currentPassword` `required` (a new email without it);
+            `timeZone` `invalid_time_zone`; `userType`, `experienceLevel`, `skillLevel`,
+            `learningStyle` `invalid_choice`; `buildGoal` `too_long`; `weeklyHours` `out_of_range`
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
+        "429": { $ref: "#/components/responses/TooManyAttempts" }
         "500": { $ref: "#/components/responses/InternalError" }
+        "503": { $ref: "#/components/responses/Busy" }
     delete:
       operationId: deleteMe
       summary: Delete the caller's account
@@ -525,6 +643,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
           description: Deleted
         "401": { $ref: "#/components/responses/Unauthenticated" }
@@ -561,6 +680,7 @@ paths:
           description: The `nextCursor` of the previous page
           schema: { type: string, format: uuid }
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: A page of users
           content:
@@ -586,6 +706,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The user
           content:
@@ -606,6 +727,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
           description: Deleted
         "401": { $ref: "#/components/responses/Unauthenticated" }
@@ -674,6 +796,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The audit trail
           content:
@@ -741,6 +864,7 @@ paths:
       description: The current signing key first, then any keys being retired.
       tags: [auth]
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: A JWKS document (RFC 7517)
           headers:
@@ -860,6 +984,33 @@ components:
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
+    EmailTakenMeanwhile:
+      description: |
+        The link was for a new address that another account has taken since (`email_taken`); the
+        account keeps its current email
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    TooManyAttempts:
+      description: Too many attempts of this kind, for this account or from this client address (`too_many_attempts`)
+      headers:
+        Retry-After:
+          description: Seconds until the limit's window ends
+          schema: { type: integer, minimum: 1 }
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    Busy:
+      description: |
+        Too many passwords are waiting to be hashed (`busy`); nothing was done (a sign-in attempt
+        is not counted, a reset link still works)
+      headers:
+        Retry-After:
+          description: Seconds to wait
+          schema: { type: integer, minimum: 1 }
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
     Unauthenticated:
       description: |
         `unauthenticated` — no `Authorization: Bearer` header, or another scheme; `invalid_token`
@@ -878,7 +1029,16 @@ components:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
     MalformedRequest:
-      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
+      description: |
+        The body is not valid JSON, or a property has the wrong type (`malformed_request`); or text
+        in the path, the query, a header or the body holds a NUL character (`invalid_character`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidCharacter:
+      description: |
+        Text in the path, the query, a header or the body holds a NUL character, which is refused
+        rather than stored cut short (`invalid_character`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -909,6 +1069,11 @@ components:
         weeklyHours: { type: integer, minimum: 0, maximum: 168 }
         lastLoginAt: { type: string, format: date-time, description: The last sign-in; left out before the first }
         createdAt: { type: string, format: date-time }
+        pendingEmail:
+          type: string
+          format: email
+          description: A new address waiting for its verification link to be followed; left out when there is none
+
     UserType:
       type: string
       enum: [SOLO_BUILDER, EXPERIENCED_DEV, TEAM_LEAD, STUDENT, OTHER]
@@ -926,7 +1091,8 @@ components:
       description: Every property optional; only those present change.
       properties:
         name: { type: [string, "null"], description: "1 to 200 characters once trimmed; `null` is ignored" }
-        email: { type: [string, "null"], format: email, description: "Trimmed; a new address must be verified again; `null` is ignored" }
+        email: { type: [string, "null"], format: email, description: "Trimmed; a new address needs `currentPassword` and becomes the account's once verified; `null` is ignored" }
+        currentPassword: { type: [string, "null"], description: "The account's password; required with a new `email`, otherwise ignored" }
         marketingOptOut: { type: [boolean, "null"], description: "`null` is ignored" }
         onboardingComplete: { type: [boolean, "null"], description: "`null` is ignored" }
         timeZone: { type: [string, "null"], description: An IANA time zone such as `Europe/London`; `null` clears it }

@@ -274,3 +274,30 @@ public struct IdentityPasswordResetLinkV1: DomainEvent {
 
     public var subject: String { userId }
 }
+
+/// `identity.email.change_requested.v1`, private: a user asked to change their sign-in address;
+/// send the EMAIL_CHANGE_REQUESTED mail to the current (old) address, with the link that takes
+/// the account back. Travels like `identity.password.reset_link.v1`.
+public struct IdentityEmailChangeRequestedV1: DomainEvent {
+    public static let eventType = EventType(producer: .identity, name: "email.change_requested", majorVersion: 1, visibility: .private)
+
+    public var userId: String
+    /// The current address, where the mail goes.
+    public var email: String
+    public var name: String
+    /// The address asked for, not verified yet.
+    public var newEmail: String
+    public var revertUrl: String
+    public var expiresAt: Date
+
+    public init(userId: String, email: String, name: String, newEmail: String, revertUrl: String, expiresAt: Date) {
+        self.userId = userId
+        self.email = email
+        self.name = name
+        self.newEmail = newEmail
+        self.revertUrl = revertUrl
+        self.expiresAt = expiresAt
+    }
+
+    public var subject: String { userId }
+}

@@ -8,19 +8,41 @@ import ServiceKit
 public struct IdentitySettings: Sendable {
     /// The address identity is reached at, for the links in mail.
     public var publicURL: String
-    /// Trust `X-Forwarded-For` (only behind a gateway that sets it).
-    public var trustForwardedFor: Bool
+    /// Who the client is: the peer, or what a trusted proxy says (`IDENTITY_TRUSTED_PROXIES`).
+    public var clientAddresses: ClientAddressResolver
     public var verificationLifetime: TimeInterval = 48 * 3600
     public var resetLifetime: TimeInterval = 3600
-    public var throttle = LoginThrottle()
+    /// The old address's link after an email change: longer than the new address's, so the
+    /// owner can still take the account back after the change was confirmed.
+    public var revertLifetime: TimeInterval = 7 * 24 * 3600
+    public var throttle = Throttle()
 
-    public init(publicURL: String, trustForwardedFor: Bool) {
+    public init(publicURL: String, clientAddresses: ClientAddressResolver = ClientAddressResolver()) {
         self.publicURL = publicURL.withoutTrailingSlash
-        self.trustForwardedFor = trustForwardedFor
+        self.clientAddresses = clientAddresses
     }
 
     func verificationURL(_ token: String) -> String { "\(publicURL)/v1/auth/verify-email?token=\(token)" }
     func resetURL(_ token: String) -> String { "\(publicURL)/v1/auth/password-reset/confirm?token=\(token)" }
+    func revertURL(_ token: String) -> String { "\(publicURL)/v1/auth/email-change/revert?token=\(token)" }
+
+    /// The client's address of a request.
+    func clientAddress(_ request: Request, _ context: IdentityRequestContext) -> String {
+        clientAddresses.resolve(
+            peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: .init("X-Forwarded-For")!])
+    }
+}
+
+extension Problem {
+    /// Too many attempts of one kind; try again after `retryAfter` seconds.
+    static func tooManyAttempts(_ retryAfter: Int, title: String = "Too many attempts; try again later") -> Problem {
+        Problem(.tooManyRequests, code: "too_many_attempts", title: title, headers: [.retryAfter: String(retryAfter)])
+    }
+
+    /// The password hashing queue is full.
+    static let busy = Problem(
+        .serviceUnavailable, code: "busy", title: "Too many requests are being handled; try again in a moment",
+        headers: [.retryAfter: "2"])
 }
 
 /// `/v1/auth/…`: accounts, sign-in and tokens.
@@ -31,6 +53,7 @@ struct AuthController: Sendable {
     let tokens: TokenIssuer
     let verifier: TokenVerifier
     let settings: IdentitySettings
+    let counters: AttemptCounters
     /// A hash to check passwords against when the account does not exist, so that a wrong email
     /// costs as long as a wrong password.
     let decoyHash: String
@@ -47,6 +70,8 @@ struct AuthController: Sendable {
         router.post("/v1/auth/password-reset", use: requestReset)
         router.get("/v1/auth/password-reset/confirm", use: checkReset)
         router.post("/v1/auth/password-reset/confirm", use: confirmReset)
+        router.get("/v1/auth/email-change/revert", use: checkRevert)
+        router.post("/v1/auth/email-change/revert", use: revertEmail)
         router.get("/.well-known/jwks.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
@@ -73,10 +98,34 @@ struct AuthController: Sendable {
             refreshToken: refreshToken, expiresIn: Int(TokenIssuer.accessTokenLifetime))
     }
 
+    /// Reserves one attempt against `keys`, or answers 429 with `Retry-After`.
+    func reserve(_ keys: [AttemptKey], now: Date, title: String = "Too many attempts; try again later") async throws -> AttemptCounters.Reservation {
+        do {
+            return try await counters.reserve(keys, now: now)
+        } catch let refused as AttemptCounters.Refused {
+            throw Problem.tooManyAttempts(refused.retryAfter, title: title)
+        }
+    }
+
+    /// One attempt of `action` from the request's client address, or 429.
+    func reserveAction(_ action: String, _ request: Request, _ context: Context, now: Date) async throws {
+        _ = try await reserve([settings.throttle.action(action, address: settings.clientAddress(request, context))], now: now)
+    }
+
+    /// Hashes or verifies with the bounded pool: 503 `busy` when its queue is full.
+    func hashing<T: Sendable>(_ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch is PasswordHasher.Busy {
+            throw Problem.busy
+        }
+    }
+
     @Sendable func register(_ request: Request, context: Context) async throws -> JSONResponse<AuthBody> {
         let input = try await request.decode(as: RegisterRequest.self, context: context)
         let registration = try Registration.validate(email: input.email, password: input.password, name: input.name).get()
-        let hash = try await hasher.hash(registration.password)
+        try await reserveAction("register", request, context, now: Date())
+        let hash = try await hashing { try await hasher.hash(registration.password) }
         let refresh = TokenIssuer.newRefreshToken()
         let now = Date()
         let settings = self.settings
@@ -87,7 +136,7 @@ struct AuthController: Sendable {
                 refreshTokenHash: refresh.hash, verification: .make(lifetime: settings.verificationLifetime, now: now),
                 verificationURL: settings.verificationURL, now: now)
         } catch IdentityError.emailTaken {
-            throw Problem(.conflict, code: "email_taken", title: "An account with this email already exists")
+            throw Problem.emailTaken
         }
         return JSONResponse(.created, try await authBody(user, refreshToken: refresh.token, now: now))
     }
@@ -97,11 +146,25 @@ struct AuthController: Sendable {
         var password: String?
     }
 
-    func clientAddress(_ request: Request, _ context: Context) -> String {
-        if settings.trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!]?.split(separator: ",").first {
-            return forwarded.trimmingCharacters(in: .whitespaces)
+    /// Checks a user's password with the sign-in limits: the attempt is reserved before bcrypt
+    /// runs, and given back when the password was right (clearing the account-and-address
+    /// counter: the owner has shown who they are from there). 429 when a limit is reached, 503
+    /// when the hashing queue is full (the attempt is given back too).
+    func checkPassword(_ password: String, email: String, hash: String?, request: Request, context: Context, now: Date) async throws -> Bool {
+        let keys = settings.throttle.signIn(email: email, address: settings.clientAddress(request, context))
+        let reservation = try await reserve(keys, now: now, title: "Too many sign-in attempts; try again later")
+        let matches: Bool
+        do {
+            // Always one bcrypt check, so an unknown email answers as slowly as a wrong password.
+            matches = try await hasher.verify(password, hash: hash ?? decoyHash)
+        } catch {
+            try? await counters.release(reservation)
+            if error is PasswordHasher.Busy { throw Problem.busy }
+            throw error
         }
-        return context.remoteAddress?.ipAddress ?? "unknown"
+        guard matches, hash != nil else { return false }
+        try await counters.release(reservation, clearing: [keys[0].key])
+        return true
     }
 
     @Sendable func login(_ request: Request, context: Context) async throws -> JSONResponse<AuthBody> {
@@ -113,24 +176,13 @@ struct AuthController: Sendable {
         if password.isEmpty { errors.append(FieldError(field: "password", code: "required", message: "A password is required.")) }
         guard errors.isEmpty else { throw Problem.validation(errors) }
         let now = Date()
-        let throttle = settings.throttle
-        let keys = throttle.keys(email: email, address: clientAddress(request, context))
-        let failures = try await users.recentFailures(keys: keys, since: now.addingTimeInterval(-throttle.window))
-        if let wait = throttle.retryAfter(failures: failures, keys: keys, now: now) {
-            throw Problem(
-                .tooManyRequests, code: "too_many_attempts", title: "Too many failed sign-ins; try again later",
-                headers: [.retryAfter: String(wait)])
-        }
         let user = try await users.user(email: email)
-        // Always one bcrypt check, so an unknown email answers as slowly as a wrong password.
-        let matches = try await hasher.verify(password, hash: user?.passwordHash ?? decoyHash)
-        guard let user, user.passwordHash != nil, matches else {
-            try await users.recordFailure(keys: keys, now: now, pruneBefore: now.addingTimeInterval(-throttle.window))
+        let matches = try await checkPassword(password, email: email, hash: user?.passwordHash, request: request, context: context, now: now)
+        guard let user, matches else {
             throw Problem(.unauthorized, code: "invalid_credentials", title: "The email or the password is wrong")
         }
         let refresh = TokenIssuer.newRefreshToken()
         let signedIn = try await users.signedIn(user.id, refreshTokenHash: refresh.hash, method: "password", now: now)
-        try await users.recordSuccess(email: email)
         return JSONResponse(.ok, try await authBody(signedIn, refreshToken: refresh.token, now: now))
     }
 
@@ -196,15 +248,19 @@ struct AuthController: Sendable {
             return JSONResponse(.ok, UserBody(user))
         } catch IdentityError.invalidOneTimeToken {
             throw Problem.invalidLink
+        } catch IdentityError.emailTaken {
+            throw Problem.emailTaken
         }
     }
 
     @Sendable func resendVerification(_ request: Request, context: Context) async throws -> Response {
         let caller = try await verifier.authenticate(request)
         let now = Date()
-        guard let user = try await users.user(caller.id) else { throw Problem.notFound("user") }
-        if !user.emailVerified {
-            try await users.resendVerification(user, token: .make(lifetime: settings.verificationLifetime, now: now), settings: settings, now: now)
+        try await reserveAction("verify-email-resend", request, context, now: now)
+        do {
+            try await users.resendVerification(caller.id, token: .make(lifetime: settings.verificationLifetime, now: now), settings: settings, now: now)
+        } catch IdentityError.notFound {
+            throw Problem.notFound("user")
         }
         return Response(status: .accepted)
     }
@@ -220,10 +276,11 @@ struct AuthController: Sendable {
             throw Problem.validation([FieldError(field: "email", code: "invalid_email", message: "This is not a valid email address.")])
         }
         let now = Date()
-        // At most three links an hour per address; asking costs the same whether or not the
+        try await reserveAction("password-reset", request, context, now: now)
+        // At most three links an hour per email address; asking costs the same whether or not the
         // account exists, and the answer never says.
-        let requests = try await users.countRequest(key: "reset:" + EmailAddress.normalized(email), now: now, window: 3600)
-        if requests <= 3, let user = try await users.user(email: email) {
+        let mayMail = (try? await counters.reserve([settings.throttle.resetLinks(email: email)], now: now)) != nil
+        if mayMail, let user = try await users.user(email: email) {
             let token = OneTimeToken.make(lifetime: settings.resetLifetime, now: now)
             try await users.requestPasswordReset(userID: user.id, token: token, link: settings.resetURL(token.token), now: now)
         }
@@ -256,17 +313,63 @@ struct AuthController: Sendable {
         if (input.token ?? "").isEmpty { errors.append(FieldError(field: "token", code: "required", message: "The link's token is required.")) }
         if let problem = Registration.passwordProblem(input.password) { errors.append(problem) }
         guard errors.isEmpty, let token = input.token, let password = input.password else { throw Problem.validation(errors) }
-        let hash = try await hasher.hash(password)
+        // The link is taken before bcrypt runs: a made-up or used token costs no hashing.
+        let tokenHash = TokenIssuer.hash(refreshToken: token)
+        let now = Date()
+        let userID: UUID
         do {
-            try await users.resetPassword(tokenHash: TokenIssuer.hash(refreshToken: token), passwordHash: hash, now: Date())
+            userID = try await users.claimResetLink(tokenHash: tokenHash, now: now)
         } catch IdentityError.invalidOneTimeToken {
             throw Problem.invalidLink
         }
+        let hash: String
+        do {
+            hash = try await hasher.hash(password)
+        } catch {
+            // Not the holder's fault: the link works again.
+            try? await users.unclaimResetLink(tokenHash: tokenHash, claimedAt: now)
+            if error is PasswordHasher.Busy { throw Problem.busy }
+            throw error
+        }
+        try await users.resetPassword(userID: userID, passwordHash: hash, now: now)
         return Response(status: .noContent)
+    }
+
+    struct RevertLinkState: Encodable, Sendable {
+        var valid: Bool
+        var email: String
+        var expiresAt: Date
+    }
+
+    /// What a page opened from the link mailed to the old address asks first.
+    @Sendable func checkRevert(_ request: Request, context: Context) async throws -> JSONResponse<RevertLinkState> {
+        let token = try await oneTimeToken(request, context)
+        guard let link = try await users.revertLink(tokenHash: TokenIssuer.hash(refreshToken: token), now: Date()) else {
+            throw Problem.invalidLink
+        }
+        return JSONResponse(.ok, RevertLinkState(valid: true, email: link.email, expiresAt: link.expiresAt))
+    }
+
+    /// Takes the account back to the old address (see `UserRepository.revertEmail`).
+    @Sendable func revertEmail(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
+        let token = try await oneTimeToken(request, context)
+        let now = Date()
+        do {
+            let user = try await users.revertEmail(
+                tokenHash: TokenIssuer.hash(refreshToken: token), reset: .make(lifetime: settings.resetLifetime, now: now),
+                resetURL: settings.resetURL, now: now)
+            return JSONResponse(.ok, UserBody(user))
+        } catch IdentityError.invalidOneTimeToken {
+            throw Problem.invalidLink
+        } catch IdentityError.emailTaken {
+            throw Problem.emailTaken
+        }
     }
 }
 
 extension Problem {
+    static let emailTaken = Problem(.conflict, code: "email_taken", title: "An account with this email already exists")
+
     /// A verification or reset link that cannot be used (any more).
     static let invalidLink = Problem(
         .badRequest, code: "invalid_link", title: "This link is not valid",
@@ -292,6 +395,7 @@ struct UserBody: Codable, Sendable {
     var weeklyHours: Int?
     var lastLoginAt: Date?
     var createdAt: Date
+    var pendingEmail: String?
 
     init(_ user: User) {
         id = user.id.lowercased
@@ -311,5 +415,6 @@ struct UserBody: Codable, Sendable {
         weeklyHours = user.weeklyHours
         lastLoginAt = user.lastLoginAt
         createdAt = user.createdAt
+        pendingEmail = user.pendingEmail
     }
 }

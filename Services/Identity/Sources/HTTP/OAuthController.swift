@@ -25,6 +25,7 @@ struct OAuthController: Sendable {
     /// Redirects to the provider with a fresh `state` and PKCE challenge.
     @Sendable func start(_ request: Request, context: Context) async throws -> Response {
         let provider = try provider(context)
+        try await auth.reserveAction("oauth-start", request, context, now: Date())
         let state = TokenIssuer.newRefreshToken().token
         let pkce = OAuthProvider.pkce()
         try await users.saveOAuthState(state, provider: provider.name, verifier: pkce.verifier, now: Date())

@@ -9,6 +9,8 @@ struct ProfileController: Sendable {
     let users: UserRepository
     let verifier: TokenVerifier
     let settings: IdentitySettings
+    /// Checks the current password of an email change, with the sign-in limits.
+    let auth: AuthController
 
     func add(to router: Router<Context>) {
         router.get("/v1/me", use: show)
@@ -26,6 +28,8 @@ struct ProfileController: Sendable {
     struct ProfilePatch: Decodable {
         var name: String?
         var email: String?
+        /// Required to change `email`.
+        var currentPassword: String?
         var marketingOptOut: Bool?
         var onboardingComplete: Bool?
         var timeZone: Patch<String>?
@@ -37,7 +41,7 @@ struct ProfileController: Sendable {
         var weeklyHours: Patch<Int>?
 
         private enum CodingKeys: String, CodingKey, CaseIterable {
-            case name, email, marketingOptOut, onboardingComplete, timeZone, userType, buildGoal, experienceLevel, skillLevel
+            case name, email, currentPassword, marketingOptOut, onboardingComplete, timeZone, userType, buildGoal, experienceLevel, skillLevel
             case learningStyle, weeklyHours
         }
 
@@ -45,6 +49,7 @@ struct ProfileController: Sendable {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             name = try container.decodeIfPresent(String.self, forKey: .name)
             email = try container.decodeIfPresent(String.self, forKey: .email)
+            currentPassword = try container.decodeIfPresent(String.self, forKey: .currentPassword)
             marketingOptOut = try container.decodeIfPresent(Bool.self, forKey: .marketingOptOut)
             onboardingComplete = try container.decodeIfPresent(Bool.self, forKey: .onboardingComplete)
             func patch<T: Decodable>(_ key: CodingKeys) throws -> Patch<T>? {
@@ -111,17 +116,39 @@ struct ProfileController: Sendable {
     @Sendable func update(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
         let caller = try await verifier.authenticate(request)
         let patch = try await request.decode(as: ProfilePatch.self, context: context)
-        let errors = Self.validate(patch)
-        guard errors.isEmpty else { throw Problem.validation(errors) }
+        var errors = Self.validate(patch)
         let now = Date()
         let settings = self.settings
+        let email = patch.email?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let current = try await users.user(caller.id) else { throw Problem.notFound("user") }
+        var emailChange: EmailChange?
+        // A new address takes the current password: a stolen access token alone cannot move the
+        // account to an address its thief controls.
+        if let email, EmailAddress.isValid(email), EmailAddress.normalized(email) != EmailAddress.normalized(current.email) {
+            if (patch.currentPassword ?? "").isEmpty {
+                errors.append(FieldError(field: "currentPassword", code: "required", message: "Your current password is required to change your email."))
+            } else if errors.isEmpty {
+                guard current.passwordHash != nil else {
+                    throw Problem(
+                        .forbidden, code: "password_not_set",
+                        title: "This account has no password; set one with a password reset before changing the email")
+                }
+                guard try await auth.checkPassword(
+                    patch.currentPassword ?? "", email: current.email, hash: current.passwordHash, request: request, context: context, now: now)
+                else {
+                    throw Problem(.forbidden, code: "invalid_password", title: "The current password is wrong")
+                }
+                let verification = OneTimeToken.make(lifetime: settings.verificationLifetime, now: now)
+                let revert = OneTimeToken.make(lifetime: settings.revertLifetime, now: now)
+                emailChange = EmailChange(
+                    newEmail: email, verification: verification, verificationLink: settings.verificationURL(verification.token),
+                    revert: revert, revertLink: settings.revertURL(revert.token))
+            }
+        }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
         do {
-            let user = try await users.updateProfile(
-                caller.id, now: now, verification: .make(lifetime: settings.verificationLifetime, now: now),
-                verificationURL: settings.verificationURL
-            ) { user in
+            let user = try await users.updateProfile(caller.id, now: now, email: email, emailChange: emailChange) { user in
                 if let name = patch.name { user.name = name.trimmingCharacters(in: .whitespacesAndNewlines) }
-                if let email = patch.email { user.email = email.trimmingCharacters(in: .whitespacesAndNewlines) }
                 if let value = patch.marketingOptOut { user.marketingOptOut = value }
                 if let value = patch.onboardingComplete { user.onboardingComplete = value }
                 if let patch = patch.timeZone { user.timeZone = patch.value }
@@ -134,9 +161,12 @@ struct ProfileController: Sendable {
             }
             return JSONResponse(.ok, UserBody(user))
         } catch IdentityError.emailTaken {
-            throw Problem(.conflict, code: "email_taken", title: "An account with this email already exists")
+            throw Problem.emailTaken
         } catch IdentityError.notFound {
             throw Problem.notFound("user")
+        } catch IdentityError.invalidCredentials {
+            // The account's address changed while this request was checked: ask again.
+            throw Problem(.conflict, code: "email_changed", title: "The account's email changed meanwhile; reload and try again")
         }
     }
 

@@ -7,6 +7,7 @@ extension UserRepository {
     /// Remembers a sign-in under way (state and PKCE verifier), for ten minutes.
     public func saveOAuthState(_ state: String, provider: String, verifier: String, now: Date) async throws {
         try await database.transaction { connection in
+            // Expired states go here too, besides the periodic pruning.
             try connection.execute("DELETE FROM oauth_states WHERE expires_at < \(now)")
             try connection.execute(
                 "INSERT INTO oauth_states (state, provider, code_verifier, expires_at) VALUES (\(state), \(provider), \(verifier), \(now.addingTimeInterval(600)))")

@@ -35,6 +35,8 @@ extension UserRepository {
             if user.role == role { return .success(user) }
             if user.role == "ADMIN", admins == [userID] { return .failure(.lastAdmin) }
             try connection.execute("UPDATE users SET role = \(role), version = version + 1, updated_at = \(now) WHERE id = \(userID)")
+            // Tokens carrying the old role stop counting here at once (other services learn it from the event).
+            try AccessRevocations.revoke(userID, before: now, on: connection)
             try self.audit(actor: actor, action: "role_changed", target: userID, details: ["from": user.role, "to": role], now: now, on: connection)
             let updated = try self.user(userID, on: connection)!
             try Outbox.enqueue(

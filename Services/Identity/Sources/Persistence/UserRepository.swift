@@ -22,13 +22,16 @@ public struct User: Sendable, Equatable, Codable {
     public var weeklyHours: Int?
     public var lastLoginAt: Date?
     public var createdAt: Date
+    /// A new address waiting for its verification link to be followed; until then `email` is the
+    /// sign-in and reset address.
+    public var pendingEmail: String?
     var version: Int64
     var passwordHash: String?
 
     static let columns = """
         id, email, name, role, email_verified_at, marketing_opt_out, onboarding_complete, access_override, time_zone,
         user_type, build_goal, experience_level, skill_level, learning_style, weekly_hours, last_login_at, created_at,
-        version, password_hash
+        version, password_hash, pending_email
         """
 
     init(row: Row) throws {
@@ -51,6 +54,7 @@ public struct User: Sendable, Equatable, Codable {
         createdAt = try row.decode("created_at")
         version = try row.decode("version")
         passwordHash = try row.decode("password_hash", as: String?.self)
+        pendingEmail = try row.decode("pending_email", as: String?.self)
     }
 
     /// The profile as `identity.user.profile_updated.v1` carries it.
@@ -73,6 +77,16 @@ public enum IdentityError: Error, Equatable {
     case invalidOneTimeToken
     case notFound
     case lastAdmin
+}
+
+/// An email change asked for: a verification link for the new address, and a link for the old
+/// one that takes the account back.
+public struct EmailChange: Sendable {
+    public var newEmail: String
+    public var verification: OneTimeToken
+    public var verificationLink: String
+    public var revert: OneTimeToken
+    public var revertLink: String
 }
 
 /// A session's tokens as handed to the client.
@@ -204,49 +218,30 @@ public struct UserRepository: Sendable {
         try await database.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(userID) AND revoked_at IS NULL").affectedRows
     }
 
-    // MARK: Throttling
-
-    /// Failed sign-ins for `keys` within `window`, counted and recorded atomically per key.
-    public func recentFailures(keys: [String], since: Date) async throws -> [String: (count: Int, oldest: Date?)] {
-        try await database.withConnection { connection in
-            var result: [String: (Int, Date?)] = [:]
-            for row in try connection.query(
-                "SELECT key, count(*) AS n, min(failed_at) AS oldest FROM login_failures WHERE key = ANY(\(array: keys)) AND failed_at > \(since) GROUP BY key")
-            {
-                result[try row.decode("key")] = (try row.decode("n", as: Int.self), try row.decode("oldest", as: Date?.self))
-            }
-            return result
-        }
-    }
-
-    public func recordFailure(keys: [String], now: Date, pruneBefore: Date) async throws {
-        try await database.transaction { connection in
-            for key in keys { try connection.execute("INSERT INTO login_failures (key, failed_at) VALUES (\(key), \(now))") }
-            try connection.execute("DELETE FROM login_failures WHERE key = ANY(\(array: keys)) AND failed_at < \(pruneBefore)")
-        }
-    }
-
-    /// Clears an account's failed sign-ins after a success.
-    public func recordSuccess(email: String) async throws {
-        try await database.execute("DELETE FROM login_failures WHERE key = \("email:" + EmailAddress.normalized(email))")
-    }
-
     // MARK: One-time links
 
-    /// A new verification link for a user whose email is not verified yet.
-    public func resendVerification(_ user: User, token: OneTimeToken, settings: IdentitySettings, now: Date) async throws {
+    /// A new verification link: for the pending new address when there is one, else for the
+    /// account's address while it is not verified; nothing otherwise.
+    public func resendVerification(_ userID: UUID, token: OneTimeToken, settings: IdentitySettings, now: Date) async throws {
         try await database.transaction { connection in
-            try self.requestVerification(user: user, token: token, link: settings.verificationURL(token.token), now: now, on: connection)
+            guard let user = try self.user(userID, on: connection, forUpdate: true) else { throw IdentityError.notFound }
+            guard let address = user.pendingEmail ?? (user.emailVerified ? nil : user.email) else { return }
+            try self.requestVerification(
+                user: user, address: address, token: token, link: settings.verificationURL(token.token), now: now, on: connection)
         }
     }
 
-    func requestVerification(user: User, token: OneTimeToken, link: String, now: Date, on connection: PostgresConnection) throws {
+    /// Makes `token` the user's only verification link, for `address` (the account's own by default).
+    func requestVerification(
+        user: User, address: String? = nil, token: OneTimeToken, link: String, now: Date, on connection: PostgresConnection
+    ) throws {
+        let address = address ?? user.email
         try connection.execute(
             "UPDATE one_time_tokens SET used_at = \(now) WHERE user_id = \(user.id) AND purpose = 'verify_email' AND used_at IS NULL")
         try connection.execute(
             """
             INSERT INTO one_time_tokens (hash, purpose, user_id, email, expires_at)
-            VALUES (\(token.hash), 'verify_email', \(user.id), \(user.email), \(token.expiresAt))
+            VALUES (\(token.hash), 'verify_email', \(user.id), \(address), \(token.expiresAt))
             """)
         // The fact goes on the public bus; the link only to notifications, privately.
         try Outbox.enqueue(
@@ -255,57 +250,118 @@ public struct UserRepository: Sendable {
         try Outbox.enqueue(
             CloudEvent(
                 IdentityEmailVerificationLinkV1(
-                    userId: user.id.lowercased, email: user.email, name: user.name, verificationUrl: link, expiresAt: token.expiresAt),
+                    userId: user.id.lowercased, email: address, name: user.name, verificationUrl: link, expiresAt: token.expiresAt),
                 sequence: user.version, time: now),
             on: connection)
     }
 
-    /// Follows a verification link: the email it was sent to becomes verified (once).
+    /// Follows a verification link: the address it was sent to becomes verified (once). When it
+    /// was sent to a pending new address, that address becomes the account's from now on.
     public func verifyEmail(tokenHash: Data, now: Date) async throws -> User {
-        let result: Result<User, IdentityError> = try await database.transaction { connection in
-            guard let row = try connection.query(
-                """
-                UPDATE one_time_tokens SET used_at = \(now)
-                WHERE hash = \(tokenHash) AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > \(now)
-                RETURNING user_id, email
-                """
-            ).first else { return .failure(.invalidOneTimeToken) }
-            let userID = try row.decode("user_id", as: UUID.self)
-            let changed = try connection.execute(
-                """
-                UPDATE users SET email_verified_at = \(now), version = version + 1, updated_at = \(now)
-                WHERE id = \(userID) AND lower(email) = lower(\(try row.decode("email", as: String.self)))
-                """
-            ).affectedRows
-            guard changed == 1, let user = try self.user(userID, on: connection) else { return .failure(.invalidOneTimeToken) }
-            try Outbox.enqueue(user.profileEvent(at: now), on: connection)
-            return .success(user)
+        do {
+            let result: Result<User, IdentityError> = try await database.transaction { connection in
+                guard let row = try connection.query(
+                    """
+                    UPDATE one_time_tokens SET used_at = \(now)
+                    WHERE hash = \(tokenHash) AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > \(now)
+                    RETURNING user_id, email
+                    """
+                ).first else { return .failure(.invalidOneTimeToken) }
+                let userID = try row.decode("user_id", as: UUID.self)
+                let address = try row.decode("email", as: String.self)
+                let changed = try connection.execute(
+                    """
+                    UPDATE users SET
+                        email = CASE WHEN lower(pending_email) = lower(\(address)) THEN pending_email ELSE email END,
+                        pending_email = CASE WHEN lower(pending_email) = lower(\(address)) THEN NULL ELSE pending_email END,
+                        email_verified_at = \(now), version = version + 1, updated_at = \(now)
+                    WHERE id = \(userID) AND (lower(email) = lower(\(address)) OR lower(pending_email) = lower(\(address)))
+                    """
+                ).affectedRows
+                guard changed == 1, let user = try self.user(userID, on: connection) else { return .failure(.invalidOneTimeToken) }
+                try Outbox.enqueue(user.profileEvent(at: now), on: connection)
+                return .success(user)
+            }
+            return try result.get()
+        } catch DatabaseError.uniqueViolation(let error) where error.constraint == "users_email_unique" {
+            // Another account took the address while this change waited.
+            throw IdentityError.emailTaken
         }
-        return try result.get()
+    }
+
+    /// Follows the link mailed to the old address after an email change: the account gets that
+    /// address back (verified: the link proved it), the pending change is dropped, every session
+    /// ends, the password is removed, and providers linked since the change are unlinked —
+    /// whoever made the change may know the password. A reset link goes to the restored address,
+    /// so the owner sets a new password. Links of later changes stop working; earlier ones (older
+    /// addresses) keep theirs.
+    public func revertEmail(tokenHash: Data, reset: OneTimeToken, resetURL: @escaping @Sendable (String) -> String, now: Date) async throws -> User {
+        do {
+            let result: Result<User, IdentityError> = try await database.transaction { connection in
+                guard let row = try connection.query(
+                    """
+                    UPDATE one_time_tokens SET used_at = \(now)
+                    WHERE hash = \(tokenHash) AND purpose = 'revert_email' AND used_at IS NULL AND expires_at > \(now)
+                    RETURNING user_id, email, created_at
+                    """
+                ).first else { return .failure(.invalidOneTimeToken) }
+                let userID = try row.decode("user_id", as: UUID.self)
+                let address = try row.decode("email", as: String.self)
+                let changedAt = try row.decode("created_at", as: Date.self)
+                guard try self.user(userID, on: connection, forUpdate: true) != nil else { return .failure(.invalidOneTimeToken) }
+                try connection.execute(
+                    """
+                    UPDATE one_time_tokens SET used_at = \(now)
+                    WHERE user_id = \(userID) AND used_at IS NULL
+                      AND (purpose IN ('verify_email', 'reset_password') OR (purpose = 'revert_email' AND created_at >= \(changedAt)))
+                    """)
+                try connection.execute(
+                    """
+                    UPDATE users SET email = \(address), pending_email = NULL, email_verified_at = \(now), password_hash = NULL,
+                        version = version + 1, updated_at = \(now)
+                    WHERE id = \(userID)
+                    """)
+                try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(userID) AND revoked_at IS NULL")
+                try connection.execute("DELETE FROM accounts WHERE user_id = \(userID) AND created_at >= \(changedAt)")
+                let user = try self.user(userID, on: connection)!
+                try Outbox.enqueue(user.profileEvent(at: now), on: connection)
+                try self.issueResetLink(user: user, token: reset, link: resetURL(reset.token), now: now, on: connection)
+                return .success(user)
+            }
+            return try result.get()
+        } catch DatabaseError.uniqueViolation(let error) where error.constraint == "users_email_unique" {
+            // Another account has the old address now: it cannot come back to this one.
+            throw IdentityError.emailTaken
+        }
     }
 
     /// Records a reset link for the user and the event that mails it.
     public func requestPasswordReset(userID: UUID, token: OneTimeToken, link: String, now: Date) async throws {
         try await database.transaction { connection in
             guard let user = try self.user(userID, on: connection) else { return }
-            try connection.execute(
-                "UPDATE one_time_tokens SET used_at = \(now) WHERE user_id = \(userID) AND purpose = 'reset_password' AND used_at IS NULL")
-            try connection.execute(
-                """
-                INSERT INTO one_time_tokens (hash, purpose, user_id, email, expires_at)
-                VALUES (\(token.hash), 'reset_password', \(userID), \(user.email), \(token.expiresAt))
-                """)
-            // The fact goes on the public bus; the link only to notifications, privately.
-            try Outbox.enqueue(
-                CloudEvent(IdentityPasswordResetRequestedV2(userId: userID.lowercased, expiresAt: token.expiresAt), sequence: user.version, time: now),
-                on: connection)
-            try Outbox.enqueue(
-                CloudEvent(
-                    IdentityPasswordResetLinkV1(
-                        userId: userID.lowercased, email: user.email, name: user.name, resetUrl: link, expiresAt: token.expiresAt),
-                    sequence: user.version, time: now),
-                on: connection)
+            try self.issueResetLink(user: user, token: token, link: link, now: now, on: connection)
         }
+    }
+
+    func issueResetLink(user: User, token: OneTimeToken, link: String, now: Date, on connection: PostgresConnection) throws {
+        let userID = user.id
+        try connection.execute(
+            "UPDATE one_time_tokens SET used_at = \(now) WHERE user_id = \(userID) AND purpose = 'reset_password' AND used_at IS NULL")
+        try connection.execute(
+            """
+            INSERT INTO one_time_tokens (hash, purpose, user_id, email, expires_at)
+            VALUES (\(token.hash), 'reset_password', \(userID), \(user.email), \(token.expiresAt))
+            """)
+        // The fact goes on the public bus; the link only to notifications, privately.
+        try Outbox.enqueue(
+            CloudEvent(IdentityPasswordResetRequestedV2(userId: userID.lowercased, expiresAt: token.expiresAt), sequence: user.version, time: now),
+            on: connection)
+        try Outbox.enqueue(
+            CloudEvent(
+                IdentityPasswordResetLinkV1(
+                    userId: userID.lowercased, email: user.email, name: user.name, resetUrl: link, expiresAt: token.expiresAt),
+                sequence: user.version, time: now),
+            on: connection)
     }
 
     /// Whether a reset link can still be used, and until when (it is not used up by asking).
@@ -315,40 +371,57 @@ public struct UserRepository: Sendable {
         ).first?.decode("expires_at", as: Date.self)
     }
 
-    /// Counts a request against a key (reset links per address); returns how many were made in
-    /// the window, this one included. Known and unknown addresses cost the same write.
-    public func countRequest(key: String, now: Date, window: TimeInterval) async throws -> Int {
-        try await database.transaction { connection in
-            try connection.execute("DELETE FROM login_failures WHERE key = \(key) AND failed_at < \(now.addingTimeInterval(-window))")
-            try connection.execute("INSERT INTO login_failures (key, failed_at) VALUES (\(key), \(now))")
-            return try connection.query("SELECT count(*) AS n FROM login_failures WHERE key = \(key)").first?.decode("n", as: Int.self) ?? 1
-        }
+    /// Whether a revert link can still be used: the address it restores and until when.
+    public func revertLink(tokenHash: Data, now: Date) async throws -> (email: String, expiresAt: Date)? {
+        guard let row = try await database.query(
+            "SELECT email, expires_at FROM one_time_tokens WHERE hash = \(tokenHash) AND purpose = 'revert_email' AND used_at IS NULL AND expires_at > \(now)"
+        ).first else { return nil }
+        return (try row.decode("email"), try row.decode("expires_at"))
     }
 
-    /// Uses a reset link: the new password is set and every session ends.
-    public func resetPassword(tokenHash: Data, passwordHash: String, now: Date) async throws {
-        let result: Result<Void, IdentityError> = try await database.transaction { connection in
-            guard let row = try connection.query(
-                """
-                UPDATE one_time_tokens SET used_at = \(now)
-                WHERE hash = \(tokenHash) AND purpose = 'reset_password' AND used_at IS NULL AND expires_at > \(now)
-                RETURNING user_id
-                """
-            ).first else { return .failure(.invalidOneTimeToken) }
-            let userID = try row.decode("user_id", as: UUID.self)
+    /// Takes a reset link (once) before any password is hashed, so a made-up or used token costs
+    /// one query and no bcrypt. Returns the user it was for.
+    public func claimResetLink(tokenHash: Data, now: Date) async throws -> UUID {
+        guard let row = try await database.query(
+            """
+            UPDATE one_time_tokens SET used_at = \(now)
+            WHERE hash = \(tokenHash) AND purpose = 'reset_password' AND used_at IS NULL AND expires_at > \(now)
+            RETURNING user_id
+            """
+        ).first else { throw IdentityError.invalidOneTimeToken }
+        return try row.decode("user_id", as: UUID.self)
+    }
+
+    /// Gives a claimed reset link back when the new password could not be hashed (the server was
+    /// busy): it works again, unless a newer link was made meanwhile.
+    public func unclaimResetLink(tokenHash: Data, claimedAt: Date) async throws {
+        try await database.execute(
+            """
+            UPDATE one_time_tokens t SET used_at = NULL
+            WHERE t.hash = \(tokenHash) AND t.used_at = \(claimedAt)
+              AND NOT EXISTS (
+                SELECT 1 FROM one_time_tokens n
+                WHERE n.user_id = t.user_id AND n.purpose = 'reset_password' AND n.created_at > t.created_at)
+            """)
+    }
+
+    /// Sets the password of a claimed reset link and ends every session.
+    public func resetPassword(userID: UUID, passwordHash: String, now: Date) async throws {
+        try await database.transaction { connection in
             try connection.execute("UPDATE users SET password_hash = \(passwordHash), updated_at = \(now) WHERE id = \(userID)")
             try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(userID) AND revoked_at IS NULL")
-            return .success(())
         }
-        try result.get()
     }
 
     // MARK: Profile
 
     /// Applies `change` to the user's profile; publishes the whole new profile when anything
-    /// changed, and a verification link when the email did.
+    /// changed. A new address (`emailChange`, checked by the caller) does not replace the
+    /// account's: it waits in `pendingEmail` for its verification link, and a revert link is
+    /// stored for the old address. An address that differs only in case replaces the account's
+    /// at once; the account's own address cancels a pending change.
     public func updateProfile(
-        _ userID: UUID, now: Date, verification: OneTimeToken, verificationURL: @escaping @Sendable (String) -> String,
+        _ userID: UUID, now: Date, email requested: String?, emailChange: EmailChange?,
         _ change: @escaping @Sendable (inout User) -> Void
     ) async throws -> User {
         do {
@@ -356,8 +429,27 @@ public struct UserRepository: Sendable {
                 guard let before = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
                 var after = before
                 change(&after)
-                if after == before { return .success(before) }
-                let emailChanged = after.email.lowercased() != before.email.lowercased()
+                if let requested {
+                    if requested.lowercased() == before.email.lowercased() {
+                        after.email = requested
+                        after.pendingEmail = nil
+                    } else {
+                        guard let emailChange, emailChange.newEmail == requested else { return .failure(.invalidCredentials) }
+                        if try !connection.query(
+                            "SELECT 1 FROM users WHERE lower(email) = lower(\(requested)) AND id <> \(userID)").isEmpty
+                        {
+                            return .failure(.emailTaken)
+                        }
+                        after.pendingEmail = requested
+                    }
+                }
+                if after == before && emailChange == nil { return .success(before) }
+                if after.pendingEmail == nil, before.pendingEmail != nil {
+                    try connection.execute(
+                        "UPDATE one_time_tokens SET used_at = \(now) WHERE user_id = \(userID) AND purpose = 'verify_email' AND used_at IS NULL")
+                }
+                var profileChanged = after
+                profileChanged.pendingEmail = before.pendingEmail
                 try connection.execute(
                     """
                     UPDATE users SET
@@ -365,14 +457,32 @@ public struct UserRepository: Sendable {
                         onboarding_complete = \(after.onboardingComplete), time_zone = \(after.timeZone), user_type = \(after.userType),
                         build_goal = \(after.buildGoal), experience_level = \(after.experienceLevel), skill_level = \(after.skillLevel),
                         learning_style = \(after.learningStyle), weekly_hours = \(after.weeklyHours),
-                        email_verified_at = CASE WHEN \(emailChanged) THEN NULL ELSE email_verified_at END,
+                        pending_email = \(after.pendingEmail),
                         version = version + 1, updated_at = \(now)
                     WHERE id = \(userID)
                     """)
                 let user = try self.user(userID, on: connection)!
-                try Outbox.enqueue(user.profileEvent(at: now), on: connection)
-                if emailChanged {
-                    try self.requestVerification(user: user, token: verification, link: verificationURL(verification.token), now: now, on: connection)
+                // The public profile does not carry the pending address: only a real change is news.
+                if profileChanged != before { try Outbox.enqueue(user.profileEvent(at: now), on: connection) }
+                if let emailChange, after.pendingEmail == emailChange.newEmail {
+                    try self.requestVerification(
+                        user: user, address: emailChange.newEmail, token: emailChange.verification, link: emailChange.verificationLink,
+                        now: now, on: connection)
+                    // The old address gets a link that takes the account back, valid longer than the
+                    // new address's link, so a change cannot be confirmed and the revert outlived.
+                    try connection.execute(
+                        """
+                        INSERT INTO one_time_tokens (hash, purpose, user_id, email, expires_at)
+                        VALUES (\(emailChange.revert.hash), 'revert_email', \(userID), \(before.email), \(emailChange.revert.expiresAt))
+                        """)
+                    // Told at the old address, privately (the link is a secret).
+                    try Outbox.enqueue(
+                        CloudEvent(
+                            IdentityEmailChangeRequestedV1(
+                                userId: userID.lowercased, email: before.email, name: user.name, newEmail: emailChange.newEmail,
+                                revertUrl: emailChange.revertLink, expiresAt: emailChange.revert.expiresAt),
+                            sequence: user.version, time: now),
+                        on: connection)
                 }
                 return .success(user)
             }

@@ -1,0 +1,98 @@
+import Database
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Attempts reserved against limits, in `attempt_counters`: one row per key and window, shared by
+/// every replica.
+public struct AttemptCounters: Sendable {
+    let database: DatabasePool
+
+    public init(database: DatabasePool) {
+        self.database = database
+    }
+
+    /// What a reservation took, to give back after a success.
+    public struct Reservation: Sendable {
+        public let keys: [AttemptKey]
+        public let windowStarts: [Date]
+    }
+
+    /// The attempt is refused; nothing was counted.
+    public struct Refused: Error, Equatable {
+        public let retryAfter: Int
+    }
+
+    /// Counts one attempt against every key, or against none: each key's row is incremented in
+    /// the same statement that checks it (`ON CONFLICT … DO UPDATE … WHERE count < limit`), under
+    /// the row's lock, and one full key rolls the others back. Keys are taken in one order, so two
+    /// reservations never wait for each other in a cycle.
+    public func reserve(_ keys: [AttemptKey], now: Date) async throws -> Reservation {
+        let ordered = keys.sorted { $0.key < $1.key }
+        return try await database.transaction { connection in
+            var starts: [Date] = []
+            for key in ordered {
+                let start = key.windowStart(at: now)
+                let count = try connection.query(
+                    """
+                    INSERT INTO attempt_counters AS c (key, window_start, count, expires_at)
+                    VALUES (\(key.key), \(start), 1, \(start.addingTimeInterval(key.window)))
+                    ON CONFLICT (key, window_start) DO UPDATE SET count = c.count + 1 WHERE c.count < \(key.limit)
+                    RETURNING count
+                    """
+                ).first?.decode("count", as: Int.self)
+                if let retryAfter = Throttle.retryAfter([(key, count)], now: now) { throw Refused(retryAfter: retryAfter) }
+                starts.append(start)
+            }
+            return Reservation(keys: ordered, windowStarts: starts)
+        }
+    }
+
+    /// Gives a reservation back (the attempt succeeded, or was never tried because the server was
+    /// busy); `clearing` keys are emptied in every window instead.
+    public func release(_ reservation: Reservation, clearing: Set<String> = []) async throws {
+        try await database.transaction { connection in
+            for (key, start) in zip(reservation.keys, reservation.windowStarts) {
+                if clearing.contains(key.key) {
+                    try connection.execute("DELETE FROM attempt_counters WHERE key = \(key.key)")
+                } else {
+                    try connection.execute(
+                        "UPDATE attempt_counters SET count = count - 1 WHERE key = \(key.key) AND window_start = \(start) AND count > 0")
+                }
+            }
+        }
+    }
+
+    /// Deletes what can no longer matter: counters of past windows, OAuth sign-ins never
+    /// finished, one-time links expired for a day. Returns how many rows went.
+    @discardableResult
+    public func prune(now: Date) async throws -> Int {
+        try await database.transaction { connection in
+            try connection.execute("DELETE FROM attempt_counters WHERE expires_at < \(now)").affectedRows
+                + connection.execute("DELETE FROM oauth_states WHERE expires_at < \(now)").affectedRows
+                + connection.execute("DELETE FROM one_time_tokens WHERE expires_at < \(now.addingTimeInterval(-86400))").affectedRows
+        }
+    }
+}
+
+/// Prunes expired counters, OAuth states and links every minute, on every replica (deleting
+/// twice is harmless).
+struct IdentityHousekeeping: Service {
+    let counters: AttemptCounters
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let pruned = try await counters.prune(now: Date())
+                    if pruned > 0 { logger.debug("pruned expired throttle counters, OAuth states and links", metadata: ["rows": "\(pruned)"]) }
+                } catch {
+                    logger.warning("could not prune expired rows", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
