@@ -51,7 +51,7 @@ import Testing
             "name": "Ada", "email": "ada@example.com", "courseUrl": "http://course.test", "unsubscribeUrl": "http://unsubscribe.test",
             "verificationUrl": "http://verify.test", "resetUrl": "http://reset.test", "expiresAt": "2026-01-01T00:00:00Z",
             "lessonTitle": "Welcome", "lessonId": "l1", "message": "not a video", "periodEnd": "2027-01-01T00:00:00Z", "amount": "£399.00",
-            "failedAt": "2026-01-01T00:00:00Z",
+            "failedAt": "2026-01-01T00:00:00Z", "newEmail": "ada@new.example", "revertUrl": "http://revert.test",
         ]
         for template in EmailTemplate.allCases {
             let mail = try renderer.render(template, data: data)

@@ -50,6 +50,15 @@ enum NotificationHandlers {
                 data: ["to": data.email, "resetUrl": data.resetUrl, "expiresAt": RFC3339.format(data.expiresAt)],
                 on: connection)
         },
+        EventHandler(IdentityEmailChangeRequestedV1.self, name: "mail.email_change") { event, connection in
+            let data = event.data
+            if try Tombstones.isDeleted(try userID(data.userId), on: connection) { return }
+            try EmailQueue.enqueue(
+                userID: try userID(data.userId), template: .emailChangeRequested, dedupeKey: "EMAIL_CHANGE_REQUESTED:\(event.id)",
+                scheduledFor: event.time,
+                data: ["to": data.email, "newEmail": data.newEmail, "revertUrl": data.revertUrl, "expiresAt": RFC3339.format(data.expiresAt)],
+                on: connection)
+        },
         EventHandler(BillingSubscriptionActivatedV1.self, name: "lifecycle.subscription.activated") { event, connection in
             try Lifecycle.subscription(event.data.subscription, sequence: event.sequenceNumber, at: event.time, canceled: false, on: connection)
         },
@@ -83,6 +92,7 @@ enum NotificationHandlers {
         EventHandler(ContentVideoFailedV1.self, name: "lifecycle.video.failed") { event, connection in
             try Lifecycle.videoFailed(event, on: connection)
         },
+        AccessRevocations.handler(),
         Tombstones.handler { userID, connection in
             // Erase what is personal, keep the queue and log rows (anonymous) for the record.
             try connection.execute(

@@ -23,6 +23,7 @@ public func buildNotificationsApplication(_ configuration: ServiceConfiguration)
         database: runtime.database, listenURL: configuration.databaseURL, transport: transport, renderer: try MailRenderer(),
         from: configuration.string("mail.from", default: "Syllabus <hello@syllabus.local>"),
         courseURL: configuration.string("course.url", default: "http://localhost:8083/v1/course"), unsubscribe: links,
+        claimLease: TimeInterval(configuration.int("mail.claim.lease.seconds", default: Int(MailDispatcher.claimLease))),
         logger: runtime.logger)
     let consumer = try runtime.consumer(NotificationHandlers.all)
     let router = ServiceRuntime.router(context: BasicRequestContext.self)

@@ -80,5 +80,17 @@ enum NotificationsMigrations {
                 CREATE INDEX email_queue_pending_user ON email_queue (user_id, template) WHERE status = 'PENDING';
                 CREATE INDEX recipients_admins ON recipients (role) WHERE role = 'ADMIN';
                 """),
+        AccessRevocations.migration(version: 8),
+        Migration(
+            version: 9, name: "email claims",
+            sql: """
+                -- A worker claims due mail in a short transaction of its own and sends it with none
+                -- open: `claimed_by` is that claim (one per pass), `claimed_until` when another
+                -- worker may take the mail over (a crashed or stalled worker's claim lapses).
+                ALTER TABLE email_queue
+                    ADD COLUMN claimed_by uuid,
+                    ADD COLUMN claimed_until timestamptz,
+                    ADD CONSTRAINT email_queue_claim CHECK ((claimed_by IS NULL) = (claimed_until IS NULL));
+                """),
     ]
 }

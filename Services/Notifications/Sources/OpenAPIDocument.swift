@@ -68,6 +68,7 @@ paths:
           required: false
           schema: { type: integer, minimum: 1, maximum: 200, default: 50 }
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The entries
           content:
@@ -111,6 +112,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The entry as it is now, `PENDING`
           content:
@@ -142,6 +144,7 @@ paths:
         scanners and link previews open links too. No access token.
       tags: [unsubscribe]
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The page
           content:
@@ -294,7 +297,16 @@ components:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
     MalformedRequest:
-      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
+      description: |
+        The body is not valid JSON, or a property has the wrong type (`malformed_request`); or text
+        in the path, the query, a header or the body holds a NUL character (`invalid_character`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidCharacter:
+      description: |
+        Text in the path, the query, a header or the body holds a NUL character, which is refused
+        rather than stored cut short (`invalid_character`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -338,7 +350,7 @@ components:
       type: string
       description: |
         Transactional (sent whatever the marketing opt-out says): `WELCOME`, `VERIFY_EMAIL`,
-        `PASSWORD_RESET`, `VIDEO_FAILED`, `RENEWAL_REMINDER`, `PAYMENT_FAILED`,
+        `PASSWORD_RESET`, `EMAIL_CHANGE_REQUESTED`, `VIDEO_FAILED`, `RENEWAL_REMINDER`, `PAYMENT_FAILED`,
         `PAYMENT_FAILED_FINAL`, `SUBSCRIPTION_CANCELLED`. Marketing (respects the opt-out,
         carries the unsubscribe link): `START_JOURNEY`, `ABANDONMENT_1`, `ABANDONMENT_2`,
         `ABANDONMENT_3`, `MODULE_COMPLETE`, `COURSE_COMPLETE`, `INACTIVE_NUDGE`.
@@ -346,6 +358,7 @@ components:
         - WELCOME
         - VERIFY_EMAIL
         - PASSWORD_RESET
+        - EMAIL_CHANGE_REQUESTED
         - VIDEO_FAILED
         - START_JOURNEY
         - ABANDONMENT_1

@@ -80,7 +80,8 @@ struct AdminEmailsController: Sendable {
             }
             let updated = try connection.query(
                 """
-                UPDATE email_queue SET status = 'PENDING', attempts = 0, scheduled_for = now(), processed_at = NULL, reason = NULL
+                UPDATE email_queue SET status = 'PENDING', attempts = 0, scheduled_for = now(), processed_at = NULL, reason = NULL,
+                    claimed_by = NULL, claimed_until = NULL
                 WHERE id = \(id)
                 RETURNING id, user_id, template, kind, status, scheduled_for, processed_at, reason, attempts
                 """).first

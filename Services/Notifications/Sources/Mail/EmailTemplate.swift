@@ -4,6 +4,7 @@ public enum EmailTemplate: String, Sendable, CaseIterable, Codable {
     case welcome = "WELCOME"
     case verifyEmail = "VERIFY_EMAIL"
     case passwordReset = "PASSWORD_RESET"
+    case emailChangeRequested = "EMAIL_CHANGE_REQUESTED"
     case videoFailed = "VIDEO_FAILED"
     case startJourney = "START_JOURNEY"
     case abandonment1 = "ABANDONMENT_1"

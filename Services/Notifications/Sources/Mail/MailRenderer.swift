@@ -110,6 +110,26 @@ enum MailTemplates {
             <p><a href="{{resetUrl}}" style="background: #4f46e5; color: #fff; padding: 10px 16px; border-radius: 6px; text-decoration: none;">Choose a new password</a></p>
             <p style="color: #6b7280;">The link works once, for one hour. If it was not you, ignore this mail: your password stays as it is.</p>
             """ + layoutEnd,
+        "email_change_requested.subject": "Your Syllabus sign-in address is being changed",
+        "email_change_requested.text": """
+            Hi {{&name}},
+
+            Someone asked to change the address you sign in to Syllabus with to {{&newEmail}}. It takes
+            effect once that address is confirmed.
+
+            If it was not you, take your account back (this also ends every session and asks you for a
+            new password):
+            {{&revertUrl}}
+
+            The link works once, until {{expiresAt}}.
+            """,
+        "email_change_requested.html": layoutStart + """
+            <h1 style="font-size: 22px;">Your sign-in address is being changed</h1>
+            <p>Hi {{name}}, someone asked to change the address you sign in to Syllabus with to <strong>{{newEmail}}</strong>. It takes effect once that address is confirmed.</p>
+            <p>If it was not you, take your account back (this also ends every session and asks you for a new password):</p>
+            <p><a href="{{revertUrl}}" style="background: #4f46e5; color: #fff; padding: 10px 16px; border-radius: 6px; text-decoration: none;">This was not me</a></p>
+            <p style="color: #6b7280;">The link works once, until {{expiresAt}}.</p>
+            """ + layoutEnd,
         "video_failed.subject": "A lesson video could not be processed: {{&lessonTitle}}",
         "video_failed.text": """
             Hi {{&name}},

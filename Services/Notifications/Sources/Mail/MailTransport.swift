@@ -1,7 +1,8 @@
 import Foundation
 
-/// A message ready to hand to a transport.
-public struct OutgoingMail: Sendable, Equatable {
+/// A message ready to hand to a transport. Its description names the mail and nothing else: the
+/// body and the headers hold the recipient's links (the unsubscribe token among them).
+public struct OutgoingMail: Sendable, Equatable, CustomStringConvertible {
     public var id: UUID
     public var from: String
     public var to: String
@@ -20,13 +21,21 @@ public struct OutgoingMail: Sendable, Equatable {
         self.headers = headers
     }
 
+    /// `<queue id@syllabus.mail>`: derived from the queue entry alone, so every attempt to send one
+    /// entry — a retry after an error, a resend after a crash between sending and recording —
+    /// carries the same one, and a receiving system can tell a duplicate.
+    public var messageID: String { "<\(id.uuidString.lowercased())@syllabus.mail>" }
+
+    public var description: String { "mail \(id.uuidString.lowercased())" }
+
     public static func == (lhs: OutgoingMail, rhs: OutgoingMail) -> Bool {
         lhs.id == rhs.id && lhs.from == rhs.from && lhs.to == rhs.to && lhs.content == rhs.content
     }
 }
 
-/// Where mail goes. `send` is called from a database thread inside the queue's transaction, so
-/// it is synchronous; a transport must be safe to call again with the same mail (by `id`).
+/// Where mail goes. `send` is called on a thread of its own with no database transaction open, so
+/// it may block for as long as the network takes; a transport must be safe to call again with the
+/// same mail (same `id`, same `messageID`): a crash between sending and recording sends it again.
 public protocol MailTransport: Sendable {
     var name: String { get }
     func send(_ mail: OutgoingMail) throws
@@ -68,7 +77,7 @@ public enum RFC5322 {
             "To: \(address(name: mail.toName, email: mail.to))",
             "Subject: \(encodedWord(mail.content.subject))",
             "Date: \(date(mail.date))",
-            "Message-ID: <\(mail.id.uuidString.lowercased())@syllabus.mail>",
+            "Message-ID: \(mail.messageID)",
             "MIME-Version: 1.0",
         ]
         for (name, value) in mail.headers { lines.append("\(name): \(value)") }
@@ -121,7 +130,7 @@ public enum RFC5322 {
 
 /// Hands each mail to an SMTP relay (mailpit, Postfix, a provider's submission port) through
 /// curl's SMTP client: plain, or upgraded with STARTTLS (required, never silently skipped), with
-/// optional AUTH. The Message-ID is the queue id, so a relay can tell a resend.
+/// optional AUTH. The Message-ID is derived from the queue id, so a relay can tell a resend.
 public struct SMTPMailTransport: MailTransport {
     /// `smtp://host:port`.
     public let url: String

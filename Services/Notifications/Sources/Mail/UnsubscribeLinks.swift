@@ -3,8 +3,9 @@ import Foundation
 import ServiceKit
 
 /// One-click unsubscribe links (RFC 8058): a link per user, signed with a secret so that nobody
-/// can unsubscribe someone else, and stable so that an old mail's link still works.
-public struct UnsubscribeLinks: Sendable {
+/// can unsubscribe someone else, and stable so that an old mail's link still works. A token is as
+/// good as a password for that one thing: never log a link or a token.
+public struct UnsubscribeLinks: Sendable, CustomStringConvertible {
     let key: SymmetricKey
     /// Where notifications is reached from outside, e.g. https://api.example.com.
     public let baseURL: String
@@ -22,6 +23,8 @@ public struct UnsubscribeLinks: Sendable {
     public func url(for user: UUID) -> String {
         "\(baseURL)/v1/notifications/unsubscribe?user=\(user.uuidString.lowercased())&token=\(token(for: user))"
     }
+
+    public var description: String { "UnsubscribeLinks(\(baseURL))" }
 
     /// Whether `token` is the user's, compared in constant time.
     public func verify(_ token: String, for user: UUID) -> Bool {
