@@ -18,6 +18,16 @@ final class ScriptedGenerator: PlanGenerator, @unchecked Sendable {
     }
 }
 
+/// The offline generator, priced as told: what a provider would have cost.
+struct PricedGenerator: PlanGenerator {
+    let cents: Int
+    func generate(_ request: PlanRequest) async throws -> (GeneratedPlan, GenerationUsage) {
+        var (plan, usage) = try await OfflineGenerator().generate(request)
+        usage.costCents = cents
+        return (plan, usage)
+    }
+}
+
 @Suite(.serialized) struct PlanTests {
     static let request = PlanRequest(topic: "Swift concurrency", skillLevel: .intermediate, weeklyHours: 5, learningStyle: .mixed, notes: nil, startDate: nil, deadlineDate: nil)
 
@@ -132,6 +142,173 @@ final class ScriptedGenerator: PlanGenerator, @unchecked Sendable {
             #expect(try await worker.processNext(now: Date()) == "ready")
             await #expect(throws: Problem.self) { try await store.retry(id, of: user, now: Date()) }
             try await store.delete(id, of: user, now: Date())
+        }
+    }
+
+    // MARK: Abuse limits
+
+    /// The problem a store call fails with, or nil when it succeeds.
+    func problem(_ body: () async throws -> Void) async throws -> Problem? {
+        do {
+            try await body()
+            return nil
+        } catch let problem as Problem {
+            return problem
+        }
+    }
+
+    /// The learner's usage row for the month of `now`, read in the system scope.
+    func generations(of user: UUID, _ store: PlanStore, now: Date = Date()) async throws -> Int {
+        try await store.database.transaction { connection in
+            try RowSecurity.enterSystem(on: connection)
+            return try connection.query(
+                "SELECT generations FROM usage_metrics WHERE user_id = \(user) AND month = date_trunc('month', \(now)::timestamptz AT TIME ZONE 'UTC')::date"
+            ).first?.decode("generations", as: Int.self) ?? 0
+        }
+    }
+
+    @Test func everyTierHasAMonthlyGenerationCap() {
+        #expect(PlanLimits.of(tier: "free").generations == 10)
+        #expect(PlanLimits.of(tier: "starter").generations == 40)
+        #expect(PlanLimits.of(tier: "pro").generations == 200)
+        #expect(PlanLimits.of(tier: "unknown") == PlanLimits.of(tier: "free"), "an unknown tier is the free one")
+        for tier in ["free", "starter", "pro"] {
+            let limits = PlanLimits.of(tier: tier)
+            let generations = try! #require(limits.generations)
+            #expect(generations >= (limits.regenerations ?? 0) && generations >= (limits.activePlans ?? 0), "the cap leaves room for the other quotas")
+        }
+        #expect(PlanLimits.allows(used: 9, limit: 10) && !PlanLimits.allows(used: 10, limit: 10) && !PlanLimits.allows(used: 11, limit: 10))
+        #expect(PlanLimits.allows(used: 1_000_000, limit: nil))
+    }
+
+    @Test func theSpendCeilingHoldsUntilTheNextUTCDay() throws {
+        #expect(SpendCeiling.allows(spentCents: 999, ceilingCents: nil))
+        #expect(SpendCeiling.allows(spentCents: 9, ceilingCents: 10) && !SpendCeiling.allows(spentCents: 10, ceilingCents: 10))
+        #expect(!SpendCeiling.allows(spentCents: 0, ceilingCents: 0), "a ceiling of 0 stops every generation")
+        let noon = try #require(RFC3339.parse("2031-05-10T12:00:00Z"))
+        #expect(SpendCeiling.retryAfter(now: noon) == 43_200)
+        #expect(SpendCeiling.retryAfter(now: noon.addingTimeInterval(43_199.5)) == 1)
+        #expect(SpendCeiling.retryAfter(now: try #require(RFC3339.parse("2031-05-11T00:00:00Z"))) == 86_400)
+    }
+
+    @Test func streamsAreLimitedPerLearnerAndOverall() throws {
+        let limits = StreamLimits(perLearner: 2, overall: 3)
+        #expect(limits.admits(learnerOpen: 1, overallOpen: 2) && !limits.admits(learnerOpen: 2, overallOpen: 2) && !limits.admits(learnerOpen: 0, overallOpen: 3))
+        #expect(StreamLimits(perLearner: 0, overall: -1) == StreamLimits(perLearner: 1, overall: 1), "at least one stream")
+        let gate = PlanStreamGate(limits)
+        let (ada, bob, cy) = (UUID(), UUID(), UUID())
+        let first = try gate.enter(ada)
+        var second: PlanStreamSlot? = try gate.enter(ada)
+        #expect(throws: Problem(
+            .tooManyRequests, code: "too_many_streams", title: "Too many plan streams are open",
+            detail: "At most 2 streams per learner at once. Close one, or read the plan instead.", extensions: ["limit": .number(2)])) { try gate.enter(ada) }
+        let bobs = try gate.enter(bob)
+        #expect(throws: Problem.self, "3 open in all") { try gate.enter(cy) }
+        #expect(gate.count(ada) == (2, 3))
+        first.release()
+        first.release()
+        #expect(gate.count(ada) == (1, 2), "released once, however often asked")
+        second = nil
+        #expect(gate.count(ada) == (0, 1) && gate.learners == 1, "a dropped slot gives its place back, and the learner leaves the table")
+        _ = try gate.enter(cy)
+        bobs.release()
+        #expect(gate.learners == 0 && gate.count(cy).overall == 0)
+        _ = second
+    }
+
+    @Test func createAndArchiveChurnStopsAtTheMonthlyGenerationCap() async throws {
+        try await withPlans { store, _ in
+            let user = UUID()
+            let now = try #require(RFC3339.parse("2031-05-10T12:00:00Z"))
+            for _ in 0..<10 {
+                let plan = try await store.create(Self.request, by: user, now: now)
+                _ = try await store.archive(UUID(uuidString: plan.id)!, of: user, now: now)
+            }
+            let refused = try await problem { _ = try await store.create(Self.request, by: user, now: now) }
+            #expect(refused?.status == .forbidden && refused?.code == "quota_exceeded" && refused?.extensions["limit"] == .number(10), "\(String(describing: refused))")
+            #expect(try await store.list(of: user).count == 10)
+            #expect(try await generations(of: user, store, now: now) == 10)
+            // A new month starts again.
+            _ = try await store.create(Self.request, by: user, now: try #require(RFC3339.parse("2031-06-01T00:00:00Z")))
+        }
+    }
+
+    @Test func concurrentCreationsNeverPassTheMonthlyGenerationCap() async throws {
+        try await withPlans { store, _ in
+            let user = UUID()
+            for _ in 0..<8 {
+                let plan = try await store.create(Self.request, by: user, now: Date())
+                _ = try await store.archive(UUID(uuidString: plan.id)!, of: user, now: Date())
+            }
+            let outcomes = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        do {
+                            _ = try await store.create(Self.request, by: user, now: Date())
+                            return "created"
+                        } catch let problem as Problem {
+                            return "\(problem.code) \(problem.extensions["limit"].map { "\($0)" } ?? "")"
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == "created" }.count == 2, "\(outcomes)")
+            #expect(outcomes.filter { $0.hasPrefix("quota_exceeded") }.count == 4, "\(outcomes)")
+            #expect(try await generations(of: user, store) == 10)
+            #expect(try await store.list(of: user).count == 10)
+        }
+    }
+
+    @Test func retriesAndRegenerationsCountAsGenerations() async throws {
+        try await withPlans(ScriptedGenerator([.validation("not JSON")])) { store, worker in
+            let user = UUID()
+            let id = UUID(uuidString: try await store.create(Self.request, by: user, now: Date()).id)!
+            #expect(try await worker.processNext(now: Date()) == "failed")
+            _ = try await store.retry(id, of: user, now: Date())
+            #expect(try await worker.processNext(now: Date()) == "ready")
+            _ = try await store.regenerate(id, with: .init(weeklyHours: 3), by: user, now: Date())
+            #expect(try await worker.processNext(now: Date()) == "ready")
+            #expect(try await generations(of: user, store) == 3)
+            for _ in 0..<7 {
+                let plan = try await store.create(Self.request, by: user, now: Date())
+                _ = try await store.archive(UUID(uuidString: plan.id)!, of: user, now: Date())
+            }
+            let refused = try await problem { _ = try await store.regenerate(id, with: .init(), by: user, now: Date()) }
+            #expect(refused?.code == "quota_exceeded" && refused?.extensions["limit"] == .number(10), "the month's generations, not its regenerations (1 of 5)")
+            #expect(try await generations(of: user, store) == 10)
+        }
+    }
+
+    @Test func theDailySpendCeilingStopsNewGenerationsAndHoldsQueuedOnes() async throws {
+        try await withTemporarySchema { pool, schema in
+            _ = try await Migrator(schema: schema, migrations: ContentMigrations.all).migrate(pool, logger: TestEnvironment.logger)
+            let store = PlanStore(database: pool, dailySpendCeilingCents: 10)
+            let worker = PlanWorker(database: pool, listenURL: "", generator: PricedGenerator(cents: 6), dailySpendCeilingCents: 10, logger: TestEnvironment.logger)
+            let noon = try #require(RFC3339.parse("2031-05-10T12:00:00Z"))
+            var plans: [(UUID, UUID)] = []
+            for _ in 0..<3 {
+                let user = UUID()
+                plans.append((UUID(uuidString: try await store.create(Self.request, by: user, now: noon).id)!, user))
+            }
+            #expect(try await worker.processNext(now: noon) == "ready")
+            #expect(try await worker.processNext(now: noon) == "ready", "6 of 10 cents spent: one more goes")
+            #expect(try await worker.processNext(now: noon) == nil, "12 of 10: the third waits")
+            let refused = try await problem { _ = try await store.create(Self.request, by: UUID(), now: noon) }
+            #expect(refused?.status == .serviceUnavailable && refused?.code == "generation_capacity", "\(String(describing: refused))")
+            #expect(refused?.extensions["retryAfter"] == .number(43_200) && refused?.headers.map(\.value) == ["43200"])
+            let (failedPlan, failedUser) = plans[2]
+            #expect(try await store.plan(failedPlan, of: failedUser).generationStatus == "generating")
+            // The next UTC day starts again from zero.
+            let tomorrow = noon.addingTimeInterval(86_400)
+            #expect(try await worker.processNext(now: tomorrow) == "ready")
+            _ = try await store.create(Self.request, by: UUID(), now: tomorrow)
+            let spend = try await pool.transaction { connection in
+                try connection.query("SELECT day::text AS day, cost_cents, generations FROM provider_spend ORDER BY day").map {
+                    "\(try $0.decode("day", as: String.self)) \(try $0.decode("cost_cents", as: Int.self)) \(try $0.decode("generations", as: Int.self))"
+                }
+            }
+            #expect(spend == ["2031-05-10 12 2", "2031-05-11 6 1"])
         }
     }
 }

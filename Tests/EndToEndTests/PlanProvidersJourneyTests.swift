@@ -166,6 +166,9 @@ extension EndToEndTests.PlanProvidersJourneyTests {
             #expect(try await fetch(rotated, http).status == 200)
             #expect(try await api.send(.DELETE, content("/v1/plans/\(planID)/calendar-feed"), token: token).status == 204)
             #expect(try await fetch(rotated, http).status == 404)
+            // Feed URLs are secrets: no log line holds their tokens.
+            let feedTokens = [feedURL, rotated].map { String($0.split(separator: "/").last!.dropLast(4)) }
+            #expect(processes.logsContaining(feedTokens).isEmpty, "no log line holds a calendar feed's token")
 
             // Progress on a task survives a regeneration that keeps it, and the plan's completion is announced once.
             try await eventually(timeout: .seconds(10), "progress to know the plan") {
@@ -259,7 +262,17 @@ extension EndToEndTests.PlanProvidersJourneyTests {
             let fourth = try await api.send(.POST, content("/v1/plans"), json: body, token: token)
             #expect(fourth.status == 403 && fourth.body["code"] as? String == "quota_exceeded" && fourth.body["limit"] as? Int == 3)
             #expect(try await api.send(.POST, content("/v1/plans/\(planID)/archive"), token: token).status == 200)
-            #expect(try await api.send(.POST, content("/v1/plans"), json: body, token: token).status == 201)
+            let ninth = try await api.send(.POST, content("/v1/plans"), json: body, token: token)
+            #expect(ninth.status == 201)
+
+            // Creating and archiving in a loop stops at the free tier's 10 generations a month
+            // (1 plan, 5 regenerations and 3 more plans so far): archiving gives none back.
+            #expect(try await api.send(.POST, content("/v1/plans/\(try #require(ninth.body["id"] as? String))/archive"), token: token).status == 200)
+            let tenth = try await api.send(.POST, content("/v1/plans"), json: body, token: token)
+            #expect(tenth.status == 201)
+            #expect(try await api.send(.POST, content("/v1/plans/\(try #require(tenth.body["id"] as? String))/archive"), token: token).status == 200)
+            let churned = try await api.send(.POST, content("/v1/plans"), json: body, token: token)
+            #expect(churned.status == 403 && churned.body["code"] as? String == "quota_exceeded" && churned.body["limit"] as? Int == 10, "\(churned.body)")
             #expect(processes.exited.isEmpty, "no service died: \(processes.exited)")
         }, finish: {
             try await http.shutdown()

@@ -34,10 +34,20 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
     CatalogueController(store: store, verifier: verifier, playback: playback).add(to: router)
     AuthoringController(store: store, verifier: verifier, mux: mux).add(to: router)
     MuxWebhookController(store: store, secret: configuration.nonEmpty("mux.webhook.secret")).add(to: router)
-    let plans = PlanStore(database: runtime.database)
+    // A spend ceiling that cannot be read stops the service rather than lifting the ceiling.
+    var spendCeiling: Int?
+    if let text = configuration.nonEmpty("plans.daily.spend.cents") {
+        guard let cents = Int(text), cents >= 0 else {
+            throw ConfigurationError.invalid("CONTENT_PLANS_DAILY_SPEND_CENTS must be a whole number of cents (0 or more)")
+        }
+        spendCeiling = cents
+    }
+    let plans = PlanStore(database: runtime.database, dailySpendCeilingCents: spendCeiling)
     let publicURL = (configuration.nonEmpty("public.url") ?? "http://127.0.0.1:\(configuration.port)").withoutTrailingSlash
     let signals = PlanSignals(listenURL: configuration.databaseURL, logger: runtime.logger)
-    PlansController(store: plans, verifier: verifier, signals: signals, publicURL: publicURL).add(to: router)
+    let streams = PlanStreamGate(StreamLimits(
+        perLearner: configuration.int("plans.streams.per.learner", default: 2), overall: configuration.int("plans.streams.max", default: 200)))
+    PlansController(store: plans, verifier: verifier, signals: signals, streams: streams, publicURL: publicURL).add(to: router)
     var generator: any PlanGenerator = OfflineGenerator()
     if let url = configuration.nonEmpty("plans.provider.url") {
         generator = ChatCompletionsGenerator(.init(
@@ -65,7 +75,8 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
             calendarURL: configuration.string("google.calendar.url", default: "https://www.googleapis.com/calendar/v3"), clientID: id, clientSecret: secret)
     }
     IntegrationsController(integrations: Integrations(database: runtime.database, vault: vault, notion: notion, google: google), verifier: verifier).add(to: router)
-    let worker = PlanWorker(database: runtime.database, listenURL: configuration.databaseURL, generator: generator, logger: runtime.logger)
+    let worker = PlanWorker(
+        database: runtime.database, listenURL: configuration.databaseURL, generator: generator, dailySpendCeilingCents: spendCeiling, logger: runtime.logger)
     return runtime.application(
         router: router, consumer: try runtime.consumer(ContentHandlers.all), services: [worker, signals], openAPI: ContentOpenAPI.document)
 }

@@ -18,6 +18,7 @@ enum ContentHandlers {
         EventHandler(IdentityUserProfileUpdatedV1.self, name: "profiles") { event, connection in
             try PlanStore.applyProfile(event, on: connection)
         },
+        AccessRevocations.handler(),
         Tombstones.handler { userID, connection in
             try CourseStore.forget(userID, on: connection)
         },

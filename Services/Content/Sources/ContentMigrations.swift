@@ -241,5 +241,37 @@ enum ContentMigrations {
                     created_at timestamptz NOT NULL DEFAULT now()
                 );
                 """ + RowSecurity.policiesSQL(["learner_profiles", "calendar_feeds", "integration_tokens", "task_calendar_events", "plan_exports"])),
+        Migration(
+            version: 8, name: "plan generation limits",
+            sql: """
+                -- Every generation queued in a month — a new plan, a regeneration, a retry — counted
+                -- against the tier's monthly generations. This month's so far are counted in.
+                ALTER TABLE usage_metrics ADD COLUMN generations integer NOT NULL DEFAULT 0 CHECK (generations >= 0);
+                SELECT set_config('syllabus.scope', 'system', true);
+                UPDATE usage_metrics SET generations = plans_created + regenerations;
+                -- What the provider has cost each UTC day, across learners (one row a day, added to
+                -- in the transaction that stores each generation), for the daily spend ceiling.
+                CREATE TABLE provider_spend (
+                    day date PRIMARY KEY,
+                    cost_cents bigint NOT NULL DEFAULT 0 CHECK (cost_cents >= 0),
+                    generations integer NOT NULL DEFAULT 0 CHECK (generations >= 0),
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                );
+                -- Lengths of what callers and providers choose, bounded where they are stored
+                -- (NOT VALID: enforced on every new or changed row, earlier rows left as they are).
+                ALTER TABLE task_calendar_events ADD CONSTRAINT task_calendar_events_calendar_id_length
+                    CHECK (octet_length(calendar_id) BETWEEN 1 AND 255) NOT VALID;
+                ALTER TABLE task_calendar_events ADD CONSTRAINT task_calendar_events_event_id_length
+                    CHECK (octet_length(event_id) BETWEEN 1 AND 1024) NOT VALID;
+                ALTER TABLE integration_tokens ADD CONSTRAINT integration_tokens_account_length CHECK (length(account) <= 200) NOT VALID;
+                ALTER TABLE plan_exports ADD CONSTRAINT plan_exports_url_length CHECK (length(url) <= 2000) NOT VALID;
+                ALTER TABLE plan_modules ADD CONSTRAINT plan_modules_text_length
+                    CHECK (length(title) <= 1000 AND length(description) <= 4000) NOT VALID;
+                ALTER TABLE plan_tasks ADD CONSTRAINT plan_tasks_text_length
+                    CHECK (length(title) <= 1000 AND length(description) <= 4000) NOT VALID;
+                ALTER TABLE task_resources ADD CONSTRAINT task_resources_text_length
+                    CHECK (length(title) <= 1000 AND length(url) <= 4096 AND length(notes) <= 1000) NOT VALID;
+                """),
+        AccessRevocations.migration(version: 9),
     ]
 }

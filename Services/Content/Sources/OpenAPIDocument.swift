@@ -78,6 +78,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The course as the caller sees it
           content:
@@ -99,6 +100,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The lesson
           content:
@@ -127,6 +129,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The playback grant
           headers:
@@ -162,13 +165,19 @@ paths:
 
         The caller's tier (billing's last word; `free` until billing has decided) limits how many
         active plans they may have — plans not archived, whatever their status: `free` 3,
-        `starter` 10, `pro` unlimited. The count and the creation happen under a lock on the
-        caller's usage row for the month, so parallel requests cannot pass the limit together.
-        Archiving or deleting a plan frees its slot.
+        `starter` 10, `pro` unlimited — and how many generations they may queue a calendar month
+        (UTC), new plans, regenerations and retries together: `free` 10, `starter` 40, `pro` 200.
+        The counts and the creation happen under a lock on the caller's usage row for the month,
+        so parallel requests cannot pass a limit together. Archiving or deleting a plan frees its
+        active slot but gives no generation back.
+
+        Once the plans provider has cost the day's ceiling (`CONTENT_PLANS_DAILY_SPEND_CENTS`,
+        across learners, per UTC day), no generation is queued until the next UTC day (503
+        `generation_capacity`).
 
         Checked in this order: the body's size and characters (413, 400 `invalid_character`),
-        the token (401), the body's shape (400 `malformed_request`), its values (422), then the
-        limit (403).
+        the token (401), the body's shape (400 `malformed_request`), its values (422), the
+        limits (403: active plans, then generations), then the day's capacity (503).
       tags: [plans]
       security:
         - bearerAuth: []
@@ -189,6 +198,7 @@ paths:
         "413": { $ref: "#/components/responses/PayloadTooLarge" }
         "422": { $ref: "#/components/responses/InvalidPlanRequest" }
         "500": { $ref: "#/components/responses/InternalError" }
+        "503": { $ref: "#/components/responses/GenerationCapacity" }
     get:
       operationId: listPlans
       summary: The caller's plans
@@ -199,6 +209,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The caller's plans
           content:
@@ -211,10 +222,14 @@ paths:
       operationId: createPlanAndStream
       summary: Ask for a learning plan and follow its generation
       description: |
-        Creates the plan as `POST /v1/plans` does (the same body, limit, checks and problems,
+        Creates the plan as `POST /v1/plans` does (the same body, limits, checks and problems,
         answered before the stream starts), then answers with the server-sent events of
         `GET /v1/plans/{id}/stream` for it. A client that goes away stops only its stream: the
         generation goes on, and the plan can be read or followed again.
+
+        Streams are limited as for `GET /v1/plans/{id}/stream` (429 `too_many_streams`); that
+        is checked after the body's values (422) and before the plan is made, so a refused
+        stream makes no plan and spends no generation.
       tags: [plans]
       security:
         - bearerAuth: []
@@ -230,7 +245,9 @@ paths:
         "403": { $ref: "#/components/responses/PlanQuotaExceeded" }
         "413": { $ref: "#/components/responses/PayloadTooLarge" }
         "422": { $ref: "#/components/responses/InvalidPlanRequest" }
+        "429": { $ref: "#/components/responses/TooManyStreams" }
         "500": { $ref: "#/components/responses/InternalError" }
+        "503": { $ref: "#/components/responses/GenerationCapacity" }
   /v1/plans/{id}:
     parameters:
       - $ref: "#/components/parameters/PlanId"
@@ -245,6 +262,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The plan
           content:
@@ -263,6 +281,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
           description: Deleted
         "401": { $ref: "#/components/responses/Unauthenticated" }
@@ -278,13 +297,19 @@ paths:
         Server-sent events about the plan's generation (see the `200` answer). For a plan that
         is already `ready` or `failed` the whole stream comes at once. A client that goes away
         stops only its stream, never the generation.
+
+        Each server answers at most 2 open streams per learner and 200 in all (both
+        configurable); one more is refused with 429 `too_many_streams` (`limit`: the streams a
+        learner may have open), checked before the plan is looked up.
       tags: [plans]
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200": { $ref: "#/components/responses/PlanEventStream" }
         "401": { $ref: "#/components/responses/Unauthenticated" }
         "404": { $ref: "#/components/responses/PlanNotFound" }
+        "429": { $ref: "#/components/responses/TooManyStreams" }
         "500": { $ref: "#/components/responses/InternalError" }
   /v1/plans/{id}/archive:
     parameters:
@@ -300,6 +325,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The plan, `archived`
           content:
@@ -317,11 +343,15 @@ paths:
       description: |
         Queues a `failed` plan's generation (or, when a regeneration failed, its regeneration)
         again, ahead of first generations, with a fresh budget of attempts; the plan is
-        `generating` again. The tier's limits are not checked again. No request body.
+        `generating` again. It is one more of the month's generations (403 `quota_exceeded` past
+        the tier's, as for `POST /v1/plans`) and needs the day's capacity (503
+        `generation_capacity`); neither is checked before the plan's state (409). No request
+        body.
       tags: [plans]
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "202":
           description: Queued; the plan, `generating`
           content:
@@ -329,12 +359,20 @@ paths:
               schema: { $ref: "#/components/schemas/PlanWithModules" }
         "401": { $ref: "#/components/responses/Unauthenticated" }
         "404": { $ref: "#/components/responses/PlanNotFound" }
+        "403":
+          description: |
+            The caller has queued as many generations this month (UTC) as their tier allows —
+            `free` 10, `starter` 40, `pro` 200 (`quota_exceeded`; `limit` and `detail` name it)
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
         "409":
           description: The plan is `generating` or `ready`, not `failed` (`not_failed`)
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
         "500": { $ref: "#/components/responses/InternalError" }
+        "503": { $ref: "#/components/responses/GenerationCapacity" }
   /v1/plans/{id}/regenerate:
     parameters:
       - $ref: "#/components/parameters/PlanId"
@@ -351,12 +389,15 @@ paths:
         replaces keeps that task's id.
 
         The caller's tier limits regenerations per calendar month (UTC): `free` 5, `starter` 10,
-        `pro` 50. The count and the regeneration happen under a lock on the caller's usage row
-        for the month, as for `POST /v1/plans`.
+        `pro` 50; a regeneration is also one of the month's generations (`free` 10, `starter`
+        40, `pro` 200, as for `POST /v1/plans`). The counts and the regeneration happen under a
+        lock on the caller's usage row for the month, as for `POST /v1/plans`, and the day's
+        capacity is needed as there (503 `generation_capacity`).
 
         Checked in this order: the body's size and characters (413, 400 `invalid_character`),
         the token (401), the path id (404), the body's shape (400 `malformed_request`), its
-        values (422), the plan (404), its state (409), then the limit (403).
+        values (422), the plan (404), its state (409), the limits (403: regenerations, then
+        generations), then the day's capacity (503).
       tags: [plans]
       security:
         - bearerAuth: []
@@ -377,7 +418,8 @@ paths:
         "403":
           description: |
             The caller has regenerated as many plans this month as their tier allows — `free` 5,
-            `starter` 10, `pro` 50 (`quota_exceeded`; `detail` names the limit)
+            `starter` 10, `pro` 50 — or queued as many generations — `free` 10, `starter` 40,
+            `pro` 200 (`quota_exceeded`; `limit` and `detail` name the limit reached)
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
@@ -400,6 +442,7 @@ paths:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
         "500": { $ref: "#/components/responses/InternalError" }
+        "503": { $ref: "#/components/responses/GenerationCapacity" }
   /v1/plans/{id}/attempts:
     parameters:
       - $ref: "#/components/parameters/PlanId"
@@ -411,6 +454,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The attempts
           content:
@@ -442,6 +486,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The schedule
           content:
@@ -464,6 +509,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "201":
           description: Created
           content:
@@ -480,6 +526,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
           description: Revoked
         "401": { $ref: "#/components/responses/Unauthenticated" }
@@ -602,7 +649,7 @@ paths:
         "409": { $ref: "#/components/responses/ExportConflict" }
         "413": { $ref: "#/components/responses/PayloadTooLarge" }
         "422":
-          description: "`validation_failed`: `calendarId` `invalid_id` (empty, over 255 characters, or holding `/`)"
+          description: "`validation_failed`: `calendarId` `invalid_id` (empty, over 255 bytes in UTF-8, or holding `/`)"
           content:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
@@ -630,6 +677,7 @@ paths:
       tags: [plans]
       security: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The calendar
           headers:
@@ -673,6 +721,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The connections
           content:
@@ -744,6 +793,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
           description: Disconnected
         "401": { $ref: "#/components/responses/Unauthenticated" }
@@ -762,6 +812,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The modules
           content:
@@ -846,6 +897,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The module
           content:
@@ -900,6 +952,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
           description: Deleted
         "401": { $ref: "#/components/responses/Unauthenticated" }
@@ -919,6 +972,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The module
           content:
@@ -941,6 +995,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The module
           content:
@@ -1037,6 +1092,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The lesson
           content:
@@ -1094,6 +1150,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
           description: Deleted
         "401": { $ref: "#/components/responses/Unauthenticated" }
@@ -1112,6 +1169,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The lesson
           content:
@@ -1137,6 +1195,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The lesson
           content:
@@ -1206,6 +1265,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
           description: Removed
         "401": { $ref: "#/components/responses/Unauthenticated" }
@@ -1236,6 +1296,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "201":
           description: The upload
           content:
@@ -1480,7 +1541,28 @@ components:
     PlanQuotaExceeded:
       description: |
         The caller already has as many active (not archived) plans as their tier allows — `free`
-        3, `starter` 10, `pro` unlimited (`quota_exceeded`; `detail` names the limit)
+        3, `starter` 10, `pro` unlimited — or has queued as many generations this month (UTC),
+        archived plans' included — `free` 10, `starter` 40, `pro` 200 (`quota_exceeded`;
+        `limit` and `detail` name the limit reached)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    GenerationCapacity:
+      description: |
+        The plans provider has cost the day's ceiling (`CONTENT_PLANS_DAILY_SPEND_CENTS`, across
+        learners): no generation is queued until the next UTC day (`generation_capacity`;
+        `retryAfter` and the `Retry-After` header give the seconds until then)
+      headers:
+        Retry-After:
+          description: Seconds until the next UTC day
+          schema: { type: integer, minimum: 1 }
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    TooManyStreams:
+      description: |
+        The caller already has as many plan streams open on this server as allowed, or the
+        server as many in all (`too_many_streams`; `limit`: the streams a learner may have open)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
@@ -1545,8 +1627,8 @@ components:
 
         1. `plan_start` — at once: `{planId, topic}` (`PlanStreamStart`).
         2. While the plan is `generating`, nothing: the stream reads the plan again whenever a
-           generation attempt ends (a `NOTIFY` on `plan_progress`), and at least every second,
-           for up to 300 seconds.
+           generation attempt ends (a `NOTIFY` on `plan_progress`, listened to before the plan
+           is read, so none is missed), for up to 300 seconds.
         3. When the plan is `ready`, for each module in order, `module_summary` —
            `{order, title, taskCount, estimatedMinutes}` (`PlanStreamModuleSummary`) — then
            `progress` — `{modulesDone, moduleCount}` (`PlanStreamProgress`); and last `complete`
@@ -1621,7 +1703,16 @@ components:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
     MalformedRequest:
-      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
+      description: |
+        The body is not valid JSON, or a property has the wrong type (`malformed_request`); or text
+        in the path, the query, a header or the body holds a NUL character (`invalid_character`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidCharacter:
+      description: |
+        Text in the path, the query, a header or the body holds a NUL character, which is refused
+        rather than stored cut short (`invalid_character`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }

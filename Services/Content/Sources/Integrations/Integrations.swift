@@ -74,7 +74,12 @@ public struct Integrations: Sendable {
             throw failure.problem
         }
         try await store(grant, provider: provider, user: user, vault: vault)
-        return Connection(provider: provider.rawValue, account: grant.account, expiresAt: grant.expiresAt, connectedAt: now)
+        return Connection(provider: provider.rawValue, account: Self.bounded(grant.account), expiresAt: grant.expiresAt, connectedAt: now)
+    }
+
+    /// The account name as kept: at most 200 characters (counted as the database counts them).
+    static func bounded(_ account: String?) -> String? {
+        account.map { String(String.UnicodeScalarView($0.unicodeScalars.prefix(200))) }
     }
 
     func store(_ grant: ProviderGrant, provider: Provider, user: UUID, vault: TokenVault) async throws {
@@ -84,7 +89,7 @@ public struct Integrations: Sendable {
             try connection.execute(
                 """
                 INSERT INTO integration_tokens (user_id, provider, key_id, access_token, refresh_token, expires_at, account)
-                VALUES (\(user), \(provider.rawValue), \(vault.keyID), \(access), \(refresh), \(grant.expiresAt), \(grant.account))
+                VALUES (\(user), \(provider.rawValue), \(vault.keyID), \(access), \(refresh), \(grant.expiresAt), \(Self.bounded(grant.account)))
                 ON CONFLICT (user_id, provider) DO UPDATE SET key_id = excluded.key_id, access_token = excluded.access_token,
                     refresh_token = coalesce(excluded.refresh_token, integration_tokens.refresh_token), expires_at = excluded.expires_at,
                     account = coalesce(excluded.account, integration_tokens.account), updated_at = now()
@@ -179,7 +184,7 @@ public struct Integrations: Sendable {
         try connection.execute(
             """
             INSERT INTO plan_exports (id, plan_id, user_id, destination, item_count, url)
-            VALUES (\(UUIDv7.make()), \(plan), \(user), \(export.destination), \(export.itemCount), \(export.url))
+            VALUES (\(UUIDv7.make()), \(plan), \(user), \(export.destination), \(export.itemCount), \(export.url.flatMap { $0.unicodeScalars.count <= 2000 ? $0 : nil }))
             """)
         try PlanStore.announce(
             plan, ContentPlanExportedV1(planId: plan.lowercased, userId: user.lowercased, destination: export.destination, itemCount: export.itemCount, exportedAt: now),

@@ -83,7 +83,8 @@ struct IntegrationsController: Sendable {
         let plan = try context.uuid(of: "plan")
         let input = try await request.decodeIfPresent(as: GoogleInput.self, context: context) ?? GoogleInput()
         let calendar = input.calendarId ?? "primary"
-        guard (1...255).contains(calendar.count), !calendar.contains("/") else {
+        // Counted in bytes, as stored: a character may hold any number of them.
+        guard (1...255).contains(calendar.utf8.count), !calendar.contains("/") else {
             throw Problem.validation([FieldError(field: "calendarId", code: "invalid_id", message: "A Google calendar id, or primary.")])
         }
         return JSONResponse(.ok, try await integrations.syncToGoogle(plan, calendar: calendar, user: caller.id, now: Date()))

@@ -6,7 +6,7 @@ import ServiceLifecycle
 
 /// One listener on `plan_progress` for the whole process, however many plan streams are open: a
 /// stream waits on its plan's signal and is woken only when that plan moves (the worker sends the
-/// plan's id), or when the listener reconnected and a signal may have been missed.
+/// plan's id), or when the listener (re)connected and a signal may have been missed.
 final class PlanSignals: Service, @unchecked Sendable {
     let listenURL: String
     let logger: Logger
@@ -40,6 +40,12 @@ final class PlanSignals: Service, @unchecked Sendable {
     func run() async throws {
         let listener = PostgresListener(url: listenURL, channels: [PlanStore.progressChannel], name: "plan-streams", logger: logger)
         await withDiscardingTaskGroup { group in
+            group.addTask {
+                // The first LISTEN is not announced as a reconnection, but a stream that began
+                // watching before it may have missed a move: every stream looks again once it is up.
+                while !listener.isConnected, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(50)) }
+                self.wake(nil)
+            }
             group.addTask {
                 for await event in listener.events {
                     switch event {

@@ -11,8 +11,13 @@ public struct PlanStore: Sendable {
     public static let progressChannel = "plan_progress"
 
     let database: DatabasePool
+    /// The most the provider may cost a UTC day, in cents; nil is no ceiling.
+    let dailySpendCeilingCents: Int?
 
-    public init(database: DatabasePool) { self.database = database }
+    public init(database: DatabasePool, dailySpendCeilingCents: Int? = nil) {
+        self.database = database
+        self.dailySpendCeilingCents = dailySpendCeilingCents
+    }
 
     // MARK: Shapes
 
@@ -71,13 +76,15 @@ public struct PlanStore: Sendable {
 
     // MARK: Learner
 
-    /// Creates a plan and queues its generation, within the tier's active-plan limit. The
-    /// learner's usage row for the month is locked first, so parallel requests are counted one
-    /// after the other and cannot pass the limit together.
+    /// Creates a plan and queues its generation, within the tier's active plans and monthly
+    /// generations and the day's spend ceiling. The learner's usage row for the month is locked
+    /// first, so parallel requests are counted one after the other and cannot pass a limit together.
     public func create(_ request: PlanRequest, by user: UUID, now: Date) async throws -> Plan {
         try await database.transaction(asLearner: user) { connection in
             let usage = try Self.lockUsage(user, now: now, on: connection)
             try Self.requireQuota(.activePlans, of: user, usage: usage, on: connection)
+            try Self.requireQuota(.generations, of: user, usage: usage, on: connection)
+            try Self.requireCapacity(ceilingCents: self.dailySpendCeilingCents, now: now, on: connection)
             let id = UUIDv7.make()
             let row = try connection.query(
                 """
@@ -87,7 +94,8 @@ public struct PlanStore: Sendable {
                 RETURNING \(unsafeRaw: Self.planColumns)
                 """
             ).first!
-            try connection.execute("UPDATE usage_metrics SET plans_created = plans_created + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
+            try connection.execute(
+                "UPDATE usage_metrics SET plans_created = plans_created + 1, generations = generations + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
             try Self.queue(id, of: user, type: "plan_generation", priority: 0, now: now, on: connection)
             return try Self.plan(row, modules: nil)
         }
@@ -97,6 +105,7 @@ public struct PlanStore: Sendable {
     struct Usage: Sendable {
         /// YYYY-MM-01, in UTC.
         var month: String
+        var generations: Int
         var regenerations: Int
         var exports: Int
     }
@@ -108,14 +117,16 @@ public struct PlanStore: Sendable {
             """
             INSERT INTO usage_metrics (user_id, month) VALUES (\(user), date_trunc('month', \(now)::timestamptz AT TIME ZONE 'UTC')::date)
             ON CONFLICT (user_id, month) DO UPDATE SET user_id = excluded.user_id
-            RETURNING to_char(month, 'YYYY-MM-DD') AS month, regenerations, exports
+            RETURNING to_char(month, 'YYYY-MM-DD') AS month, generations, regenerations, exports
             """
         ).first!
-        return Usage(month: try row.decode("month"), regenerations: try row.decode("regenerations"), exports: try row.decode("exports"))
+        return Usage(
+            month: try row.decode("month"), generations: try row.decode("generations"), regenerations: try row.decode("regenerations"),
+            exports: try row.decode("exports"))
     }
 
     public enum Quota: Sendable {
-        case activePlans, regenerations, exports
+        case activePlans, generations, regenerations, exports
     }
 
     /// Refuses with 403 `quota_exceeded` when the learner's tier allows no more of `quota` (the
@@ -129,6 +140,10 @@ public struct PlanStore: Sendable {
             (limit, title) = (limits.activePlans, "You have as many active plans as your plan allows")
             used = { try connection.query("SELECT count(*) AS n FROM learning_plans WHERE user_id = \(user) AND archived_at IS NULL").first!.decode("n", as: Int.self) }
             detail = { "Active plans: at most \($0). Archive a plan to free its slot, or upgrade." }
+        case .generations:
+            (limit, title) = (limits.generations, "You have generated as many plans this month as your plan allows")
+            used = { usage.generations }
+            detail = { "Generations (new plans, regenerations and retries): at most \($0) a month. Archiving a plan does not give one back." }
         case .regenerations:
             (limit, title) = (limits.regenerations, "You have regenerated as many plans this month as your plan allows")
             used = { usage.regenerations }
@@ -138,9 +153,37 @@ public struct PlanStore: Sendable {
             used = { usage.exports }
             detail = { "Exports (Notion and Google Calendar): at most \($0) a month." }
         }
-        if let limit, try used() >= limit {
+        if let limit, try !PlanLimits.allows(used: used(), limit: limit) {
             throw Problem(.forbidden, code: "quota_exceeded", title: title, detail: detail(limit), extensions: ["limit": .number(Double(limit))])
         }
+    }
+
+    /// What the provider has cost on the UTC day of `now`, in cents, across learners.
+    static func spentToday(now: Date, on connection: PostgresConnection) throws -> Int {
+        try connection.query(
+            "SELECT cost_cents FROM provider_spend WHERE day = (\(now)::timestamptz AT TIME ZONE 'UTC')::date"
+        ).first?.decode("cost_cents", as: Int.self) ?? 0
+    }
+
+    /// Refuses with 503 `generation_capacity` (and `Retry-After`, until the next UTC day) once
+    /// the day's spend has reached the ceiling.
+    static func requireCapacity(ceilingCents: Int?, now: Date, on connection: PostgresConnection) throws {
+        guard let ceilingCents, try !SpendCeiling.allows(spentCents: spentToday(now: now, on: connection), ceilingCents: ceilingCents) else { return }
+        let wait = SpendCeiling.retryAfter(now: now)
+        throw Problem(
+            .serviceUnavailable, code: "generation_capacity", title: "Plans cannot be generated right now",
+            detail: "Today's generation capacity is used up. Try again after midnight UTC.",
+            extensions: ["retryAfter": .number(Double(wait))], headers: [.retryAfter: String(wait)])
+    }
+
+    /// Adds a generation's cost to the day's spend (one row a day, added to atomically).
+    static func recordSpend(_ cents: Int, now: Date, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            INSERT INTO provider_spend (day, cost_cents, generations) VALUES ((\(now)::timestamptz AT TIME ZONE 'UTC')::date, \(cents), 1)
+            ON CONFLICT (day) DO UPDATE SET cost_cents = provider_spend.cost_cents + excluded.cost_cents,
+                generations = provider_spend.generations + 1, updated_at = now()
+            """)
     }
 
     public func list(of user: UUID) async throws -> [Plan] {
@@ -203,13 +246,18 @@ public struct PlanStore: Sendable {
         }
     }
 
-    /// Queues a failed plan's generation (or regeneration) again.
+    /// Queues a failed plan's generation (or regeneration) again: one more generation of the
+    /// month, within the spend ceiling.
     public func retry(_ id: UUID, of user: UUID, now: Date) async throws -> Plan {
         try await database.transaction(asLearner: user) { connection in
+            let usage = try Self.lockUsage(user, now: now, on: connection)
             guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id) FOR UPDATE").first else { throw Problem.notFound("plan") }
             guard try row.decode("generation_status", as: String.self) == "failed" else {
                 throw Problem(.conflict, code: "not_failed", title: "Only a failed plan can be retried")
             }
+            try Self.requireQuota(.generations, of: user, usage: usage, on: connection)
+            try Self.requireCapacity(ceilingCents: self.dailySpendCeilingCents, now: now, on: connection)
+            try connection.execute("UPDATE usage_metrics SET generations = generations + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
             let type = try connection.query("SELECT type FROM job_queue WHERE plan_id = \(id) ORDER BY created_at DESC LIMIT 1").first?.decode("type", as: String.self)
             try Self.queue(id, of: user, type: type ?? "plan_generation", now: now, on: connection)
             return try Self.plan(id, on: connection)
@@ -232,7 +280,7 @@ public struct PlanStore: Sendable {
     }
 
     /// Generates a ready (or failed) plan again, with any changes to its request, within the
-    /// tier's monthly regenerations. The plan keeps its current modules and tasks until the new
+    /// tier's monthly regenerations and generations and the spend ceiling. The plan keeps its current modules and tasks until the new
     /// ones replace them.
     public func regenerate(_ id: UUID, with changes: Changes, by user: UUID, now: Date) async throws -> Plan {
         try await database.transaction(asLearner: user) { connection in
@@ -247,6 +295,8 @@ public struct PlanStore: Sendable {
                 throw Problem(.conflict, code: "plan_archived", title: "An archived plan cannot be regenerated")
             }
             try Self.requireQuota(.regenerations, of: user, usage: usage, on: connection)
+            try Self.requireQuota(.generations, of: user, usage: usage, on: connection)
+            try Self.requireCapacity(ceilingCents: self.dailySpendCeilingCents, now: now, on: connection)
             try connection.execute(
                 """
                 UPDATE learning_plans SET skill_level = coalesce(\(changes.skillLevel?.rawValue), skill_level),
@@ -254,7 +304,8 @@ public struct PlanStore: Sendable {
                     notes = coalesce(\(changes.notes), notes)
                 WHERE id = \(id)
                 """)
-            try connection.execute("UPDATE usage_metrics SET regenerations = regenerations + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
+            try connection.execute(
+                "UPDATE usage_metrics SET regenerations = regenerations + 1, generations = generations + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
             try Self.queue(id, of: user, type: "plan_regeneration", now: now, on: connection)
             return try Self.plan(id, on: connection)
         }

@@ -9,18 +9,22 @@ import ServiceLifecycle
 /// several replicas share the queue), generated outside any transaction, then stored — modules,
 /// tasks, resources, the attempt and the event — in one. A failure is recorded and, if it may
 /// succeed later, retried after min(60, 2^attempt) s, up to 3 attempts; then the plan fails.
-/// A job left `processing` by a worker that died is taken again after `staleAfter`.
+/// A job left `processing` by a worker that died is taken again after `staleAfter`. Once the
+/// provider has cost the day's ceiling, jobs wait (still pending) for the next UTC day.
 public final class PlanWorker: Service, Sendable {
     let database: DatabasePool
     let listenURL: String
     let generator: any PlanGenerator
     let logger: Logger
+    /// The most the provider may cost a UTC day, in cents; nil is no ceiling.
+    let dailySpendCeilingCents: Int?
     static let staleAfter: TimeInterval = 300
 
-    public init(database: DatabasePool, listenURL: String, generator: any PlanGenerator, logger: Logger) {
+    public init(database: DatabasePool, listenURL: String, generator: any PlanGenerator, dailySpendCeilingCents: Int? = nil, logger: Logger) {
         self.database = database
         self.listenURL = listenURL
         self.generator = generator
+        self.dailySpendCeilingCents = dailySpendCeilingCents
         self.logger = logger
     }
 
@@ -41,10 +45,13 @@ public final class PlanWorker: Service, Sendable {
         var request: PlanRequest
     }
 
-    /// Claims the next due job, if any.
+    /// Claims the next due job, if any — none while the day's spend is at the ceiling.
     func claim(now: Date) async throws -> Job? {
         try await database.transaction { connection in
             try RowSecurity.enterSystem(on: connection)
+            if let ceiling = self.dailySpendCeilingCents, try !SpendCeiling.allows(spentCents: PlanStore.spentToday(now: now, on: connection), ceilingCents: ceiling) {
+                return nil
+            }
             guard let row = try connection.query(
                 """
                 SELECT j.id, j.plan_id, j.user_id, j.type, j.attempts, j.max_attempts, p.topic, p.skill_level, p.weekly_hours, p.learning_style, p.notes,
@@ -176,6 +183,7 @@ public final class PlanWorker: Service, Sendable {
             INSERT INTO ai_usage_events (id, user_id, plan_id, provider, model, prompt_tokens, completion_tokens, cost_cents)
             VALUES (\(UUIDv7.make()), \(job.user), \(job.plan), \(usage.provider), \(usage.model), \(usage.promptTokens), \(usage.completionTokens), \(usage.costCents))
             """)
+        try PlanStore.recordSpend(usage.costCents, now: now, on: connection)
         try connection.execute("UPDATE job_queue SET status = 'completed', last_error = NULL, updated_at = \(now) WHERE id = \(job.id)")
         if job.type == "plan_regeneration" {
             try PlanStore.announce(

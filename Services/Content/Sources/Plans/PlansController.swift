@@ -10,6 +10,8 @@ struct PlansController: Sendable {
     let store: PlanStore
     let verifier: TokenVerifier
     let signals: PlanSignals
+    /// The open streams, within their limits.
+    let streams: PlanStreamGate
     /// Where learners' calendar apps reach this service (feed URLs are built on it).
     let publicURL: String
 
@@ -177,16 +179,21 @@ struct PlansController: Sendable {
 
     // MARK: Streaming
 
+    /// The stream's place is taken before the plan is made: a learner over the stream limit
+    /// spends no generation.
     @Sendable func createAndStream(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await verifier.authenticate(request)
         let input = try Self.check(try await request.decode(as: Input.self, context: context))
+        let slot = try streams.enter(caller.id)
         let plan = try await store.create(input, by: caller.id, now: Date())
-        return stream(plan, of: caller.id)
+        return stream(plan, of: caller.id, holding: slot)
     }
 
     @Sendable func follow(_ request: Request, context: BasicRequestContext) async throws -> Response {
         let caller = try await verifier.authenticate(request)
-        return stream(try await store.plan(try context.uuid(of: "plan"), of: caller.id), of: caller.id)
+        let id = try context.uuid(of: "plan")
+        let slot = try streams.enter(caller.id)
+        return stream(try await store.plan(id, of: caller.id), of: caller.id, holding: slot)
     }
 
     static func frame(_ event: String, _ value: some Encodable) -> ByteBuffer {
@@ -202,8 +209,11 @@ struct PlansController: Sendable {
 
     /// Server-sent events following a plan's generation, wherever its job runs: the worker
     /// signals each change (NOTIFY with the plan's id), and the stream reads the plan's status
-    /// again. A client that goes away stops only its stream, never the job.
-    func stream(_ first: PlanStore.Plan, of user: UUID) -> Response {
+    /// again. The stream watches before it reads, so a change committed after its read is always
+    /// signalled to it, and one committed before is in what it read: no signal is missed and no
+    /// timer is needed. A client that goes away stops only its stream, never the job. `slot` is
+    /// given back when the stream ends.
+    func stream(_ first: PlanStore.Plan, of user: UUID, holding slot: PlanStreamSlot) -> Response {
         let store = self.store
         let signals = self.signals
         let started = ContinuousClock.now
@@ -211,14 +221,17 @@ struct PlansController: Sendable {
         return Response(
             status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
             body: ResponseBody { writer in
+                defer { slot.release() }
                 let wake = signals.watch(first.id)
                 defer { signals.stop(watching: first.id, wake) }
                 try await writer.write(Self.frame("plan_start", Start(planId: first.id, topic: first.topic)))
                 let deadline = ContinuousClock.now.advanced(by: .seconds(300))
-                var status = first.generationStatus
-                while status == "generating", ContinuousClock.now < deadline {
-                    // A signal sent before this stream watched is caught by the next look, a second later.
-                    await wake.wait(timeout: .seconds(1))
+                // Read after watching: `first` was read before, and a move since may have been signalled to nobody.
+                var status = try await store.status(of: id, for: user)
+                while status == "generating" {
+                    let left = deadline - ContinuousClock.now
+                    guard left > .zero else { break }
+                    await wake.wait(timeout: left)
                     status = try await store.status(of: id, for: user)
                 }
                 let plan = try await store.plan(id, of: user)
