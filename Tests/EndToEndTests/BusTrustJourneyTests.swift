@@ -82,6 +82,8 @@ extension EndToEndTests.BusTrustJourneyTests {
                 }
             }
 
+            #expect(processes.logsContaining(tokens).isEmpty, "no log line holds a live reset or verification token")
+
             // Neither identity's outbox nor notifications' queue of sent mail keeps a link.
             let database = DatabasePool(url: try TestEnvironment.value("ADMIN_DATABASE_URL"), size: 1, logger: TestEnvironment.logger)
             defer { database.shutdown() }

@@ -90,6 +90,7 @@ final class NotificationsJourney: @unchecked Sendable {
         try await eventually(timeout: .seconds(10), "identity to show the opt-out") {
             try await self.api.send(.GET, self.processes.url("identity", "/v1/me"), token: token).body["marketingOptOut"] as? Bool == true
         }
+        #expect(processes.logsContaining([Self.token(user, secret: secret)]).isEmpty, "no log line holds the unsubscribe token")
         #expect(processes.exited.isEmpty, "no service died: \(processes.exited)")
     }
 }

@@ -46,7 +46,7 @@ final class ServiceProcesses: @unchecked Sendable {
         environment["\(prefix)HTTP_PORT"] = String(port(service))
         switch service {
         case "notifications": environment["MAIL_DIR"] = mailDirectory.path
-        case "identity": environment["IDENTITY_TRUST_FORWARDED_FOR"] = environment["IDENTITY_TRUST_FORWARDED_FOR"] ?? "true"
+        case "identity": environment["IDENTITY_TRUSTED_PROXIES"] = environment["IDENTITY_TRUSTED_PROXIES"] ?? "127.0.0.1,::1"
         default: break
         }
         return environment
@@ -65,6 +65,14 @@ final class ServiceProcesses: @unchecked Sendable {
             process.standardError = handle
             try process.run()
             processes[service] = process
+        }
+    }
+
+    /// The services whose log holds any of `secrets` (tokens must never be logged in full).
+    func logsContaining(_ secrets: [String]) -> [String] {
+        Self.services.filter { service in
+            let text = log(service)
+            return secrets.contains { !$0.isEmpty && text.contains($0) }
         }
     }
 

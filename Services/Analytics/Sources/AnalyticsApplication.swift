@@ -13,8 +13,14 @@ public func buildAnalyticsApplication(_ configuration: ServiceConfiguration) asy
     let retentionDays = configuration.int("retention.days", default: 730)
     guard rateLimit >= 1 else { throw ConfigurationError.invalid("ANALYTICS_RATE_LIMIT must be a whole number of at least 1") }
     guard retentionDays >= 1 else { throw ConfigurationError.invalid("ANALYTICS_RETENTION_DAYS must be a whole number of at least 1") }
-    let router = ServiceRuntime.router(context: BasicRequestContext.self)
-    CollectController(database: runtime.database, verifier: verifier, rateLimit: rateLimit).add(to: router)
+    let addressRateLimit = configuration.int("address.rate.limit", default: 1200)
+    guard addressRateLimit >= 1 else { throw ConfigurationError.invalid("ANALYTICS_ADDRESS_RATE_LIMIT must be a whole number of at least 1") }
+    let clientAddresses = try ClientAddressResolver(
+        configuration: configuration.string("trusted.proxies", default: ""), variable: configuration.variableName("trusted.proxies"))
+    let router = ServiceRuntime.router(context: ClientRequestContext.self)
+    CollectController(
+        database: runtime.database, verifier: verifier, rateLimit: rateLimit, addressRateLimit: addressRateLimit, clientAddresses: clientAddresses
+    ).add(to: router)
     ReportsController(reports: Reports(database: runtime.database), verifier: verifier).add(to: router)
     let retention = Retention(database: runtime.database, days: retentionDays, logger: runtime.logger)
     return runtime.application(
@@ -37,6 +43,7 @@ final class Retention: Service, Sendable {
         let cutoff = now.addingTimeInterval(-Double(days) * 86400)
         return try await database.transaction { connection in
             try connection.execute("DELETE FROM session_rates WHERE window_start < \(now.addingTimeInterval(-3600))")
+            try connection.execute("DELETE FROM address_rates WHERE window_start < \(now.addingTimeInterval(-3600))")
             return try connection.execute("DELETE FROM events WHERE created_at < \(cutoff)").affectedRows
         }
     }

@@ -68,6 +68,7 @@ enum AnalyticsHandlers {
                 .paymentFailed, from: event, user: event.data.userId,
                 properties: ["amount": .number(Double(event.data.amount)), "currency": .string(event.data.currency)], on: connection)
         },
+        AccessRevocations.handler(),
         Tombstones.handler { userID, connection in
             try EventStore.anonymise(userID, on: connection)
         },

@@ -49,5 +49,18 @@ enum AnalyticsMigrations {
                     PRIMARY KEY (session_id, window_start)
                 );
                 """),
+        AccessRevocations.migration(version: 4),
+        Migration(
+            version: 5, name: "client events per address",
+            sql: """
+                -- Client events accepted per client address and minute (rate limit), beside the
+                -- per-session count: a caller chooses its session ids, not its address.
+                CREATE TABLE address_rates (
+                    address text NOT NULL CHECK (length(address) <= 64),
+                    window_start timestamptz NOT NULL,
+                    count integer NOT NULL,
+                    PRIMARY KEY (address, window_start)
+                );
+                """),
     ]
 }

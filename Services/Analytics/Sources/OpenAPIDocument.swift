@@ -66,13 +66,16 @@ paths:
         same session is accepted again but recorded once (without `id`, each event is new).
 
         The whole batch is refused (422) if any event is invalid, and nothing is recorded. Each
-        session may send `ANALYTICS_RATE_LIMIT` events (120 by default) per minute; a batch that
-        would go over is refused whole (429) and not counted.
+        session may send `ANALYTICS_RATE_LIMIT` events (120 by default) per minute, and each client
+        address `ANALYTICS_ADDRESS_RATE_LIMIT` (1,200 by default) whatever sessions it names (an
+        IPv6 address counts by its /64; `X-Forwarded-For` is believed only from the proxies in
+        `ANALYTICS_TRUSTED_PROXIES`); a batch that would go over either is refused whole (429) and
+        counted against neither.
 
         Checked in this order: the body's size up to 2 MiB (413) and NUL characters (400
         `invalid_character`), the token when there is an `Authorization` header (401), the body's
         size up to 64 KiB (413) and shape (400 `malformed_request`), the values (422), then the
-        session's rate (429).
+        session's and the address's rates (429).
       tags: [events]
       security:
         - {}
@@ -127,7 +130,7 @@ paths:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
         "429":
-          description: The session has sent its events for this minute (`rate_limited`); nothing of the batch is recorded
+          description: The session or the client address has sent its events for this minute (`rate_limited`); nothing of the batch is recorded
           headers:
             Retry-After:
               description: Seconds until the next minute starts
@@ -171,6 +174,7 @@ paths:
         - $ref: "#/components/parameters/Interval"
         - $ref: "#/components/parameters/Format"
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The steps
           content:
@@ -221,6 +225,7 @@ paths:
         - $ref: "#/components/parameters/Interval"
         - $ref: "#/components/parameters/Format"
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: One point per bucket, oldest first
           content:
@@ -258,6 +263,7 @@ paths:
         - $ref: "#/components/parameters/Interval"
         - $ref: "#/components/parameters/Format"
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: One point per bucket, oldest first
           content:
@@ -303,6 +309,7 @@ paths:
         - $ref: "#/components/parameters/Interval"
         - $ref: "#/components/parameters/Format"
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The counts, by bucket, then event
           content:
@@ -452,7 +459,16 @@ components:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
     MalformedRequest:
-      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
+      description: |
+        The body is not valid JSON, or a property has the wrong type (`malformed_request`); or text
+        in the path, the query, a header or the body holds a NUL character (`invalid_character`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidCharacter:
+      description: |
+        Text in the path, the query, a header or the body holds a NUL character, which is refused
+        rather than stored cut short (`invalid_character`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }

@@ -7,6 +7,7 @@ enum BillingHandlers {
         EventHandler(IdentityUserAccessOverrideChangedV1.self, name: "entitlements.override") { event, connection in
             try BillingStore.applyOverride(event, on: connection)
         },
+        AccessRevocations.handler(),
         Tombstones.handler { userID, connection in
             try BillingStore.forget(userID, on: connection)
         },

@@ -76,5 +76,6 @@ enum BillingMigrations {
                 ALTER TABLE subscriptions ADD COLUMN refresh_requested_at timestamptz;
                 CREATE INDEX subscriptions_refresh ON subscriptions (refresh_requested_at) WHERE refresh_requested_at IS NOT NULL;
                 """),
+        AccessRevocations.migration(version: 6),
     ]
 }

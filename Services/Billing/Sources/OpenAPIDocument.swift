@@ -51,6 +51,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The caller's entitlement and subscription
           content:
@@ -133,6 +134,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "201":
           description: The portal session
           content:
@@ -166,6 +168,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The figures
           content:
@@ -337,7 +340,16 @@ components:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
     MalformedRequest:
-      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
+      description: |
+        The body is not valid JSON, or a property has the wrong type (`malformed_request`); or text
+        in the path, the query, a header or the body holds a NUL character (`invalid_character`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidCharacter:
+      description: |
+        Text in the path, the query, a header or the body holds a NUL character, which is refused
+        rather than stored cut short (`invalid_character`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }

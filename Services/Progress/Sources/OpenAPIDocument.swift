@@ -78,6 +78,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The caller's progress
           content:
@@ -114,6 +115,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The lesson is completed; the state of its module and of the course
           content:
@@ -143,6 +145,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The lesson is not completed; the state of its module and of the course
           content:
@@ -176,6 +179,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The start is recorded
           content:
@@ -258,6 +262,7 @@ paths:
       security:
         - bearerAuth: []
       responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
           description: The plan's progress
           content:
@@ -365,7 +370,16 @@ components:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }
     MalformedRequest:
-      description: The body is not valid JSON, or a property has the wrong type (`malformed_request`)
+      description: |
+        The body is not valid JSON, or a property has the wrong type (`malformed_request`); or text
+        in the path, the query, a header or the body holds a NUL character (`invalid_character`)
+      content:
+        application/problem+json:
+          schema: { $ref: "#/components/schemas/Problem" }
+    InvalidCharacter:
+      description: |
+        Text in the path, the query, a header or the body holds a NUL character, which is refused
+        rather than stored cut short (`invalid_character`)
       content:
         application/problem+json:
           schema: { $ref: "#/components/schemas/Problem" }

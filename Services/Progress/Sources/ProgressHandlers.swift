@@ -19,6 +19,7 @@ enum ProgressHandlers {
         EventHandler(ContentPlanDeletedV1.self, name: "plans.deleted") { event, connection in
             try ProgressStore.forgetPlan(event, on: connection)
         },
+        AccessRevocations.handler(),
         Tombstones.handler { userID, connection in
             try ProgressStore.forget(userID, on: connection)
         },

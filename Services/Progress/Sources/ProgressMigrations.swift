@@ -101,5 +101,6 @@ enum ProgressMigrations {
                 ALTER TABLE plan_versions ADD COLUMN event_sequence bigint NOT NULL DEFAULT 0 CHECK (event_sequence >= 0);
                 ALTER TABLE plan_versions ADD COLUMN completed boolean NOT NULL DEFAULT false;
                 """),
+        AccessRevocations.migration(version: 8),
     ]
 }

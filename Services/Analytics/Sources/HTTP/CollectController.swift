@@ -10,10 +10,14 @@ struct CollectController: Sendable {
     let verifier: TokenVerifier
     /// Events per session and minute.
     let rateLimit: Int
+    /// Events per client address and minute, whatever sessions they claim (a session id is the
+    /// caller's choice; its address is not).
+    let addressRateLimit: Int
+    let clientAddresses: ClientAddressResolver
 
     static let maximumBody = 64 * 1024
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<ClientRequestContext>) {
         router.post("/v1/analytics/events", use: collect)
     }
 
@@ -24,7 +28,7 @@ struct CollectController: Sendable {
         var userId: String?
     }
 
-    @Sendable func collect(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Answer> {
+    @Sendable func collect(_ request: Request, context: ClientRequestContext) async throws -> JSONResponse<Answer> {
         let user = request.headers[.authorization] == nil ? nil : try await verifier.authenticate(request).id
         let buffer = try await request.body.collect(upTo: Self.maximumBody)
         let batch: ClientEvents.Batch
@@ -35,19 +39,31 @@ struct CollectController: Sendable {
         }
         let now = Date()
         let (session, events) = try ClientEvents.validate(batch, now: now)
-        let limit = rateLimit
+        let address = ClientAddressResolver.throttleKey(
+            clientAddresses.resolve(peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: .init("X-Forwarded-For")!]))
+        let (limit, addressLimit) = (rateLimit, addressRateLimit)
         let recorded = try await database.transaction { connection -> Int in
+            // Both counters move in this transaction: a refused batch counts against neither.
             let used = try connection.query(
                 """
-                INSERT INTO session_rates (session_id, window_start, count) VALUES (\(session), date_trunc('minute', \(now)::timestamptz), \(events.count))
-                ON CONFLICT (session_id, window_start) DO UPDATE SET count = session_rates.count + excluded.count
-                RETURNING count
+                WITH by_session AS (
+                    INSERT INTO session_rates (session_id, window_start, count) VALUES (\(session), date_trunc('minute', \(now)::timestamptz), \(events.count))
+                    ON CONFLICT (session_id, window_start) DO UPDATE SET count = session_rates.count + excluded.count
+                    RETURNING count
+                ), by_address AS (
+                    INSERT INTO address_rates (address, window_start, count) VALUES (\(address), date_trunc('minute', \(now)::timestamptz), \(events.count))
+                    ON CONFLICT (address, window_start) DO UPDATE SET count = address_rates.count + excluded.count
+                    RETURNING count
+                )
+                SELECT (SELECT count FROM by_session) AS session, (SELECT count FROM by_address) AS address
                 """
-            ).first!.decode("count", as: Int.self)
-            guard used <= limit else {
-                throw Problem(
-                    .tooManyRequests, code: "rate_limited", title: "Too many events from this session; send fewer, later",
-                    headers: [.retryAfter: String(60 - Int(now.timeIntervalSince1970) % 60)])
+            ).first!
+            let retryAfter: HTTPFields = [.retryAfter: String(60 - Int(now.timeIntervalSince1970) % 60)]
+            guard try used.decode("session", as: Int.self) <= limit else {
+                throw Problem(.tooManyRequests, code: "rate_limited", title: "Too many events from this session; send fewer, later", headers: retryAfter)
+            }
+            guard try used.decode("address", as: Int.self) <= addressLimit else {
+                throw Problem(.tooManyRequests, code: "rate_limited", title: "Too many events from this address; send fewer, later", headers: retryAfter)
             }
             var recorded = 0
             for event in events {
