@@ -32,4 +32,8 @@ export SYLLABUS_TEST_ENV="$TEST_DIR/syllabus.env" SYLLABUS_FAULT_ENV="$FAULT_DIR
 cd "$REPO_DIR"
 # The documents the services serve are the ones in their openapi.yaml files.
 /usr/bin/python3 scripts/openapi.py check
+# Each broker user, as it sees the test stack: every refusal the topology relies on.
+/usr/bin/python3 scripts/check-broker-permissions.py "$TEST_DIR/syllabus.env" >"$TEST_DIR/broker-permissions.log" ||
+    { cat "$TEST_DIR/broker-permissions.log"; exit 1; }
+tail -n 1 "$TEST_DIR/broker-permissions.log"
 swift test --skip-build
