@@ -171,13 +171,13 @@ let package = Package(
                 ],
                 swiftSettings: swiftSettings
             ),
-            .testTarget(name: "IdentityTests", dependencies: ["Identity", "ServiceKit"], swiftSettings: swiftSettings),
-            .testTarget(name: "BillingTests", dependencies: ["Billing", "ServiceKit", "Database", "TestSupport"], swiftSettings: swiftSettings),
+            .testTarget(name: "IdentityTests", dependencies: ["Identity", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+            .testTarget(name: "BillingTests", dependencies: ["Billing", "ServiceKit", "Database", "TestSupport", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "CourseRulesTests", dependencies: ["CourseRules"], swiftSettings: swiftSettings),
-            .testTarget(name: "ContentTests", dependencies: ["Content", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),
-            .testTarget(name: "ProgressTests", dependencies: ["Progress", "Database", "ServiceKit", "TestSupport"], swiftSettings: swiftSettings),
-            .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),
-            .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "TestSupport", "Database", "Contracts", "ServiceKit"], swiftSettings: swiftSettings),
+            .testTarget(name: "ContentTests", dependencies: ["Content", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+            .testTarget(name: "ProgressTests", dependencies: ["Progress", "Database", "ServiceKit", "TestSupport", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+            .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+            .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(
                 name: "IntegrationTests",
                 dependencies: ["TestSupport", "Database", "MessageBus", "Contracts", "ServiceKit"],
@@ -199,6 +199,22 @@ let package = Package(
                     .product(name: "Crypto", package: "swift-crypto"),
                     .product(name: "JWTKit", package: "jwt-kit"),
                 ],
+                swiftSettings: swiftSettings
+            ),
+            .target(
+                name: "ServiceTesting",
+                dependencies: [
+                    "TestSupport", "ServiceKit", "Database",
+                    .product(name: "Hummingbird", package: "hummingbird"),
+                    .product(name: "HummingbirdTesting", package: "hummingbird"),
+                    .product(name: "JWTKit", package: "jwt-kit"),
+                ],
+                path: "Tests/ServiceTesting",
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
+                name: "RouteSecurityTests",
+                dependencies: ["ServiceTesting", "ServiceKit", "TestSupport"] + services.map { .target(name: $0) },
                 swiftSettings: swiftSettings
             ),
             .target(

@@ -92,8 +92,8 @@ UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, 
 def swift(name, document):
     return (
         "// Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.\n"
-        f"enum {name}OpenAPI {{\n"
-        '    static let document = #####"""\n'
+        f"public enum {name}OpenAPI {{\n"
+        '    public static let document = #####"""\n'
         f"{document}"
         '"""#####\n'
         "}\n"

@@ -4,19 +4,6 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// One invalid field of a request.
-public struct FieldError: Codable, Sendable, Equatable {
-    public var field: String
-    public var code: String
-    public var message: String
-
-    public init(field: String, code: String, message: String) {
-        self.field = field
-        self.code = code
-        self.message = message
-    }
-}
-
 /// An RFC 9457 problem: every error answer of every service. `code` is stable and meant for
 /// programs; `title` and `detail` are for people.
 public struct Problem: HTTPResponseError, Sendable, Equatable {
@@ -126,9 +113,31 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
 
     public static let unavailable = Problem(
         .serviceUnavailable, code: "unavailable", title: "A dependency is unavailable; try again shortly")
+
+    /// How a domain error is answered: the one place where the domain's reasons become statuses.
+    public init(_ error: DomainError) {
+        let status: HTTPResponse.Status =
+            switch error.kind {
+            case .invalid: .unprocessableContent
+            case .malformed: .badRequest
+            case .notFound: .notFound
+            case .conflict: .conflict
+            case .forbidden: .forbidden
+            case .unprocessable: .unprocessableContent
+            case .tooMany: .tooManyRequests
+            case .unavailable: .serviceUnavailable
+            case .upstreamFailed: .badGateway
+            }
+        var headers: HTTPFields = [:]
+        if let seconds = error.retryAfter { headers[.retryAfter] = String(seconds) }
+        self.init(
+            status, code: error.code, title: error.title, detail: error.detail, errors: error.errors, extensions: error.extensions,
+            headers: headers)
+    }
 }
 
-/// Turns every error that leaves a route into problem+json: our own problems as they are, the
+/// Turns every error that leaves a route into problem+json: our own problems as they are, domain
+/// errors as `Problem(_:)` maps them, the
 /// framework's HTTP errors with their status, undecodable bodies as 400, anything else as a
 /// logged 500 that reveals nothing.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -139,6 +148,8 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let problem as Problem {
             return try problem.response(from: request, context: context)
+        } catch let error as DomainError {
+            return try Problem(error).response(from: request, context: context)
         } catch let error as HTTPError {
             let code: String
             switch error.status {

@@ -94,11 +94,16 @@ public struct ServiceRuntime: Sendable {
     }
 
     /// A router with the problem middleware in place.
-    public static func router<Context: RequestContext>(context: Context.Type = BasicRequestContext.self) -> Router<Context> {
+    public static func router<Context: RequestContext>(context: Context.Type = ServiceRequestContext.self) -> Router<Context> {
         let router = Router(context: Context.self)
         router.add(middleware: ProblemMiddleware<Context>())
         router.add(middleware: NULRefusalMiddleware<Context>())
         return router
+    }
+
+    /// A router with the problem middleware in place and its routes in groups by access.
+    public static func routes(verifier: TokenVerifier) -> RouteGroups {
+        RouteGroups(router(context: ServiceRequestContext.self), verifier: verifier)
     }
 }
 

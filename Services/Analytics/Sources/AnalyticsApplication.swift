@@ -17,7 +17,7 @@ public func buildAnalyticsApplication(_ configuration: ServiceConfiguration) asy
     guard addressRateLimit >= 1 else { throw ConfigurationError.invalid("ANALYTICS_ADDRESS_RATE_LIMIT must be a whole number of at least 1") }
     let clientAddresses = try ClientAddressResolver(
         configuration: configuration.string("trusted.proxies", default: ""), variable: configuration.variableName("trusted.proxies"))
-    let router = ServiceRuntime.router(context: ClientRequestContext.self)
+    let router = ServiceRuntime.router(context: ServiceRequestContext.self)
     CollectController(
         database: runtime.database, verifier: verifier, rateLimit: rateLimit, addressRateLimit: addressRateLimit, clientAddresses: clientAddresses
     ).add(to: router)

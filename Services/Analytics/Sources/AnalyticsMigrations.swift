@@ -2,8 +2,8 @@ import Database
 import ServiceKit
 
 /// The `analytics` schema, in order. Applied migrations never change: add a new one.
-enum AnalyticsMigrations {
-    static let all: [Migration] = [
+public enum AnalyticsMigrations {
+    public static let all: [Migration] = [
         Outbox.migration(version: 1),
         Tombstones.migration(version: 2),
         Migration(

@@ -1,6 +1,6 @@
 // Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
-enum AnalyticsOpenAPI {
-    static let document = #####"""
+public enum AnalyticsOpenAPI {
+    public static let document = #####"""
 openapi: 3.1.0
 info:
   title: Syllabus analytics service
@@ -159,7 +159,7 @@ paths:
         then one row per step, numbered from 1.
       tags: [reports]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       parameters:
         - name: steps
           in: query
@@ -218,7 +218,7 @@ paths:
         bucket.
       tags: [reports]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       parameters:
         - $ref: "#/components/parameters/From"
         - $ref: "#/components/parameters/To"
@@ -256,7 +256,7 @@ paths:
         With `format=csv`: the header `bucket,active_learners`, then one row per bucket.
       tags: [reports]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       parameters:
         - $ref: "#/components/parameters/From"
         - $ref: "#/components/parameters/To"
@@ -294,7 +294,7 @@ paths:
         With `format=csv`: the header `bucket,event,count`, then one row per point.
       tags: [reports]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       parameters:
         - name: events
           in: query
@@ -623,5 +623,8 @@ components:
         `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
         is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
         identity, not meant for `syllabus`, or when its user has been deleted.
+        An operation whose requirement lists the role `admin` (`bearerAuth: [admin]`) is for
+        admins only: any other caller's valid token gets 403 `admin_only`. An operation with
+        `security: [{}, {bearerAuth: []}]` takes a token when one is sent.
 """#####
 }

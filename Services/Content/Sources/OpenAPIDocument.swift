@@ -1,6 +1,6 @@
 // Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
-enum ContentOpenAPI {
-    static let document = #####"""
+public enum ContentOpenAPI {
+    public static let document = #####"""
 openapi: 3.1.0
 info:
   title: Syllabus content service
@@ -810,7 +810,7 @@ paths:
       description: Every module in course order with its lessons in order, unpublished ones included.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -829,7 +829,7 @@ paths:
         `order` it takes that place and the modules from there move down one.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -869,7 +869,7 @@ paths:
         transaction. Answers with the whole course, as `GET /v1/content/admin/modules`.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -895,7 +895,7 @@ paths:
       summary: One module with its lessons
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -915,7 +915,7 @@ paths:
         `PUT /v1/content/admin/modules/order`.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -950,7 +950,7 @@ paths:
       description: The modules after it move up one.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
@@ -970,7 +970,7 @@ paths:
         appear with it. Publishing it again changes nothing. No request body.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -993,7 +993,7 @@ paths:
         `published` flag, so they come back with the module. No request body.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -1017,7 +1017,7 @@ paths:
         Without `body` the lesson starts with an empty paragraph.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -1063,7 +1063,7 @@ paths:
         renumbered 1… in one transaction. Answers with the module.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -1090,7 +1090,7 @@ paths:
       summary: One lesson with its body, video and downloads
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -1110,7 +1110,7 @@ paths:
         The place is changed with `PUT /v1/content/admin/modules/{id}/lessons/order`.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -1148,7 +1148,7 @@ paths:
       description: The lessons after it in its module move up one.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
@@ -1167,7 +1167,7 @@ paths:
         Its module must be published first. Publishing it again changes nothing. No request body.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -1193,7 +1193,7 @@ paths:
       description: Hides it from learners. No request body.
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -1216,7 +1216,7 @@ paths:
         at most 50. Checked in this order: the body (400, 422), the lesson (404), the count (409).
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -1263,7 +1263,7 @@ paths:
       summary: Remove a download from a lesson
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
@@ -1294,7 +1294,7 @@ paths:
         `video_unavailable`), then Mux (502 `video_provider_error`).
       tags: [authoring]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "201":
@@ -2301,5 +2301,8 @@ components:
         `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
         is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
         identity, not meant for `syllabus`, or when its user has been deleted.
+        An operation whose requirement lists the role `admin` (`bearerAuth: [admin]`) is for
+        admins only: any other caller's valid token gets 403 `admin_only`. An operation with
+        `security: [{}, {bearerAuth: []}]` takes a token when one is sent.
 """#####
 }

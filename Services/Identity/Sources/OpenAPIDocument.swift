@@ -1,6 +1,6 @@
 // Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
-enum IdentityOpenAPI {
-    static let document = #####"""
+public enum IdentityOpenAPI {
+    public static let document = #####"""
 openapi: 3.1.0
 info:
   title: Syllabus identity service
@@ -664,7 +664,7 @@ paths:
         page pass the previous page's `nextCursor` as `cursor`.
       tags: [admin]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       parameters:
         - name: query
           in: query
@@ -704,7 +704,7 @@ paths:
       summary: One user
       tags: [admin]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -725,7 +725,7 @@ paths:
         be deleted.
       tags: [admin]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "204":
@@ -752,7 +752,7 @@ paths:
         expire; the next refresh carries the new one.
       tags: [admin]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -794,7 +794,7 @@ paths:
         when. A deleted user's trail stays readable by id.
       tags: [admin]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -831,7 +831,7 @@ paths:
         same value again changes nothing.
       tags: [admin]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       requestBody:
         required: true
         content:
@@ -1180,5 +1180,8 @@ components:
         `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
         is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
         identity, not meant for `syllabus`, or when its user has been deleted.
+        An operation whose requirement lists the role `admin` (`bearerAuth: [admin]`) is for
+        admins only: any other caller's valid token gets 403 `admin_only`. An operation with
+        `security: [{}, {bearerAuth: []}]` takes a token when one is sent.
 """#####
 }

@@ -2,8 +2,8 @@ import Database
 import ServiceKit
 
 /// The `notifications` schema, in order. Applied migrations never change: add a new one.
-enum NotificationsMigrations {
-    static let all: [Migration] = [
+public enum NotificationsMigrations {
+    public static let all: [Migration] = [
         Outbox.migration(version: 1),
         Migration(
             version: 2, name: "recipients, email queue and log",

@@ -1,6 +1,6 @@
 // Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
-enum NotificationsOpenAPI {
-    static let document = #####"""
+public enum NotificationsOpenAPI {
+    public static let document = #####"""
 openapi: 3.1.0
 info:
   title: Syllabus notifications service
@@ -49,7 +49,7 @@ paths:
         `CANCELLED` with reason `deleted`.
       tags: [admin]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       parameters:
         - name: userId
           in: query
@@ -110,7 +110,7 @@ paths:
         the id.
       tags: [admin]
       security:
-        - bearerAuth: []
+        - bearerAuth: [admin]
       responses:
         "400": { $ref: "#/components/responses/InvalidCharacter" }
         "200":
@@ -420,5 +420,8 @@ components:
         `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
         is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
         identity, not meant for `syllabus`, or when its user has been deleted.
+        An operation whose requirement lists the role `admin` (`bearerAuth: [admin]`) is for
+        admins only: any other caller's valid token gets 403 `admin_only`. An operation with
+        `security: [{}, {bearerAuth: []}]` takes a token when one is sent.
 """#####
 }

@@ -1,6 +1,6 @@
 // Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.
-enum ProgressOpenAPI {
-    static let document = #####"""
+public enum ProgressOpenAPI {
+    public static let document = #####"""
 openapi: 3.1.0
 info:
   title: Syllabus progress service
@@ -542,5 +542,8 @@ components:
         `Authorization: Bearer <access token>`, an ES256 JWT issued by identity. Refused when it
         is missing, expired, signed with a key identity does not publish (its JWKS), not issued by
         identity, not meant for `syllabus`, or when its user has been deleted.
+        An operation whose requirement lists the role `admin` (`bearerAuth: [admin]`) is for
+        admins only: any other caller's valid token gets 403 `admin_only`. An operation with
+        `security: [{}, {bearerAuth: []}]` takes a token when one is sent.
 """#####
 }

@@ -1,12 +1,33 @@
+import Database
 import Foundation
 import Hummingbird
+import Logging
 import ServiceKit
+
+/// What progress's routes need; made by `buildProgressApplication`, or by a test.
+public struct ProgressDependencies: Sendable {
+    public var database: DatabasePool
+    public var verifier: TokenVerifier
+    public var logger: Logger
+
+    public init(database: DatabasePool, verifier: TokenVerifier, logger: Logger) {
+        self.database = database
+        self.verifier = verifier
+        self.logger = logger
+    }
+}
+
+/// Progress's routes, each in the group of who may call it.
+public func buildProgressRouter(_ dependencies: ProgressDependencies) -> Router<ServiceRequestContext> {
+    let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
+    ProgressController(store: ProgressStore(database: dependencies.database, logger: dependencies.logger)).add(to: routes)
+    return routes.router
+}
 
 /// Builds the progress service from its configuration: every dependency is made here.
 public func buildProgressApplication(_ configuration: ServiceConfiguration) async throws -> some ApplicationProtocol {
     let runtime = try await ServiceRuntime.start(configuration, migrations: ProgressMigrations.all)
-    let store = ProgressStore(database: runtime.database, logger: runtime.logger)
-    let router = ServiceRuntime.router(context: BasicRequestContext.self)
-    ProgressController(store: store, verifier: try await runtime.tokenVerifier()).add(to: router)
+    let router = buildProgressRouter(
+        ProgressDependencies(database: runtime.database, verifier: try await runtime.tokenVerifier(), logger: runtime.logger))
     return runtime.application(router: router, consumer: try runtime.consumer(ProgressHandlers.all), openAPI: ProgressOpenAPI.document)
 }

@@ -17,7 +17,7 @@ struct CollectController: Sendable {
 
     static let maximumBody = 64 * 1024
 
-    func add(to router: Router<ClientRequestContext>) {
+    func add(to router: Router<ServiceRequestContext>) {
         router.post("/v1/analytics/events", use: collect)
     }
 
@@ -28,7 +28,7 @@ struct CollectController: Sendable {
         var userId: String?
     }
 
-    @Sendable func collect(_ request: Request, context: ClientRequestContext) async throws -> JSONResponse<Answer> {
+    @Sendable func collect(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<Answer> {
         let user = request.headers[.authorization] == nil ? nil : try await verifier.authenticate(request).id
         let buffer = try await request.body.collect(upTo: Self.maximumBody)
         let batch: ClientEvents.Batch

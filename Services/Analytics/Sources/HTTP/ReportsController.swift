@@ -9,7 +9,7 @@ struct ReportsController: Sendable {
     let reports: Reports
     let verifier: TokenVerifier
 
-    func add(to router: Router<ClientRequestContext>) {
+    func add(to router: Router<ServiceRequestContext>) {
         router.get("/v1/analytics/admin/funnel", use: funnel)
         router.get("/v1/analytics/admin/mrr", use: mrr)
         router.get("/v1/analytics/admin/active-learners", use: activeLearners)
@@ -23,7 +23,7 @@ struct ReportsController: Sendable {
     }
 
     /// One user's events in the order they happened (what a support question needs).
-    @Sendable func userEvents(_ request: Request, context: ClientRequestContext) async throws -> JSONResponse<UserEvents> {
+    @Sendable func userEvents(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<UserEvents> {
         _ = try await verifier.authenticateAdmin(request)
         let user = try context.uuid(of: "user")
         return JSONResponse(.ok, UserEvents(userId: user.lowercased, events: try await reports.events(of: user)))
@@ -79,7 +79,7 @@ struct ReportsController: Sendable {
         var steps: [Reports.FunnelStep]
     }
 
-    @Sendable func funnel(_ request: Request, context: ClientRequestContext) async throws -> Response {
+    @Sendable func funnel(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         _ = try await verifier.authenticateAdmin(request)
         var errors: [FieldError] = []
         let window = Self.window(request, now: Date(), errors: &errors)
@@ -117,7 +117,7 @@ struct ReportsController: Sendable {
     /// A time series report: the window and format checked (plus `check`'s own parameters), the
     /// points computed, and answered as JSON or CSV.
     func series<Point: Encodable & Sendable>(
-        _ request: Request, context: ClientRequestContext, header: [String], row: (Point) -> [String],
+        _ request: Request, context: ServiceRequestContext, header: [String], row: (Point) -> [String],
         check: (inout [FieldError]) -> Void = { _ in }, compute: (Reports.Window) async throws -> [Point]
     ) async throws -> Response {
         _ = try await verifier.authenticateAdmin(request)
@@ -132,20 +132,20 @@ struct ReportsController: Sendable {
             .response(from: request, context: context)
     }
 
-    @Sendable func mrr(_ request: Request, context: ClientRequestContext) async throws -> Response {
+    @Sendable func mrr(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         try await series(
             request, context: context, header: ["bucket", "at", "mrr", "active_subscriptions"],
             row: { [RFC3339.format($0.bucket), RFC3339.format($0.at), "\($0.mrr)", "\($0.activeSubscriptions)"] },
             compute: reports.mrr)
     }
 
-    @Sendable func activeLearners(_ request: Request, context: ClientRequestContext) async throws -> Response {
+    @Sendable func activeLearners(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         try await series(
             request, context: context, header: ["bucket", "active_learners"], row: { [RFC3339.format($0.bucket), "\($0.activeLearners)"] },
             compute: reports.activeLearners)
     }
 
-    @Sendable func counts(_ request: Request, context: ClientRequestContext) async throws -> Response {
+    @Sendable func counts(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         var events = ProductEvent.allCases
         return try await series(
             request, context: context, header: ["bucket", "event", "count"], row: { [RFC3339.format($0.bucket), $0.event, "\($0.count)"] },

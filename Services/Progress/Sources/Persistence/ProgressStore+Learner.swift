@@ -25,14 +25,14 @@ extension ProgressStore {
 
     /// The lesson, if published and open to the learner; else 404, or 403 with the reason.
     static func openLesson(_ id: UUID, of user: UUID, outline: Outline, on connection: PostgresConnection) throws -> Lesson {
-        guard let lesson = outline.lessons.first(where: { $0.id == id }) else { throw Problem.notFound("lesson") }
+        guard let lesson = outline.lessons.first(where: { $0.id == id }) else { throw DomainError.notFound("lesson") }
         let entitlement = try Entitlements.of(user, on: connection)
         let completed = Set(try connection.query("SELECT module_id FROM module_progress WHERE user_id = \(user) AND completed").map {
             try $0.decode("module_id", as: UUID.self).lowercased
         })
         let unlocked = CourseAccess.unlockedModules(inOrder: outline.moduleOrder, completed: completed)
         if let lock = CourseAccess.lock(isFree: lesson.isFree, hasAccess: entitlement.hasAccess, moduleUnlocked: unlocked.contains(lesson.moduleID.lowercased)) {
-            throw Problem(
+            throw DomainError(
                 .forbidden, code: lock.rawValue,
                 title: lock == .subscriptionRequired ? "This lesson needs a subscription" : "This lesson's module is locked")
         }
@@ -89,7 +89,7 @@ extension ProgressStore {
         try await changing(user) { connection, outline in
             let known = try connection.query("SELECT module_id, is_free FROM lesson_progress WHERE user_id = \(user) AND lesson_id = \(lessonID)").first
             let published = outline.lessons.first { $0.id == lessonID }
-            guard let moduleID = try published?.moduleID ?? known?.decode("module_id", as: UUID.self) else { throw Problem.notFound("lesson") }
+            guard let moduleID = try published?.moduleID ?? known?.decode("module_id", as: UUID.self) else { throw DomainError.notFound("lesson") }
             let undone = try connection.query(
                 """
                 UPDATE lesson_progress SET completed_at = NULL

@@ -68,7 +68,7 @@ extension ProgressStore {
         try await asLearner(user) { connection in
             guard let state = try connection.query(
                 "SELECT v.plan_id, v.completed FROM plan_tasks t JOIN plan_versions v USING (plan_id) WHERE t.task_id = \(taskID) FOR UPDATE OF v"
-            ).first else { throw Problem.notFound("task") }
+            ).first else { throw DomainError.notFound("task") }
             let plan: UUID = try state.decode("plan_id")
             let previous = try connection.query("SELECT status FROM task_progress WHERE task_id = \(taskID)").first?.decode("status", as: String.self) ?? TaskStatus.notStarted.rawValue
             try connection.execute(
@@ -127,7 +127,7 @@ extension ProgressStore {
 
     public func plan(_ planID: UUID, of user: UUID) async throws -> PlanSummary {
         try await asLearner(user) { connection in
-            guard try !connection.query("SELECT 1 FROM plan_versions WHERE plan_id = \(planID)").isEmpty else { throw Problem.notFound("plan") }
+            guard try !connection.query("SELECT 1 FROM plan_versions WHERE plan_id = \(planID)").isEmpty else { throw DomainError.notFound("plan") }
             return try Self.planSummary(planID, on: connection)
         }
     }

@@ -1,0 +1,86 @@
+import Database
+import Foundation
+import Hummingbird
+import Progress
+import ServiceKit
+import ServiceTesting
+import TestSupport
+import Testing
+
+/// Every route of every service, called in process without a token and, for admin routes, with a
+/// learner's, answers as its OpenAPI `security` says: a route left open, or documented open and
+/// guarded, fails here.
+@Suite struct RouteSecurityTests {
+    func expectAsDocumented(_ check: RouteSecurityCheck) async throws {
+        #expect(!check.routes.isEmpty)
+        let mismatches = try await check.mismatches()
+        #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
+    }
+
+    @Test func progress() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(ProgressMigrations.all) { pool, _ in
+            let router = buildProgressRouter(.init(database: pool, verifier: tokens.verifier, logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: ProgressOpenAPI.document, tokens: tokens))
+        }
+    }
+}
+
+/// The check itself finds what it is for.
+@Suite struct RouteSecurityCheckTests {
+    static let document = """
+        openapi: 3.1.0
+        paths:
+          /open:
+            get:
+              responses: {}
+          /mine:
+            get:
+              security:
+                - bearerAuth: []
+              responses: {}
+          /admin:
+            post:
+              security:
+                - bearerAuth: [admin]
+              responses: {}
+        components: {}
+        """
+
+    func router(mine: Access, admin: Access, tokens: TestTokens) -> Router<ServiceRequestContext> {
+        let routes = ServiceRuntime.routes(verifier: tokens.verifier)
+        routes.open.get("/open") { _, _ in "hello" }
+        routes[mine].get("/mine") { _, context in (try? context.user.id.uuidString) ?? "nobody" }
+        routes[admin].post("/admin") { _, _ in "done" }
+        return routes.router
+    }
+
+    @Test func readsTheDocumentedAccessOfEachOperation() {
+        #expect(DocumentedSecurity.operations(Self.document) == ["GET /open": .open, "GET /mine": .learner, "POST /admin": .admin])
+    }
+
+    @Test func passesWhenEveryGroupHasItsGuard() async throws {
+        let tokens = try await TestTokens()
+        var check = RouteSecurityCheck(router: router(mine: .learner, admin: .admin, tokens: tokens), document: Self.document, tokens: tokens)
+        check.undocumented = RouteSecurityCheck.standardRoutes
+        #expect(try await check.mismatches() == [])
+    }
+
+    @Test func failsWhenAGroupLosesItsMiddleware() async throws {
+        let tokens = try await TestTokens()
+        let open = RouteSecurityCheck(router: router(mine: .open, admin: .learner, tokens: tokens), document: Self.document, tokens: tokens)
+        let found = try await open.mismatches()
+        #expect(found.contains { $0.hasPrefix("GET /mine: documented learner, but answers 200 without a token") })
+        #expect(found.contains { $0.hasPrefix("POST /admin: documented admin, but answers 200 to a learner") })
+    }
+
+    @Test func failsWhenARouteIsUndocumentedOrMissing() async throws {
+        let tokens = try await TestTokens()
+        let routes = ServiceRuntime.routes(verifier: tokens.verifier)
+        routes.open.get("/open") { _, _ in "hello" }
+        routes.learner.get("/secret") { _, _ in "hello" }
+        let found = try await RouteSecurityCheck(router: routes.router, document: Self.document, tokens: tokens).mismatches()
+        #expect(found.contains("GET /secret: routed but not documented"))
+        #expect(found.contains("GET /mine: documented but not routed"))
+    }
+}
