@@ -3,30 +3,66 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// The loop of a worker that drains a table-backed queue: woken at once by the queue's NOTIFY
-/// channel, and at least every second anyway (for work that becomes due with time, or a signal
-/// missed while reconnecting), until graceful shutdown.
+/// The loop of every background worker: it runs a step again and again until graceful shutdown.
+/// A step answers whether more work may be waiting right now; when it says no, the loop waits for
+/// the queue's NOTIFY channel (when it has one) or for `idle` to pass, whichever comes first; a
+/// step that fails is logged and tried again after `backoff`.
 public enum QueueDrain {
-    /// Runs `step` again and again; `step` answers whether more work may be waiting right now.
     public static func run(
-        channel: String, listenURL: String, name: String, logger: Logger, step: @escaping @Sendable () async throws -> Bool
+        channel: String? = nil, listenURL: String? = nil, name: String, idle: Duration = .seconds(1), backoff: Duration = .seconds(2),
+        logger: Logger, step: @escaping @Sendable () async throws -> Bool
     ) async {
-        let listener = PostgresListener(url: listenURL, channels: [channel], name: name, logger: logger)
+        let listener = channel.flatMap { channel in
+            listenURL.map { PostgresListener(url: $0, channels: [channel], name: name, logger: logger) }
+        }
         let wake = WakeSignal()
         await withDiscardingTaskGroup { group in
-            group.addTask { for await _ in listener.events { wake.signal() } }
+            if let listener {
+                group.addTask { for await _ in listener.events { wake.signal() } }
+            }
             await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
                     do {
-                        if try await !step() { await wake.wait(timeout: .seconds(1)) }
+                        if try await !step() { await wake.wait(timeout: idle) }
                     } catch {
-                        logger.warning("\(name) queue: a step failed, retrying", metadata: ["error": "\(error)"])
-                        await wake.wait(timeout: .seconds(2))
+                        logger.warning("\(name): a step failed, retrying", metadata: ["error": "\(error)"])
+                        await wake.wait(timeout: backoff)
                     }
                 }
             }
-            listener.stop()
+            listener?.stop()
             group.cancelAll()
         }
+    }
+}
+
+/// A background worker as a lifecycle service: its step on the drain loop, beside the HTTP
+/// server, stopped with it.
+public struct DrainingWorker: Service {
+    public let name: String
+    let channel: String?
+    let listenURL: String?
+    let idle: Duration
+    let logger: Logger
+    let step: @Sendable () async throws -> Bool
+
+    /// - Parameters:
+    ///   - channel: the NOTIFY channel that wakes the worker at once (nil for work that only
+    ///     becomes due with time), listened to on `listenURL`.
+    ///   - idle: how long the worker waits when a step found nothing more to do.
+    public init(
+        _ name: String, channel: String? = nil, listenURL: String? = nil, idle: Duration = .seconds(1), logger: Logger,
+        step: @escaping @Sendable () async throws -> Bool
+    ) {
+        self.name = name
+        self.channel = channel
+        self.listenURL = listenURL
+        self.idle = idle
+        self.logger = logger
+        self.step = step
+    }
+
+    public func run() async throws {
+        await QueueDrain.run(channel: channel, listenURL: listenURL, name: name, idle: idle, logger: logger, step: step)
     }
 }
