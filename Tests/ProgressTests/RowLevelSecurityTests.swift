@@ -10,7 +10,7 @@ import TestSupport
 /// with no user filter at all sees that learner's rows only, and cannot write another's.
 @Suite(.serialized) struct RowLevelSecurityTests {
     let pool: DatabasePool
-    let store: ProgressStore
+    let store: LearnerProgress
 
     init() async throws {
         let migrations = DatabasePool(url: try TestEnvironment.value("PROGRESS_MIGRATION_DATABASE_URL"), size: 1, searchPath: "progress", logger: TestEnvironment.logger)
@@ -18,7 +18,7 @@ import TestSupport
         _ = try await Migrator(schema: "progress", migrations: ProgressMigrations.all).migrate(migrations, logger: TestEnvironment.logger)
         // The service's own role: not the tables' owner, no BYPASSRLS.
         pool = DatabasePool(url: try TestEnvironment.value("PROGRESS_DATABASE_URL"), size: 2, searchPath: "progress", logger: TestEnvironment.logger)
-        store = ProgressStore(database: pool, logger: TestEnvironment.logger)
+        store = LearnerProgress(database: pool, logger: TestEnvironment.logger)
     }
 
     func seed(_ rows: [(user: UUID, lesson: UUID)]) async throws {
@@ -33,7 +33,7 @@ import TestSupport
 
     func erase(_ users: [UUID]) async throws {
         try await pool.transaction { connection in
-            for user in users { try ProgressStore.forget(user, on: connection) }
+            for user in users { try LearnerProgress.forget(user, on: connection) }
         }
     }
 
@@ -67,7 +67,7 @@ import TestSupport
         let ada = UUID(), bob = UUID(), lesson = UUID()
         try await seed([(ada, lesson)])
         // The lesson is not in the published outline; only Ada has a row for it.
-        await #expect(throws: Problem.notFound("lesson")) { try await store.uncomplete(lesson, by: bob, now: Date()) }
+        await #expect(throws: DomainError.notFound("lesson")) { try await store.uncomplete(lesson, by: bob, now: Date()) }
         let undone = try await store.uncomplete(lesson, by: ada, now: Date())
         #expect(undone.lessonCompleted == false)
         try await erase([ada, bob])

@@ -20,7 +20,7 @@ public struct ProgressDependencies: Sendable {
 /// Progress's routes, each in the group of who may call it.
 public func buildProgressRouter(_ dependencies: ProgressDependencies) -> Router<ServiceRequestContext> {
     let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
-    ProgressController(store: ProgressStore(database: dependencies.database, logger: dependencies.logger)).add(to: routes)
+    ProgressController(progress: LearnerProgress(database: dependencies.database, logger: dependencies.logger)).add(to: routes)
     return routes.router
 }
 

@@ -1,0 +1,190 @@
+import Contracts
+import Database
+import Foundation
+import ServiceKit
+
+/// Loads and saves progress's rows; it decides nothing (the rules are in `Domain/`, the use
+/// cases in `Application/`). Every function runs on the caller's transaction.
+enum ProgressRecords {
+    // MARK: Outline
+
+    static func outline(on connection: PostgresConnection) throws -> Outline {
+        let modules = try connection.query("SELECT module_id, title FROM outline_modules ORDER BY position").map {
+            Outline.Module(id: try $0.decode("module_id"), title: try $0.decode("title"))
+        }
+        let lessons = try connection.query(
+            """
+            SELECT l.lesson_id, l.module_id, l.title, l.is_free FROM outline_lessons l JOIN outline_modules m USING (module_id)
+            ORDER BY m.position, l.position
+            """
+        ).map {
+            Outline.Lesson(id: try $0.decode("lesson_id"), moduleID: try $0.decode("module_id"), title: try $0.decode("title"), isFree: try $0.decode("is_free"))
+        }
+        return Outline(modules: modules, lessons: lessons)
+    }
+
+    /// Holds the outline steady for the transaction: a new one waits for it.
+    static func holdOutline(on connection: PostgresConnection) throws {
+        _ = try connection.query("SELECT version FROM outline_state FOR SHARE")
+    }
+
+    /// Records `version` as the outline's if it is newer than the one kept; false otherwise.
+    static func advanceOutline(to version: Int64, on connection: PostgresConnection) throws -> Bool {
+        try connection.execute("UPDATE outline_state SET version = \(version) WHERE version < \(version)").affectedRows == 1
+    }
+
+    static func replaceOutline(with modules: [OutlineModule], on connection: PostgresConnection) throws {
+        try connection.execute("DELETE FROM outline_modules")
+        for module in modules {
+            guard let moduleID = UUID(uuidString: module.id) else { throw ConsumeFailure.undecodable("module id \(module.id)") }
+            try connection.execute(
+                "INSERT INTO outline_modules (module_id, title, position) VALUES (\(moduleID), \(module.title), \(module.order))")
+            for lesson in module.lessons {
+                guard let lessonID = UUID(uuidString: lesson.id) else { throw ConsumeFailure.undecodable("lesson id \(lesson.id)") }
+                try connection.execute(
+                    """
+                    INSERT INTO outline_lessons (lesson_id, module_id, title, position, is_free, duration_seconds)
+                    VALUES (\(lessonID), \(moduleID), \(lesson.title), \(lesson.order), \(lesson.isFree), \(lesson.durationSeconds))
+                    """)
+            }
+        }
+    }
+
+    /// Every learner with a record of progress.
+    static func learners(on connection: PostgresConnection) throws -> [UUID] {
+        try connection.query("SELECT user_id FROM lesson_progress UNION SELECT user_id FROM module_progress ORDER BY user_id").map {
+            try $0.decode("user_id", as: UUID.self)
+        }
+    }
+
+    // MARK: A learner's course
+
+    /// Locks the learner's course row: every change to one learner's progress takes it first.
+    static func lockCourse(of user: UUID, on connection: PostgresConnection) throws {
+        try connection.execute("INSERT INTO course_progress (user_id) VALUES (\(user)) ON CONFLICT DO NOTHING")
+        _ = try connection.query("SELECT 1 FROM course_progress WHERE user_id = \(user) FOR UPDATE")
+    }
+
+    /// The next number of an event about the learner (their course row is locked, so numbers
+    /// follow commit order).
+    static func nextEventSequence(of user: UUID, on connection: PostgresConnection) throws -> Int64 {
+        try connection.query(
+            "UPDATE course_progress SET event_sequence = event_sequence + 1 WHERE user_id = \(user) RETURNING event_sequence"
+        ).first!.decode("event_sequence", as: Int64.self)
+    }
+
+    /// The lessons the learner has completed.
+    static func doneLessons(of user: UUID, on connection: PostgresConnection) throws -> Set<UUID> {
+        Set(try connection.query("SELECT lesson_id FROM lesson_progress WHERE user_id = \(user) AND completed_at IS NOT NULL").map {
+            try $0.decode("lesson_id", as: UUID.self)
+        })
+    }
+
+    /// The modules recorded complete for the learner.
+    static func completedModules(of user: UUID, on connection: PostgresConnection) throws -> Set<UUID> {
+        Set(try connection.query("SELECT module_id FROM module_progress WHERE user_id = \(user) AND completed").map {
+            try $0.decode("module_id", as: UUID.self)
+        })
+    }
+
+    /// The modules the learner has a record of.
+    static func trackedModules(of user: UUID, on connection: PostgresConnection) throws -> [UUID] {
+        try connection.query("SELECT module_id FROM module_progress WHERE user_id = \(user)").map { try $0.decode("module_id", as: UUID.self) }
+    }
+
+    /// The module's record for the learner, locked (created, never complete, if missing).
+    static func moduleRecord(_ module: UUID, of user: UUID, on connection: PostgresConnection) throws -> CompletionRecord {
+        try connection.execute("INSERT INTO module_progress (user_id, module_id) VALUES (\(user), \(module)) ON CONFLICT DO NOTHING")
+        let row = try connection.query(
+            "SELECT completed, ever_completed FROM module_progress WHERE user_id = \(user) AND module_id = \(module) FOR UPDATE"
+        ).first!
+        return CompletionRecord(completed: try row.decode("completed"), everCompleted: try row.decode("ever_completed"))
+    }
+
+    static func saveModuleRecord(_ record: CompletionRecord, module: UUID, of user: UUID, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            UPDATE module_progress SET completed = \(record.completed), ever_completed = \(record.everCompleted), updated_at = now()
+            WHERE user_id = \(user) AND module_id = \(module)
+            """)
+    }
+
+    /// The course's record for the learner (the caller holds the course row).
+    static func courseRecord(of user: UUID, on connection: PostgresConnection) throws -> CompletionRecord {
+        let row = try connection.query("SELECT completed, ever_completed FROM course_progress WHERE user_id = \(user) FOR UPDATE").first!
+        return CompletionRecord(completed: try row.decode("completed"), everCompleted: try row.decode("ever_completed"))
+    }
+
+    static func saveCourseRecord(_ record: CompletionRecord, of user: UUID, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            UPDATE course_progress SET completed = \(record.completed), ever_completed = \(record.everCompleted), updated_at = now()
+            WHERE user_id = \(user)
+            """)
+    }
+
+    /// Whether the course is recorded complete for the learner (false with no record).
+    static func isCourseCompleted(by user: UUID, on connection: PostgresConnection) throws -> Bool {
+        try connection.query("SELECT completed FROM course_progress WHERE user_id = \(user)").first?.decode("completed", as: Bool.self) ?? false
+    }
+
+    // MARK: Lessons
+
+    /// Records a start; answers whether it is the learner's first start of the lesson.
+    static func recordStart(of lesson: Outline.Lesson, by user: UUID, at now: Date, on connection: PostgresConnection) throws -> Bool {
+        try connection.query(
+            """
+            WITH previous AS (SELECT started_at FROM lesson_progress WHERE user_id = \(user) AND lesson_id = \(lesson.id))
+            INSERT INTO lesson_progress (user_id, lesson_id, module_id, is_free, started_at, last_started_at)
+            VALUES (\(user), \(lesson.id), \(lesson.moduleID), \(lesson.isFree), \(now), \(now))
+            ON CONFLICT (user_id, lesson_id) DO UPDATE SET started_at = coalesce(lesson_progress.started_at, excluded.started_at),
+                last_started_at = excluded.last_started_at, module_id = excluded.module_id, is_free = excluded.is_free
+            RETURNING (SELECT started_at FROM previous) IS NULL AS first_time
+            """
+        ).first!.decode("first_time")
+    }
+
+    /// Records a completion; answers whether the lesson was not complete before.
+    static func recordCompletion(of lesson: Outline.Lesson, by user: UUID, at now: Date, on connection: PostgresConnection) throws -> Bool {
+        try connection.query(
+            """
+            INSERT INTO lesson_progress (user_id, lesson_id, module_id, is_free, completed_at)
+            VALUES (\(user), \(lesson.id), \(lesson.moduleID), \(lesson.isFree), \(now))
+            ON CONFLICT (user_id, lesson_id) DO UPDATE SET completed_at = excluded.completed_at, module_id = excluded.module_id,
+                is_free = excluded.is_free
+            WHERE lesson_progress.completed_at IS NULL
+            RETURNING lesson_id
+            """
+        ).first != nil
+    }
+
+    /// The module and free flag recorded with a lesson the learner has a row of.
+    static func knownLesson(_ lesson: UUID, of user: UUID, on connection: PostgresConnection) throws -> (moduleID: UUID, isFree: Bool)? {
+        guard let row = try connection.query("SELECT module_id, is_free FROM lesson_progress WHERE user_id = \(user) AND lesson_id = \(lesson)").first
+        else { return nil }
+        return (try row.decode("module_id"), try row.decode("is_free"))
+    }
+
+    /// Clears a completion; answers the lesson's recorded free flag if it was complete.
+    static func clearCompletion(of lesson: UUID, by user: UUID, on connection: PostgresConnection) throws -> Bool? {
+        try connection.query(
+            """
+            UPDATE lesson_progress SET completed_at = NULL
+            WHERE user_id = \(user) AND lesson_id = \(lesson) AND completed_at IS NOT NULL
+            RETURNING is_free
+            """
+        ).first?.decode("is_free", as: Bool.self)
+    }
+
+    /// Erases what progress holds of a learner.
+    static func forget(_ user: UUID, on connection: PostgresConnection) throws {
+        try Entitlements.forget(user, on: connection)
+        try connection.execute("DELETE FROM lesson_progress WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM module_progress WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM course_progress WHERE user_id = \(user)")
+        try connection.execute(
+            "DELETE FROM aggregate_versions WHERE aggregate = 'plan' AND aggregate_id IN (SELECT plan_id::text FROM plan_versions WHERE user_id = \(user))")
+        try connection.execute("DELETE FROM plan_versions WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM task_progress WHERE user_id = \(user)")
+    }
+}
