@@ -1,7 +1,7 @@
 # Thin wrappers over scripts/: see README.md.
-.PHONY: run stop test bench build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi fmt
+.PHONY: run stop test bench build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi asyncapi fmt fmt-check
 
-run:            ## install what is missing, start Postgres, RabbitMQ and the five services (Ctrl-C stops all)
+run:            ## install what is missing, start Postgres, RabbitMQ and the six services (Ctrl-C stops all)
 	@scripts/run.sh
 
 stop:           ## stop what `make run` started
@@ -30,6 +30,15 @@ test-stack-down:
 
 bench:          ## speed of the bus, as ratios against baselines measured in the same run
 	@scripts/bench.sh
+
+asyncapi:       ## write Shared/Contracts/asyncapi.yaml from the event catalogue and Shared/Contracts/AsyncAPI/
+	@swift build --product syllabus >/dev/null && "$$(swift build --show-bin-path)/syllabus" contracts catalogue | /usr/bin/python3 scripts/contracts.py asyncapi --catalogue - && /usr/bin/python3 scripts/events-doc.py
+
+fmt:            ## format the Swift sources with swift-format (the toolchain's `swift format`, settings in .swift-format)
+	@git ls-files '*.swift' | grep -v '/OpenAPIDocument.swift$$' | xargs swift format --in-place --parallel
+
+fmt-check:      ## what `make fmt` would change, without changing it
+	@git ls-files '*.swift' | grep -v '/OpenAPIDocument.swift$$' | xargs swift format lint --parallel
 
 openapi:        ## embed each service's openapi.yaml (with Shared/OpenAPI/common.yaml) into its library after editing it
 	@scripts/embed-openapi.sh

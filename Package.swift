@@ -91,7 +91,7 @@ let package = Package(
             name: "Contracts",
             dependencies: [],
             path: "Shared/Contracts",
-            exclude: ["Schemas", "Snapshot", "Examples", "asyncapi.yaml"],
+            exclude: ["Schemas", "Snapshot", "Examples", "AsyncAPI", "asyncapi.yaml"],
             swiftSettings: swiftSettings
         ),
         .target(

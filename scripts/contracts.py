@@ -8,6 +8,7 @@ Paths are resolved from the repository root (the parent of scripts/), so any cwd
   contracts.py check-asyncapi [--file YAML] [--schemas DIR]
   contracts.py check-compat [--snapshot DIR] [--current DIR]
   contracts.py snapshot [--snapshot DIR] [--current DIR] [--force]
+  contracts.py asyncapi --catalogue JSON [--check]   generate asyncapi.yaml (see `make asyncapi`)
   contracts.py selftest
 
 Exit status: 0 success, 1 contract problem or invalid event, 2 usage error.
@@ -1155,6 +1156,131 @@ def cmd_check_asyncapi(args):
     return 0
 
 
+# --------------------------------------------------------------------------- generating asyncapi.yaml
+
+ASYNCAPI_SOURCES = CONTRACTS / "AsyncAPI"
+
+
+def _block_strings(yaml_module):
+    """A YAML dumper that writes text of several lines as a block (`|`), as people write it."""
+
+    class Dumper(yaml_module.SafeDumper):
+        pass
+
+    def text(dumper, value):
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper
+
+
+def generate_asyncapi(catalogue, sources=ASYNCAPI_SOURCES, examples=EXAMPLES):
+    """The AsyncAPI document: the catalogue (which types, producers, exchanges, consumers,
+    private, retired), the words of AsyncAPI/events.yaml, the examples, and AsyncAPI/document.yaml
+    for the rest. Fails when a type of the catalogue has no words, or words name no type."""
+    yaml = _yaml()
+    head = yaml.safe_load((sources / "document.yaml").read_text())
+    words = yaml.safe_load((sources / "events.yaml").read_text())
+    keys = [entry["routingKey"] for entry in catalogue]
+    missing = [key for key in keys if key not in words]
+    unknown = [key for key in words if key not in keys]
+    if missing or unknown:
+        raise ContractError(
+            "AsyncAPI/events.yaml and the catalogue disagree: "
+            + "; ".join(filter(None, [missing and "no words for " + ", ".join(missing), unknown and "not in the catalogue: " + ", ".join(unknown)])))
+    channels, operations, messages = {}, {}, {}
+    for entry in catalogue:
+        key = entry["routingKey"]
+        said = words[key]
+        private = entry["visibility"] == "private"
+        channel = {"address": key, "title": key, "summary": said["summary"]}
+        if "description" in said:
+            channel["description"] = said["description"]
+        if private:
+            channel["x-syllabus-visibility"] = "private"
+        if entry["retired"]:
+            if "supersededBy" not in said:
+                raise ContractError(f"{key} is retired: say its successor (supersededBy) in AsyncAPI/events.yaml")
+            channel["x-syllabus-status"] = "retired"
+            channel["x-syllabus-superseded-by"] = said["supersededBy"]
+        channel["messages"] = {key: {"$ref": f"#/components/messages/{key}"}}
+        channel["bindings"] = {"amqp": {
+            "is": "routingKey",
+            "exchange": {"name": entry["exchange"], "type": "topic", "durable": True, "autoDelete": False, "vhost": "syllabus"},
+            "bindingVersion": "0.3.0"}}
+        channels[key] = channel
+
+        reference = {"$ref": f"#/channels/{key}"}
+        message_ref = [{"$ref": f"#/channels/{key}/messages/{key}"}]
+        consumed = said.get("consumed", {})
+        if entry["retired"]:
+            if "published" in said or consumed:
+                raise ContractError(f"{key} is retired: it is neither published nor consumed")
+        else:
+            if "published" not in said:
+                raise ContractError(f"{key}: say when {entry['producer']} publishes it (published) in AsyncAPI/events.yaml")
+            operations[f"{entry['producer']}.sends.{key}"] = {
+                "action": "send", "title": f"{entry['producer']} publishes {key}", "summary": said["published"],
+                "x-syllabus-service": entry["producer"], "channel": reference, "messages": message_ref,
+                "bindings": {"amqp": {"deliveryMode": 2, "mandatory": True, "timestamp": True, "bindingVersion": "0.3.0"}}}
+        if set(consumed) != set(entry["consumers"]):
+            raise ContractError(
+                f"{key}: AsyncAPI/events.yaml says it is consumed by {sorted(consumed)}, the catalogue by {sorted(entry['consumers'])}")
+        for service in entry["consumers"]:
+            operations[f"{service}.receives.{key}"] = {
+                "action": "receive", "title": f"{service} consumes {key}", "summary": consumed[service],
+                "x-syllabus-service": service, "x-syllabus-queue": service, "channel": reference, "messages": message_ref,
+                "bindings": {"amqp": {"ack": True, "bindingVersion": "0.3.0"}}}
+
+        # The first example is Examples/<key>.json (also shown in docs/events.md); a further
+        # one carries its payload in AsyncAPI/events.yaml.
+        named = said.get("examples", [])
+        if not named or "payload" in named[0] or not all("payload" in n for n in named[1:]):
+            raise ContractError(f"{key}: name its example (Examples/{key}.json) first in AsyncAPI/events.yaml; give further ones a payload")
+        payloads = [load_json(examples / f"{key}.json")] + [n["payload"] for n in named[1:]]
+        message = {"name": key, "title": said["title"], "summary": said.get("messageSummary", said["summary"]),
+                   "contentType": "application/cloudevents+json"}
+        if private:
+            message["x-syllabus-visibility"] = "private"
+        if entry["retired"]:
+            message["x-syllabus-status"] = "retired"
+        message["payload"] = {"deprecated": True} if entry["retired"] else {}
+        message["payload"]["allOf"] = [
+            {"$ref": "./Schemas/cloudevent.json"},
+            {"type": "object", "properties": {
+                "type": {"const": entry["type"]},
+                "source": {"const": f"/syllabus/{entry['producer']}"},
+                "dataschema": {"const": f"urn:syllabus:schema:{key}"},
+                "data": {"$ref": f"./Schemas/{key}.json"}}}]
+        message["bindings"] = {"amqp": {"messageType": entry["type"], "bindingVersion": "0.3.0"}}
+        message["examples"] = [{"name": n["name"], "summary": n["summary"], "payload": payload} for n, payload in zip(named, payloads)]
+        messages[key] = message
+
+    document = {name: value for name, value in head.items() if name != "components"}
+    document["channels"] = channels
+    document["operations"] = operations
+    document["components"] = {**head.get("components", {}), "messages": messages}
+    text = yaml.dump(document, Dumper=_block_strings(yaml), sort_keys=False, width=100, allow_unicode=True)
+    return ("# Generated by `make asyncapi` (scripts/contracts.py asyncapi) from the event catalogue\n"
+            "# (Shared/Contracts/EventCatalog.swift), AsyncAPI/events.yaml, AsyncAPI/document.yaml and\n"
+            "# Examples/; edit those, not this file.\n" + text)
+
+
+def cmd_asyncapi(args):
+    catalogue = json.loads(sys.stdin.read() if str(args.catalogue) == "-" else Path(args.catalogue).read_text())
+    text = generate_asyncapi(catalogue)
+    if args.check:
+        if not args.file.exists() or args.file.read_text() != text:
+            print(f"{display(args.file)} is not what the catalogue and AsyncAPI/ generate: run `make asyncapi`", file=sys.stderr)
+            return 1
+        print(f"{display(args.file)} is up to date")
+        return 0
+    args.file.write_text(text)
+    print(f"wrote {display(args.file)}")
+    return 0
+
+
 # --------------------------------------------------------------------------- self-test
 
 _NESTED_SCHEMA = {
@@ -1595,6 +1721,12 @@ def main(argv=None):
             p.set_defaults(run=cmd_snapshot)
         else:
             p.set_defaults(run=cmd_check_compat)
+
+    p = commands.add_parser("asyncapi", help="generate asyncapi.yaml from the catalogue (`syllabus contracts catalogue`) and AsyncAPI/")
+    p.add_argument("--catalogue", required=True, metavar="JSON", help="the catalogue as `syllabus contracts catalogue` prints it ('-' for stdin)")
+    p.add_argument("--file", type=Path, default=ASYNCAPI, metavar="YAML", help="the document (default %(default)s)")
+    p.add_argument("--check", action="store_true", help="fail when the document differs from what is generated, and write nothing")
+    p.set_defaults(run=cmd_asyncapi)
 
     p = commands.add_parser("selftest", help="run the tool's own expectations in temporary directories")
     p.set_defaults(run=cmd_selftest)

@@ -118,3 +118,28 @@ public enum EventCatalog {
         ],
     ]
 }
+
+extension EventCatalog {
+    /// One type of the catalogue as the document generators read it (`syllabus contracts
+    /// catalogue`, then `scripts/contracts.py asyncapi`).
+    public struct Entry: Codable, Sendable, Equatable {
+        public var routingKey: String
+        public var type: String
+        public var producer: String
+        public var exchange: String
+        public var visibility: String
+        public var retired: Bool
+        /// The consuming services, in the order of `ServiceName.allCases`.
+        public var consumers: [String]
+    }
+
+    /// Every type, in catalogue order.
+    public static var entries: [Entry] {
+        all.map { type in
+            Entry(
+                routingKey: type.routingKey, type: type.cloudEventType, producer: type.producer.rawValue, exchange: type.exchange,
+                visibility: type.visibility == .private ? "private" : "public", retired: retired.contains(type),
+                consumers: ServiceName.allCases.filter { subscriptions[$0]?.contains(type) == true }.map(\.rawValue))
+        }
+    }
+}

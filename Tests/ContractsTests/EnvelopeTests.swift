@@ -81,6 +81,18 @@ import TestSupport
         }
     }
 
+    /// The document is generated from the catalogue: it cannot name a type, a producer or a
+    /// consumer the catalogue (and so the topology) does not.
+    @Test func asyncAPIDocumentIsWhatTheCatalogueGenerates() async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let catalogue = FileManager.default.temporaryDirectory.appendingPathComponent("catalogue-\(UUID().uuidString).json")
+        try encoder.encode(EventCatalog.entries).write(to: catalogue)
+        defer { try? FileManager.default.removeItem(at: catalogue) }
+        let result = try await blocking { try run("/usr/bin/python3", [script, "asyncapi", "--catalogue", catalogue.path, "--check"]) }
+        #expect(result.status == 0, "\(result.output)")
+    }
+
     @Test func everyCatalogTypeHasASchemaAndASnapshot() {
         for type in EventCatalog.all {
             let schema = TestEnvironment.repositoryRoot.appendingPathComponent("Shared/Contracts/Schemas/\(type.routingKey).json")
