@@ -35,10 +35,10 @@ asyncapi:       ## write Shared/Contracts/asyncapi.yaml from the event catalogue
 	@swift build --product syllabus >/dev/null && "$$(swift build --show-bin-path)/syllabus" contracts catalogue | /usr/bin/python3 scripts/contracts.py asyncapi --catalogue - && /usr/bin/python3 scripts/events-doc.py
 
 fmt:            ## format the Swift sources with swift-format (the toolchain's `swift format`, settings in .swift-format)
-	@git ls-files '*.swift' | grep -v '/OpenAPIDocument.swift$$' | xargs swift format --in-place --parallel
+	@git ls-files '*.swift' | xargs swift format --in-place --parallel
 
 fmt-check:      ## what `make fmt` would change, without changing it
-	@git ls-files '*.swift' | grep -v '/OpenAPIDocument.swift$$' | xargs swift format lint --parallel
+	@git ls-files '*.swift' | xargs swift format lint --parallel
 
-openapi:        ## embed each service's openapi.yaml (with Shared/OpenAPI/common.yaml) into its library after editing it
-	@scripts/embed-openapi.sh
+openapi:        ## check each service's openapi.yaml, merged with Shared/ServiceKit/OpenAPI/common.yaml as it is served
+	@scripts/check-openapi.sh

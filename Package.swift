@@ -6,7 +6,8 @@ let swiftSettings: [SwiftSetting] = [
 ]
 
 /// A service: its library (`Services/<Name>/Sources`) and its executable (`Services/<Name>/Main`).
-func service(_ name: String, dependencies: [Target.Dependency] = []) -> [Target] {
+/// Its OpenAPI document (`Services/<Name>/openapi.yaml`) is compiled into the library.
+func service(_ name: String, dependencies: [Target.Dependency] = [], exclude: [String] = []) -> [Target] {
     [
         .target(
             name: name,
@@ -16,7 +17,10 @@ func service(_ name: String, dependencies: [Target.Dependency] = []) -> [Target]
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ] + dependencies,
-            path: "Services/\(name)/Sources",
+            path: "Services/\(name)",
+            exclude: ["Main", "README.md"] + exclude,
+            sources: ["Sources"],
+            resources: [.embedInCode("openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -109,6 +113,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Shared/ServiceKit",
+            resources: [.embedInCode("OpenAPI/common.yaml")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -147,7 +152,7 @@ let package = Package(
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ])
-        + service("Billing")
+        + service("Billing", exclude: ["examples"])
         + service("Content", dependencies: [
             "CourseRules",
             .product(name: "JWTKit", package: "jwt-kit"),

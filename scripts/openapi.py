@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Each service's OpenAPI document, as served: its openapi.yaml with the shared parts of
-Shared/OpenAPI/common.yaml merged in, compiled into its library (Sources/OpenAPIDocument.swift)
-so that /openapi.yaml serves it from the binary alone.
+Shared/ServiceKit/OpenAPI/common.yaml merged in. Both files are compiled into the binaries, and
+the service merges them as it starts (`OpenAPIDocument.merged` in ServiceKit, the same merge as
+here; a test holds the two to the same output).
 
-    scripts/openapi.py embed    # after editing a service's openapi.yaml or the common parts
-    scripts/openapi.py check    # fails when an embedded document is stale (run by make test)
+    scripts/openapi.py check             # every document merges and parses, no key twice (make test)
+    scripts/openapi.py show <service>    # the document a service serves
 
 The merge is textual, so the served document keeps the YAML's comments and block text; the result
 is then parsed, refusing duplicate keys, so a service cannot define a shared part again.
@@ -15,7 +16,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMON = ROOT / "Shared" / "OpenAPI" / "common.yaml"
+COMMON = ROOT / "Shared" / "ServiceKit" / "OpenAPI" / "common.yaml"
 
 
 def blocks(lines, indent):
@@ -89,43 +90,24 @@ def _unique_mapping(loader, node, deep=False):
 UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
 
 
-def swift(name, document):
-    return (
-        "// Generated from openapi.yaml and Shared/OpenAPI/common.yaml by scripts/openapi.py; edit the YAML, then run `make openapi`.\n"
-        f"public enum {name}OpenAPI {{\n"
-        '    public static let document = #####"""\n'
-        f"{document}"
-        '"""#####\n'
-        "}\n"
-    )
-
-
 def main(argv):
-    mode = argv[1] if len(argv) > 1 else "embed"
-    if mode not in ("embed", "check"):
+    mode = argv[1] if len(argv) > 1 else "check"
+    common = COMMON.read_text()
+    if mode == "show" and len(argv) == 3:
+        spec = ROOT / "Services" / argv[2].capitalize() / "openapi.yaml"
+        sys.stdout.write(merge(spec.read_text(), common))
+        return 0
+    if mode != "check":
         print(__doc__)
         return 2
-    common = COMMON.read_text()
-    stale = []
+    failed = False
     for spec in sorted(ROOT.glob("Services/*/openapi.yaml")):
-        name = spec.parent.name
         try:
-            generated = swift(name, merge(spec.read_text(), common))
-        except ValueError as error:
+            merge(spec.read_text(), common)
+        except (ValueError, yaml.YAMLError) as error:
             print(f"{spec.relative_to(ROOT)}: {error}", file=sys.stderr)
-            return 1
-        target = spec.parent / "Sources" / "OpenAPIDocument.swift"
-        if target.exists() and target.read_text() == generated:
-            continue
-        if mode == "check":
-            stale.append(str(target.relative_to(ROOT)))
-        else:
-            target.write_text(generated)
-            print(f"updated {target.relative_to(ROOT)}")
-    if stale:
-        print("stale, run `make openapi`: " + ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
+            failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
