@@ -85,7 +85,7 @@ public struct Integrations: Sendable {
     func store(_ grant: ProviderGrant, provider: Provider, user: UUID, vault: TokenVault) async throws {
         let access = try vault.seal(grant.accessToken, user: user, provider: provider.rawValue)
         let refresh = try grant.refreshToken.map { try vault.seal($0, user: user, provider: provider.rawValue) }
-        try await database.transaction(asLearner: user) { connection in
+        _ = try await database.transaction(asLearner: user) { connection in
             try connection.execute(
                 """
                 INSERT INTO integration_tokens (user_id, provider, key_id, access_token, refresh_token, expires_at, account)
@@ -259,7 +259,7 @@ public struct Integrations: Sendable {
             for (task, event) in known where !scheduled.contains(task) {
                 try await google.delete(event.event, calendar: event.calendar, token: token)
                 deleted += 1
-                try await database.transaction(asLearner: user) { connection in
+                _ = try await database.transaction(asLearner: user) { connection in
                     try connection.execute("DELETE FROM task_calendar_events WHERE task_id = \(UUID(uuidString: task)!)")
                 }
             }
@@ -277,7 +277,7 @@ public struct Integrations: Sendable {
     }
 
     func remember(_ task: String, plan: UUID, user: UUID, calendar: String, event: String, fingerprint: String) async throws {
-        try await database.transaction(asLearner: user) { connection in
+        _ = try await database.transaction(asLearner: user) { connection in
             try connection.execute(
                 """
                 INSERT INTO task_calendar_events (task_id, plan_id, user_id, calendar_id, event_id, fingerprint)
