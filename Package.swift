@@ -122,6 +122,20 @@ let package = Package(
             path: "Shared/CourseRules",
             swiftSettings: swiftSettings
         ),
+        // Learning plans and their integrations: a library of their own, served by the content
+        // service (its routes, worker and consumer) over content's schema.
+        .target(
+            name: "LearningPlans",
+            dependencies: [
+                "ServiceKit", "Database", "Contracts",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Services/LearningPlans/Sources",
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "SyllabusBench",
@@ -154,7 +168,7 @@ let package = Package(
         ])
         + service("Billing", exclude: ["examples"])
         + service("Content", dependencies: [
-            "CourseRules",
+            "CourseRules", "LearningPlans",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
         ])
@@ -179,7 +193,8 @@ let package = Package(
             .testTarget(name: "IdentityTests", dependencies: ["Identity", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "BillingTests", dependencies: ["Billing", "ServiceKit", "Database", "TestSupport", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "CourseRulesTests", dependencies: ["CourseRules"], swiftSettings: swiftSettings),
-            .testTarget(name: "ContentTests", dependencies: ["Content", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+            .testTarget(name: "ContentTests", dependencies: ["Content", "LearningPlans", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+            .testTarget(name: "LearningPlansTests", dependencies: ["LearningPlans", "Content", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "ProgressTests", dependencies: ["Progress", "Database", "ServiceKit", "TestSupport", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
@@ -196,7 +211,7 @@ let package = Package(
             .testTarget(
                 name: "EndToEndTests",
                 dependencies: [
-                    "TestSupport", "Contracts", "MessageBus", "Content", "ServiceKit",
+                    "TestSupport", "Contracts", "MessageBus", "Content", "LearningPlans", "ServiceKit",
                     .product(name: "AsyncHTTPClient", package: "async-http-client"),
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -219,7 +234,7 @@ let package = Package(
             ),
             .testTarget(
                 name: "RouteSecurityTests",
-                dependencies: ["ServiceTesting", "ServiceKit", "TestSupport"] + services.map { .target(name: $0) },
+                dependencies: ["ServiceTesting", "ServiceKit", "TestSupport", "LearningPlans"] + services.map { .target(name: $0) },
                 swiftSettings: swiftSettings
             ),
             .target(

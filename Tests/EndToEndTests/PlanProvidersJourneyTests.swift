@@ -1,6 +1,6 @@
 import AsyncHTTPClient
-import Content
 import Foundation
+import LearningPlans
 import MessageBus
 import NIOCore
 import ServiceKit

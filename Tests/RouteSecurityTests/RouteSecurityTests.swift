@@ -1,3 +1,4 @@
+import Content
 import Database
 import Foundation
 import Hummingbird
@@ -22,6 +23,15 @@ import Testing
         try await withMigratedSchema(ProgressMigrations.all) { pool, _ in
             let router = buildProgressRouter(.init(database: pool, verifier: tokens.verifier, logger: TestEnvironment.logger))
             try await expectAsDocumented(RouteSecurityCheck(router: router, document: ProgressOpenAPI.document, tokens: tokens))
+        }
+    }
+
+    /// Content's routes with its learning plans': one service, one document.
+    @Test func content() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(ContentMigrations.all) { pool, _ in
+            let router = buildContentRouter(.init(database: pool, verifier: tokens.verifier, logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: ContentOpenAPI.document, tokens: tokens))
         }
     }
 }

@@ -1,82 +1,100 @@
+import Database
 import Foundation
 import Hummingbird
+import LearningPlans
+import Logging
 import ServiceKit
+
+/// What content is configured with, read once from its configuration (`CONTENT_DEMO_COURSE`,
+/// `CONTENT_MUX_…`, `CONTENT_APP_URL`); learning plans read theirs in `PlansSettings`. The
+/// defaults are a content service without video: what tests build.
+public struct ContentSettings: Sendable {
+    /// Seeds the demo course into an empty catalogue at start.
+    public var demoCourse: Bool
+    /// Signs playback tokens; nil answers playback with `video_unavailable`.
+    public var playback: MuxPlayback?
+    /// Creates direct uploads; nil answers uploads with `video_unavailable`.
+    public var mux: MuxClient?
+    /// Checks Mux's webhook signatures; nil refuses the webhook with `video_unavailable`.
+    public var muxWebhookSecret: String?
+
+    public init(demoCourse: Bool = false, playback: MuxPlayback? = nil, mux: MuxClient? = nil, muxWebhookSecret: String? = nil) {
+        self.demoCourse = demoCourse
+        self.playback = playback
+        self.mux = mux
+        self.muxWebhookSecret = muxWebhookSecret
+    }
+
+    public static func load(from configuration: ServiceConfiguration) async throws -> ContentSettings {
+        var settings = ContentSettings(demoCourse: configuration.string("demo.course") == "true", muxWebhookSecret: configuration.nonEmpty("mux.webhook.secret"))
+        if let keyID = configuration.nonEmpty("mux.signing.key.id"), let key = configuration.nonEmpty("mux.signing.key") {
+            do {
+                settings.playback = try await MuxPlayback(
+                    keyID: keyID, privateKey: key,
+                    streamBase: configuration.string("mux.stream.url", default: "https://stream.mux.com"),
+                    imageBase: configuration.string("mux.image.url", default: "https://image.mux.com"))
+            } catch {
+                throw ConfigurationError.invalid("CONTENT_MUX_SIGNING_KEY must be an RSA private key (PEM, or base64 of a PEM as Mux gives it)")
+            }
+        }
+        if let tokenID = configuration.nonEmpty("mux.token.id"), let secret = configuration.nonEmpty("mux.token.secret") {
+            settings.mux = MuxClient(
+                baseURL: configuration.string("mux.api.url", default: "https://api.mux.com"), tokenID: tokenID, tokenSecret: secret,
+                corsOrigin: configuration.string("app.url", default: "http://localhost:3000"))
+        }
+        return settings
+    }
+}
+
+/// What content's routes need — its learning plans' included; made by
+/// `buildContentApplication`, or by a test.
+public struct ContentDependencies: Sendable {
+    public var database: DatabasePool
+    public var verifier: TokenVerifier
+    public var settings: ContentSettings
+    public var plans: PlansDependencies
+    public var logger: Logger
+
+    public init(
+        database: DatabasePool, verifier: TokenVerifier, settings: ContentSettings = ContentSettings(), plans: PlansSettings = PlansSettings(),
+        listenURL: String = "", logger: Logger
+    ) {
+        self.database = database
+        self.verifier = verifier
+        self.settings = settings
+        self.plans = PlansDependencies(database: database, settings: plans, listenURL: listenURL, logger: logger)
+        self.logger = logger
+    }
+}
+
+/// Content's routes — the course, its authoring, Mux's webhook, and learning plans — each in
+/// the group of who may call it. One OpenAPI document describes them all.
+public func buildContentRouter(_ dependencies: ContentDependencies) -> Router<ServiceRequestContext> {
+    let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
+    let store = CourseStore(database: dependencies.database, logger: dependencies.logger)
+    let settings = dependencies.settings
+    CatalogueController(store: store, playback: settings.playback).add(to: routes)
+    AuthoringController(store: store, mux: settings.mux).add(to: routes)
+    MuxWebhookController(store: store, secret: settings.muxWebhookSecret).add(to: routes)
+    LearningPlansFeature.addRoutes(to: routes, dependencies.plans)
+    return routes.router
+}
 
 /// Builds the content service from its configuration: every dependency is made here.
 public func buildContentApplication(_ configuration: ServiceConfiguration) async throws -> some ApplicationProtocol {
     let runtime = try await ServiceRuntime.start(configuration, migrations: ContentMigrations.all)
+    let settings = try await ContentSettings.load(from: configuration)
+    let plans = try PlansSettings.load(from: configuration)
     let store = CourseStore(database: runtime.database, logger: runtime.logger)
-    if configuration.string("demo.course") == "true", try await DemoCourse.seedIfEmpty(store) {
+    if settings.demoCourse, try await DemoCourse.seedIfEmpty(store) {
         runtime.logger.info("seeded the demo course")
     }
     try await store.reannounceOutline()
-    let verifier = try await runtime.tokenVerifier()
-
-    var playback: MuxPlayback?
-    if let keyID = configuration.nonEmpty("mux.signing.key.id"), let key = configuration.nonEmpty("mux.signing.key") {
-        do {
-            playback = try await MuxPlayback(
-                keyID: keyID, privateKey: key,
-                streamBase: configuration.string("mux.stream.url", default: "https://stream.mux.com"),
-                imageBase: configuration.string("mux.image.url", default: "https://image.mux.com"))
-        } catch {
-            throw ConfigurationError.invalid("CONTENT_MUX_SIGNING_KEY must be an RSA private key (PEM, or base64 of a PEM as Mux gives it)")
-        }
-    }
-    var mux: MuxClient?
-    if let tokenID = configuration.nonEmpty("mux.token.id"), let secret = configuration.nonEmpty("mux.token.secret") {
-        mux = MuxClient(
-            baseURL: configuration.string("mux.api.url", default: "https://api.mux.com"), tokenID: tokenID, tokenSecret: secret,
-            corsOrigin: configuration.string("app.url", default: "http://localhost:3000"))
-    }
-
-    let router = ServiceRuntime.router(context: BasicRequestContext.self)
-    CatalogueController(store: store, verifier: verifier, playback: playback).add(to: router)
-    AuthoringController(store: store, verifier: verifier, mux: mux).add(to: router)
-    MuxWebhookController(store: store, secret: configuration.nonEmpty("mux.webhook.secret")).add(to: router)
-    // A spend ceiling that cannot be read stops the service rather than lifting the ceiling.
-    var spendCeiling: Int?
-    if let text = configuration.nonEmpty("plans.daily.spend.cents") {
-        guard let cents = Int(text), cents >= 0 else {
-            throw ConfigurationError.invalid("CONTENT_PLANS_DAILY_SPEND_CENTS must be a whole number of cents (0 or more)")
-        }
-        spendCeiling = cents
-    }
-    let plans = PlanStore(database: runtime.database, dailySpendCeilingCents: spendCeiling)
-    let publicURL = (configuration.nonEmpty("public.url") ?? "http://127.0.0.1:\(configuration.port)").withoutTrailingSlash
-    let signals = PlanSignals(listenURL: configuration.databaseURL, logger: runtime.logger)
-    let streams = PlanStreamGate(StreamLimits(
-        perLearner: configuration.int("plans.streams.per.learner", default: 2), overall: configuration.int("plans.streams.max", default: 200)))
-    PlansController(store: plans, verifier: verifier, signals: signals, streams: streams, publicURL: publicURL).add(to: router)
-    var generator: any PlanGenerator = OfflineGenerator()
-    if let url = configuration.nonEmpty("plans.provider.url") {
-        generator = ChatCompletionsGenerator(.init(
-            baseURL: url, apiKey: configuration.string("plans.provider.key", default: ""),
-            model: configuration.nonEmpty("plans.provider.model") ?? "gpt-4o-mini",
-            timeout: TimeInterval(configuration.int("plans.provider.timeout.seconds", default: 60)),
-            promptCentsPerMillion: configuration.int("plans.provider.prompt.cents.per.million", default: 0),
-            completionCentsPerMillion: configuration.int("plans.provider.completion.cents.per.million", default: 0)))
-        runtime.logger.info("learning plans are generated by \(url)")
-    }
-    var vault: TokenVault?
-    if let key = configuration.nonEmpty("integrations.key") {
-        do { vault = try TokenVault(encodedKey: key) } catch {
-            throw ConfigurationError.invalid("CONTENT_INTEGRATIONS_KEY must be 32 random bytes, base64 (openssl rand -base64 32)")
-        }
-    }
-    var notion: NotionClient?
-    if let id = configuration.nonEmpty("notion.client.id"), let secret = configuration.nonEmpty("notion.client.secret") {
-        notion = NotionClient(baseURL: configuration.string("notion.api.url", default: "https://api.notion.com"), clientID: id, clientSecret: secret)
-    }
-    var google: GoogleCalendarClient?
-    if let id = configuration.nonEmpty("google.client.id"), let secret = configuration.nonEmpty("google.client.secret") {
-        google = GoogleCalendarClient(
-            oauthURL: configuration.string("google.oauth.url", default: "https://oauth2.googleapis.com"),
-            calendarURL: configuration.string("google.calendar.url", default: "https://www.googleapis.com/calendar/v3"), clientID: id, clientSecret: secret)
-    }
-    IntegrationsController(integrations: Integrations(database: runtime.database, vault: vault, notion: notion, google: google), verifier: verifier).add(to: router)
-    let worker = PlanWorker(
-        database: runtime.database, listenURL: configuration.databaseURL, generator: generator, dailySpendCeilingCents: spendCeiling, logger: runtime.logger)
+    if let provider = plans.provider { runtime.logger.info("learning plans are generated by \(provider.baseURL)") }
+    let dependencies = ContentDependencies(
+        database: runtime.database, verifier: try await runtime.tokenVerifier(), settings: settings, plans: plans, listenURL: configuration.databaseURL,
+        logger: runtime.logger)
     return runtime.application(
-        router: router, consumer: try runtime.consumer(ContentHandlers.all), services: [worker, signals], openAPI: ContentOpenAPI.document)
+        router: buildContentRouter(dependencies), consumer: try runtime.consumer(ContentHandlers.all),
+        services: LearningPlansFeature.services(dependencies.plans), openAPI: ContentOpenAPI.document)
 }

@@ -1,7 +1,9 @@
 import Contracts
+import LearningPlans
 import ServiceKit
 
-/// The events the content service consumes; its queue is bound to exactly these types.
+/// The events the content service consumes, its learning plans' included; its queue is bound
+/// to exactly these types.
 enum ContentHandlers {
     static let all: [EventHandler] = [
         Entitlements.handler(),
@@ -15,12 +17,9 @@ enum ContentHandlers {
                 userID: event.data.userId, moduleID: event.data.moduleId, completed: false, aggregateID: event.data.aggregateID,
                 sequence: event.sequenceNumber, on: connection)
         },
-        EventHandler(IdentityUserProfileUpdatedV1.self, name: "profiles") { event, connection in
-            try PlanStore.applyProfile(event, on: connection)
-        },
         AccessRevocations.handler(),
         Tombstones.handler { userID, connection in
             try CourseStore.forget(userID, on: connection)
         },
-    ]
+    ] + LearningPlansFeature.handlers
 }

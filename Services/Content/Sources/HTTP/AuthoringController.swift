@@ -6,28 +6,27 @@ import ServiceKit
 /// publication — and upload lesson videos to Mux.
 struct AuthoringController: Sendable {
     let store: CourseStore
-    let verifier: TokenVerifier
     let mux: MuxClient?
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.get("/v1/content/admin/modules", use: listModules)
-        router.post("/v1/content/admin/modules", use: createModule)
-        router.put("/v1/content/admin/modules/order", use: reorderModules)
-        router.get("/v1/content/admin/modules/{id}", use: showModule)
-        router.patch("/v1/content/admin/modules/{id}", use: updateModule)
-        router.delete("/v1/content/admin/modules/{id}", use: deleteModule)
-        router.post("/v1/content/admin/modules/{id}/publish", use: publishModule)
-        router.post("/v1/content/admin/modules/{id}/unpublish", use: unpublishModule)
-        router.post("/v1/content/admin/modules/{id}/lessons", use: createLesson)
-        router.put("/v1/content/admin/modules/{id}/lessons/order", use: reorderLessons)
-        router.get("/v1/content/admin/lessons/{id}", use: showLesson)
-        router.patch("/v1/content/admin/lessons/{id}", use: updateLesson)
-        router.delete("/v1/content/admin/lessons/{id}", use: deleteLesson)
-        router.post("/v1/content/admin/lessons/{id}/publish", use: publishLesson)
-        router.post("/v1/content/admin/lessons/{id}/unpublish", use: unpublishLesson)
-        router.post("/v1/content/admin/lessons/{id}/assets", use: addAsset)
-        router.delete("/v1/content/admin/lessons/{id}/assets/{assetId}", use: deleteAsset)
-        router.post("/v1/content/admin/lessons/{id}/video-upload", use: createUpload)
+    func add(to routes: RouteGroups) {
+        routes.admin.get("/v1/content/admin/modules", use: listModules)
+        routes.admin.post("/v1/content/admin/modules", use: createModule)
+        routes.admin.put("/v1/content/admin/modules/order", use: reorderModules)
+        routes.admin.get("/v1/content/admin/modules/{id}", use: showModule)
+        routes.admin.patch("/v1/content/admin/modules/{id}", use: updateModule)
+        routes.admin.delete("/v1/content/admin/modules/{id}", use: deleteModule)
+        routes.admin.post("/v1/content/admin/modules/{id}/publish", use: publishModule)
+        routes.admin.post("/v1/content/admin/modules/{id}/unpublish", use: unpublishModule)
+        routes.admin.post("/v1/content/admin/modules/{id}/lessons", use: createLesson)
+        routes.admin.put("/v1/content/admin/modules/{id}/lessons/order", use: reorderLessons)
+        routes.admin.get("/v1/content/admin/lessons/{id}", use: showLesson)
+        routes.admin.patch("/v1/content/admin/lessons/{id}", use: updateLesson)
+        routes.admin.delete("/v1/content/admin/lessons/{id}", use: deleteLesson)
+        routes.admin.post("/v1/content/admin/lessons/{id}/publish", use: publishLesson)
+        routes.admin.post("/v1/content/admin/lessons/{id}/unpublish", use: unpublishLesson)
+        routes.admin.post("/v1/content/admin/lessons/{id}/assets", use: addAsset)
+        routes.admin.delete("/v1/content/admin/lessons/{id}/assets/{assetId}", use: deleteAsset)
+        routes.admin.post("/v1/content/admin/lessons/{id}/video-upload", use: createUpload)
     }
 
     struct ModuleList: Encodable, Sendable {
@@ -42,13 +41,11 @@ struct AuthoringController: Sendable {
         var order: Int?
     }
 
-    @Sendable func listModules(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<ModuleList> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func listModules(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<ModuleList> {
         return JSONResponse(.ok, ModuleList(modules: try await store.modules()))
     }
 
-    @Sendable func createModule(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Module> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func createModule(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Module> {
         let input = try await request.decode(as: ModuleInput.self, context: context)
         var check = InputCheck()
         let title = check.title(input.title, required: true)
@@ -58,13 +55,11 @@ struct AuthoringController: Sendable {
         return JSONResponse(.created, try await store.createModule(.init(title: title!, description: description ?? "", order: input.order)))
     }
 
-    @Sendable func showModule(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Module> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func showModule(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Module> {
         return JSONResponse(.ok, try await store.module(try context.uuid(of: "module")))
     }
 
-    @Sendable func updateModule(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Module> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func updateModule(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Module> {
         let id = try context.uuid(of: "module")
         let input = try await request.decode(as: ModuleInput.self, context: context)
         var check = InputCheck()
@@ -75,19 +70,16 @@ struct AuthoringController: Sendable {
         return JSONResponse(.ok, try await store.updateModule(id, .init(title: title, description: description)))
     }
 
-    @Sendable func deleteModule(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func deleteModule(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         try await store.deleteModule(try context.uuid(of: "module"))
         return Response(status: .noContent)
     }
 
-    @Sendable func publishModule(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Module> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func publishModule(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Module> {
         return JSONResponse(.ok, try await store.setModulePublished(try context.uuid(of: "module"), true))
     }
 
-    @Sendable func unpublishModule(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Module> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func unpublishModule(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Module> {
         return JSONResponse(.ok, try await store.setModulePublished(try context.uuid(of: "module"), false))
     }
 
@@ -97,7 +89,7 @@ struct AuthoringController: Sendable {
 
     func ids(_ input: OrderInput) throws -> [UUID] {
         guard let texts = input.ids, !texts.isEmpty else {
-            throw Problem.validation([FieldError(field: "ids", code: "required", message: "List every id, in the new order.")])
+            throw DomainError.validation([FieldError(field: "ids", code: "required", message: "List every id, in the new order.")])
         }
         var errors: [FieldError] = []
         let ids = texts.enumerated().compactMap { index, text in
@@ -105,12 +97,11 @@ struct AuthoringController: Sendable {
             if id == nil { errors.append(FieldError(field: "ids[\(index)]", code: "invalid_id", message: "Not an id.")) }
             return id
         }
-        if !errors.isEmpty { throw Problem.validation(errors) }
+        if !errors.isEmpty { throw DomainError.validation(errors) }
         return ids
     }
 
-    @Sendable func reorderModules(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<ModuleList> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func reorderModules(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<ModuleList> {
         let ids = try ids(try await request.decode(as: OrderInput.self, context: context))
         return JSONResponse(.ok, ModuleList(modules: try await store.reorderModules(ids)))
     }
@@ -139,8 +130,7 @@ struct AuthoringController: Sendable {
         return (title, input.body)
     }
 
-    @Sendable func createLesson(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func createLesson(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
         let moduleID = try context.uuid(of: "module")
         let input = try await request.decode(as: LessonInput.self, context: context)
         let (title, body) = try checkLesson(input, creating: true)
@@ -150,39 +140,33 @@ struct AuthoringController: Sendable {
         return JSONResponse(.created, lesson)
     }
 
-    @Sendable func reorderLessons(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Module> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func reorderLessons(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Module> {
         let moduleID = try context.uuid(of: "module")
         let ids = try ids(try await request.decode(as: OrderInput.self, context: context))
         return JSONResponse(.ok, try await store.reorderLessons(in: moduleID, ids))
     }
 
-    @Sendable func showLesson(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func showLesson(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
         return JSONResponse(.ok, try await store.lesson(try context.uuid(of: "lesson")))
     }
 
-    @Sendable func updateLesson(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func updateLesson(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
         let id = try context.uuid(of: "lesson")
         let input = try await request.decode(as: LessonInput.self, context: context)
         let (title, body) = try checkLesson(input, creating: false)
         return JSONResponse(.ok, try await store.updateLesson(id, .init(title: title, body: body, isFree: input.isFree, durationSeconds: input.durationSeconds)))
     }
 
-    @Sendable func deleteLesson(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func deleteLesson(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         try await store.deleteLesson(try context.uuid(of: "lesson"))
         return Response(status: .noContent)
     }
 
-    @Sendable func publishLesson(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func publishLesson(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
         return JSONResponse(.ok, try await store.setLessonPublished(try context.uuid(of: "lesson"), true))
     }
 
-    @Sendable func unpublishLesson(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func unpublishLesson(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Lesson> {
         return JSONResponse(.ok, try await store.setLessonPublished(try context.uuid(of: "lesson"), false))
     }
 
@@ -195,8 +179,7 @@ struct AuthoringController: Sendable {
         var sizeBytes: Int64?
     }
 
-    @Sendable func addAsset(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.Asset> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func addAsset(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.Asset> {
         let lessonID = try context.uuid(of: "lesson")
         let input = try await request.decode(as: AssetInput.self, context: context)
         var check = InputCheck()
@@ -213,8 +196,7 @@ struct AuthoringController: Sendable {
         return JSONResponse(.created, asset)
     }
 
-    @Sendable func deleteAsset(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func deleteAsset(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         try await store.deleteAsset(try context.uuid("assetId", of: "asset"), of: try context.uuid(of: "lesson"))
         return Response(status: .noContent)
     }
@@ -224,8 +206,7 @@ struct AuthoringController: Sendable {
         var url: String
     }
 
-    @Sendable func createUpload(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<UploadAnswer> {
-        _ = try await verifier.authenticateAdmin(request)
+    @Sendable func createUpload(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<UploadAnswer> {
         let lessonID = try context.uuid(of: "lesson")
         _ = try await store.lesson(lessonID)
         guard let mux else {
@@ -252,7 +233,7 @@ struct InputCheck {
     }
 
     func done() throws {
-        if !errors.isEmpty { throw Problem.validation(errors) }
+        if !errors.isEmpty { throw DomainError.validation(errors) }
     }
 
     mutating func title(_ value: String?, required: Bool) -> String? {

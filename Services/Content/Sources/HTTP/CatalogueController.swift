@@ -6,27 +6,26 @@ import ServiceKit
 /// `/v1/lessons/{id}` (an open lesson's body and assets) and its signed video playback.
 struct CatalogueController: Sendable {
     let store: CourseStore
-    let verifier: TokenVerifier
     let playback: MuxPlayback?
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.get("/v1/course", use: course)
-        router.get("/v1/lessons/{id}", use: lesson)
-        router.get("/v1/lessons/{id}/playback", use: play)
+    func add(to routes: RouteGroups) {
+        routes.learner.get("/v1/course", use: course)
+        routes.learner.get("/v1/lessons/{id}", use: lesson)
+        routes.learner.get("/v1/lessons/{id}/playback", use: play)
     }
 
-    @Sendable func course(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.LearnerCourse> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func course(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.LearnerCourse> {
+        let caller = try context.user
         return JSONResponse(.ok, try await store.course(for: caller.id))
     }
 
-    @Sendable func lesson(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<CourseStore.LessonContent> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func lesson(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.LessonContent> {
+        let caller = try context.user
         return JSONResponse(.ok, try await store.openLesson(try context.uuid(of: "lesson"), for: caller.id))
     }
 
-    @Sendable func play(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<MuxPlayback.Grant> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func play(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<MuxPlayback.Grant> {
+        let caller = try context.user
         let playbackID = try await store.playbackID(of: try context.uuid(of: "lesson"), for: caller.id)
         guard let playback else {
             throw Problem(.serviceUnavailable, code: "video_unavailable", title: "Video playback is not configured (CONTENT_MUX_SIGNING_KEY_ID, CONTENT_MUX_SIGNING_KEY)")

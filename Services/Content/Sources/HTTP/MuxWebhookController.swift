@@ -10,8 +10,8 @@ struct MuxWebhookController: Sendable {
 
     static let maximumBody = 256 * 1024
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.post("/v1/content/webhooks/mux", use: receive)
+    func add(to routes: RouteGroups) {
+        routes.open.post("/v1/content/webhooks/mux", use: receive)
     }
 
     struct Answer: Encodable, Sendable {
@@ -19,7 +19,7 @@ struct MuxWebhookController: Sendable {
         var outcome: String
     }
 
-    @Sendable func receive(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Answer> {
+    @Sendable func receive(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<Answer> {
         guard let secret else {
             throw Problem(.serviceUnavailable, code: "video_unavailable", title: "Mux webhooks are not configured (CONTENT_MUX_WEBHOOK_SECRET)")
         }

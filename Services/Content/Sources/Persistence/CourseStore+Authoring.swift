@@ -62,7 +62,7 @@ extension CourseStore {
     }
 
     static func module(_ id: UUID, on connection: PostgresConnection) throws -> Module {
-        guard let row = try connection.query("SELECT * FROM modules WHERE id = \(id)").first else { throw Problem.notFound("module") }
+        guard let row = try connection.query("SELECT * FROM modules WHERE id = \(id)").first else { throw DomainError.notFound("module") }
         let lessons = try connection.query("SELECT * FROM lessons WHERE module_id = \(id) ORDER BY position").map(lessonSummary)
         return try module(row, lessons: lessons)
     }
@@ -72,7 +72,7 @@ extension CourseStore {
     }
 
     static func lesson(_ id: UUID, on connection: PostgresConnection) throws -> Lesson {
-        guard let row = try connection.query("SELECT * FROM lessons WHERE id = \(id)").first else { throw Problem.notFound("lesson") }
+        guard let row = try connection.query("SELECT * FROM lessons WHERE id = \(id)").first else { throw DomainError.notFound("lesson") }
         return try lesson(row, assets: assets(of: id, on: connection))
     }
 
@@ -98,7 +98,7 @@ extension CourseStore {
                     updated_at = now()
                 WHERE id = \(id)
                 """)
-            guard updated.affectedRows == 1 else { throw Problem.notFound("module") }
+            guard updated.affectedRows == 1 else { throw DomainError.notFound("module") }
             return try Self.module(id, on: connection)
         }
     }
@@ -107,7 +107,7 @@ extension CourseStore {
     public func deleteModule(_ id: UUID) async throws {
         try await authoring { connection in
             guard let row = try connection.query("DELETE FROM modules WHERE id = \(id) RETURNING position").first else {
-                throw Problem.notFound("module")
+                throw DomainError.notFound("module")
             }
             try connection.execute("UPDATE modules SET position = position - 1 WHERE position > \(try row.decode("position", as: Int.self))")
         }
@@ -116,7 +116,7 @@ extension CourseStore {
     public func setModulePublished(_ id: UUID, _ published: Bool) async throws -> Module {
         try await authoring { connection in
             let updated = try connection.execute("UPDATE modules SET published = \(published), updated_at = now() WHERE id = \(id)")
-            guard updated.affectedRows == 1 else { throw Problem.notFound("module") }
+            guard updated.affectedRows == 1 else { throw DomainError.notFound("module") }
             return try Self.module(id, on: connection)
         }
     }
@@ -141,7 +141,7 @@ extension CourseStore {
 
     public func createLesson(in moduleID: UUID, _ draft: LessonDraft) async throws -> Lesson {
         try await authoring { connection in
-            guard try !connection.query("SELECT 1 FROM modules WHERE id = \(moduleID) FOR UPDATE").isEmpty else { throw Problem.notFound("module") }
+            guard try !connection.query("SELECT 1 FROM modules WHERE id = \(moduleID) FOR UPDATE").isEmpty else { throw DomainError.notFound("module") }
             let count = try connection.query("SELECT count(*) AS n FROM lessons WHERE module_id = \(moduleID)").first!.decode("n", as: Int.self)
             let position = try Self.insertionPosition(draft.order, count: count)
             try connection.execute("UPDATE lessons SET position = position + 1 WHERE module_id = \(moduleID) AND position >= \(position)")
@@ -165,7 +165,7 @@ extension CourseStore {
                     updated_at = now()
                 WHERE id = \(id)
                 """)
-            guard updated.affectedRows == 1 else { throw Problem.notFound("lesson") }
+            guard updated.affectedRows == 1 else { throw DomainError.notFound("lesson") }
             return try Self.lesson(id, on: connection)
         }
     }
@@ -174,7 +174,7 @@ extension CourseStore {
     public func deleteLesson(_ id: UUID) async throws {
         try await authoring { connection in
             guard let row = try connection.query("DELETE FROM lessons WHERE id = \(id) RETURNING module_id, position").first else {
-                throw Problem.notFound("lesson")
+                throw DomainError.notFound("lesson")
             }
             try connection.execute(
                 """
@@ -190,9 +190,9 @@ extension CourseStore {
         try await authoring { connection in
             guard let row = try connection.query(
                 "SELECT m.published FROM lessons l JOIN modules m ON m.id = l.module_id WHERE l.id = \(id)").first
-            else { throw Problem.notFound("lesson") }
+            else { throw DomainError.notFound("lesson") }
             if published, !(try row.decode("published", as: Bool.self)) {
-                throw Problem(.conflict, code: "module_unpublished", title: "Publish the lesson's module first")
+                throw DomainError(.conflict, code: "module_unpublished", title: "Publish the lesson's module first")
             }
             try connection.execute("UPDATE lessons SET published = \(published), updated_at = now() WHERE id = \(id)")
             return try Self.lesson(id, on: connection)
@@ -202,7 +202,7 @@ extension CourseStore {
     /// Puts every lesson of a module in the given order, atomically.
     public func reorderLessons(in moduleID: UUID, _ ids: [UUID]) async throws -> Module {
         try await authoring { connection in
-            guard try !connection.query("SELECT 1 FROM modules WHERE id = \(moduleID)").isEmpty else { throw Problem.notFound("module") }
+            guard try !connection.query("SELECT 1 FROM modules WHERE id = \(moduleID)").isEmpty else { throw DomainError.notFound("module") }
             let existing = Set(try connection.query("SELECT id FROM lessons WHERE module_id = \(moduleID)").map { try $0.decode("id", as: UUID.self) })
             try Self.checkPermutation(ids, of: existing, what: "lesson")
             try connection.execute("SET CONSTRAINTS lessons_position_unique DEFERRED")
@@ -220,9 +220,9 @@ extension CourseStore {
 
     public func addAsset(to lessonID: UUID, _ draft: AssetDraft) async throws -> Asset {
         try await authoring { connection in
-            guard try !connection.query("SELECT 1 FROM lessons WHERE id = \(lessonID) FOR UPDATE").isEmpty else { throw Problem.notFound("lesson") }
+            guard try !connection.query("SELECT 1 FROM lessons WHERE id = \(lessonID) FOR UPDATE").isEmpty else { throw DomainError.notFound("lesson") }
             let count = try connection.query("SELECT count(*) AS n FROM assets WHERE lesson_id = \(lessonID)").first!.decode("n", as: Int.self)
-            guard count < 50 else { throw Problem(.conflict, code: "too_many_assets", title: "A lesson holds at most 50 assets") }
+            guard count < 50 else { throw DomainError(.conflict, code: "too_many_assets", title: "A lesson holds at most 50 assets") }
             let id = UUIDv7.make()
             try connection.execute(
                 """
@@ -236,7 +236,7 @@ extension CourseStore {
     public func deleteAsset(_ assetID: UUID, of lessonID: UUID) async throws {
         try await authoring { connection in
             let deleted = try connection.execute("DELETE FROM assets WHERE id = \(assetID) AND lesson_id = \(lessonID)")
-            guard deleted.affectedRows == 1 else { throw Problem.notFound("asset") }
+            guard deleted.affectedRows == 1 else { throw DomainError.notFound("asset") }
         }
     }
 
@@ -246,7 +246,7 @@ extension CourseStore {
     static func insertionPosition(_ order: Int?, count: Int) throws -> Int {
         guard let order else { return count + 1 }
         guard (1...count + 1).contains(order) else {
-            throw Problem.validation([FieldError(field: "order", code: "out_of_range", message: "order must be from 1 to \(count + 1).")])
+            throw DomainError.validation([FieldError(field: "order", code: "out_of_range", message: "order must be from 1 to \(count + 1).")])
         }
         return order
     }
@@ -266,6 +266,6 @@ extension CourseStore {
         if !missing.isEmpty {
             errors.append(FieldError(field: "ids", code: "incomplete_order", message: "Every \(what) must be named; \(missing.count) missing."))
         }
-        if !errors.isEmpty { throw Problem.validation(errors) }
+        if !errors.isEmpty { throw DomainError.validation(errors) }
     }
 }

@@ -104,7 +104,7 @@ extension CourseStore {
             _ = try Self.openPublishedLesson(id, for: user, on: connection)
             let video = try Self.lesson(id, on: connection).video
             guard video.status == "ready", let playbackID = video.playbackId else {
-                throw Problem(.conflict, code: "video_not_ready", title: "This lesson has no playable video yet")
+                throw DomainError(.conflict, code: "video_not_ready", title: "This lesson has no playable video yet")
             }
             return playbackID
         }
@@ -116,19 +116,19 @@ extension CourseStore {
         for module in modules {
             guard let lesson = module.outline.lessons.first(where: { $0.id == key }) else { continue }
             if let lock = try Gate(user: user, modules: modules, on: connection).lock(lesson, in: module.outline) {
-                throw lockedProblem(lock)
+                throw lockedError(lock)
             }
             return (module, lesson)
         }
-        throw Problem.notFound("lesson")
+        throw DomainError.notFound("lesson")
     }
 
-    static func lockedProblem(_ lock: LessonLock) -> Problem {
+    static func lockedError(_ lock: LessonLock) -> DomainError {
         switch lock {
         case .subscriptionRequired:
-            Problem(.forbidden, code: lock.rawValue, title: "This lesson needs a subscription", detail: "Subscribe to open every lesson of the course.")
+            DomainError(.forbidden, code: lock.rawValue, title: "This lesson needs a subscription", detail: "Subscribe to open every lesson of the course.")
         case .moduleLocked:
-            Problem(.forbidden, code: lock.rawValue, title: "This lesson's module is locked", detail: "Complete the previous module to unlock it.")
+            DomainError(.forbidden, code: lock.rawValue, title: "This lesson's module is locked", detail: "Complete the previous module to unlock it.")
         }
     }
 }

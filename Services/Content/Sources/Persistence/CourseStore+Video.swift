@@ -11,7 +11,7 @@ extension CourseStore {
         try await database.transaction { connection in
             let updated = try connection.execute(
                 "UPDATE lessons SET mux_upload_id = \(uploadID), video_status = CASE WHEN video_status = 'ready' THEN 'ready' ELSE 'uploading' END, video_error = NULL, updated_at = now() WHERE id = \(lessonID)")
-            guard updated.affectedRows == 1 else { throw Problem.notFound("lesson") }
+            guard updated.affectedRows == 1 else { throw DomainError.notFound("lesson") }
         }
     }
 
@@ -22,7 +22,7 @@ extension CourseStore {
     /// Handles one verified Mux webhook delivery, once per delivery id.
     public func handleMuxEvent(_ json: JSONValue, now: Date) async throws -> MuxOutcome {
         guard let id = json["id"].string, let type = json["type"].string, case .object = json["data"] else {
-            throw Problem.malformed("the body is not a Mux webhook event")
+            throw DomainError.malformed("the body is not a Mux webhook event")
         }
         let data = json["data"]
         return try await database.transaction { connection in

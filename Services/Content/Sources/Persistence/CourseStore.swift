@@ -2,6 +2,7 @@ import Contracts
 import CourseRules
 import Database
 import Foundation
+import LearningPlans
 import Logging
 import ServiceKit
 
@@ -204,13 +205,9 @@ public struct CourseStore: Sendable {
     static func forget(_ userID: UUID, on connection: PostgresConnection) throws {
         try Entitlements.forget(userID, on: connection)
         try connection.execute("DELETE FROM module_completions WHERE user_id = \(userID)")
-        // The learner's plans go with them (their jobs and attempts cascade), and their usage.
-        try RowSecurity.enterSystem(on: connection)
-        try connection.execute("DELETE FROM learning_plans WHERE user_id = \(userID)")
-        try connection.execute("DELETE FROM usage_metrics WHERE user_id = \(userID)")
-        try connection.execute("DELETE FROM ai_usage_events WHERE user_id = \(userID)")
-        try connection.execute("DELETE FROM learner_profiles WHERE user_id = \(userID)")
-        try connection.execute("DELETE FROM integration_tokens WHERE user_id = \(userID)")
+        // The learner's plans go with them, in the same transaction (plans leave the connection
+        // in the system scope).
+        try PlanStore.forget(userID, on: connection)
         try connection.execute("DELETE FROM aggregate_versions WHERE aggregate = 'module_progress' AND aggregate_id LIKE \(userID.lowercased + "/%")")
     }
 }

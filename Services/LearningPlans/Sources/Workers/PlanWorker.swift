@@ -3,7 +3,6 @@ import Database
 import Foundation
 import Logging
 import ServiceKit
-import ServiceLifecycle
 
 /// Drains the generation queue. A job is claimed with `FOR UPDATE SKIP LOCKED` (so workers on
 /// several replicas share the queue), generated outside any transaction, then stored — modules,
@@ -11,26 +10,26 @@ import ServiceLifecycle
 /// succeed later, retried after min(60, 2^attempt) s, up to 3 attempts; then the plan fails.
 /// A job left `processing` by a worker that died is taken again after `staleAfter`. Once the
 /// provider has cost the day's ceiling, jobs wait (still pending) for the next UTC day.
-public final class PlanWorker: Service, Sendable {
+public struct PlanWorker: Sendable {
     let database: DatabasePool
-    let listenURL: String
     let generator: any PlanGenerator
     let logger: Logger
     /// The most the provider may cost a UTC day, in cents; nil is no ceiling.
     let dailySpendCeilingCents: Int?
     static let staleAfter: TimeInterval = 300
 
-    public init(database: DatabasePool, listenURL: String, generator: any PlanGenerator, dailySpendCeilingCents: Int? = nil, logger: Logger) {
+    public init(database: DatabasePool, generator: any PlanGenerator, dailySpendCeilingCents: Int? = nil, logger: Logger) {
         self.database = database
-        self.listenURL = listenURL
         self.generator = generator
         self.dailySpendCeilingCents = dailySpendCeilingCents
         self.logger = logger
     }
 
-    public func run() async throws {
-        await QueueDrain.run(channel: PlanStore.channel, listenURL: listenURL, name: "plans", logger: logger) {
-            try await self.processNext(now: Date()) != nil
+    /// The worker on the drain loop: woken by `plan_jobs` (listened to on `listenURL`) when a
+    /// job is queued, and each idle second for jobs whose backoff has passed.
+    public func draining(listenURL: String) -> DrainingWorker {
+        DrainingWorker("plans", channel: PlanStore.channel, listenURL: listenURL, logger: logger) { [self] in
+            try await processNext(now: Date()) != nil
         }
     }
 

@@ -12,11 +12,12 @@ public struct ProviderFailure: Error, CustomStringConvertible, Sendable {
     public var unauthorized: Bool { status == 401 || status == 403 }
     public var description: String { "\(provider) answered \(status): \(message)" }
 
-    /// As a problem for the learner: reconnect (409) when the grant is gone, else the provider failed (502).
-    public var problem: Problem {
+    /// What it means for the learner: connect again when the grant is gone, else the provider
+    /// failed.
+    public var domainError: DomainError {
         unauthorized
-            ? Problem(.conflict, code: "integration_unauthorized", title: "Connect \(provider) again", detail: "\(provider) no longer accepts the stored authorization.")
-            : Problem(.badGateway, code: "integration_failed", title: "\(provider) did not complete the request", detail: "\(provider) answered \(status).")
+            ? DomainError(.conflict, code: "integration_unauthorized", title: "Connect \(provider) again", detail: "\(provider) no longer accepts the stored authorization.")
+            : DomainError(.upstreamFailed, code: "integration_failed", title: "\(provider) did not complete the request", detail: "\(provider) answered \(status).")
     }
 }
 

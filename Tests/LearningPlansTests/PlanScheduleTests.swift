@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Content
+@testable import LearningPlans
 
 /// The schedule's arithmetic, its iCalendar text, the checks on a model's output, and the token
 /// vault: pure functions, no servers.

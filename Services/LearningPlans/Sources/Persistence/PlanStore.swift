@@ -125,37 +125,21 @@ public struct PlanStore: Sendable {
             exports: try row.decode("exports"))
     }
 
-    public enum Quota: Sendable {
-        case activePlans, generations, regenerations, exports
-    }
-
-    /// Refuses with 403 `quota_exceeded` when the learner's tier allows no more of `quota` (the
-    /// caller holds the month's usage row, locked by `lockUsage`, so the count cannot race).
-    static func requireQuota(_ quota: Quota, of user: UUID, usage: Usage, on connection: PostgresConnection) throws {
+    /// Refuses (`quota_exceeded`) when the learner's tier allows no more of `quota`: the tier and
+    /// the count are loaded here, the decision is `PlanLimits.refusal`. The caller holds the
+    /// month's usage row, locked by `lockUsage`, so the count cannot race.
+    static func requireQuota(_ quota: PlanQuota, of user: UUID, usage: Usage, on connection: PostgresConnection) throws {
         let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier)
-        let limit: Int?, title: String, detail: (Int) -> String
-        var used: () throws -> Int
-        switch quota {
-        case .activePlans:
-            (limit, title) = (limits.activePlans, "You have as many active plans as your plan allows")
-            used = { try connection.query("SELECT count(*) AS n FROM learning_plans WHERE user_id = \(user) AND archived_at IS NULL").first!.decode("n", as: Int.self) }
-            detail = { "Active plans: at most \($0). Archive a plan to free its slot, or upgrade." }
-        case .generations:
-            (limit, title) = (limits.generations, "You have generated as many plans this month as your plan allows")
-            used = { usage.generations }
-            detail = { "Generations (new plans, regenerations and retries): at most \($0) a month. Archiving a plan does not give one back." }
-        case .regenerations:
-            (limit, title) = (limits.regenerations, "You have regenerated as many plans this month as your plan allows")
-            used = { usage.regenerations }
-            detail = { "Regenerations: at most \($0) a month." }
-        case .exports:
-            (limit, title) = (limits.exports, "You have exported as many times this month as your plan allows")
-            used = { usage.exports }
-            detail = { "Exports (Notion and Google Calendar): at most \($0) a month." }
-        }
-        if let limit, try !PlanLimits.allows(used: used(), limit: limit) {
-            throw Problem(.forbidden, code: "quota_exceeded", title: title, detail: detail(limit), extensions: ["limit": .number(Double(limit))])
-        }
+        guard limits.limit(of: quota) != nil else { return }
+        let used =
+            switch quota {
+            case .activePlans:
+                try connection.query("SELECT count(*) AS n FROM learning_plans WHERE user_id = \(user) AND archived_at IS NULL").first!.decode("n", as: Int.self)
+            case .generations: usage.generations
+            case .regenerations: usage.regenerations
+            case .exports: usage.exports
+            }
+        if let refusal = limits.refusal(quota, used: used) { throw refusal }
     }
 
     /// What the provider has cost on the UTC day of `now`, in cents, across learners.
@@ -165,15 +149,11 @@ public struct PlanStore: Sendable {
         ).first?.decode("cost_cents", as: Int.self) ?? 0
     }
 
-    /// Refuses with 503 `generation_capacity` (and `Retry-After`, until the next UTC day) once
-    /// the day's spend has reached the ceiling.
+    /// Refuses (`generation_capacity`, until the next UTC day) once the day's spend has reached
+    /// the ceiling.
     static func requireCapacity(ceilingCents: Int?, now: Date, on connection: PostgresConnection) throws {
-        guard let ceilingCents, try !SpendCeiling.allows(spentCents: spentToday(now: now, on: connection), ceilingCents: ceilingCents) else { return }
-        let wait = SpendCeiling.retryAfter(now: now)
-        throw Problem(
-            .serviceUnavailable, code: "generation_capacity", title: "Plans cannot be generated right now",
-            detail: "Today's generation capacity is used up. Try again after midnight UTC.",
-            extensions: ["retryAfter": .number(Double(wait))], headers: [.retryAfter: String(wait)])
+        guard let ceilingCents else { return }
+        if let refusal = SpendCeiling.refusal(spentCents: try spentToday(now: now, on: connection), ceilingCents: ceilingCents, now: now) { throw refusal }
     }
 
     /// Adds a generation's cost to the day's spend (one row a day, added to atomically).
@@ -199,7 +179,7 @@ public struct PlanStore: Sendable {
 
     static func plan(_ id: UUID, on connection: PostgresConnection) throws -> Plan {
         guard let row = try connection.query(Query(sql: "SELECT \(Self.planColumns) FROM learning_plans WHERE id = $1", binds: [id.lowercased])).first else {
-            throw Problem.notFound("plan")
+            throw DomainError.notFound("plan")
         }
         let resources = try Dictionary(grouping: connection.query(
             """
@@ -230,7 +210,7 @@ public struct PlanStore: Sendable {
 
     public func delete(_ id: UUID, of user: UUID, now: Date) async throws {
         try await database.transaction(asLearner: user) { connection in
-            guard let row = try connection.query("DELETE FROM learning_plans WHERE id = \(id) RETURNING version").first else { throw Problem.notFound("plan") }
+            guard let row = try connection.query("DELETE FROM learning_plans WHERE id = \(id) RETURNING version").first else { throw DomainError.notFound("plan") }
             let version = try row.decode("version", as: Int64.self) + 1
             try Outbox.enqueue(CloudEvent(ContentPlanDeletedV1(planId: id.lowercased, userId: user.lowercased, deletedAt: now), sequence: version), on: connection)
         }
@@ -240,7 +220,7 @@ public struct PlanStore: Sendable {
     public func archive(_ id: UUID, of user: UUID, now: Date) async throws -> Plan {
         try await database.transaction(asLearner: user) { connection in
             guard try connection.execute("UPDATE learning_plans SET archived_at = coalesce(archived_at, \(now)), updated_at = now() WHERE id = \(id)").affectedRows == 1 else {
-                throw Problem.notFound("plan")
+                throw DomainError.notFound("plan")
             }
             return try Self.plan(id, on: connection)
         }
@@ -251,10 +231,8 @@ public struct PlanStore: Sendable {
     public func retry(_ id: UUID, of user: UUID, now: Date) async throws -> Plan {
         try await database.transaction(asLearner: user) { connection in
             let usage = try Self.lockUsage(user, now: now, on: connection)
-            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id) FOR UPDATE").first else { throw Problem.notFound("plan") }
-            guard try row.decode("generation_status", as: String.self) == "failed" else {
-                throw Problem(.conflict, code: "not_failed", title: "Only a failed plan can be retried")
-            }
+            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id) FOR UPDATE").first else { throw DomainError.notFound("plan") }
+            if let refusal = PlanTransitions.retryRefusal(status: try row.decode("generation_status")) { throw refusal }
             try Self.requireQuota(.generations, of: user, usage: usage, on: connection)
             try Self.requireCapacity(ceilingCents: self.dailySpendCeilingCents, now: now, on: connection)
             try connection.execute("UPDATE usage_metrics SET generations = generations + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
@@ -286,13 +264,12 @@ public struct PlanStore: Sendable {
         try await database.transaction(asLearner: user) { connection in
             let usage = try Self.lockUsage(user, now: now, on: connection)
             guard let row = try connection.query("SELECT generation_status, archived_at FROM learning_plans WHERE id = \(id) FOR UPDATE").first else {
-                throw Problem.notFound("plan")
+                throw DomainError.notFound("plan")
             }
-            guard try row.decode("generation_status", as: String.self) != "generating" else {
-                throw Problem(.conflict, code: "generation_in_progress", title: "The plan is being generated", detail: "Wait for it to finish, then regenerate.")
-            }
-            guard try row.decode("archived_at", as: Date?.self) == nil else {
-                throw Problem(.conflict, code: "plan_archived", title: "An archived plan cannot be regenerated")
+            if let refusal = PlanTransitions.regenerationRefusal(
+                status: try row.decode("generation_status"), archived: try row.decode("archived_at", as: Date?.self) != nil)
+            {
+                throw refusal
             }
             try Self.requireQuota(.regenerations, of: user, usage: usage, on: connection)
             try Self.requireQuota(.generations, of: user, usage: usage, on: connection)
@@ -340,19 +317,30 @@ public struct PlanStore: Sendable {
             UPDATE learning_plans SET version = version + 1, generation_status = coalesce(\(status), generation_status), updated_at = now()
             WHERE id = \(plan) RETURNING version
             """
-        ).first else { throw Problem.notFound("plan") }
+        ).first else { throw DomainError.notFound("plan") }
         try Outbox.enqueue(CloudEvent(event, sequence: try row.decode("version", as: Int64.self)), on: connection)
     }
 
     /// Answers 404 unless the plan is the learner's (row-level security hides any other).
     static func requirePlan(_ id: UUID, on connection: PostgresConnection) throws {
-        guard try !connection.query("SELECT 1 FROM learning_plans WHERE id = \(id)").isEmpty else { throw Problem.notFound("plan") }
+        guard try !connection.query("SELECT 1 FROM learning_plans WHERE id = \(id)").isEmpty else { throw DomainError.notFound("plan") }
+    }
+
+    /// Forgets a deleted learner: their plans (their jobs and attempts cascade), their usage,
+    /// profile and connections. Runs in the system scope, which the connection keeps afterwards.
+    public static func forget(_ user: UUID, on connection: PostgresConnection) throws {
+        try RowSecurity.enterSystem(on: connection)
+        try connection.execute("DELETE FROM learning_plans WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM usage_metrics WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM ai_usage_events WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM learner_profiles WHERE user_id = \(user)")
+        try connection.execute("DELETE FROM integration_tokens WHERE user_id = \(user)")
     }
 
     /// The plan's generation status, for a stream that waits on it.
     public func status(of id: UUID, for user: UUID) async throws -> String {
         try await database.transaction(asLearner: user) { connection in
-            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id)").first else { throw Problem.notFound("plan") }
+            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(id)").first else { throw DomainError.notFound("plan") }
             return try row.decode("generation_status")
         }
     }

@@ -1,31 +1,26 @@
 import Foundation
 import ServiceKit
 
-/// Counts the plan streams open on this replica and refuses one over `StreamLimits` with 429
-/// `too_many_streams`. The table holds a learner only while they have a stream open, so it never
-/// holds more learners than `overall`.
-final class PlanStreamGate: @unchecked Sendable {
-    let limits: StreamLimits
+/// Counts the plan streams open on this replica and refuses one over `StreamLimits`
+/// (`too_many_streams`). The table holds a learner only while they have a stream open, so it
+/// never holds more learners than `overall`.
+public final class PlanStreamGate: @unchecked Sendable {
+    public let limits: StreamLimits
     private let lock = NSLock()
     private var open: [UUID: Int] = [:]
     private var total = 0
 
-    init(_ limits: StreamLimits) { self.limits = limits }
+    public init(_ limits: StreamLimits) { self.limits = limits }
 
     /// A slot for one stream of `user`'s, held until released (or dropped).
-    func enter(_ user: UUID) throws -> PlanStreamSlot {
-        let admitted = lock.withLock {
-            guard limits.admits(learnerOpen: open[user] ?? 0, overallOpen: total) else { return false }
+    public func enter(_ user: UUID) throws -> PlanStreamSlot {
+        let refusal: DomainError? = lock.withLock {
+            if let refusal = limits.refusal(learnerOpen: open[user] ?? 0, overallOpen: total) { return refusal }
             open[user, default: 0] += 1
             total += 1
-            return true
+            return nil
         }
-        guard admitted else {
-            throw Problem(
-                .tooManyRequests, code: "too_many_streams", title: "Too many plan streams are open",
-                detail: "At most \(limits.perLearner) streams per learner at once. Close one, or read the plan instead.",
-                extensions: ["limit": .number(Double(limits.perLearner))])
-        }
+        if let refusal { throw refusal }
         return PlanStreamSlot { [self] in leave(user) }
     }
 
@@ -45,13 +40,13 @@ final class PlanStreamGate: @unchecked Sendable {
 
 /// One open stream's place. Released once, by `release()` or when the last reference goes (a
 /// response never written still gives its place back).
-final class PlanStreamSlot: @unchecked Sendable {
+public final class PlanStreamSlot: @unchecked Sendable {
     private let lock = NSLock()
     private var onRelease: (@Sendable () -> Void)?
 
     init(_ onRelease: @escaping @Sendable () -> Void) { self.onRelease = onRelease }
 
-    func release() {
+    public func release() {
         let action = lock.withLock {
             defer { onRelease = nil }
             return onRelease

@@ -1,3 +1,4 @@
+import Content
 import Contracts
 import Database
 import Foundation
@@ -5,7 +6,7 @@ import ServiceKit
 import Testing
 import TestSupport
 
-@testable import Content
+@testable import LearningPlans
 
 /// A generator that fails as told, then delegates.
 final class ScriptedGenerator: PlanGenerator, @unchecked Sendable {
@@ -35,7 +36,7 @@ struct PricedGenerator: PlanGenerator {
     func withPlans(_ generator: any PlanGenerator = OfflineGenerator(), _ body: (PlanStore, PlanWorker) async throws -> Void) async throws {
         try await withTemporarySchema { pool, schema in
             _ = try await Migrator(schema: schema, migrations: ContentMigrations.all).migrate(pool, logger: TestEnvironment.logger)
-            try await body(PlanStore(database: pool), PlanWorker(database: pool, listenURL: "", generator: generator, logger: TestEnvironment.logger))
+            try await body(PlanStore(database: pool), PlanWorker(database: pool, generator: generator, logger: TestEnvironment.logger))
         }
     }
 
@@ -56,8 +57,8 @@ struct PricedGenerator: PlanGenerator {
             let id = try #require(UUID(uuidString: created.id))
             #expect(try await store.list(of: ada).map(\.id) == [created.id])
             #expect(try await store.list(of: bob).isEmpty, "row-level security: another learner sees nothing")
-            await #expect(throws: Problem.notFound("plan")) { try await store.plan(id, of: bob) }
-            await #expect(throws: Problem.notFound("plan")) { try await store.delete(id, of: bob, now: Date()) }
+            await #expect(throws: DomainError.notFound("plan")) { try await store.plan(id, of: bob) }
+            await #expect(throws: DomainError.notFound("plan")) { try await store.delete(id, of: bob, now: Date()) }
             try await store.delete(id, of: ada, now: Date())
         }
     }
@@ -96,8 +97,8 @@ struct PricedGenerator: PlanGenerator {
                         do {
                             _ = try await store.create(Self.request, by: user, now: Date())
                             return "created"
-                        } catch let problem as Problem {
-                            return problem.code
+                        } catch let error as DomainError {
+                            return error.code
                         }
                     }
                 }
@@ -140,20 +141,20 @@ struct PricedGenerator: PlanGenerator {
             #expect(try await store.plan(id, of: user).generationStatus == "failed")
             _ = try await store.retry(id, of: user, now: Date())
             #expect(try await worker.processNext(now: Date()) == "ready")
-            await #expect(throws: Problem.self) { try await store.retry(id, of: user, now: Date()) }
+            await #expect(throws: DomainError.self) { try await store.retry(id, of: user, now: Date()) }
             try await store.delete(id, of: user, now: Date())
         }
     }
 
     // MARK: Abuse limits
 
-    /// The problem a store call fails with, or nil when it succeeds.
+    /// The problem a store call's failure is answered with, or nil when it succeeds.
     func problem(_ body: () async throws -> Void) async throws -> Problem? {
         do {
             try await body()
             return nil
-        } catch let problem as Problem {
-            return problem
+        } catch let error as DomainError {
+            return Problem(error)
         }
     }
 
@@ -199,11 +200,11 @@ struct PricedGenerator: PlanGenerator {
         let (ada, bob, cy) = (UUID(), UUID(), UUID())
         let first = try gate.enter(ada)
         var second: PlanStreamSlot? = try gate.enter(ada)
-        #expect(throws: Problem(
-            .tooManyRequests, code: "too_many_streams", title: "Too many plan streams are open",
+        #expect(throws: DomainError(
+            .tooMany, code: "too_many_streams", title: "Too many plan streams are open",
             detail: "At most 2 streams per learner at once. Close one, or read the plan instead.", extensions: ["limit": .number(2)])) { try gate.enter(ada) }
         let bobs = try gate.enter(bob)
-        #expect(throws: Problem.self, "3 open in all") { try gate.enter(cy) }
+        #expect(throws: DomainError.self, "3 open in all") { try gate.enter(cy) }
         #expect(gate.count(ada) == (2, 3))
         first.release()
         first.release()
@@ -246,8 +247,8 @@ struct PricedGenerator: PlanGenerator {
                         do {
                             _ = try await store.create(Self.request, by: user, now: Date())
                             return "created"
-                        } catch let problem as Problem {
-                            return "\(problem.code) \(problem.extensions["limit"].map { "\($0)" } ?? "")"
+                        } catch let error as DomainError {
+                            return "\(error.code) \(error.extensions["limit"].map { "\($0)" } ?? "")"
                         }
                     }
                 }
@@ -284,7 +285,7 @@ struct PricedGenerator: PlanGenerator {
         try await withTemporarySchema { pool, schema in
             _ = try await Migrator(schema: schema, migrations: ContentMigrations.all).migrate(pool, logger: TestEnvironment.logger)
             let store = PlanStore(database: pool, dailySpendCeilingCents: 10)
-            let worker = PlanWorker(database: pool, listenURL: "", generator: PricedGenerator(cents: 6), dailySpendCeilingCents: 10, logger: TestEnvironment.logger)
+            let worker = PlanWorker(database: pool, generator: PricedGenerator(cents: 6), dailySpendCeilingCents: 10, logger: TestEnvironment.logger)
             let noon = try #require(RFC3339.parse("2031-05-10T12:00:00Z"))
             var plans: [(UUID, UUID)] = []
             for _ in 0..<3 {

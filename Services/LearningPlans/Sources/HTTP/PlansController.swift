@@ -8,28 +8,28 @@ import ServiceKit
 /// retry, delete, and the record of generation attempts.
 struct PlansController: Sendable {
     let store: PlanStore
-    let verifier: TokenVerifier
     let signals: PlanSignals
     /// The open streams, within their limits.
     let streams: PlanStreamGate
     /// Where learners' calendar apps reach this service (feed URLs are built on it).
     let publicURL: String
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.post("/v1/plans", use: create)
-        router.get("/v1/plans", use: list)
-        router.post("/v1/plans/stream", use: createAndStream)
-        router.get("/v1/plans/{id}", use: show)
-        router.delete("/v1/plans/{id}", use: delete)
-        router.get("/v1/plans/{id}/stream", use: follow)
-        router.post("/v1/plans/{id}/archive", use: archive)
-        router.post("/v1/plans/{id}/retry", use: retry)
-        router.post("/v1/plans/{id}/regenerate", use: regenerate)
-        router.get("/v1/plans/{id}/attempts", use: attempts)
-        router.get("/v1/plans/{id}/schedule", use: schedule)
-        router.post("/v1/plans/{id}/calendar-feed", use: createFeed)
-        router.delete("/v1/plans/{id}/calendar-feed", use: revokeFeed)
-        router.get("/v1/calendar-feeds/{token}", use: feed)
+    func add(to routes: RouteGroups) {
+        routes.learner.post("/v1/plans", use: create)
+        routes.learner.get("/v1/plans", use: list)
+        routes.learner.post("/v1/plans/stream", use: createAndStream)
+        routes.learner.get("/v1/plans/{id}", use: show)
+        routes.learner.delete("/v1/plans/{id}", use: delete)
+        routes.learner.get("/v1/plans/{id}/stream", use: follow)
+        routes.learner.post("/v1/plans/{id}/archive", use: archive)
+        routes.learner.post("/v1/plans/{id}/retry", use: retry)
+        routes.learner.post("/v1/plans/{id}/regenerate", use: regenerate)
+        routes.learner.get("/v1/plans/{id}/attempts", use: attempts)
+        routes.learner.get("/v1/plans/{id}/schedule", use: schedule)
+        routes.learner.post("/v1/plans/{id}/calendar-feed", use: createFeed)
+        routes.learner.delete("/v1/plans/{id}/calendar-feed", use: revokeFeed)
+        // Calendar apps send no bearer token: the URL's secret is the key.
+        routes.open.get("/v1/calendar-feeds/{token}", use: feed)
     }
 
     struct Input: Decodable {
@@ -60,7 +60,7 @@ struct PlansController: Sendable {
         if input.startDate != nil, start == nil { errors.append(FieldError(field: "startDate", code: "invalid_date", message: "A date such as 2026-12-01.")) }
         if input.deadlineDate != nil, deadline == nil { errors.append(FieldError(field: "deadlineDate", code: "invalid_date", message: "A date such as 2027-03-01.")) }
         if let start, let deadline, deadline <= start { errors.append(FieldError(field: "deadlineDate", code: "before_start", message: "After the start date.")) }
-        guard errors.isEmpty, let level = choices.skillLevel, let style = choices.learningStyle, let hours = choices.weeklyHours else { throw Problem.validation(errors) }
+        guard errors.isEmpty, let level = choices.skillLevel, let style = choices.learningStyle, let hours = choices.weeklyHours else { throw DomainError.validation(errors) }
         return PlanRequest(
             topic: topic, skillLevel: level, weeklyHours: hours, learningStyle: style, notes: input.notes, startDate: input.startDate, deadlineDate: input.deadlineDate)
     }
@@ -83,35 +83,35 @@ struct PlansController: Sendable {
         var plans: [PlanStore.Plan]
     }
 
-    @Sendable func create(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func create(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try context.user
         let input = try Self.check(try await request.decode(as: Input.self, context: context))
         return JSONResponse(.created, try await store.create(input, by: caller.id, now: Date()))
     }
 
-    @Sendable func list(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanList> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func list(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<PlanList> {
+        let caller = try context.user
         return JSONResponse(.ok, PlanList(plans: try await store.list(of: caller.id)))
     }
 
-    @Sendable func show(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func show(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try context.user
         return JSONResponse(.ok, try await store.plan(try context.uuid(of: "plan"), of: caller.id))
     }
 
-    @Sendable func delete(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func delete(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let caller = try context.user
         try await store.delete(try context.uuid(of: "plan"), of: caller.id, now: Date())
         return Response(status: .noContent)
     }
 
-    @Sendable func archive(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func archive(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try context.user
         return JSONResponse(.ok, try await store.archive(try context.uuid(of: "plan"), of: caller.id, now: Date()))
     }
 
-    @Sendable func retry(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func retry(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try context.user
         return JSONResponse(.accepted, try await store.retry(try context.uuid(of: "plan"), of: caller.id, now: Date()))
     }
 
@@ -122,15 +122,15 @@ struct PlansController: Sendable {
         var notes: String?
     }
 
-    @Sendable func regenerate(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func regenerate(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<PlanStore.Plan> {
+        let caller = try context.user
         let id = try context.uuid(of: "plan")
         // Every field is optional, and so is the body: an empty one changes nothing.
         let input = try await request.decodeIfPresent(as: ChangesInput.self, context: context) ?? ChangesInput()
         var errors: [FieldError] = []
         let changes = Self.checkChoices(
             skillLevel: input.skillLevel, weeklyHours: input.weeklyHours, learningStyle: input.learningStyle, notes: input.notes, required: false, into: &errors)
-        guard errors.isEmpty else { throw Problem.validation(errors) }
+        guard errors.isEmpty else { throw DomainError.validation(errors) }
         return JSONResponse(.accepted, try await store.regenerate(id, with: changes, by: caller.id, now: Date()))
     }
 
@@ -138,15 +138,15 @@ struct PlansController: Sendable {
         var attempts: [PlanStore.Attempt]
     }
 
-    @Sendable func attempts(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<AttemptList> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func attempts(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<AttemptList> {
+        let caller = try context.user
         return JSONResponse(.ok, AttemptList(attempts: try await store.attempts(try context.uuid(of: "plan"), of: caller.id)))
     }
 
     // MARK: Schedule and calendar feed
 
-    @Sendable func schedule(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<PlanSchedule> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func schedule(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<PlanSchedule> {
+        let caller = try context.user
         return JSONResponse(.ok, try await store.schedule(try context.uuid(of: "plan"), of: caller.id))
     }
 
@@ -155,23 +155,23 @@ struct PlansController: Sendable {
         var url: String
     }
 
-    @Sendable func createFeed(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Feed> {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func createFeed(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<Feed> {
+        let caller = try context.user
         let token = try await store.createFeed(try context.uuid(of: "plan"), of: caller.id)
         return JSONResponse(.created, Feed(url: "\(publicURL)/v1/calendar-feeds/\(token).ics"))
     }
 
-    @Sendable func revokeFeed(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func revokeFeed(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let caller = try context.user
         try await store.revokeFeed(try context.uuid(of: "plan"), of: caller.id)
         return Response(status: .noContent)
     }
 
     /// The feed itself: no bearer token (calendar apps send none); the URL's secret is the key.
-    @Sendable func feed(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func feed(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         var token = context.parameters.get("token") ?? ""
         if token.hasSuffix(".ics") { token.removeLast(4) }
-        guard let text = try await store.feed(token: token, now: Date()) else { throw Problem.notFound("calendar feed") }
+        guard let text = try await store.feed(token: token, now: Date()) else { throw DomainError.notFound("calendar feed") }
         return Response(
             status: .ok, headers: [.contentType: "text/calendar; charset=utf-8", .cacheControl: "private, max-age=300"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
@@ -181,16 +181,16 @@ struct PlansController: Sendable {
 
     /// The stream's place is taken before the plan is made: a learner over the stream limit
     /// spends no generation.
-    @Sendable func createAndStream(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func createAndStream(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let caller = try context.user
         let input = try Self.check(try await request.decode(as: Input.self, context: context))
         let slot = try streams.enter(caller.id)
         let plan = try await store.create(input, by: caller.id, now: Date())
         return stream(plan, of: caller.id, holding: slot)
     }
 
-    @Sendable func follow(_ request: Request, context: BasicRequestContext) async throws -> Response {
-        let caller = try await verifier.authenticate(request)
+    @Sendable func follow(_ request: Request, context: ServiceRequestContext) async throws -> Response {
+        let caller = try context.user
         let id = try context.uuid(of: "plan")
         let slot = try streams.enter(caller.id)
         return stream(try await store.plan(id, of: caller.id), of: caller.id, holding: slot)

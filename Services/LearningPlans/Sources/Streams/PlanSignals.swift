@@ -7,13 +7,13 @@ import ServiceLifecycle
 /// One listener on `plan_progress` for the whole process, however many plan streams are open: a
 /// stream waits on its plan's signal and is woken only when that plan moves (the worker sends the
 /// plan's id), or when the listener (re)connected and a signal may have been missed.
-final class PlanSignals: Service, @unchecked Sendable {
+public final class PlanSignals: Service, @unchecked Sendable {
     let listenURL: String
     let logger: Logger
     private let lock = NSLock()
     private var waiting: [String: [ObjectIdentifier: WakeSignal]] = [:]
 
-    init(listenURL: String, logger: Logger) {
+    public init(listenURL: String, logger: Logger) {
         self.listenURL = listenURL
         self.logger = logger
     }
@@ -37,7 +37,7 @@ final class PlanSignals: Service, @unchecked Sendable {
         for signal in signals { signal.signal() }
     }
 
-    func run() async throws {
+    public func run() async throws {
         let listener = PostgresListener(url: listenURL, channels: [PlanStore.progressChannel], name: "plan-streams", logger: logger)
         await withDiscardingTaskGroup { group in
             group.addTask {

@@ -32,7 +32,7 @@ extension PlanStore {
             SELECT topic, weekly_hours, start_date::text AS start_date, deadline_date::text AS deadline_date, created_at
             FROM learning_plans WHERE id = \(id)
             """
-        ).first else { throw Problem.notFound("plan") }
+        ).first else { throw DomainError.notFound("plan") }
         let zone = try timeZone(of: user, on: connection)
         let tasks = try connection.query(
             """
@@ -79,7 +79,7 @@ extension PlanStore {
     public func revokeFeed(_ id: UUID, of user: UUID) async throws {
         try await database.transaction(asLearner: user) { connection in
             try Self.requirePlan(id, on: connection)
-            guard try connection.execute("DELETE FROM calendar_feeds WHERE plan_id = \(id)").affectedRows == 1 else { throw Problem.notFound("calendar feed") }
+            guard try connection.execute("DELETE FROM calendar_feeds WHERE plan_id = \(id)").affectedRows == 1 else { throw DomainError.notFound("calendar feed") }
         }
     }
 

@@ -36,8 +36,8 @@ public struct Integrations: Sendable {
         self.google = google
     }
 
-    static func unavailable(_ provider: Provider) -> Problem {
-        Problem(.serviceUnavailable, code: "integration_unavailable", title: "\(provider.name) is not set up on this server")
+    static func unavailable(_ provider: Provider) -> DomainError {
+        DomainError(.unavailable, code: "integration_unavailable", title: "\(provider.name) is not set up on this server")
     }
 
     func requireVault(_ provider: Provider) throws -> TokenVault {
@@ -69,9 +69,9 @@ public struct Integrations: Sendable {
                 grant = try await google.exchange(code: code, redirectURI: redirectURI, now: now)
             }
         } catch let failure as ProviderFailure where (400..<500).contains(failure.status) {
-            throw Problem(.unprocessableContent, code: "authorization_rejected", title: "\(provider.name) refused the authorization code", detail: failure.message)
+            throw DomainError(.unprocessable, code: "authorization_rejected", title: "\(provider.name) refused the authorization code", detail: failure.message)
         } catch let failure as ProviderFailure {
-            throw failure.problem
+            throw failure.domainError
         }
         try await store(grant, provider: provider, user: user, vault: vault)
         return Connection(provider: provider.rawValue, account: Self.bounded(grant.account), expiresAt: grant.expiresAt, connectedAt: now)
@@ -85,7 +85,7 @@ public struct Integrations: Sendable {
     func store(_ grant: ProviderGrant, provider: Provider, user: UUID, vault: TokenVault) async throws {
         let access = try vault.seal(grant.accessToken, user: user, provider: provider.rawValue)
         let refresh = try grant.refreshToken.map { try vault.seal($0, user: user, provider: provider.rawValue) }
-        try await database.transaction(asLearner: user) { connection in
+        _ = try await database.transaction(asLearner: user) { connection in
             try connection.execute(
                 """
                 INSERT INTO integration_tokens (user_id, provider, key_id, access_token, refresh_token, expires_at, account)
@@ -110,7 +110,7 @@ public struct Integrations: Sendable {
     public func disconnect(_ provider: Provider, user: UUID) async throws {
         try await database.transaction(asLearner: user) { connection in
             guard try connection.execute("DELETE FROM integration_tokens WHERE provider = \(provider.rawValue)").affectedRows == 1 else {
-                throw Problem.notFound("connection")
+                throw DomainError.notFound("connection")
             }
         }
     }
@@ -122,10 +122,10 @@ public struct Integrations: Sendable {
             try connection.query("SELECT key_id, access_token, refresh_token, expires_at FROM integration_tokens WHERE provider = \(provider.rawValue)").first
         }
         guard let row else {
-            throw Problem(.conflict, code: "integration_not_connected", title: "Connect \(provider.name) first")
+            throw DomainError(.conflict, code: "integration_not_connected", title: "Connect \(provider.name) first")
         }
         guard try row.decode("key_id", as: String.self) == vault.keyID else {
-            throw Problem(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "The stored authorization was sealed with a retired key.")
+            throw DomainError(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "The stored authorization was sealed with a retired key.")
         }
         let access = try vault.open(try row.decode("access_token"), user: user, provider: provider.rawValue)
         guard provider == .googleCalendar, let google, let expires = try row.decode("expires_at", as: Date?.self), expires < now.addingTimeInterval(60),
@@ -137,8 +137,8 @@ public struct Integrations: Sendable {
             return grant.accessToken
         } catch let failure as ProviderFailure {
             throw (failure.status == 400 || failure.unauthorized)
-                ? Problem(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "Google refused to refresh the authorization.")
-                : failure.problem
+                ? DomainError(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "Google refused to refresh the authorization.")
+                : failure.domainError
         }
     }
 
@@ -152,10 +152,8 @@ public struct Integrations: Sendable {
     ) async throws -> T {
         let (month, loaded) = try await database.transaction(asLearner: user) { connection in
             let usage = try PlanStore.lockUsage(user, now: now, on: connection)
-            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(plan)").first else { throw Problem.notFound("plan") }
-            guard try row.decode("generation_status", as: String.self) == "ready" else {
-                throw Problem(.conflict, code: "plan_not_ready", title: "Only a generated plan can be exported")
-            }
+            guard let row = try connection.query("SELECT generation_status FROM learning_plans WHERE id = \(plan)").first else { throw DomainError.notFound("plan") }
+            if let refusal = PlanTransitions.exportRefusal(status: try row.decode("generation_status")) { throw refusal }
             try PlanStore.requireQuota(.exports, of: user, usage: usage, on: connection)
             try connection.execute("UPDATE usage_metrics SET exports = exports + 1 WHERE user_id = \(user) AND month = \(usage.month)::date")
             return (usage.month, try load(connection))
@@ -166,7 +164,7 @@ public struct Integrations: Sendable {
             _ = try? await database.transaction(asLearner: user) { connection in
                 try connection.execute("UPDATE usage_metrics SET exports = greatest(exports - 1, 0) WHERE user_id = \(user) AND month = \(month)::date")
             }
-            if let failure = error as? ProviderFailure { throw failure.problem }
+            if let failure = error as? ProviderFailure { throw failure.domainError }
             throw error
         }
     }
@@ -261,7 +259,7 @@ public struct Integrations: Sendable {
             for (task, event) in known where !scheduled.contains(task) {
                 try await google.delete(event.event, calendar: event.calendar, token: token)
                 deleted += 1
-                try await database.transaction(asLearner: user) { connection in
+                _ = try await database.transaction(asLearner: user) { connection in
                     try connection.execute("DELETE FROM task_calendar_events WHERE task_id = \(UUID(uuidString: task)!)")
                 }
             }
@@ -279,7 +277,7 @@ public struct Integrations: Sendable {
     }
 
     func remember(_ task: String, plan: UUID, user: UUID, calendar: String, event: String, fingerprint: String) async throws {
-        try await database.transaction(asLearner: user) { connection in
+        _ = try await database.transaction(asLearner: user) { connection in
             try connection.execute(
                 """
                 INSERT INTO task_calendar_events (task_id, plan_id, user_id, calendar_id, event_id, fingerprint)
