@@ -3,7 +3,7 @@ import ServiceKit
 import Testing
 
 @Suite struct RegistrationTests {
-    func codes(_ result: Result<Registration, Problem>) -> [String: String] {
+    func codes(_ result: Result<Registration, DomainError>) -> [String: String] {
         guard case .failure(let problem) = result else { return [:] }
         return Dictionary(uniqueKeysWithValues: problem.errors.map { ($0.field, $0.code) })
     }

@@ -2,6 +2,7 @@ import Content
 import Database
 import Foundation
 import Hummingbird
+import Identity
 import Progress
 import ServiceKit
 import ServiceTesting
@@ -16,6 +17,19 @@ import Testing
         #expect(!check.routes.isEmpty)
         let mismatches = try await check.mismatches()
         #expect(mismatches.isEmpty, "\(mismatches.joined(separator: "\n"))")
+    }
+
+    @Test func identity() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(IdentityMigrations.all) { pool, _ in
+            var settings = IdentitySettings(publicURL: "https://id.example.com")
+            settings.bcryptCost = 4
+            let dependencies = try await IdentityDependencies.make(
+                database: pool, tokens: try await TokenIssuer(signingKey: tokens.key), settings: settings)
+            let router = try await buildIdentityRouter(dependencies)
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: IdentityOpenAPI.document, tokens: tokens))
+            try await dependencies.hasher.shutdown()
+        }
     }
 
     @Test func progress() async throws {

@@ -5,62 +5,79 @@ import Hummingbird
 import Logging
 import ServiceKit
 
+/// What identity's routes need; made by `buildIdentityApplication`, or by a test.
+public struct IdentityDependencies: Sendable {
+    public var users: UserRepository
+    public var counters: AttemptCounters
+    public var hasher: PasswordHasher
+    public var tokens: TokenIssuer
+    /// Verifies access tokens: identity's own keys, and its projection of revoked ones.
+    public var verifier: TokenVerifier
+    public var settings: IdentitySettings
+
+    public init(
+        users: UserRepository, counters: AttemptCounters, hasher: PasswordHasher, tokens: TokenIssuer, verifier: TokenVerifier,
+        settings: IdentitySettings
+    ) {
+        self.users = users
+        self.counters = counters
+        self.hasher = hasher
+        self.tokens = tokens
+        self.verifier = verifier
+        self.settings = settings
+    }
+
+    /// The dependencies over one database: users, counters and revocations in `database`.
+    public static func make(database: DatabasePool, tokens: TokenIssuer, settings: IdentitySettings) async throws -> IdentityDependencies {
+        let verifier = try await TokenVerifier.jwks(tokens.jwks).refusing { id, issuedAt in
+            try await database.withConnection { try AccessRevocations.reason(id, issuedAt: issuedAt, on: $0) }
+        }
+        let hasher = PasswordHasher(cost: settings.bcryptCost, threads: settings.bcryptThreads, maxQueued: settings.bcryptQueue)
+        return IdentityDependencies(
+            users: UserRepository(database: database), counters: AttemptCounters(database: database), hasher: hasher, tokens: tokens,
+            verifier: verifier, settings: settings)
+    }
+}
+
+/// Identity's routes, each in the group of who may call it.
+public func buildIdentityRouter(_ dependencies: IdentityDependencies) async throws -> Router<ServiceRequestContext> {
+    let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
+    let auth = AuthController(
+        users: dependencies.users, hasher: dependencies.hasher, tokens: dependencies.tokens, settings: dependencies.settings,
+        counters: dependencies.counters, decoyHash: try await dependencies.hasher.hash(UUID().uuidString))
+    auth.add(to: routes)
+    OAuthController(users: dependencies.users, auth: auth, providers: dependencies.settings.oauthProviders).add(to: routes)
+    ProfileController(users: dependencies.users, settings: dependencies.settings, auth: auth).add(to: routes)
+    AdminController(users: dependencies.users).add(to: routes)
+    return routes.router
+}
+
 /// Builds the identity service from its configuration: every dependency is made here.
 public func buildIdentityApplication(_ configuration: ServiceConfiguration) async throws -> some ApplicationProtocol {
+    let settings = try IdentitySettings.load(from: configuration)
     let runtime = try await ServiceRuntime.start(configuration, migrations: IdentityMigrations.all)
-    guard let keyFile = configuration.string("jwt.signing.key.file") else {
-        throw ConfigurationError.missing("IDENTITY_JWT_SIGNING_KEY_FILE")
-    }
+    guard let keyFile = settings.signingKeyFile else { throw ConfigurationError.missing("IDENTITY_JWT_SIGNING_KEY_FILE") }
     let signingKey = try SigningKey(pem: String(contentsOfFile: keyFile, encoding: .utf8))
-    // Keys being retired still verify: PEM files named in IDENTITY_JWT_VERIFY_KEY_FILES.
-    let retiring = try (configuration.string("jwt.verify.key.files") ?? "").split(separator: ",").map {
-        try SigningKey(pem: String(contentsOfFile: String($0).trimmingCharacters(in: .whitespaces), encoding: .utf8))
-    }
+    // Keys being retired still verify.
+    let retiring = try settings.retiringKeyFiles.map { try SigningKey(pem: String(contentsOfFile: $0, encoding: .utf8)) }
     let tokens = try await TokenIssuer(signingKey: signingKey, verificationKeys: retiring)
-    let users = UserRepository(database: runtime.database)
-    let database = runtime.database
-    let verifier = try await TokenVerifier.jwks(tokens.jwks).refusing { id, issuedAt in
-        try await database.withConnection { try AccessRevocations.reason(id, issuedAt: issuedAt, on: $0) }
-    }
-    let threads = configuration.int("bcrypt.threads", default: 2)
-    let hasher = PasswordHasher(
-        cost: UInt8(clamping: configuration.int("bcrypt.cost", default: 12)), threads: threads,
-        maxQueued: configuration.int("bcrypt.queue", default: threads * 8))
-    if configuration.string("trust.forwarded.for") == "true" {
-        // Silently ignoring it would throttle every client behind a gateway as one.
-        throw ConfigurationError.invalid("IDENTITY_TRUST_FORWARDED_FOR was replaced by IDENTITY_TRUSTED_PROXIES (the gateway's addresses or networks)")
-    }
-    let clientAddresses: ClientAddressResolver
-    do {
-        clientAddresses = try ClientAddressResolver(
-            configuration: configuration.string("trusted.proxies") ?? "", variable: configuration.variableName("trusted.proxies"))
-    } catch let error as ClientAddressResolver.InvalidProxy {
-        throw ConfigurationError.invalid(error.description)
-    }
-    var settings = IdentitySettings(
-        publicURL: configuration.string("public.url", default: "http://\(configuration.host):\(configuration.port)"),
-        clientAddresses: clientAddresses)
-    settings.throttle.perAccountAndAddress = configuration.int("throttle.account.address", default: settings.throttle.perAccountAndAddress)
-    settings.throttle.perAccount = configuration.int("throttle.account", default: settings.throttle.perAccount)
-    settings.throttle.perAddress = configuration.int("throttle.address", default: settings.throttle.perAddress)
-    let counters = AttemptCounters(database: runtime.database)
-
-    let router = ServiceRuntime.router(context: IdentityRequestContext.self)
-    let auth = AuthController(
-        users: users, hasher: hasher, tokens: tokens, verifier: verifier, settings: settings, counters: counters,
-        decoyHash: try await hasher.hash(UUID().uuidString))
-    auth.add(to: router)
-    OAuthController(users: users, auth: auth, providers: try OAuthProvider.configured(configuration)).add(to: router)
-    ProfileController(users: users, verifier: verifier, settings: settings, auth: auth).add(to: router)
-    AdminController(users: users, verifier: verifier).add(to: router)
+    let dependencies = try await IdentityDependencies.make(database: runtime.database, tokens: tokens, settings: settings)
+    let router = try await buildIdentityRouter(dependencies)
+    let users = dependencies.users
     let consumer = try runtime.consumer([
         EventHandler(NotificationsConsentChangedV1.self, name: "profile.consent") { event, connection in
             try users.applyConsent(event, on: connection)
         },
     ])
-    return runtime.application(
-        router: router, consumer: consumer, services: [IdentityHousekeeping(counters: counters, logger: runtime.logger)],
-        openAPI: IdentityOpenAPI.document)
+    // Spent throttle counters, OAuth states and links go once a minute.
+    let counters = dependencies.counters
+    let logger = runtime.logger
+    let housekeeping = DrainingWorker("identity housekeeping", idle: .seconds(60), logger: runtime.logger) {
+        let pruned = try await counters.prune(now: Date())
+        if pruned > 0 { logger.debug("pruned expired throttle counters, OAuth states and links", metadata: ["rows": "\(pruned)"]) }
+        return false
+    }
+    return runtime.application(router: router, consumer: consumer, services: [housekeeping], openAPI: IdentityOpenAPI.document)
 }
 
 /// Creates an admin account (or makes an existing account an admin): the first admin of a
@@ -87,23 +104,8 @@ public func createAdmin(
         let hash = try await hasher.hash(registration.password)
         try await hasher.shutdown()
         if unchanged { return (false, existing.id) } // already this admin, with this password
-        _ = try await database.transaction { connection in
-            // The account is the operator's from now on: their password, and no session of before.
-            try connection.execute(
-                """
-                UPDATE users SET role = 'ADMIN', password_hash = \(hash), version = version + 1, updated_at = \(now)
-                WHERE id = \(existing.id)
-                """)
-            try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(existing.id) AND revoked_at IS NULL")
-            try AccessRevocations.revoke(existing.id, before: now, on: connection)
-            if existing.role != "ADMIN" {
-                try Outbox.enqueue(
-                    CloudEvent(
-                        IdentityUserRoleChangedV1(userId: existing.id.lowercased, role: "ADMIN", previousRole: existing.role, changedBy: existing.id.lowercased, changedAt: now),
-                        sequence: existing.version + 1, time: now),
-                    on: connection)
-            }
-        }
+        // The account is the operator's from now on: their password, and no session of before.
+        try await users.makeAdmin(existing.id, passwordHash: hash, now: now)
         return (false, existing.id)
     }
     let hasher = PasswordHasher(cost: bcryptCost)

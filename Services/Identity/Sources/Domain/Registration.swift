@@ -14,7 +14,7 @@ public struct Registration: Sendable, Equatable {
     public static let emailMaxLength = 320
 
     /// What is wrong with a password under the length policy, if anything.
-    public static func passwordProblem(_ password: String?) -> FieldError? {
+    public static func passwordError(_ password: String?) -> FieldError? {
         let password = password ?? ""
         if password.isEmpty { return FieldError(field: "password", code: "required", message: "A password is required.") }
         if password.contains("\u{0}") {
@@ -30,7 +30,7 @@ public struct Registration: Sendable, Equatable {
     }
 
     /// Length as the database counts it (code points), and no NUL, which Postgres text cannot hold.
-    public static func textProblem(field: String, _ text: String, maxLength: Int) -> FieldError? {
+    public static func textError(field: String, _ text: String, maxLength: Int) -> FieldError? {
         if text.unicodeScalars.contains("\u{0}") {
             return FieldError(field: field, code: "invalid_characters", message: "Text cannot contain NUL.")
         }
@@ -41,7 +41,7 @@ public struct Registration: Sendable, Equatable {
     }
 
     /// Validates and normalises the input (trimmed name, trimmed email); lists every bad field.
-    public static func validate(email rawEmail: String?, password: String?, name rawName: String?) -> Result<Registration, Problem> {
+    public static func validate(email rawEmail: String?, password: String?, name rawName: String?) -> Result<Registration, DomainError> {
         var errors: [FieldError] = []
         let email = (rawEmail ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if email.isEmpty {
@@ -49,13 +49,13 @@ public struct Registration: Sendable, Equatable {
         } else if !EmailAddress.isValid(email) {
             errors.append(FieldError(field: "email", code: "invalid_email", message: "This is not a valid email address."))
         }
-        if let problem = passwordProblem(password) { errors.append(problem) }
+        if let error = passwordError(password) { errors.append(error) }
         let password = password ?? ""
         let name = (rawName ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         if name.isEmpty {
             errors.append(FieldError(field: "name", code: "required", message: "A name is required."))
-        } else if let problem = textProblem(field: "name", name, maxLength: nameMaxLength) {
-            errors.append(problem)
+        } else if let error = textError(field: "name", name, maxLength: nameMaxLength) {
+            errors.append(error)
         }
         if !errors.isEmpty { return .failure(.validation(errors)) }
         return .success(Registration(email: email, password: password, name: name))

@@ -6,17 +6,16 @@ import ServiceKit
 
 /// `/v1/identity/admin/…`: admins manage users. Every change is audited and published.
 struct AdminController: Sendable {
-    typealias Context = IdentityRequestContext
+    typealias Context = ServiceRequestContext
     let users: UserRepository
-    let verifier: TokenVerifier
 
-    func add(to router: Router<Context>) {
-        router.get("/v1/identity/admin/users", use: list)
-        router.get("/v1/identity/admin/users/:id", use: show)
-        router.put("/v1/identity/admin/users/:id/role", use: changeRole)
-        router.put("/v1/identity/admin/users/:id/access-override", use: setAccessOverride)
-        router.delete("/v1/identity/admin/users/:id", use: delete)
-        router.get("/v1/identity/admin/users/:id/audit", use: audit)
+    func add(to routes: RouteGroups) {
+        routes.admin.get("/v1/identity/admin/users", use: list)
+        routes.admin.get("/v1/identity/admin/users/:id", use: show)
+        routes.admin.put("/v1/identity/admin/users/:id/role", use: changeRole)
+        routes.admin.put("/v1/identity/admin/users/:id/access-override", use: setAccessOverride)
+        routes.admin.delete("/v1/identity/admin/users/:id", use: delete)
+        routes.admin.get("/v1/identity/admin/users/:id/audit", use: audit)
     }
 
     struct AuditEntry: Encodable, Sendable {
@@ -31,8 +30,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func audit(_ request: Request, context: Context) async throws -> JSONResponse<AuditTrail> {
-        _ = try await verifier.authenticateAdmin(request)
-        let entries = try await users.auditTrail(of: try target(context)).map { entry in
+                let entries = try await users.auditTrail(of: try target(context)).map { entry in
             AuditEntry(
                 actorId: entry.actor.lowercased, action: entry.action,
                 details: (try? JSONB(entry.details).decode([String: String].self)) ?? [:], at: entry.at)
@@ -46,8 +44,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> JSONResponse<Page> {
-        _ = try await verifier.authenticateAdmin(request)
-        let parameters = request.uri.queryParameters
+                let parameters = request.uri.queryParameters
         let limitText = parameters.get("limit") ?? "50"
         guard let limit = Int(limitText), (1...200).contains(limit) else {
             throw Problem.validation([FieldError(field: "limit", code: "out_of_range", message: "Between 1 and 200.")])
@@ -71,8 +68,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
-        _ = try await verifier.authenticateAdmin(request)
-        guard let user = try await users.user(try target(context)) else { throw Problem.notFound("user") }
+                guard let user = try await users.user(try target(context)) else { throw Problem.notFound("user") }
         return JSONResponse(.ok, UserBody(user))
     }
 
@@ -81,7 +77,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func changeRole(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
-        let admin = try await verifier.authenticateAdmin(request)
+        let admin = try context.user
         let id = try target(context)
         let input = try await request.decode(as: RoleRequest.self, context: context)
         guard let role = input.role, ["USER", "ADMIN"].contains(role) else {
@@ -101,7 +97,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func setAccessOverride(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
-        let admin = try await verifier.authenticateAdmin(request)
+        let admin = try context.user
         let id = try target(context)
         let input = try await request.decode(as: OverrideRequest.self, context: context)
         guard let value = input.accessOverride else {
@@ -115,7 +111,7 @@ struct AdminController: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        let admin = try await verifier.authenticateAdmin(request)
+        let admin = try context.user
         let id = try target(context)
         do {
             try await users.delete(id, by: admin.id.lowercased, auditedBy: admin.id, now: Date())

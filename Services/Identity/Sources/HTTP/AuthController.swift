@@ -4,30 +4,9 @@ import Hummingbird
 import NIOCore
 import ServiceKit
 
-/// Identity's settings that shape its answers.
-public struct IdentitySettings: Sendable {
-    /// The address identity is reached at, for the links in mail.
-    public var publicURL: String
-    /// Who the client is: the peer, or what a trusted proxy says (`IDENTITY_TRUSTED_PROXIES`).
-    public var clientAddresses: ClientAddressResolver
-    public var verificationLifetime: TimeInterval = 48 * 3600
-    public var resetLifetime: TimeInterval = 3600
-    /// The old address's link after an email change: longer than the new address's, so the
-    /// owner can still take the account back after the change was confirmed.
-    public var revertLifetime: TimeInterval = 7 * 24 * 3600
-    public var throttle = Throttle()
-
-    public init(publicURL: String, clientAddresses: ClientAddressResolver = ClientAddressResolver()) {
-        self.publicURL = publicURL.withoutTrailingSlash
-        self.clientAddresses = clientAddresses
-    }
-
-    func verificationURL(_ token: String) -> String { "\(publicURL)/v1/auth/verify-email?token=\(token)" }
-    func resetURL(_ token: String) -> String { "\(publicURL)/v1/auth/password-reset/confirm?token=\(token)" }
-    func revertURL(_ token: String) -> String { "\(publicURL)/v1/auth/email-change/revert?token=\(token)" }
-
+extension IdentitySettings {
     /// The client's address of a request.
-    func clientAddress(_ request: Request, _ context: IdentityRequestContext) -> String {
+    func clientAddress(_ request: Request, _ context: ServiceRequestContext) -> String {
         clientAddresses.resolve(
             peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: .init("X-Forwarded-For")!])
     }
@@ -47,32 +26,31 @@ extension Problem {
 
 /// `/v1/auth/…`: accounts, sign-in and tokens.
 struct AuthController: Sendable {
-    typealias Context = IdentityRequestContext
+    typealias Context = ServiceRequestContext
     let users: UserRepository
     let hasher: PasswordHasher
     let tokens: TokenIssuer
-    let verifier: TokenVerifier
     let settings: IdentitySettings
     let counters: AttemptCounters
     /// A hash to check passwords against when the account does not exist, so that a wrong email
     /// costs as long as a wrong password.
     let decoyHash: String
 
-    func add(to router: Router<Context>) {
-        router.post("/v1/auth/register", use: register)
-        router.post("/v1/auth/login", use: login)
-        router.post("/v1/auth/refresh", use: refresh)
-        router.post("/v1/auth/logout", use: logout)
-        router.post("/v1/auth/logout-all", use: logoutAll)
-        router.get("/v1/auth/verify-email", use: verifyEmail)
-        router.post("/v1/auth/verify-email", use: verifyEmail)
-        router.post("/v1/auth/verify-email/resend", use: resendVerification)
-        router.post("/v1/auth/password-reset", use: requestReset)
-        router.get("/v1/auth/password-reset/confirm", use: checkReset)
-        router.post("/v1/auth/password-reset/confirm", use: confirmReset)
-        router.get("/v1/auth/email-change/revert", use: checkRevert)
-        router.post("/v1/auth/email-change/revert", use: revertEmail)
-        router.get("/.well-known/jwks.json") { _, _ in
+    func add(to routes: RouteGroups) {
+        routes.open.post("/v1/auth/register", use: register)
+        routes.open.post("/v1/auth/login", use: login)
+        routes.open.post("/v1/auth/refresh", use: refresh)
+        routes.open.post("/v1/auth/logout", use: logout)
+        routes.learner.post("/v1/auth/logout-all", use: logoutAll)
+        routes.open.get("/v1/auth/verify-email", use: verifyEmail)
+        routes.open.post("/v1/auth/verify-email", use: verifyEmail)
+        routes.learner.post("/v1/auth/verify-email/resend", use: resendVerification)
+        routes.open.post("/v1/auth/password-reset", use: requestReset)
+        routes.open.get("/v1/auth/password-reset/confirm", use: checkReset)
+        routes.open.post("/v1/auth/password-reset/confirm", use: confirmReset)
+        routes.open.get("/v1/auth/email-change/revert", use: checkRevert)
+        routes.open.post("/v1/auth/email-change/revert", use: revertEmail)
+        routes.open.get("/.well-known/jwks.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
                 body: .init(byteBuffer: ByteBuffer(string: tokens.jwks)))
@@ -221,7 +199,7 @@ struct AuthController: Sendable {
     }
 
     @Sendable func logoutAll(_ request: Request, context: Context) async throws -> JSONResponse<[String: Int]> {
-        let caller = try await verifier.authenticate(request)
+        let caller = try context.user
         let ended = try await users.revokeAll(userID: caller.id, now: Date())
         return JSONResponse(.ok, ["sessionsEnded": ended])
     }
@@ -254,7 +232,7 @@ struct AuthController: Sendable {
     }
 
     @Sendable func resendVerification(_ request: Request, context: Context) async throws -> Response {
-        let caller = try await verifier.authenticate(request)
+        let caller = try context.user
         let now = Date()
         try await reserveAction("verify-email-resend", request, context, now: now)
         do {
@@ -311,7 +289,7 @@ struct AuthController: Sendable {
         if input.token == nil { input.token = request.uri.queryParameters.get("token") }
         var errors: [FieldError] = []
         if (input.token ?? "").isEmpty { errors.append(FieldError(field: "token", code: "required", message: "The link's token is required.")) }
-        if let problem = Registration.passwordProblem(input.password) { errors.append(problem) }
+        if let error = Registration.passwordError(input.password) { errors.append(error) }
         guard errors.isEmpty, let token = input.token, let password = input.password else { throw Problem.validation(errors) }
         // The link is taken before bcrypt runs: a made-up or used token costs no hashing.
         let tokenHash = TokenIssuer.hash(refreshToken: token)

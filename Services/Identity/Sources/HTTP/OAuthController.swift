@@ -5,14 +5,14 @@ import ServiceKit
 
 /// `/v1/auth/oauth/{provider}/…`: sign-in with an OAuth 2.0 / OpenID Connect provider.
 struct OAuthController: Sendable {
-    typealias Context = IdentityRequestContext
+    typealias Context = ServiceRequestContext
     let users: UserRepository
     let auth: AuthController
     let providers: [String: OAuthProvider]
 
-    func add(to router: Router<Context>) {
-        router.get("/v1/auth/oauth/:provider/start", use: start)
-        router.get("/v1/auth/oauth/:provider/callback", use: callback)
+    func add(to routes: RouteGroups) {
+        routes.open.get("/v1/auth/oauth/:provider/start", use: start)
+        routes.open.get("/v1/auth/oauth/:provider/callback", use: callback)
     }
 
     func provider(_ context: Context) throws -> OAuthProvider {

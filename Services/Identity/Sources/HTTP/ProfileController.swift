@@ -5,21 +5,20 @@ import ServiceKit
 
 /// `/v1/me`: the caller's own profile and account.
 struct ProfileController: Sendable {
-    typealias Context = IdentityRequestContext
+    typealias Context = ServiceRequestContext
     let users: UserRepository
-    let verifier: TokenVerifier
     let settings: IdentitySettings
     /// Checks the current password of an email change, with the sign-in limits.
     let auth: AuthController
 
-    func add(to router: Router<Context>) {
-        router.get("/v1/me", use: show)
-        router.patch("/v1/me", use: update)
-        router.delete("/v1/me", use: delete)
+    func add(to routes: RouteGroups) {
+        routes.learner.get("/v1/me", use: show)
+        routes.learner.patch("/v1/me", use: update)
+        routes.learner.delete("/v1/me", use: delete)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
-        let caller = try await verifier.authenticate(request)
+        let caller = try context.user
         guard let user = try await users.user(caller.id) else { throw Problem.notFound("user") }
         return JSONResponse(.ok, UserBody(user))
     }
@@ -82,7 +81,7 @@ struct ProfileController: Sendable {
         if let name = patch.name?.trimmingCharacters(in: .whitespacesAndNewlines) {
             if name.isEmpty {
                 errors.append(FieldError(field: "name", code: "required", message: "Use 1 to \(Registration.nameMaxLength) characters."))
-            } else if let problem = Registration.textProblem(field: "name", name, maxLength: Registration.nameMaxLength) {
+            } else if let problem = Registration.textError(field: "name", name, maxLength: Registration.nameMaxLength) {
                 errors.append(problem)
             }
         }
@@ -101,7 +100,7 @@ struct ProfileController: Sendable {
         oneOf("experienceLevel", patch.experienceLevel?.value, experienceLevels)
         oneOf("skillLevel", patch.skillLevel?.value, skillLevels)
         oneOf("learningStyle", patch.learningStyle?.value, learningStyles)
-        if let goal = patch.buildGoal?.value, let problem = Registration.textProblem(field: "buildGoal", goal, maxLength: 2000) {
+        if let goal = patch.buildGoal?.value, let problem = Registration.textError(field: "buildGoal", goal, maxLength: 2000) {
             errors.append(problem)
         }
         for (field, value) in [("userType", patch.userType?.value), ("timeZone", patch.timeZone?.value)] {
@@ -114,7 +113,7 @@ struct ProfileController: Sendable {
     }
 
     @Sendable func update(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
-        let caller = try await verifier.authenticate(request)
+        let caller = try context.user
         let patch = try await request.decode(as: ProfilePatch.self, context: context)
         var errors = Self.validate(patch)
         let now = Date()
@@ -171,7 +170,7 @@ struct ProfileController: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        let caller = try await verifier.authenticate(request)
+        let caller = try context.user
         do {
             try await users.delete(caller.id, by: "self", now: Date())
         } catch IdentityError.lastAdmin {

@@ -1,7 +1,5 @@
 import Database
 import Foundation
-import Logging
-import ServiceLifecycle
 
 /// Attempts reserved against limits, in `attempt_counters`: one row per key and window, shared by
 /// every replica.
@@ -71,28 +69,6 @@ public struct AttemptCounters: Sendable {
             try connection.execute("DELETE FROM attempt_counters WHERE expires_at < \(now)").affectedRows
                 + connection.execute("DELETE FROM oauth_states WHERE expires_at < \(now)").affectedRows
                 + connection.execute("DELETE FROM one_time_tokens WHERE expires_at < \(now.addingTimeInterval(-86400))").affectedRows
-        }
-    }
-}
-
-/// Prunes expired counters, OAuth states and links every minute, on every replica (deleting
-/// twice is harmless).
-struct IdentityHousekeeping: Service {
-    let counters: AttemptCounters
-    let logger: Logger
-    var interval: Duration = .seconds(60)
-
-    func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    let pruned = try await counters.prune(now: Date())
-                    if pruned > 0 { logger.debug("pruned expired throttle counters, OAuth states and links", metadata: ["rows": "\(pruned)"]) }
-                } catch {
-                    logger.warning("could not prune expired rows", metadata: ["error": "\(error)"])
-                }
-                try? await Task.sleep(for: interval)
-            }
         }
     }
 }

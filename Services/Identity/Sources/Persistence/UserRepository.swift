@@ -511,7 +511,7 @@ public struct UserRepository: Sendable {
         let result: Result<Void, IdentityError> = try await database.transaction { connection in
             // Admins first, in id order, then the user: the same lock order as role changes, so
             // two such requests wait for each other instead of deadlocking.
-            let admins = try connection.query("SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
+            let admins = try Self.lockAdmins(on: connection)
             guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
             if user.role == "ADMIN", admins == [userID] { return .failure(.lastAdmin) }
             if let admin { try self.audit(actor: admin, action: "user_deleted", target: userID, details: ["email": user.email], now: now, on: connection) }

@@ -30,23 +30,54 @@ extension UserRepository {
     /// two admins demoting each other at once cannot both succeed.
     public func changeRole(_ userID: UUID, to role: String, by actor: UUID, now: Date) async throws -> User {
         let result: Result<User, IdentityError> = try await database.transaction { connection in
-            let admins = try connection.query("SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
+            let admins = try Self.lockAdmins(on: connection)
             guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
             if user.role == role { return .success(user) }
             if user.role == "ADMIN", admins == [userID] { return .failure(.lastAdmin) }
-            try connection.execute("UPDATE users SET role = \(role), version = version + 1, updated_at = \(now) WHERE id = \(userID)")
-            // Tokens carrying the old role stop counting here at once (other services learn it from the event).
-            try AccessRevocations.revoke(userID, before: now, on: connection)
-            try self.audit(actor: actor, action: "role_changed", target: userID, details: ["from": user.role, "to": role], now: now, on: connection)
-            let updated = try self.user(userID, on: connection)!
-            try Outbox.enqueue(
-                CloudEvent(
-                    IdentityUserRoleChangedV1(userId: userID.lowercased, role: role, previousRole: user.role, changedBy: actor.lowercased, changedAt: now),
-                    sequence: updated.version, time: now),
-                on: connection)
-            return .success(updated)
+            return .success(try self.applyRoleChange(of: user, to: role, by: actor, now: now, on: connection))
         }
         return try result.get()
+    }
+
+    /// Makes an account the operator's admin (`syllabus admin create` on an existing account): its
+    /// password is the operator's from now on, no session or token of before counts, and the role
+    /// change is made, audited and published as an admin's change of role is (the account acting
+    /// on itself).
+    public func makeAdmin(_ userID: UUID, passwordHash: String, now: Date) async throws {
+        let result: Result<Void, IdentityError> = try await database.transaction { connection in
+            _ = try Self.lockAdmins(on: connection)
+            guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
+            try connection.execute("UPDATE users SET password_hash = \(passwordHash), updated_at = \(now) WHERE id = \(userID)")
+            try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(userID) AND revoked_at IS NULL")
+            try AccessRevocations.revoke(userID, before: now, on: connection)
+            if user.role != "ADMIN" {
+                _ = try self.applyRoleChange(of: user, to: "ADMIN", by: userID, now: now, on: connection)
+            }
+            return .success(())
+        }
+        try result.get()
+    }
+
+    /// The admins, locked (in id order, so two transactions take them alike) while the caller
+    /// decides whether one may stop being one.
+    static func lockAdmins(on connection: PostgresConnection) throws -> [UUID] {
+        try connection.query("SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
+    }
+
+    /// Sets the role of a locked user, refuses their older tokens, and audits and publishes the
+    /// change.
+    func applyRoleChange(of user: User, to role: String, by actor: UUID, now: Date, on connection: PostgresConnection) throws -> User {
+        try connection.execute("UPDATE users SET role = \(role), version = version + 1, updated_at = \(now) WHERE id = \(user.id)")
+        // Tokens carrying the old role stop counting here at once (other services learn it from the event).
+        try AccessRevocations.revoke(user.id, before: now, on: connection)
+        try audit(actor: actor, action: "role_changed", target: user.id, details: ["from": user.role, "to": role], now: now, on: connection)
+        let updated = try self.user(user.id, on: connection)!
+        try Outbox.enqueue(
+            CloudEvent(
+                IdentityUserRoleChangedV1(userId: user.id.lowercased, role: role, previousRole: user.role, changedBy: actor.lowercased, changedAt: now),
+                sequence: updated.version, time: now),
+            on: connection)
+        return updated
     }
 
     /// Grants or removes free access (billing turns it into an entitlement).
