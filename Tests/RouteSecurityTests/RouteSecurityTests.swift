@@ -1,6 +1,9 @@
+import Analytics
+import Billing
 import Database
 import Foundation
 import Hummingbird
+import Notifications
 import Progress
 import ServiceKit
 import ServiceTesting
@@ -22,6 +25,35 @@ import Testing
         try await withMigratedSchema(ProgressMigrations.all) { pool, _ in
             let router = buildProgressRouter(.init(database: pool, verifier: tokens.verifier, logger: TestEnvironment.logger))
             try await expectAsDocumented(RouteSecurityCheck(router: router, document: ProgressOpenAPI.document, tokens: tokens))
+        }
+    }
+
+    @Test func billing() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(BillingMigrations.all) { pool, _ in
+            let router = buildBillingRouter(
+                .init(database: pool, verifier: tokens.verifier, settings: BillingSettings(webhookSecret: "whsec_route_security"), logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: BillingOpenAPI.document, tokens: tokens))
+        }
+    }
+
+    @Test func notifications() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(NotificationsMigrations.all) { pool, _ in
+            let router = buildNotificationsRouter(
+                .init(
+                    database: pool, verifier: tokens.verifier, settings: NotificationsSettings(unsubscribeSecret: "route-security-secret"),
+                    logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: NotificationsOpenAPI.document, tokens: tokens))
+        }
+    }
+
+    @Test func analytics() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(AnalyticsMigrations.all) { pool, _ in
+            let router = buildAnalyticsRouter(
+                .init(database: pool, verifier: tokens.verifier, settings: AnalyticsSettings(), logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: AnalyticsOpenAPI.document, tokens: tokens))
         }
     }
 }

@@ -335,6 +335,44 @@ paths:
             application/problem+json:
               schema: { $ref: "#/components/schemas/Problem" }
         "500": { $ref: "#/components/responses/InternalError" }
+  /v1/analytics/admin/users/{id}/events:
+    parameters:
+      - name: id
+        in: path
+        required: true
+        description: The user
+        schema: { type: string, format: uuid }
+    get:
+      operationId: adminUserEvents
+      summary: One user's events, in the order they happened
+      description: |
+        The user's recorded events (server and client ones), oldest first; at most the last 1000.
+        A deleted user's events are anonymised and are no longer theirs.
+      tags: [reports]
+      security:
+        - bearerAuth: [admin]
+      responses:
+        "400": { $ref: "#/components/responses/InvalidCharacter" }
+        "200":
+          description: The user's events
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [userId, events]
+                properties:
+                  userId: { type: string, format: uuid }
+                  events:
+                    type: array
+                    items: { $ref: "#/components/schemas/RecordedEvent" }
+        "401": { $ref: "#/components/responses/Unauthenticated" }
+        "403": { $ref: "#/components/responses/AdminOnly" }
+        "404":
+          description: "`not_found`: the id is not a UUID"
+          content:
+            application/problem+json:
+              schema: { $ref: "#/components/schemas/Problem" }
+        "500": { $ref: "#/components/responses/InternalError" }
   /health/live:
     get:
       operationId: healthLive
@@ -581,6 +619,14 @@ components:
         bucket: { type: string, format: date-time, description: "The bucket's start (for the first, it may be before `from`)" }
         event: { $ref: "#/components/schemas/ProductEvent" }
         count: { type: integer, minimum: 1 }
+    RecordedEvent:
+      type: object
+      required: [event, source, createdAt, properties]
+      properties:
+        event: { $ref: "#/components/schemas/ProductEvent" }
+        source: { type: string, enum: [server, client], description: "Where it was recorded from" }
+        createdAt: { type: string, format: date-time, description: When it happened }
+        properties: { type: object, description: What was recorded with it }
     Health:
       type: object
       required: [status, service]
