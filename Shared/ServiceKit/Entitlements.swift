@@ -8,6 +8,7 @@ import Foundation
 public enum Entitlements {
     public struct Entitlement: Sendable, Equatable {
         public var hasAccess: Bool
+        /// As billing announced it (`Tier`'s word); a tier this build does not know is kept as sent.
         public var tier: String
 
         public init(hasAccess: Bool, tier: String) {
@@ -15,7 +16,10 @@ public enum Entitlements {
             self.tier = tier
         }
 
-        public static let none = Entitlement(hasAccess: false, tier: "free")
+        public static let none = Entitlement(hasAccess: false, tier: Tier.free.rawValue)
+
+        /// The tier as the contract's word.
+        public var plan: Tier { Tier(rawValue: tier) }
     }
 
     /// Needs `AggregateVersions.migration` too.
@@ -41,7 +45,7 @@ public enum Entitlements {
             guard let userID = UUID(uuidString: event.data.userId) else { throw ConsumeFailure.undecodable("userId is not a UUID") }
             if try Tombstones.isDeleted(userID, on: connection) { return }
             guard try AggregateVersions.advance("entitlement", id: userID.lowercased, to: event.sequenceNumber, on: connection) else { return }
-            let entitlement = Entitlement(hasAccess: event.data.hasAccess, tier: event.data.tier)
+            let entitlement = Entitlement(hasAccess: event.data.hasAccess, tier: event.data.tier.rawValue)
             try connection.execute(
                 """
                 INSERT INTO entitlements (user_id, has_access, tier) VALUES (\(userID), \(entitlement.hasAccess), \(entitlement.tier))

@@ -18,8 +18,8 @@ import TestSupport
         do {
             _ = try ClientEvents.validate(try batch(json), now: now)
             return []
-        } catch let problem as Problem {
-            return problem.errors.map(\.code)
+        } catch let error as DomainError {
+            return error.errors.map(\.code)
         }
     }
 
@@ -57,7 +57,8 @@ import TestSupport
 
     func state(_ id: String, _ status: String, _ interval: String, _ amount: Int, sequence: Int64, at time: Date, on pool: DatabasePool) async throws {
         let state = SubscriptionState(
-            subscriptionId: id, userId: nil, status: status, tier: "pro", interval: interval, amount: amount, currency: "gbp",
+            subscriptionId: id, userId: nil, status: SubscriptionStatus(rawValue: status), tier: .pro, interval: BillingInterval(rawValue: interval),
+            amount: amount, currency: "gbp",
             currentPeriodStart: nil, currentPeriodEnd: nil, cancelAtPeriodEnd: false, cancelledAt: nil, paymentFailedAt: nil)
         try await pool.transaction { try EventStore.subscription(state, sequence: sequence, at: time, on: $0) }
     }

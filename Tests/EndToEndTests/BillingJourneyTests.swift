@@ -142,7 +142,7 @@ final class BillingJourney: @unchecked Sendable {
             return !granted.isEmpty
         }
         let entitlement = try EventCoding.decode(CloudEvent<BillingEntitlementChangedV1>.self, from: granted[0].body)
-        #expect(entitlement.data == BillingEntitlementChangedV1(userId: learner.id, hasAccess: true, tier: "pro", reason: "subscription"))
+        #expect(entitlement.data == BillingEntitlementChangedV1(userId: learner.id, hasAccess: true, tier: .pro, reason: "subscription"))
         let validation = try validateEvents(granted.map(\.body))
         #expect(validation.valid, "\(validation.output)")
         #expect(try await webhook(Journey.event("checkout.session.completed", created: t0 + 1,

@@ -67,17 +67,18 @@ final class LifecycleHarness: @unchecked Sendable {
         sequence: Int64, at time: Date, canceled: Bool = false
     ) async throws {
         let state = SubscriptionState(
-            subscriptionId: id, userId: user.lowercased, status: status, tier: "pro", interval: interval, amount: interval == "ANNUAL" ? 39900 : 4900,
+            subscriptionId: id, userId: user.lowercased, status: SubscriptionStatus(rawValue: status), tier: .pro,
+            interval: BillingInterval(rawValue: interval), amount: interval == "ANNUAL" ? 39900 : 4900,
             currency: "gbp", currentPeriodStart: time, currentPeriodEnd: periodEnd ?? time.addingTimeInterval(30 * 86400),
             cancelAtPeriodEnd: cancelAtPeriodEnd, cancelledAt: canceled ? time : nil, paymentFailedAt: nil)
         try await apply { try Lifecycle.subscription(state, sequence: sequence, at: time, canceled: canceled, on: $0) }
         if !canceled {
             let entitlement = CloudEvent(
-                BillingEntitlementChangedV1(userId: user.lowercased, hasAccess: ["ACTIVE", "TRIALING", "PAST_DUE"].contains(status), tier: "pro", reason: "subscription"),
+                BillingEntitlementChangedV1(userId: user.lowercased, hasAccess: ["ACTIVE", "TRIALING", "PAST_DUE"].contains(status), tier: .pro, reason: "subscription"),
                 sequence: sequence, time: time)
             try await apply { connection in
                 guard try AggregateVersions.advance("entitlement", id: user.lowercased, to: sequence, on: connection) else { return }
-                let entitlement = Entitlements.Entitlement(hasAccess: entitlement.data.hasAccess, tier: entitlement.data.tier)
+                let entitlement = Entitlements.Entitlement(hasAccess: entitlement.data.hasAccess, tier: entitlement.data.tier.rawValue)
                 try connection.execute(
                     "INSERT INTO entitlements (user_id, has_access, tier) VALUES (\(user), \(entitlement.hasAccess), \(entitlement.tier)) ON CONFLICT (user_id) DO UPDATE SET has_access = excluded.has_access")
                 try Lifecycle.entitlementChanged(user, entitlement, on: connection)
@@ -288,8 +289,8 @@ final class LifecycleHarness: @unchecked Sendable {
             #expect(journey.contains("List-Unsubscribe: <\(link)>\r\n"))
             #expect(journey.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"))
             #expect(!(try h.files().first { $0.contains("Welcome") } ?? "").contains("List-Unsubscribe"), "transactional mail has none")
-            try await h.apply { try UnsubscribeController.optOut(user, now: h.at(25), on: $0) }
-            try await h.apply { try UnsubscribeController.optOut(user, now: h.at(25), on: $0) }
+            try await h.apply { try Consent.optOut(user, now: h.at(25), on: $0) }
+            try await h.apply { try Consent.optOut(user, now: h.at(25), on: $0) }
             #expect(try await h.outbox("notifications.consent.changed.v1") == 1)
             try await paymentFailed(h, user, at: h.at(26))
             try await h.process(at: h.at(7 * 24 + 1))

@@ -1,8 +1,11 @@
+import Analytics
+import Billing
 import Content
 import Database
 import Foundation
 import Hummingbird
 import Identity
+import Notifications
 import Progress
 import ServiceKit
 import ServiceTesting
@@ -46,6 +49,35 @@ import Testing
         try await withMigratedSchema(ContentMigrations.all) { pool, _ in
             let router = buildContentRouter(.init(database: pool, verifier: tokens.verifier, logger: TestEnvironment.logger))
             try await expectAsDocumented(RouteSecurityCheck(router: router, document: ContentOpenAPI.document, tokens: tokens))
+        }
+    }
+
+    @Test func billing() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(BillingMigrations.all) { pool, _ in
+            let router = buildBillingRouter(
+                .init(database: pool, verifier: tokens.verifier, settings: BillingSettings(webhookSecret: "whsec_route_security"), logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: BillingOpenAPI.document, tokens: tokens))
+        }
+    }
+
+    @Test func notifications() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(NotificationsMigrations.all) { pool, _ in
+            let router = buildNotificationsRouter(
+                .init(
+                    database: pool, verifier: tokens.verifier, settings: NotificationsSettings(unsubscribeSecret: "route-security-secret"),
+                    logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: NotificationsOpenAPI.document, tokens: tokens))
+        }
+    }
+
+    @Test func analytics() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(AnalyticsMigrations.all) { pool, _ in
+            let router = buildAnalyticsRouter(
+                .init(database: pool, verifier: tokens.verifier, settings: AnalyticsSettings(), logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: AnalyticsOpenAPI.document, tokens: tokens))
         }
     }
 }

@@ -75,9 +75,9 @@ enum AnalyticsHandlers {
     ]
 
     static func plan(_ state: SubscriptionState) -> [String: JSONValue] {
-        var properties: [String: JSONValue] = ["subscriptionId": .string(state.subscriptionId), "status": .string(state.status)]
-        if let tier = state.tier { properties["tier"] = .string(tier) }
-        if let interval = state.interval { properties["interval"] = .string(interval) }
+        var properties: [String: JSONValue] = ["subscriptionId": .string(state.subscriptionId), "status": .string(state.status.rawValue)]
+        if let tier = state.tier { properties["tier"] = .string(tier.rawValue) }
+        if let interval = state.interval { properties["interval"] = .string(interval.rawValue) }
         return properties
     }
 }

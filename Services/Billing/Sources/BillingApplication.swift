@@ -1,37 +1,51 @@
+import Database
 import Foundation
 import Hummingbird
+import Logging
 import ServiceKit
 import ServiceLifecycle
 
+/// What billing's routes need; made by `buildBillingApplication`, or by a test.
+public struct BillingDependencies: Sendable {
+    public var database: DatabasePool
+    public var verifier: TokenVerifier
+    public var settings: BillingSettings
+    public var logger: Logger
+
+    public init(database: DatabasePool, verifier: TokenVerifier, settings: BillingSettings, logger: Logger) {
+        self.database = database
+        self.verifier = verifier
+        self.settings = settings
+        self.logger = logger
+    }
+
+    var store: BillingStore {
+        BillingStore(database: database, catalogue: settings.catalogue, canRefresh: settings.stripeSecretKey != nil, logger: logger)
+    }
+}
+
+/// Billing's routes, each in the group of who may call it.
+public func buildBillingRouter(_ dependencies: BillingDependencies) -> Router<ServiceRequestContext> {
+    let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
+    let settings = dependencies.settings
+    let payments = Payments(
+        store: dependencies.store, stripe: settings.stripe, catalogue: settings.catalogue, appURL: settings.appURL, logger: dependencies.logger)
+    WebhookController(payments: payments, secret: settings.webhookSecret, livemode: settings.livemode).add(to: routes)
+    SubscriptionController(payments: payments).add(to: routes)
+    return routes.router
+}
+
 /// Builds the billing service from its configuration: every dependency is made here.
 public func buildBillingApplication(_ configuration: ServiceConfiguration) async throws -> some ApplicationProtocol {
+    let settings = try BillingSettings.load(from: configuration)
     let runtime = try await ServiceRuntime.start(configuration, migrations: BillingMigrations.all)
-    guard let secret = configuration.string("stripe.webhook.secret"), !secret.isEmpty else {
-        throw ConfigurationError.missing("BILLING_STRIPE_WEBHOOK_SECRET")
-    }
-    let currency = configuration.string("currency", default: "gbp").lowercased()
-    guard currency.count == 3, currency.allSatisfy({ $0.isASCII && $0.isLetter }) else {
-        throw ConfigurationError.invalid("BILLING_CURRENCY must be a three-letter ISO code")
-    }
-    var catalogue = PriceCatalogue.default
-    catalogue.currency = currency
-    if let text = configuration.string("prices") {
-        guard let parsed = PriceCatalogue.parse(text, currency: currency) else {
-            throw ConfigurationError.invalid("BILLING_PRICES must be tier:INTERVAL:price_id:amount, comma-separated")
-        }
-        catalogue = parsed
-    }
-    let stripe = configuration.string("stripe.secret.key").flatMap { key in
-        key.isEmpty ? nil : StripeClient(baseURL: configuration.string("stripe.api.url", default: "https://api.stripe.com"), secretKey: key)
-    }
-    let store = BillingStore(database: runtime.database, catalogue: catalogue, canRefresh: stripe != nil, logger: runtime.logger)
-    let router = ServiceRuntime.router(context: BasicRequestContext.self)
-    WebhookController(store: store, secret: secret, livemode: configuration.string("stripe.livemode") == "true").add(to: router)
-    SubscriptionController(
-        store: store, verifier: try await runtime.tokenVerifier(), stripe: stripe, catalogue: catalogue,
-        appURL: configuration.string("app.url", default: "http://localhost:3000")
-    ).add(to: router)
+    let dependencies = BillingDependencies(
+        database: runtime.database, verifier: try await runtime.tokenVerifier(), settings: settings, logger: runtime.logger)
     var services: [any Service] = []
-    if let stripe { services.append(StripeWorker(database: runtime.database, store: store, stripe: stripe, logger: runtime.logger)) }
-    return runtime.application(router: router, consumer: try runtime.consumer(BillingHandlers.all), services: services, openAPI: BillingOpenAPI.document)
+    if let stripe = settings.stripe {
+        services.append(StripeWorker(store: dependencies.store, stripe: stripe, logger: runtime.logger).service)
+    }
+    return runtime.application(
+        router: buildBillingRouter(dependencies), consumer: try runtime.consumer(BillingHandlers.all), services: services,
+        openAPI: BillingOpenAPI.document)
 }

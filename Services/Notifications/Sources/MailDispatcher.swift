@@ -23,14 +23,14 @@ import ServiceLifecycle
 /// another pass (another replica, or this one restarted) sends it again with the same
 /// Message-ID, which is derived from the entry's id, and records it once.
 public final class MailDispatcher: Service, Sendable {
-    /// Transport attempts before an entry is FAILED; retries back off 30 s, 1 min, 2 min …
-    public static let maximumAttempts = 5
+    /// Transport attempts before an entry is FAILED (`DeliveryRules`).
+    public static let maximumAttempts = DeliveryRules.maximumAttempts
     /// How long a claim keeps other workers off a mail: longer than one send may take (SMTP gives
     /// up after 60 s). It is renewed just before each send, so a long batch does not outlive it.
     public static let claimLease: TimeInterval = 120
 
     public static func backoff(afterAttempt attempt: Int) -> TimeInterval {
-        min(3600, 30 * pow(2, Double(max(0, attempt - 1))))
+        DeliveryRules.backoff(afterAttempt: attempt)
     }
 
     private let database: DatabasePool
@@ -276,7 +276,11 @@ public final class MailDispatcher: Service, Sendable {
                 return .sent
             }
             try log("FAILED", error)
-            if mail.attempts >= Self.maximumAttempts {
+            let retryAt: Date
+            switch DeliveryRules.afterFailure(attempts: mail.attempts, now: now) {
+            case .retry(let at):
+                retryAt = at
+            case .fail:
                 guard let sequence = try Self.settle(mail.id, claim: claim, status: "FAILED", reason: error, now: now, on: connection) else {
                     try Self.release(mail.id, claim: claim, on: connection)
                     return .lost
@@ -287,7 +291,6 @@ public final class MailDispatcher: Service, Sendable {
                 try Outbox.enqueue(CloudEvent(event, sequence: sequence, time: now), on: connection)
                 return .failed
             }
-            let retryAt = now.addingTimeInterval(Self.backoff(afterAttempt: mail.attempts))
             let retried = try connection.execute(
                 """
                 UPDATE email_queue SET scheduled_for = \(retryAt), reason = \(error), claimed_by = NULL, claimed_until = NULL
@@ -351,8 +354,8 @@ public final class MailDispatcher: Service, Sendable {
             email: try row.decode("email"), name: try row.decode("name"), deleted: try row.decode("deleted_at", as: Date?.self) != nil,
             marketingOptOut: try row.decode("marketing_opt_out"), hasAccess: try row.decode("has_access"),
             freeLessonStartedAt: try row.decode("free_lesson_started_at", as: Date?.self), lastActivityAt: try row.decode("last_activity_at", as: Date?.self),
-            subscriptionStatus: try row.decode("subscription_status", as: String?.self),
-            subscriptionInterval: try row.decode("subscription_interval", as: String?.self),
+            subscriptionStatus: try row.decode("subscription_status", as: String?.self).map(SubscriptionStatus.init(rawValue:)),
+            subscriptionInterval: try row.decode("subscription_interval", as: String?.self).map(BillingInterval.init(rawValue:)),
             currentPeriodEnd: try row.decode("current_period_end", as: Date?.self), cancelAtPeriodEnd: try row.decode("cancel_at_period_end"),
             paymentFailedAt: try row.decode("payment_failed_at", as: Date?.self))
     }

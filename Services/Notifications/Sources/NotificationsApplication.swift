@@ -1,33 +1,42 @@
+import Database
 import Foundation
 import Hummingbird
+import Logging
 import ServiceKit
+
+/// What notifications' routes need; made by `buildNotificationsApplication`, or by a test.
+public struct NotificationsDependencies: Sendable {
+    public var database: DatabasePool
+    public var verifier: TokenVerifier
+    public var settings: NotificationsSettings
+    public var logger: Logger
+
+    public init(database: DatabasePool, verifier: TokenVerifier, settings: NotificationsSettings, logger: Logger) {
+        self.database = database
+        self.verifier = verifier
+        self.settings = settings
+        self.logger = logger
+    }
+}
+
+/// Notifications' routes, each in the group of who may call it.
+public func buildNotificationsRouter(_ dependencies: NotificationsDependencies) -> Router<ServiceRequestContext> {
+    let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
+    AdminEmailsController(store: EmailAdminStore(database: dependencies.database)).add(to: routes)
+    UnsubscribeController(database: dependencies.database, links: dependencies.settings.unsubscribeLinks).add(to: routes)
+    return routes.router
+}
 
 /// Builds the notifications service from its configuration: every dependency is made here.
 public func buildNotificationsApplication(_ configuration: ServiceConfiguration) async throws -> some ApplicationProtocol {
+    let settings = try NotificationsSettings.load(from: configuration)
     let runtime = try await ServiceRuntime.start(configuration, migrations: NotificationsMigrations.all)
-    let transport: any MailTransport
-    switch configuration.string("mail.transport", default: "file") {
-    case "file":
-        transport = try FileMailTransport(directory: configuration.string("mail.dir", default: "mail"))
-    case "smtp":
-        guard let url = configuration.nonEmpty("mail.smtp.url") else { throw ConfigurationError.missing("MAIL_SMTP_URL") }
-        transport = try SMTPMailTransport(
-            url: url, startTLS: configuration.string("mail.smtp.starttls", default: "false") == "true",
-            username: configuration.nonEmpty("mail.smtp.username"), password: configuration.nonEmpty("mail.smtp.password"))
-    default:
-        throw ConfigurationError.invalid("MAIL_TRANSPORT must be file or smtp")
-    }
-    guard let secret = configuration.nonEmpty("unsubscribe.secret") else { throw ConfigurationError.missing("NOTIFICATIONS_UNSUBSCRIBE_SECRET") }
-    let links = UnsubscribeLinks(secret: secret, baseURL: configuration.string("public.url", default: "http://localhost:8085"))
     let dispatcher = MailDispatcher(
-        database: runtime.database, listenURL: configuration.databaseURL, transport: transport, renderer: try MailRenderer(),
-        from: configuration.string("mail.from", default: "Syllabus <hello@syllabus.local>"),
-        courseURL: configuration.string("course.url", default: "http://localhost:8083/v1/course"), unsubscribe: links,
-        claimLease: TimeInterval(configuration.int("mail.claim.lease.seconds", default: Int(MailDispatcher.claimLease))),
+        database: runtime.database, listenURL: configuration.databaseURL, transport: try settings.makeTransport(), renderer: try MailRenderer(),
+        from: settings.from, courseURL: settings.courseURL, unsubscribe: settings.unsubscribeLinks, claimLease: settings.claimLease,
         logger: runtime.logger)
-    let consumer = try runtime.consumer(NotificationHandlers.all)
-    let router = ServiceRuntime.router(context: BasicRequestContext.self)
-    AdminEmailsController(database: runtime.database, verifier: try await runtime.tokenVerifier()).add(to: router)
-    UnsubscribeController(database: runtime.database, links: links).add(to: router)
-    return runtime.application(router: router, consumer: consumer, services: [dispatcher], openAPI: NotificationsOpenAPI.document)
+    let router = buildNotificationsRouter(
+        NotificationsDependencies(database: runtime.database, verifier: try await runtime.tokenVerifier(), settings: settings, logger: runtime.logger))
+    return runtime.application(
+        router: router, consumer: try runtime.consumer(NotificationHandlers.all), services: [dispatcher], openAPI: NotificationsOpenAPI.document)
 }

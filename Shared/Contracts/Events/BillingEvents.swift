@@ -6,11 +6,11 @@ public struct SubscriptionState: Codable, Sendable, Equatable {
     /// The user, once known (a subscription can be seen before its checkout links it).
     public var userId: String?
     /// ACTIVE, TRIALING, PAST_DUE, UNPAID, CANCELED or INCOMPLETE.
-    public var status: String
+    public var status: SubscriptionStatus
     /// starter or pro.
-    public var tier: String?
+    public var tier: Tier?
     /// MONTHLY or ANNUAL.
-    public var interval: String?
+    public var interval: BillingInterval?
     /// The price in minor units (pence), and its currency.
     public var amount: Int?
     public var currency: String?
@@ -21,7 +21,7 @@ public struct SubscriptionState: Codable, Sendable, Equatable {
     public var paymentFailedAt: Date?
 
     public init(
-        subscriptionId: String, userId: String?, status: String, tier: String?, interval: String?, amount: Int?, currency: String?,
+        subscriptionId: String, userId: String?, status: SubscriptionStatus, tier: Tier?, interval: BillingInterval?, amount: Int?, currency: String?,
         currentPeriodStart: Date?, currentPeriodEnd: Date?, cancelAtPeriodEnd: Bool, cancelledAt: Date?, paymentFailedAt: Date?
     ) {
         self.subscriptionId = subscriptionId
@@ -134,11 +134,11 @@ public struct BillingEntitlementChangedV1: DomainEvent {
     public var userId: String
     public var hasAccess: Bool
     /// free, starter or pro.
-    public var tier: String
+    public var tier: Tier
     /// What changed it: subscription, access_override, deletion.
     public var reason: String
 
-    public init(userId: String, hasAccess: Bool, tier: String, reason: String) {
+    public init(userId: String, hasAccess: Bool, tier: Tier, reason: String) {
         self.userId = userId
         self.hasAccess = hasAccess
         self.tier = tier

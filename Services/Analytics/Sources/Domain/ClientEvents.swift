@@ -14,7 +14,9 @@ public enum ClientEvents {
     public static let rules: [ProductEvent: [String: Property]] = [
         .signupStarted: [:],
         .paywallViewed: ["placement": .text],
-        .subscriptionPlanSelected: ["tier": .choice(["starter", "pro"]), "interval": .choice(["MONTHLY", "ANNUAL"])],
+        .subscriptionPlanSelected: [
+            "tier": .choice(Set(Tier.known.filter { $0 != .free }.map(\.rawValue))), "interval": .choice(Set(BillingInterval.known.map(\.rawValue))),
+        ],
     ]
 
     public static let maximumEvents = 50
@@ -110,7 +112,7 @@ public enum ClientEvents {
             }
             if errors.count == before { accepted.append(Accepted(id: id.lowercased(), event: event, time: time, properties: properties)) }
         }
-        if !errors.isEmpty { throw Problem.validation(errors) }
+        if !errors.isEmpty { throw DomainError.validation(errors) }
         return (session, accepted)
     }
 }

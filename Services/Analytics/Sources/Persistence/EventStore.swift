@@ -46,7 +46,7 @@ public enum EventStore {
         try connection.execute(
             """
             INSERT INTO subscription_states (subscription_id, sequence, valid_from, status, billing_interval, amount, currency)
-            VALUES (\(state.subscriptionId), \(sequence), \(time), \(state.status), \(state.interval), \(state.amount.map(Int64.init)), \(state.currency))
+            VALUES (\(state.subscriptionId), \(sequence), \(time), \(state.status.rawValue), \(state.interval?.rawValue), \(state.amount.map(Int64.init)), \(state.currency))
             ON CONFLICT DO NOTHING
             """)
     }

@@ -1,3 +1,4 @@
+import Contracts
 import Database
 import Foundation
 import ServiceKit
@@ -103,30 +104,46 @@ public struct Reports: Sendable {
     }
 
     /// MRR through time, rebuilt from billing's subscription events: at each moment, each
-    /// subscription's newest announced state.
+    /// subscription's newest announced state, counted by the one rule billing reports it by
+    /// (`MRR`). The states in force are read grouped alike (status, interval, price), so a bucket
+    /// is a handful of rows however many subscriptions there are.
     public func mrr(_ window: Window) async throws -> [MRRPoint] {
-        try await database.transaction { connection in
+        let rows = try await database.transaction { connection in
             try connection.execute("SET LOCAL TIME ZONE 'UTC'")
             var query: Query = "WITH buckets AS ("
             query.append(Self.buckets(window))
             query.append(
                 """
                 )
-                SELECT bucket, point, coalesce(m.twelfths, 0) AS twelfths, coalesce(m.active, 0) AS active
+                SELECT bucket, point, m.status, m.billing_interval, m.amount, coalesce(m.n, 0) AS n
                 FROM buckets LEFT JOIN LATERAL (
-                    SELECT sum(CASE WHEN s.billing_interval = 'ANNUAL' THEN s.amount ELSE s.amount * 12 END) AS twelfths, count(*) AS active
+                    SELECT s.status, s.billing_interval, s.amount, count(*) AS n
                     FROM (SELECT DISTINCT ON (subscription_id) status, billing_interval, amount FROM subscription_states
                           WHERE valid_from <= point ORDER BY subscription_id, sequence DESC) s
-                    WHERE s.status = 'ACTIVE' AND s.amount IS NOT NULL AND s.billing_interval IN ('MONTHLY', 'ANNUAL')
+                    WHERE s.amount IS NOT NULL AND s.billing_interval IS NOT NULL
+                    GROUP BY s.status, s.billing_interval, s.amount
                 ) m ON true
                 ORDER BY bucket
                 """)
             return try connection.query(query).map { row in
-                MRRPoint(
-                    bucket: try row.decode("bucket"), at: try row.decode("point"),
-                    mrr: (try row.decode("twelfths", as: Int.self) + 6) / 12, activeSubscriptions: try row.decode("active"))
+                let line = try row.decode("status", as: String?.self).map { status in
+                    MRR.Line(
+                        status: SubscriptionStatus(rawValue: status), interval: BillingInterval(rawValue: try row.decode("billing_interval")),
+                        amount: Int(try row.decode("amount", as: Int64.self)), count: try row.decode("n"))
+                }
+                return (bucket: try row.decode("bucket", as: Date.self), at: try row.decode("point", as: Date.self), line: line)
             }
         }
+        var points: [MRRPoint] = []
+        var lines: [MRR.Line] = []
+        for (index, row) in rows.enumerated() {
+            if let line = row.line { lines.append(line) }
+            guard index == rows.count - 1 || rows[index + 1].bucket != row.bucket else { continue }
+            let figure = MRR.compute(lines)
+            points.append(MRRPoint(bucket: row.bucket, at: row.at, mrr: figure.mrr, activeSubscriptions: figure.subscriptions))
+            lines = []
+        }
+        return points
     }
 
     public struct ActivePoint: Codable, Sendable, Equatable {

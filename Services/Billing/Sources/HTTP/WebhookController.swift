@@ -7,14 +7,14 @@ import ServiceKit
 /// parsed; each event id is processed once; problems are answered as Stripe expects (4xx for a
 /// signature it should not retry as is, 200 for what is understood but not acted on).
 struct WebhookController: Sendable {
-    let store: BillingStore
+    let payments: Payments
     let secret: String
     let livemode: Bool
 
     static let maximumBody = 256 * 1024
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.post("/v1/billing/webhooks/stripe", use: receive)
+    func add(to routes: RouteGroups) {
+        routes.open.post("/v1/billing/webhooks/stripe", use: receive)
     }
 
     struct Answer: Encodable, Sendable {
@@ -22,7 +22,7 @@ struct WebhookController: Sendable {
         var outcome: String
     }
 
-    @Sendable func receive(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Answer> {
+    @Sendable func receive(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<Answer> {
         let buffer = try await request.body.collect(upTo: Self.maximumBody)
         let body = Array(buffer.readableBytesView)
         if let failure = WebhookSignature.verify(header: request.headers[.init("Stripe-Signature")!], body: body, secret: secret, now: Date()) {
@@ -40,17 +40,7 @@ struct WebhookController: Sendable {
             context.logger.warning("stripe webhook of the wrong mode", metadata: ["event": "\(event.id)", "livemode": "\(event.livemode)"])
             throw Problem(.badRequest, code: "livemode_mismatch", title: "This endpoint takes \(livemode ? "live" : "test")-mode events only")
         }
-        let outcome: BillingStore.Outcome
-        do {
-            outcome = try await store.process(event, payload: String(decoding: body, as: UTF8.self), now: Date())
-        } catch let error as BillingStore.NotYetKnown {
-            // Stripe retries non-2xx answers with backoff: by then the subscription will be known.
-            context.logger.info("stripe event before its subscription; asking for a retry", metadata: ["event": "\(event.id)", "subscription": "\(error.subscription)"])
-            throw Problem(.conflict, code: "subscription_not_yet_known", title: "This event's subscription is not known yet; send it again later")
-        } catch let error as StripeObjectError {
-            context.logger.warning("stripe event missing fields", metadata: ["event": "\(event.id)", "error": "\(error)"])
-            throw Problem(.badRequest, code: "invalid_event", title: "The event lacks what its type needs", detail: "\(error)")
-        }
+        let outcome = try await payments.receive(event, payload: String(decoding: body, as: UTF8.self), now: Date())
         context.logger.info("stripe webhook", metadata: ["event": "\(event.id)", "type": "\(event.type)", "outcome": "\(outcome.rawValue)"])
         return JSONResponse(.ok, Answer(received: true, outcome: outcome.rawValue))
     }

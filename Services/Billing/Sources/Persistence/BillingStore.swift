@@ -66,7 +66,7 @@ public struct BillingStore: Sendable {
     static func checkoutCompleted(_ event: StripeEvent, on connection: PostgresConnection) throws -> Outcome {
         let session = event.object
         guard let customer = session["customer"].id,
-            let userID = (session["client_reference_id"].string ?? session["metadata"]["userId"].string).flatMap(UUID.init(uuidString:))
+            let userID = Linking.checkoutUser(clientReference: session["client_reference_id"].string, metadata: session["metadata"]["userId"].string)
         else { return .ignored }
         if try Tombstones.isDeleted(userID, on: connection) { return .ignored }
         try link(userID: userID, customer: customer, on: connection)
@@ -97,13 +97,17 @@ public struct BillingStore: Sendable {
 
     /// The user of a Stripe customer: billing's own record, else the subscription's metadata.
     static func user(customer: String, metadata: String?, on connection: PostgresConnection) throws -> UUID? {
-        if let row = try connection.query("SELECT user_id FROM customers WHERE stripe_customer_id = \(customer)").first {
-            return try row.decode("user_id")
+        let recorded = try connection.query("SELECT user_id FROM customers WHERE stripe_customer_id = \(customer)").first?.decode("user_id", as: UUID.self)
+        switch Linking.customerUser(recorded: recorded, metadata: metadata) {
+        case .recorded(let userID):
+            return userID
+        case .metadata(let userID):
+            if try Tombstones.isDeleted(userID, on: connection) { return nil }
+            try link(userID: userID, customer: customer, on: connection)
+            return userID
+        case .unknown:
+            return nil
         }
-        guard let metadata, let userID = UUID(uuidString: metadata) else { return nil }
-        if try Tombstones.isDeleted(userID, on: connection) { return nil }
-        try link(userID: userID, customer: customer, on: connection)
-        return userID
     }
 
     static func subscriptionChanged(
@@ -113,22 +117,22 @@ public struct BillingStore: Sendable {
         let existing = try connection.query(
             "SELECT status, stripe_event_created, user_id FROM subscriptions WHERE stripe_subscription_id = \(subscription.id) FOR UPDATE"
         ).first
-        // Stripe delivers out of order: never let an older event overwrite newer state. Within the
-        // same second the later arrival wins.
-        if let existing, try existing.decode("stripe_event_created", as: Int64.self) > event.created { return .stale }
-        // Within one second the order cannot be told: apply this one, and read the subscription
-        // back from Stripe to be sure of the final state.
-        if canRefresh, let existing, try existing.decode("stripe_event_created", as: Int64.self) == event.created {
-            try connection.execute("UPDATE subscriptions SET refresh_requested_at = now() WHERE stripe_subscription_id = \(subscription.id)")
+        let applied = try existing?.decode("stripe_event_created", as: Int64.self)
+        switch StripeOrdering.judge(incoming: event.created, applied: applied, canReadBack: canRefresh) {
+        case .stale:
+            return .stale
+        case .apply(let readBack):
+            if readBack {
+                try connection.execute("UPDATE subscriptions SET refresh_requested_at = now() WHERE stripe_subscription_id = \(subscription.id)")
+            }
         }
-        let status: SubscriptionStatus =
-            event.type == "customer.subscription.deleted" ? .canceled : (SubscriptionStatus(stripe: subscription.status) ?? .incomplete)
+        let status = SubscriptionStatusRule.status(eventType: event.type, stripeStatus: subscription.status)
         let price = subscription.priceID.flatMap(catalogue.price(id:))
         if subscription.priceID != nil, price == nil {
             Logger(label: "syllabus.billing").error("subscription with a price missing from the catalogue", metadata: ["price": "\(subscription.priceID ?? "")"])
         }
-        let previousStatus = try existing.map { SubscriptionStatus(rawValue: try $0.decode("status", as: String.self)) } ?? nil
-        let cancelledAt = status == .canceled ? (subscription.canceledAt ?? Date(timeIntervalSince1970: Double(event.created))) : nil
+        let previousStatus = try existing.map { SubscriptionStatus(rawValue: try $0.decode("status", as: String.self)) }
+        let cancelledAt = SubscriptionStatusRule.cancelledAt(status: status, canceledAt: subscription.canceledAt, eventCreated: event.created)
         try connection.execute(
             """
             INSERT INTO subscriptions (
@@ -156,23 +160,14 @@ public struct BillingStore: Sendable {
         }
         var userID = try existing?.decode("user_id", as: UUID?.self)
         if userID == nil, let found = try user(customer: subscription.customer, metadata: subscription.metadataUserID, on: connection) {
-            // A user has one subscription: a late event of an older one never displaces a live one.
             let live = try connection.query(
                 "SELECT 1 FROM subscriptions WHERE user_id = \(found) AND stripe_subscription_id <> \(subscription.id) AND status <> 'CANCELED'").first
-            if live == nil || status != .canceled {
+            if Linking.attaches(status: status, userHasAnotherLiveSubscription: live != nil) {
                 try attach(userID: found, subscription: subscription.id, on: connection)
                 userID = found
             }
         }
-        let kind: SubscriptionEventKind
-        if status == .canceled, previousStatus != .canceled {
-            kind = .canceled
-        } else if (status == .active || status == .trialing), !(previousStatus == .active || previousStatus == .trialing || previousStatus == .pastDue) {
-            kind = .activated
-        } else {
-            kind = .updated
-        }
-        try publishSubscription(subscription.id, kind: kind, on: connection)
+        try publishSubscription(subscription.id, kind: SubscriptionEventKind.of(status, previous: previousStatus), on: connection)
         if let userID { try recompute(userID, reason: "subscription", on: connection) }
         return .applied
     }
@@ -230,13 +225,11 @@ public struct BillingStore: Sendable {
         return .applied
     }
 
-    enum SubscriptionEventKind { case activated, updated, canceled }
-
     static func state(_ row: Row) throws -> SubscriptionState {
         SubscriptionState(
             subscriptionId: try row.decode("stripe_subscription_id"), userId: try row.decode("user_id", as: UUID?.self)?.lowercased,
-            status: try row.decode("status"), tier: try row.decode("tier", as: String?.self),
-            interval: try row.decode("billing_interval", as: String?.self), amount: try row.decode("amount", as: Int?.self),
+            status: SubscriptionStatus(rawValue: try row.decode("status")), tier: try row.decode("tier", as: String?.self).map(Tier.init(rawValue:)),
+            interval: try row.decode("billing_interval", as: String?.self).map(BillingInterval.init(rawValue:)), amount: try row.decode("amount", as: Int?.self),
             currency: try row.decode("currency", as: String?.self), currentPeriodStart: try row.decode("current_period_start", as: Date?.self),
             currentPeriodEnd: try row.decode("current_period_end", as: Date?.self), cancelAtPeriodEnd: try row.decode("cancel_at_period_end"),
             cancelledAt: try row.decode("cancelled_at", as: Date?.self), paymentFailedAt: try row.decode("payment_failed_at", as: Date?.self))
@@ -259,8 +252,6 @@ public struct BillingStore: Sendable {
         }
     }
 
-    /// Applies a subscription as Stripe returned it when asked (after a tie), as of the newest
-    /// event seen for it.
     /// Applies a subscription read back from Stripe, as of the event that asked for it. If a
     /// newer event has arrived since the read was asked for, the snapshot may be older than it:
     /// nothing is applied, and the subscription is read again next round.
@@ -270,7 +261,7 @@ public struct BillingStore: Sendable {
             guard object["id"].string == due.id,
                 let row = try connection.query(
                     "SELECT stripe_event_created FROM subscriptions WHERE stripe_subscription_id = \(due.id) FOR UPDATE").first,
-                try row.decode("stripe_event_created", as: Int64.self) == due.eventCreated
+                StripeOrdering.readBackStillCurrent(askedAt: due.eventCreated, applied: try row.decode("stripe_event_created", as: Int64.self))
             else { return }
             let event = try StripeEvent(json: .object([
                 "id": .string("evt_refresh"), "type": .string("customer.subscription.updated"), "created": .number(Double(due.eventCreated)),
@@ -286,6 +277,18 @@ public struct BillingStore: Sendable {
     public struct RefreshDue: Sendable {
         public var id: String
         public var eventCreated: Int64
+    }
+
+    /// Subscriptions of deleted users still to be cancelled at Stripe.
+    public func cancellationsDue(limit: Int = 20) async throws -> [String] {
+        try await database.query(
+            "SELECT stripe_subscription_id FROM subscriptions WHERE cancel_requested_at IS NOT NULL AND cancel_sent_at IS NULL LIMIT \(limit)"
+        ).map { try $0.decode("stripe_subscription_id") }
+    }
+
+    /// Stripe has cancelled the subscription.
+    public func cancellationSent(_ id: String) async throws {
+        try await database.execute("UPDATE subscriptions SET cancel_sent_at = now() WHERE stripe_subscription_id = \(id)")
     }
 
     /// Subscriptions waiting to be read back from Stripe.
@@ -308,11 +311,11 @@ public struct BillingStore: Sendable {
         let subscription = try connection.query("SELECT status, tier FROM subscriptions WHERE user_id = \(userID)").first
         let decided = Entitlement.decide(
             accessOverride: try current.decode("access_override"),
-            status: try subscription.flatMap { SubscriptionStatus(rawValue: try $0.decode("status", as: String.self)) },
-            tier: try subscription.flatMap { try $0.decode("tier", as: String?.self) }.flatMap(Tier.init(rawValue:)))
-        let unchanged = try current.decode("published", as: Bool.self) && decided.hasAccess == (try current.decode("has_access", as: Bool.self))
-            && decided.tier.rawValue == (try current.decode("tier", as: String.self))
-        if unchanged { return }
+            status: try subscription.map { SubscriptionStatus(rawValue: try $0.decode("status", as: String.self)) },
+            tier: try subscription.flatMap { try $0.decode("tier", as: String?.self) }.map(Tier.init(rawValue:)))
+        let published = try current.decode("published", as: Bool.self)
+            ? Entitlement(hasAccess: try current.decode("has_access"), tier: Tier(rawValue: try current.decode("tier", as: String.self))) : nil
+        guard decided.mustPublish(over: published) else { return }
         let version = try connection.query(
             """
             UPDATE entitlements SET has_access = \(decided.hasAccess), tier = \(decided.tier.rawValue), published = true,
@@ -322,7 +325,7 @@ public struct BillingStore: Sendable {
         ).first!.decode("version", as: Int64.self)
         try Outbox.enqueue(
             CloudEvent(
-                BillingEntitlementChangedV1(userId: userID.lowercased, hasAccess: decided.hasAccess, tier: decided.tier.rawValue, reason: reason),
+                BillingEntitlementChangedV1(userId: userID.lowercased, hasAccess: decided.hasAccess, tier: decided.tier, reason: reason),
                 sequence: version),
             on: connection)
     }
@@ -361,7 +364,7 @@ public struct BillingStore: Sendable {
             "UPDATE stripe_events SET payload = '{}' WHERE payload::text LIKE \("%" + userID.lowercased + "%") OR payload::text LIKE ANY(\(array: customers.map { "%" + $0 + "%" }))")
         if let had, try had.decode("has_access", as: Bool.self) {
             try Outbox.enqueue(
-                CloudEvent(BillingEntitlementChangedV1(userId: userID.lowercased, hasAccess: false, tier: "free", reason: "deletion"), sequence: try had.decode("version", as: Int64.self) + 1),
+                CloudEvent(BillingEntitlementChangedV1(userId: userID.lowercased, hasAccess: false, tier: .free, reason: "deletion"), sequence: try had.decode("version", as: Int64.self) + 1),
                 on: connection)
         }
     }
@@ -371,7 +374,7 @@ public struct BillingStore: Sendable {
     public struct Overview: Sendable {
         public var subscription: SubscriptionState?
         public var hasAccess: Bool
-        public var tier: String
+        public var tier: Tier
     }
 
     public func overview(_ userID: UUID) async throws -> Overview {
@@ -381,7 +384,7 @@ public struct BillingStore: Sendable {
             let entitlement = try connection.query("SELECT has_access, tier FROM entitlements WHERE user_id = \(userID)").first
             return Overview(
                 subscription: subscription, hasAccess: try entitlement?.decode("has_access") ?? false,
-                tier: try entitlement?.decode("tier") ?? "free")
+                tier: try entitlement.map { Tier(rawValue: try $0.decode("tier")) } ?? .free)
         }
     }
 
@@ -394,10 +397,15 @@ public struct BillingStore: Sendable {
             try Self.link(userID: userID, customer: customer, on: connection)
             // Stripe never gives two users one customer; if it seems to, refuse rather than mix them.
             guard let row = try connection.query("SELECT stripe_customer_id FROM customers WHERE user_id = \(userID)").first else {
-                throw StripeClient.Failure(status: 200, message: "customer \(customer) already belongs to another user")
+                throw CustomerTaken(customer: customer)
             }
             return try row.decode("stripe_customer_id")
         }
+    }
+
+    /// Stripe named a customer that belongs to another user.
+    public struct CustomerTaken: Error, Equatable {
+        public let customer: String
     }
 
     public struct Metrics: Codable, Sendable, Equatable {
@@ -413,18 +421,16 @@ public struct BillingStore: Sendable {
         let catalogue = self.catalogue
         return try await database.withConnection { connection in
             let rows = try connection.query("SELECT status, billing_interval, amount FROM subscriptions WHERE amount IS NOT NULL")
-            let subscriptions = try rows.compactMap { row -> (SubscriptionStatus, BillingInterval, Int)? in
-                guard let status = SubscriptionStatus(rawValue: try row.decode("status")),
-                    let interval = BillingInterval(rawValue: try row.decode("billing_interval", as: String?.self) ?? "")
-                else { return nil }
-                return (status, interval, try row.decode("amount"))
+            let subscriptions = try rows.compactMap { row -> MRR.Line? in
+                guard let interval = try row.decode("billing_interval", as: String?.self).map(BillingInterval.init(rawValue:)) else { return nil }
+                return MRR.Line(status: SubscriptionStatus(rawValue: try row.decode("status")), interval: interval, amount: try row.decode("amount"))
             }
-            func count(_ status: SubscriptionStatus) -> Int { subscriptions.filter { $0.0 == status }.count }
+            func count(_ status: SubscriptionStatus) -> Int { subscriptions.filter { $0.status == status }.count }
             let cancelled = try connection.query(
                 "SELECT count(*) AS n FROM subscriptions WHERE cancelled_at >= date_trunc('month', \(now)::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
             ).first!.decode("n", as: Int.self)
             return Metrics(
-                mrr: MRR.compute(subscriptions.map { (status: $0.0, interval: $0.1, amount: $0.2) }), currency: catalogue.currency,
+                mrr: MRR.compute(subscriptions).mrr, currency: catalogue.currency,
                 active: count(.active), trialing: count(.trialing), pastDue: count(.pastDue), cancelledThisMonth: cancelled)
         }
     }

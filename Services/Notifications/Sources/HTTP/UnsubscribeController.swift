@@ -1,4 +1,3 @@
-import Contracts
 import Database
 import Foundation
 import Hummingbird
@@ -12,9 +11,9 @@ struct UnsubscribeController: Sendable {
     let database: DatabasePool
     let links: UnsubscribeLinks
 
-    func add(to router: Router<BasicRequestContext>) {
-        router.get("/v1/notifications/unsubscribe", use: page)
-        router.post("/v1/notifications/unsubscribe", use: unsubscribe)
+    func add(to routes: RouteGroups) {
+        routes.open.get("/v1/notifications/unsubscribe", use: page)
+        routes.open.post("/v1/notifications/unsubscribe", use: unsubscribe)
     }
 
     func signedUser(_ request: Request) throws -> UUID {
@@ -27,7 +26,7 @@ struct UnsubscribeController: Sendable {
         return user
     }
 
-    @Sendable func page(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    @Sendable func page(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         _ = try signedUser(request)
         let action = "/v1/notifications/unsubscribe?\(request.uri.query ?? "")".replacingOccurrences(of: "&", with: "&amp;")
             .replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
@@ -49,25 +48,9 @@ struct UnsubscribeController: Sendable {
         var marketingOptOut: Bool
     }
 
-    @Sendable func unsubscribe(_ request: Request, context: BasicRequestContext) async throws -> JSONResponse<Answer> {
+    @Sendable func unsubscribe(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<Answer> {
         let user = try signedUser(request)
-        try await database.transaction { connection in
-            try Self.optOut(user, now: Date(), on: connection)
-        }
+        try await Consent.optOut(user, now: Date(), in: database)
         return JSONResponse(.ok, Answer(userId: user.lowercased, marketingOptOut: true))
-    }
-
-    /// Applies the opt-out at once (pending marketing mail is skipped at send time) and tells
-    /// identity, which shows it in the profile. Repeating it changes nothing.
-    static func optOut(_ user: UUID, now: Date, on connection: PostgresConnection) throws {
-        guard let row = try connection.query(
-            """
-            UPDATE recipients SET marketing_opt_out = true, consent_version = consent_version + 1, updated_at = now()
-            WHERE user_id = \(user) AND NOT marketing_opt_out AND deleted_at IS NULL
-            RETURNING consent_version
-            """
-        ).first else { return }
-        let event = NotificationsConsentChangedV1(userId: user.lowercased, marketingOptOut: true, source: "unsubscribe_link", changedAt: now)
-        try Outbox.enqueue(CloudEvent(event, sequence: try row.decode("consent_version", as: Int64.self), time: now), on: connection)
     }
 }

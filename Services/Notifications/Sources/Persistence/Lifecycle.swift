@@ -3,26 +3,28 @@ import Database
 import Foundation
 import ServiceKit
 
-/// The lifecycle rules: what each event teaches notifications about a user, and which mail it
-/// queues or cancels. Times come from the events (when things happened), never from the clock, so
-/// a late or replayed event schedules the same mail; the dispatcher, which takes the clock,
-/// re-checks every mail against the user's state when it is due.
+/// What each event teaches notifications about a user, kept in `recipients`, and the mail the
+/// lifecycle rules (`LifecycleRules`) plan from it, queued or called off in the same transaction.
+/// The dispatcher, which takes the clock, re-checks every mail against the user's state when it
+/// is due.
 public enum Lifecycle {
-    public static let startJourneyDelay: TimeInterval = 24 * 3600
-    public static let abandonmentDelays: [(EmailTemplate, TimeInterval)] = [
-        (.abandonment1, 3600), (.abandonment2, 24 * 3600), (.abandonment3, 3 * 24 * 3600),
-    ]
-    public static let inactivityDelay: TimeInterval = 7 * 24 * 3600
-    public static let renewalLead: TimeInterval = 3 * 24 * 3600
-    public static let finalPaymentDelay: TimeInterval = 3 * 24 * 3600
-
     static func userID(_ text: String) throws -> UUID {
         guard let id = UUID(uuidString: text) else { throw ConsumeFailure.undecodable("userId is not a UUID") }
         return id
     }
 
-    /// A stable text for an instant, for dedupe keys (millisecond precision, as events carry).
-    static func stamp(_ date: Date) -> String { String(Int64((date.timeIntervalSince1970 * 1000).rounded())) }
+    /// Queues and calls off the user's mail as the rules planned it, in order.
+    static func apply(_ steps: [MailStep], to user: UUID, on connection: PostgresConnection) throws {
+        for step in steps {
+            switch step {
+            case .schedule(let mail):
+                try EmailQueue.enqueue(
+                    userID: user, template: mail.template, dedupeKey: mail.dedupeKey, scheduledFor: mail.at, data: mail.data, on: connection)
+            case .callOff(let off):
+                try EmailQueue.cancelPending(userID: user, templates: off.templates, reason: off.reason, now: off.at, except: off.except, on: connection)
+            }
+        }
+    }
 
     /// Makes sure the user has a row: billing or progress may speak of a user before identity's
     /// registration arrives.
@@ -47,11 +49,7 @@ public enum Lifecycle {
                 marketing_opt_out = excluded.marketing_opt_out, sequence = excluded.sequence, updated_at = now()
             WHERE recipients.sequence < excluded.sequence
             """)
-        // WELCOME goes once per user, however often the event arrives.
-        try EmailQueue.enqueue(userID: user, template: .welcome, dedupeKey: "WELCOME:\(user.lowercased)", scheduledFor: data.registeredAt, data: [:], on: connection)
-        try EmailQueue.enqueue(
-            userID: user, template: .startJourney, dedupeKey: "START_JOURNEY:\(user.lowercased)",
-            scheduledFor: data.registeredAt.addingTimeInterval(startJourneyDelay), data: [:], on: connection)
+        try apply(LifecycleRules.registered(user, at: data.registeredAt), to: user, on: connection)
         try activity(user, at: data.registeredAt, on: connection)
     }
 
@@ -64,11 +62,7 @@ public enum Lifecycle {
             "UPDATE recipients SET last_activity_at = \(time) WHERE user_id = \(user) AND (last_activity_at IS NULL OR last_activity_at < \(time))"
         ).affectedRows == 1
         guard newer else { return }
-        let key = "INACTIVE_NUDGE:\(user.lowercased):\(stamp(time))"
-        try EmailQueue.cancelPending(userID: user, templates: [.inactiveNudge], reason: "active", now: time, except: key, on: connection)
-        try EmailQueue.enqueue(
-            userID: user, template: .inactiveNudge, dedupeKey: key, scheduledFor: time.addingTimeInterval(inactivityDelay),
-            data: ["activityAt": RFC3339.format(time)], on: connection)
+        try apply(LifecycleRules.active(user, at: time), to: user, on: connection)
     }
 
     // MARK: Progress
@@ -79,7 +73,7 @@ public enum Lifecycle {
         guard event.data.isFree, try !Tombstones.isDeleted(user, on: connection) else { return }
         try connection.execute(
             "UPDATE recipients SET free_lesson_started_at = least(coalesce(free_lesson_started_at, \(event.data.startedAt)), \(event.data.startedAt)) WHERE user_id = \(user)")
-        try EmailQueue.cancelPending(userID: user, templates: [.startJourney], reason: "started", now: event.data.startedAt, on: connection)
+        try apply(LifecycleRules.freeLessonStarted(at: event.data.startedAt), to: user, on: connection)
     }
 
     public static func lessonCompleted(_ event: CloudEvent<ProgressLessonCompletedV1>, on connection: PostgresConnection) throws {
@@ -89,31 +83,22 @@ public enum Lifecycle {
         let first = try connection.execute(
             "UPDATE recipients SET free_lesson_completed_at = \(event.data.completedAt), free_lesson_started_at = coalesce(free_lesson_started_at, \(event.data.completedAt)) WHERE user_id = \(user) AND free_lesson_completed_at IS NULL"
         ).affectedRows == 1
-        try EmailQueue.cancelPending(userID: user, templates: [.startJourney], reason: "started", now: event.data.completedAt, on: connection)
-        // The abandonment series is timed from the free lesson's first completion, and only for
-        // someone who has not subscribed.
-        guard first, !(try Entitlements.of(user, on: connection).hasAccess) else { return }
-        for (template, delay) in abandonmentDelays {
-            try EmailQueue.enqueue(
-                userID: user, template: template, dedupeKey: "\(template.rawValue):\(user.lowercased)",
-                scheduledFor: event.data.completedAt.addingTimeInterval(delay), data: [:], on: connection)
-        }
+        let steps = LifecycleRules.freeLessonCompleted(
+            user, at: event.data.completedAt, firstTime: first, hasAccess: try Entitlements.of(user, on: connection).hasAccess)
+        try apply(steps, to: user, on: connection)
     }
 
     public static func moduleCompleted(_ event: CloudEvent<ProgressModuleCompletedV1>, on connection: PostgresConnection) throws {
         let user = try userID(event.data.userId)
-        guard event.data.firstTime, try !Tombstones.isDeleted(user, on: connection) else { return }
-        try EmailQueue.enqueue(
-            userID: user, template: .moduleComplete, dedupeKey: "MODULE_COMPLETE:\(user.lowercased):\(event.data.moduleId)",
-            scheduledFor: event.data.completedAt, data: ["moduleId": event.data.moduleId], on: connection)
+        if try Tombstones.isDeleted(user, on: connection) { return }
+        let steps = LifecycleRules.moduleCompleted(user, module: event.data.moduleId, firstTime: event.data.firstTime, at: event.data.completedAt)
+        try apply(steps, to: user, on: connection)
     }
 
     public static func courseCompleted(_ event: CloudEvent<ProgressCourseCompletedV1>, on connection: PostgresConnection) throws {
         let user = try userID(event.data.userId)
-        guard event.data.firstTime, try !Tombstones.isDeleted(user, on: connection) else { return }
-        try EmailQueue.enqueue(
-            userID: user, template: .courseComplete, dedupeKey: "COURSE_COMPLETE:\(user.lowercased)",
-            scheduledFor: event.data.completedAt, data: [:], on: connection)
+        if try Tombstones.isDeleted(user, on: connection) { return }
+        try apply(LifecycleRules.courseCompleted(user, firstTime: event.data.firstTime, at: event.data.completedAt), to: user, on: connection)
     }
 
     // MARK: Billing
@@ -124,36 +109,16 @@ public enum Lifecycle {
         let user = try userID(userText)
         if try Tombstones.isDeleted(user, on: connection) { return }
         try ensureRecipient(user, on: connection)
-        if canceled {
-            try EmailQueue.enqueue(
-                userID: user, template: .subscriptionCancelled, dedupeKey: "SUBSCRIPTION_CANCELLED:\(state.subscriptionId)", scheduledFor: time,
-                data: [:], on: connection)
-        }
+        if canceled { try apply(LifecycleRules.subscriptionEnded(state, at: time), to: user, on: connection) }
         guard try AggregateVersions.advance("subscription", id: state.subscriptionId, to: sequence, on: connection) else { return }
         try connection.execute(
             """
-            UPDATE recipients SET subscription_id = \(state.subscriptionId), subscription_status = \(state.status),
-                subscription_interval = \(state.interval), current_period_end = \(state.currentPeriodEnd),
+            UPDATE recipients SET subscription_id = \(state.subscriptionId), subscription_status = \(state.status.rawValue),
+                subscription_interval = \(state.interval?.rawValue), current_period_end = \(state.currentPeriodEnd),
                 cancel_at_period_end = \(state.cancelAtPeriodEnd), payment_failed_at = \(state.paymentFailedAt)
             WHERE user_id = \(user)
             """)
-        let live = ["ACTIVE", "TRIALING", "PAST_DUE"].contains(state.status)
-        if live {
-            try EmailQueue.cancelPending(userID: user, templates: EmailTemplate.conversion, reason: "converted", now: time, on: connection)
-        }
-        if ["ACTIVE", "TRIALING"].contains(state.status), state.interval == "ANNUAL", !state.cancelAtPeriodEnd, let end = state.currentPeriodEnd {
-            let key = "RENEWAL_REMINDER:\(state.subscriptionId):\(stamp(end))"
-            try EmailQueue.cancelPending(userID: user, templates: [.renewalReminder], reason: "period changed", now: time, except: key, on: connection)
-            try EmailQueue.enqueue(
-                userID: user, template: .renewalReminder, dedupeKey: key, scheduledFor: end.addingTimeInterval(-renewalLead),
-                data: ["periodEnd": RFC3339.format(end), "amount": state.amount.map(formatMoney(currency: state.currency ?? "gbp")) ?? ""],
-                on: connection)
-        } else {
-            try EmailQueue.cancelPending(userID: user, templates: [.renewalReminder], reason: "not renewing", now: time, on: connection)
-        }
-        if !live {
-            try EmailQueue.cancelPending(userID: user, templates: [.paymentFailedFinal], reason: "ended", now: time, on: connection)
-        }
+        try apply(LifecycleRules.subscriptionChanged(state, at: time), to: user, on: connection)
     }
 
     public static func paymentFailed(_ event: CloudEvent<BillingPaymentFailedV1>, on connection: PostgresConnection) throws {
@@ -169,12 +134,7 @@ public enum Lifecycle {
             """
         ).affectedRows == 1
         guard open else { return }
-        let spell = "\(data.subscriptionId):\(stamp(data.paymentFailedAt))"
-        let details = ["amount": formatMoney(currency: data.currency)(data.amount), "failedAt": RFC3339.format(data.paymentFailedAt)]
-        try EmailQueue.enqueue(userID: user, template: .paymentFailed, dedupeKey: "PAYMENT_FAILED:\(spell)", scheduledFor: event.time, data: details, on: connection)
-        try EmailQueue.enqueue(
-            userID: user, template: .paymentFailedFinal, dedupeKey: "PAYMENT_FAILED_FINAL:\(spell)",
-            scheduledFor: data.paymentFailedAt.addingTimeInterval(finalPaymentDelay), data: details, on: connection)
+        try apply(LifecycleRules.paymentFailed(data, at: event.time), to: user, on: connection)
     }
 
     public static func paymentSucceeded(_ event: CloudEvent<BillingPaymentSucceededV1>, on connection: PostgresConnection) throws {
@@ -188,13 +148,12 @@ public enum Lifecycle {
                 payment_failed_at = CASE WHEN payment_failed_at <= \(data.paidAt) THEN NULL ELSE payment_failed_at END
             WHERE user_id = \(user)
             """)
-        try EmailQueue.cancelPending(userID: user, templates: [.paymentFailedFinal], reason: "paid", now: data.paidAt, on: connection)
+        try apply(LifecycleRules.paymentSucceeded(at: data.paidAt), to: user, on: connection)
     }
 
     /// Converted: mail meant to convert the user is pointless now.
     public static func entitlementChanged(_ user: UUID, _ entitlement: Entitlements.Entitlement, on connection: PostgresConnection) throws {
-        guard entitlement.hasAccess else { return }
-        try EmailQueue.cancelPending(userID: user, templates: EmailTemplate.conversion, reason: "converted", now: Date(), on: connection)
+        try apply(LifecycleRules.entitlementChanged(hasAccess: entitlement.hasAccess, at: Date()), to: user, on: connection)
     }
 
     // MARK: Content
@@ -202,20 +161,13 @@ public enum Lifecycle {
     /// A video Mux could not process: every admin is told.
     public static func videoFailed(_ event: CloudEvent<ContentVideoFailedV1>, on connection: PostgresConnection) throws {
         let admins = try connection.query(
-            "SELECT user_id FROM recipients WHERE role = 'ADMIN' AND deleted_at IS NULL AND email <> '' ORDER BY user_id"
+            "SELECT user_id FROM recipients WHERE role = \(Role.admin.rawValue) AND deleted_at IS NULL AND email <> '' ORDER BY user_id"
         ).map { try $0.decode("user_id", as: UUID.self) }
         for admin in admins {
-            try EmailQueue.enqueue(
-                userID: admin, template: .videoFailed, dedupeKey: "VIDEO_FAILED:\(event.id):\(admin.lowercased)", scheduledFor: event.time,
-                data: ["lessonId": event.data.lessonId, "lessonTitle": event.data.lessonTitle, "message": event.data.message], on: connection)
-        }
-    }
-
-    /// Minor units as a price: 4900 gbp → £49.00.
-    static func formatMoney(currency: String) -> @Sendable (Int) -> String {
-        { amount in
-            let symbol = ["gbp": "£", "usd": "$", "eur": "€"][currency.lowercased()] ?? (currency.uppercased() + " ")
-            return "\(amount < 0 ? "-" : "")\(symbol)\(abs(amount) / 100).\(String(format: "%02d", abs(amount) % 100))"
+            let steps = LifecycleRules.videoFailed(
+                event: event.id, lessonId: event.data.lessonId, lessonTitle: event.data.lessonTitle, message: event.data.message, admin: admin,
+                at: event.time)
+            try apply(steps, to: admin, on: connection)
         }
     }
 }

@@ -10,15 +10,15 @@ public struct RecipientFacts: Sendable, Equatable {
     public var hasAccess: Bool
     public var freeLessonStartedAt: Date?
     public var lastActivityAt: Date?
-    public var subscriptionStatus: String?
-    public var subscriptionInterval: String?
+    public var subscriptionStatus: SubscriptionStatus?
+    public var subscriptionInterval: BillingInterval?
     public var currentPeriodEnd: Date?
     public var cancelAtPeriodEnd: Bool
     public var paymentFailedAt: Date?
 
     public init(
         email: String, name: String, deleted: Bool = false, marketingOptOut: Bool = false, hasAccess: Bool = false, freeLessonStartedAt: Date? = nil,
-        lastActivityAt: Date? = nil, subscriptionStatus: String? = nil, subscriptionInterval: String? = nil, currentPeriodEnd: Date? = nil,
+        lastActivityAt: Date? = nil, subscriptionStatus: SubscriptionStatus? = nil, subscriptionInterval: BillingInterval? = nil, currentPeriodEnd: Date? = nil,
         cancelAtPeriodEnd: Bool = false, paymentFailedAt: Date? = nil
     ) {
         self.email = email
@@ -38,6 +38,8 @@ public struct RecipientFacts: Sendable, Equatable {
 
 /// The second look at a mail when it falls due: the user's state may have changed since it was
 /// queued (subscribed, paid, opted out, deleted, came back). Returns why it must not go, or nil.
+/// Whether it was already sent is the queue's to know: only a PENDING mail is ever looked at,
+/// and a sent one is never PENDING again but by an admin's retry of a FAILED one.
 public enum SendCheck {
     public static let maximumLateness: TimeInterval = 7 * 24 * 3600
 
@@ -56,7 +58,7 @@ public enum SendCheck {
             if let spell, let last = facts.lastActivityAt, last > spell { return "active" }
         case .renewalReminder:
             let end = data["periodEnd"].flatMap(RFC3339.parse)
-            let renewing = ["ACTIVE", "TRIALING"].contains(facts.subscriptionStatus ?? "") && facts.subscriptionInterval == "ANNUAL"
+            let renewing = facts.subscriptionStatus?.isInGoodStanding == true && facts.subscriptionInterval == .annual
                 && !facts.cancelAtPeriodEnd && end != nil && facts.currentPeriodEnd.map { abs($0.timeIntervalSince(end!)) < 1 } == true
             if !renewing { return "not renewing" }
         case .paymentFailed, .paymentFailedFinal:
