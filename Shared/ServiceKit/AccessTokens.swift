@@ -1,3 +1,4 @@
+import Contracts
 import Crypto
 import Foundation
 import Hummingbird
@@ -43,7 +44,7 @@ public struct AuthenticatedUser: Sendable, Equatable {
         self.role = role
     }
 
-    public var isAdmin: Bool { role == "ADMIN" }
+    public var isAdmin: Bool { Role(rawValue: role) == .admin }
 }
 
 /// Verifies access tokens locally against a key set (several keys, so keys can rotate); no call

@@ -11,18 +11,18 @@ import Testing
 @Suite struct PlanQuotaTests {
     @Test func theMonthlyGenerationCapOfEachTier() throws {
         for (tier, cap) in [("free", 10), ("starter", 40), ("pro", 200)] {
-            let limits = PlanLimits.of(tier: tier)
+            let limits = PlanLimits.of(tier: Tier(rawValue: tier))
             #expect(limits.refusal(.generations, used: cap - 1) == nil, "\(tier): the last generation of the month goes")
             let refused = try #require(limits.refusal(.generations, used: cap), "\(tier): one past the cap is refused")
             #expect(refused.kind == .forbidden && refused.code == "quota_exceeded" && refused.extensions["limit"] == .number(Double(cap)))
             #expect(refused.detail == "Generations (new plans, regenerations and retries): at most \(cap) a month. Archiving a plan does not give one back.")
             #expect(limits.refusal(.generations, used: cap + 5) != nil)
         }
-        #expect(PlanLimits.of(tier: "unknown").refusal(.generations, used: 10) != nil, "an unknown tier is the free one")
+        #expect(PlanLimits.of(tier: Tier(rawValue: "unknown")).refusal(.generations, used: 10) != nil, "an unknown tier is the free one")
     }
 
     @Test func activePlansRegenerationsAndExportsPerTier() throws {
-        let free = PlanLimits.of(tier: "free"), starter = PlanLimits.of(tier: "starter"), pro = PlanLimits.of(tier: "pro")
+        let free = PlanLimits.of(tier: Tier(rawValue: "free")), starter = PlanLimits.of(tier: Tier(rawValue: "starter")), pro = PlanLimits.of(tier: Tier(rawValue: "pro"))
         #expect(free.refusal(.activePlans, used: 2) == nil && free.refusal(.activePlans, used: 3)?.extensions["limit"] == .number(3))
         #expect(starter.refusal(.activePlans, used: 10)?.code == "quota_exceeded")
         #expect(pro.refusal(.activePlans, used: 10_000) == nil, "pro has no limit on active plans")
@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func aRefusedQuotaIsAnswered403WithItsLimit() throws {
-        let problem = Problem(try #require(PlanLimits.of(tier: "free").refusal(.activePlans, used: 3)))
+        let problem = Problem(try #require(PlanLimits.of(tier: Tier(rawValue: "free")).refusal(.activePlans, used: 3)))
         #expect(problem.status == .forbidden && problem.code == "quota_exceeded" && problem.extensions["limit"] == .number(3))
         #expect(problem.detail == "Active plans: at most 3. Archive a plan to free its slot, or upgrade.")
     }

@@ -169,12 +169,12 @@ struct PricedGenerator: PlanGenerator {
     }
 
     @Test func everyTierHasAMonthlyGenerationCap() {
-        #expect(PlanLimits.of(tier: "free").generations == 10)
-        #expect(PlanLimits.of(tier: "starter").generations == 40)
-        #expect(PlanLimits.of(tier: "pro").generations == 200)
-        #expect(PlanLimits.of(tier: "unknown") == PlanLimits.of(tier: "free"), "an unknown tier is the free one")
+        #expect(PlanLimits.of(tier: Tier(rawValue: "free")).generations == 10)
+        #expect(PlanLimits.of(tier: Tier(rawValue: "starter")).generations == 40)
+        #expect(PlanLimits.of(tier: Tier(rawValue: "pro")).generations == 200)
+        #expect(PlanLimits.of(tier: Tier(rawValue: "unknown")) == PlanLimits.of(tier: Tier(rawValue: "free")), "an unknown tier is the free one")
         for tier in ["free", "starter", "pro"] {
-            let limits = PlanLimits.of(tier: tier)
+            let limits = PlanLimits.of(tier: Tier(rawValue: tier))
             let generations = try! #require(limits.generations)
             #expect(generations >= (limits.regenerations ?? 0) && generations >= (limits.activePlans ?? 0), "the cap leaves room for the other quotas")
         }

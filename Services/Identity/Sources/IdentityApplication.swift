@@ -98,7 +98,7 @@ public func createAdmin(
         guard existing.emailVerified || force else { throw AdminPromotionRefused(email: registration.email) }
         let hasher = PasswordHasher(cost: bcryptCost)
         var unchanged = false
-        if existing.role == "ADMIN", let current = existing.passwordHash {
+        if Role(rawValue: existing.role) == .admin, let current = existing.passwordHash {
             unchanged = try await hasher.verify(registration.password, hash: current)
         }
         let hash = try await hasher.hash(registration.password)
@@ -112,7 +112,7 @@ public func createAdmin(
     let hash = try await hasher.hash(registration.password)
     try await hasher.shutdown()
     let user = try await users.register(
-        id: UUIDv7.make(at: now), email: registration.email, name: registration.name, passwordHash: hash, role: "ADMIN",
+        id: UUIDv7.make(at: now), email: registration.email, name: registration.name, passwordHash: hash, role: Role.admin.rawValue,
         emailVerified: true, refreshTokenHash: TokenIssuer.newRefreshToken().hash, verification: nil, verificationURL: { $0 }, now: now)
     return (true, user.id)
 }

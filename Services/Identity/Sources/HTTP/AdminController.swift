@@ -80,7 +80,7 @@ struct AdminController: Sendable {
         let admin = try context.user
         let id = try target(context)
         let input = try await request.decode(as: RoleRequest.self, context: context)
-        guard let role = input.role, ["USER", "ADMIN"].contains(role) else {
+        guard let role = input.role, Role(known: role) != nil else {
             throw Problem.validation([FieldError(field: "role", code: "invalid_choice", message: "One of: ADMIN, USER.")])
         }
         do {

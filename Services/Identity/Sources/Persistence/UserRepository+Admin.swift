@@ -33,7 +33,7 @@ extension UserRepository {
             let admins = try Self.lockAdmins(on: connection)
             guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
             if user.role == role { return .success(user) }
-            if user.role == "ADMIN", admins == [userID] { return .failure(.lastAdmin) }
+            if Role(rawValue: user.role) == .admin, admins == [userID] { return .failure(.lastAdmin) }
             return .success(try self.applyRoleChange(of: user, to: role, by: actor, now: now, on: connection))
         }
         return try result.get()
@@ -50,8 +50,8 @@ extension UserRepository {
             try connection.execute("UPDATE users SET password_hash = \(passwordHash), updated_at = \(now) WHERE id = \(userID)")
             try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(userID) AND revoked_at IS NULL")
             try AccessRevocations.revoke(userID, before: now, on: connection)
-            if user.role != "ADMIN" {
-                _ = try self.applyRoleChange(of: user, to: "ADMIN", by: userID, now: now, on: connection)
+            if Role(rawValue: user.role) != .admin {
+                _ = try self.applyRoleChange(of: user, to: Role.admin.rawValue, by: userID, now: now, on: connection)
             }
             return .success(())
         }
@@ -61,7 +61,7 @@ extension UserRepository {
     /// The admins, locked (in id order, so two transactions take them alike) while the caller
     /// decides whether one may stop being one.
     static func lockAdmins(on connection: PostgresConnection) throws -> [UUID] {
-        try connection.query("SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
+        try connection.query("SELECT id FROM users WHERE role = \(Role.admin.rawValue) ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
     }
 
     /// Sets the role of a locked user, refuses their older tokens, and audits and publishes the

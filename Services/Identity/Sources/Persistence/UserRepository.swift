@@ -513,7 +513,7 @@ public struct UserRepository: Sendable {
             // two such requests wait for each other instead of deadlocking.
             let admins = try Self.lockAdmins(on: connection)
             guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
-            if user.role == "ADMIN", admins == [userID] { return .failure(.lastAdmin) }
+            if Role(rawValue: user.role) == .admin, admins == [userID] { return .failure(.lastAdmin) }
             if let admin { try self.audit(actor: admin, action: "user_deleted", target: userID, details: ["email": user.email], now: now, on: connection) }
             try connection.execute("DELETE FROM users WHERE id = \(userID)")
             try connection.execute("INSERT INTO user_tombstones (user_id, deleted_at) VALUES (\(userID), \(now)) ON CONFLICT DO NOTHING")

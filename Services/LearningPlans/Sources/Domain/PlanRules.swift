@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import ServiceKit
 
@@ -40,10 +41,11 @@ public struct PlanLimits: Sendable, Equatable {
     public var exports: Int?
     public var maxWeeks: Int?
 
-    public static func of(tier: String) -> PlanLimits {
+    /// A tier this version does not know gets the free tier's limits.
+    public static func of(tier: Tier) -> PlanLimits {
         switch tier {
-        case "pro": PlanLimits(activePlans: nil, generations: 200, regenerations: 50, exports: nil, maxWeeks: nil)
-        case "starter": PlanLimits(activePlans: 10, generations: 40, regenerations: 10, exports: 50, maxWeeks: 8)
+        case .pro: PlanLimits(activePlans: nil, generations: 200, regenerations: 50, exports: nil, maxWeeks: nil)
+        case .starter: PlanLimits(activePlans: 10, generations: 40, regenerations: 10, exports: 50, maxWeeks: 8)
         default: PlanLimits(activePlans: 3, generations: 10, regenerations: 5, exports: 10, maxWeeks: 2)
         }
     }

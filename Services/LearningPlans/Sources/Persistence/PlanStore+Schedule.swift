@@ -49,7 +49,7 @@ extension PlanStore {
         let start = try row.decode("start_date", as: String?.self) ?? PlanSchedule.format(try row.decode("created_at", as: Date.self), in: calendar)
         let schedule = PlanSchedule.make(
             planId: id.lowercased, tasks: tasks, weeklyHours: try row.decode("weekly_hours"), startDate: start,
-            deadlineDate: try row.decode("deadline_date", as: String?.self), tierMaxWeeks: PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier).maxWeeks,
+            deadlineDate: try row.decode("deadline_date", as: String?.self), tierMaxWeeks: PlanLimits.of(tier: try Entitlements.of(user, on: connection).plan).maxWeeks,
             timeZone: zone)
         return (schedule, try row.decode("topic"))
     }

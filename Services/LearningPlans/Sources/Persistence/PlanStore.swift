@@ -129,7 +129,7 @@ public struct PlanStore: Sendable {
     /// the count are loaded here, the decision is `PlanLimits.refusal`. The caller holds the
     /// month's usage row, locked by `lockUsage`, so the count cannot race.
     static func requireQuota(_ quota: PlanQuota, of user: UUID, usage: Usage, on connection: PostgresConnection) throws {
-        let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).tier)
+        let limits = PlanLimits.of(tier: try Entitlements.of(user, on: connection).plan)
         guard limits.limit(of: quota) != nil else { return }
         let used =
             switch quota {
