@@ -20,6 +20,8 @@ public struct DomainError: Error, Sendable, Equatable {
         case invalid
         /// The input cannot be read at all.
         case malformed
+        /// The credentials given (a password, a refresh token) are not valid.
+        case unauthenticated
         /// The thing asked for does not exist, or is not the caller's to see.
         case notFound
         /// The thing is not in a state that allows this.

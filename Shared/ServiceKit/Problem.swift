@@ -120,6 +120,7 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
             switch error.kind {
             case .invalid: .unprocessableContent
             case .malformed: .badRequest
+            case .unauthenticated: .unauthorized
             case .notFound: .notFound
             case .conflict: .conflict
             case .forbidden: .forbidden

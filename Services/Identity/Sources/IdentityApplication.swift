@@ -42,12 +42,12 @@ public struct IdentityDependencies: Sendable {
 /// Identity's routes, each in the group of who may call it.
 public func buildIdentityRouter(_ dependencies: IdentityDependencies) async throws -> Router<ServiceRequestContext> {
     let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
-    let auth = AuthController(
+    let accounts = Accounts(
         users: dependencies.users, hasher: dependencies.hasher, tokens: dependencies.tokens, settings: dependencies.settings,
         counters: dependencies.counters, decoyHash: try await dependencies.hasher.hash(UUID().uuidString))
-    auth.add(to: routes)
-    OAuthController(users: dependencies.users, auth: auth, providers: dependencies.settings.oauthProviders).add(to: routes)
-    ProfileController(users: dependencies.users, settings: dependencies.settings, auth: auth).add(to: routes)
+    AuthController(accounts: accounts).add(to: routes)
+    OAuthController(users: dependencies.users, accounts: accounts, providers: dependencies.settings.oauthProviders).add(to: routes)
+    ProfileController(users: dependencies.users, settings: dependencies.settings, accounts: accounts).add(to: routes)
     AdminController(users: dependencies.users).add(to: routes)
     return routes.router
 }

@@ -7,7 +7,7 @@ import ServiceKit
 struct OAuthController: Sendable {
     typealias Context = ServiceRequestContext
     let users: UserRepository
-    let auth: AuthController
+    let accounts: Accounts
     let providers: [String: OAuthProvider]
 
     func add(to routes: RouteGroups) {
@@ -25,7 +25,7 @@ struct OAuthController: Sendable {
     /// Redirects to the provider with a fresh `state` and PKCE challenge.
     @Sendable func start(_ request: Request, context: Context) async throws -> Response {
         let provider = try provider(context)
-        try await auth.reserveAction("oauth-start", request, context, now: Date())
+        try await accounts.reserveAction("oauth-start", client: accounts.settings.clientAddress(request, context), now: Date())
         let state = TokenIssuer.newRefreshToken().token
         let pkce = OAuthProvider.pkce()
         try await users.saveOAuthState(state, provider: provider.name, verifier: pkce.verifier, now: Date())
@@ -64,9 +64,7 @@ struct OAuthController: Sendable {
                 .forbidden, code: "email_unverified_at_provider",
                 title: "Your address is not verified at this provider; verify it there, or sign up with a password")
         case .signedIn(let userID):
-            let refresh = TokenIssuer.newRefreshToken()
-            let user = try await users.signedIn(userID, refreshTokenHash: refresh.hash, method: "oauth", provider: provider.name, now: now)
-            return JSONResponse(.ok, try await auth.authBody(user, refreshToken: refresh.token, now: now))
+            return JSONResponse(.ok, AuthController.AuthBody(try await accounts.signedIn(userID, provider: provider.name, now: now)))
         }
     }
 }

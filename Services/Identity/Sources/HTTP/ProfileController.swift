@@ -9,7 +9,7 @@ struct ProfileController: Sendable {
     let users: UserRepository
     let settings: IdentitySettings
     /// Checks the current password of an email change, with the sign-in limits.
-    let auth: AuthController
+    let accounts: Accounts
 
     func add(to routes: RouteGroups) {
         routes.learner.get("/v1/me", use: show)
@@ -132,8 +132,9 @@ struct ProfileController: Sendable {
                         .forbidden, code: "password_not_set",
                         title: "This account has no password; set one with a password reset before changing the email")
                 }
-                guard try await auth.checkPassword(
-                    patch.currentPassword ?? "", email: current.email, hash: current.passwordHash, request: request, context: context, now: now)
+                guard try await accounts.checkPassword(
+                    patch.currentPassword ?? "", email: current.email, hash: current.passwordHash, client: settings.clientAddress(request, context),
+                    now: now)
                 else {
                     throw Problem(.forbidden, code: "invalid_password", title: "The current password is wrong")
                 }
@@ -160,7 +161,7 @@ struct ProfileController: Sendable {
             }
             return JSONResponse(.ok, UserBody(user))
         } catch IdentityError.emailTaken {
-            throw Problem.emailTaken
+            throw IdentityErrors.emailTaken
         } catch IdentityError.notFound {
             throw Problem.notFound("user")
         } catch IdentityError.invalidCredentials {
