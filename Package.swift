@@ -190,7 +190,7 @@ let package = Package(
                 ],
                 swiftSettings: swiftSettings
             ),
-            .testTarget(name: "IdentityTests", dependencies: ["Identity", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+            .testTarget(name: "IdentityTests", dependencies: ["Identity", "ServiceKit", "Database", "Contracts", "TestSupport", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "BillingTests", dependencies: ["Billing", "ServiceKit", "Database", "TestSupport", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "CourseRulesTests", dependencies: ["CourseRules"], swiftSettings: swiftSettings),
             .testTarget(name: "ContentTests", dependencies: ["Content", "LearningPlans", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),

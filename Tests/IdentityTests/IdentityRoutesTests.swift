@@ -2,186 +2,303 @@ import Database
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Identity
 import ServiceKit
 import ServiceTesting
 import TestSupport
 import Testing
 
-@testable import Identity
-
 /// Identity's routes in process, over a schema of their own: what each answers, and what it
-/// writes (users, sessions, the audit trail, the events in the outbox).
+/// writes (users, sessions, the outbox).
 @Suite struct IdentityRoutesTests {
-    struct Harness: Sendable {
-        let client: any TestClientProtocol
-        let pool: DatabasePool
-        let tokens: TestTokens
-        let dependencies: IdentityDependencies
-
-        func json(_ response: TestResponse) throws -> [String: Any] {
-            try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
-        }
-
-        func post(_ path: String, _ body: String, token: String? = nil) async throws -> TestResponse {
-            var headers: HTTPFields = [.contentType: "application/json"]
-            if let token { headers[.authorization] = "Bearer \(token)" }
-            return try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(string: body))
-        }
-
-        func register(_ email: String, password: String = "correct horse", name: String = "Ada") async throws -> TestResponse {
-            try await post("/v1/auth/register", #"{"email":"\#(email)","password":"\#(password)","name":"\#(name)"}"#)
-        }
-
-        func events(about user: String) async throws -> [String] {
-            try await pool.query("SELECT routing_key FROM outbox WHERE aggregate_id = \(user) ORDER BY id").map { try $0.decode("routing_key") }
-        }
-    }
-
-    /// Routes over a fresh schema, with a cheap bcrypt and small sign-in limits.
-    func withRoutes(_ body: @escaping @Sendable (Harness) async throws -> Void) async throws {
+    /// The router as the service builds it, signing with the test's key (so `TestTokens` tokens
+    /// verify), with a cheap bcrypt and `throttle`.
+    func withIdentity(
+        throttle: Throttle = Throttle(),
+        _ body: @escaping @Sendable (any TestClientProtocol, DatabasePool, TestTokens) async throws -> Void
+    ) async throws {
         let tokens = try await TestTokens()
         try await withMigratedSchema(IdentityMigrations.all) { pool, _ in
-            var settings = IdentitySettings(publicURL: "https://id.example.com")
-            settings.bcryptCost = 4
-            settings.throttle.perAccountAndAddress = 3
-            let issuer = try await TokenIssuer(signingKey: tokens.key)
-            let dependencies = try await IdentityDependencies.make(database: pool, tokens: issuer, settings: settings)
-            let router = try await buildIdentityRouter(dependencies)
-            try await Application(router: router).test(.router) { client in
-                try await body(Harness(client: client, pool: pool, tokens: tokens, dependencies: dependencies))
+            var settings = IdentitySettings(publicURL: "http://identity.test")
+            settings.throttle = throttle
+            let hasher = PasswordHasher(cost: 4, threads: 2)
+            let dependencies = try await IdentityDependencies(
+                database: pool, tokens: try await TokenIssuer(signingKey: tokens.key), hasher: hasher, settings: settings,
+                logger: TestEnvironment.logger)
+            let app = Application(router: buildIdentityRouter(dependencies))
+            do {
+                try await app.test(.router) { client in try await body(client, pool, tokens) }
+            } catch {
+                try? await hasher.shutdown()
+                throw error
             }
-            try await dependencies.hasher.shutdown()
+            try await hasher.shutdown()
         }
     }
 
-    @Test func registeringCreatesTheAccountAndAnnouncesIt() async throws {
-        try await withRoutes { h in
-            let response = try await h.register("ada@example.com")
-            #expect(response.status == .created)
-            let body = try h.json(response)
+    static func json(_ object: [String: Any]) -> ByteBuffer {
+        ByteBuffer(data: try! JSONSerialization.data(withJSONObject: object))
+    }
+
+    static func object(_ response: TestResponse) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]) ?? [:]
+    }
+
+    static func post(_ client: any TestClientProtocol, _ uri: String, _ body: [String: Any], token: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: json(body))
+    }
+
+    static func register(_ client: any TestClientProtocol, email: String = "ada@example.com", password: String = "correct horse") async throws
+        -> [String: Any]
+    {
+        let response = try await post(client, "/v1/auth/register", ["email": email, "password": password, "name": "Ada"])
+        #expect(response.status == .created)
+        return object(response)
+    }
+
+    static func routingKeys(_ pool: DatabasePool) async throws -> [String] {
+        try await pool.query("SELECT routing_key FROM outbox ORDER BY id").map { try $0.decode("routing_key", as: String.self) }
+    }
+
+    @Test func registeringCreatesTheAccountItsSessionAndTheEvents() async throws {
+        try await withIdentity { client, pool, _ in
+            let body = try await Self.register(client, email: " Ada@Example.com ")
             let user = try #require(body["user"] as? [String: Any])
-            let id = try #require(user["id"] as? String)
-            #expect(user["email"] as? String == "ada@example.com")
+            #expect(user["email"] as? String == "Ada@Example.com")
+            #expect(user["name"] as? String == "Ada")
+            #expect(user["role"] as? String == "USER")
             #expect(user["emailVerified"] as? Bool == false)
             #expect((body["accessToken"] as? String)?.isEmpty == false)
-            #expect(try await h.events(about: id) == [
+            #expect((body["refreshToken"] as? String)?.count == 43)
+            #expect(body["expiresIn"] as? Int == 900)
+
+            #expect(try await pool.query("SELECT 1 FROM sessions").count == 1)
+            #expect(try await pool.query("SELECT 1 FROM one_time_tokens WHERE purpose = 'verify_email'").count == 1)
+            #expect(try await Self.routingKeys(pool) == [
                 "identity.user.registered.v1", "identity.email.verification_requested.v2", "identity.email.verification_link.v1",
             ])
 
-            let again = try await h.register("ADA@example.com")
+            // The same address again, in another case.
+            let again = try await Self.post(client, "/v1/auth/register", ["email": "ada@example.COM", "password": "another one", "name": "Ada"])
             #expect(again.status == .conflict)
-            #expect(try h.json(again)["code"] as? String == "email_taken")
+            #expect(Self.object(again)["code"] as? String == "email_taken")
         }
     }
 
-    @Test func aBadRegistrationNamesEveryFieldAndWritesNothing() async throws {
-        try await withRoutes { h in
-            let response = try await h.post("/v1/auth/register", #"{"email":"not an address","password":"short","name":""}"#)
+    @Test func anInvalidRegistrationListsEveryBadField() async throws {
+        try await withIdentity { client, pool, _ in
+            let response = try await Self.post(client, "/v1/auth/register", ["email": "nope", "password": "short"])
             #expect(response.status == .unprocessableContent)
-            let body = try h.json(response)
+            let body = Self.object(response)
             #expect(body["code"] as? String == "validation_failed")
-            let fields = Set((body["errors"] as? [[String: String]] ?? []).compactMap { $0["field"] })
-            #expect(fields == ["email", "password", "name"])
-            #expect(try await h.pool.query("SELECT 1 FROM users").isEmpty)
+            let errors = (body["errors"] as? [[String: String]]) ?? []
+            #expect(Dictionary(uniqueKeysWithValues: errors.map { ($0["field"] ?? "", $0["code"] ?? "") })
+                == ["email": "invalid_email", "password": "too_short", "name": "required"])
+            #expect(try await pool.query("SELECT 1 FROM users").isEmpty)
+            #expect(try await Self.routingKeys(pool).isEmpty)
+
+            let malformed = try await client.execute(
+                uri: "/v1/auth/login", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{"))
+            #expect(malformed.status == .badRequest)
+            #expect(Self.object(malformed)["code"] as? String == "malformed_request")
         }
     }
 
-    @Test func signInChecksThePasswordAndLimitsAttempts() async throws {
-        try await withRoutes { h in
-            _ = try await h.register("bob@example.com")
-            let wrong = try await h.post("/v1/auth/login", #"{"email":"bob@example.com","password":"wrong password"}"#)
-            #expect(wrong.status == .unauthorized)
-            #expect(try h.json(wrong)["code"] as? String == "invalid_credentials")
-            let right = try await h.post("/v1/auth/login", #"{"email":"bob@example.com","password":"correct horse"}"#)
-            #expect(right.status == .ok)
+    @Test func signingInWithTheRightAndAWrongPassword() async throws {
+        try await withIdentity { client, pool, _ in
+            _ = try await Self.register(client)
+            let login = try await Self.post(client, "/v1/auth/login", ["email": "ADA@example.com", "password": "correct horse"])
+            #expect(login.status == .ok)
+            let body = Self.object(login)
+            #expect((body["user"] as? [String: Any])?["email"] as? String == "ada@example.com")
+            #expect(body["refreshToken"] is String)
+            #expect(try await pool.query("SELECT 1 FROM sessions").count == 2)
+            #expect(try await Self.routingKeys(pool).last == "identity.user.logged_in.v1")
 
-            // Three wrong passwords from one address for one account, then a refusal for a while.
-            for _ in 0..<3 { _ = try await h.post("/v1/auth/login", #"{"email":"bob@example.com","password":"wrong password"}"#) }
-            let limited = try await h.post("/v1/auth/login", #"{"email":"bob@example.com","password":"correct horse"}"#)
-            #expect(limited.status == .tooManyRequests)
-            #expect(try h.json(limited)["code"] as? String == "too_many_attempts")
-            #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            for (email, password) in [("ada@example.com", "wrong horse"), ("nobody@example.com", "correct horse")] {
+                let refused = try await Self.post(client, "/v1/auth/login", ["email": email, "password": password])
+                #expect(refused.status == .unauthorized)
+                #expect(Self.object(refused)["code"] as? String == "invalid_credentials")
+            }
+            let missing = try await Self.post(client, "/v1/auth/login", ["email": " "])
+            #expect(missing.status == .unprocessableContent)
+            #expect(((Self.object(missing)["errors"] as? [[String: String]]) ?? []).map { $0["field"] } == ["email", "password"])
         }
     }
 
-    @Test func aRefreshTokenWorksOnceAndItsReuseEndsTheSession() async throws {
-        try await withRoutes { h in
-            let registered = try h.json(try await h.register("cleo@example.com"))
-            let first = try #require(registered["refreshToken"] as? String)
-            let rotated = try await h.post("/v1/auth/refresh", #"{"refreshToken":"\#(first)"}"#)
-            #expect(rotated.status == .ok)
-            let second = try #require(try h.json(rotated)["refreshToken"] as? String)
+    @Test func tooManyWrongPasswordsAreRefusedWithRetryAfter() async throws {
+        var throttle = Throttle()
+        throttle.perAccountAndAddress = 2
+        try await withIdentity(throttle: throttle) { client, _, _ in
+            _ = try await Self.register(client)
+            for _ in 0..<2 {
+                let wrong = try await Self.post(client, "/v1/auth/login", ["email": "ada@example.com", "password": "wrong horse"])
+                #expect(wrong.status == .unauthorized)
+            }
+            // Even the right password waits now: the limit is on attempts, not on failures.
+            let throttled = try await Self.post(client, "/v1/auth/login", ["email": "ada@example.com", "password": "correct horse"])
+            #expect(throttled.status == .tooManyRequests)
+            #expect(Self.object(throttled)["code"] as? String == "too_many_attempts")
+            #expect(Self.object(throttled)["title"] as? String == "Too many sign-in attempts; try again later")
+            let retryAfter = try #require(throttled.headers[.retryAfter].flatMap { Int($0) })
+            #expect((1...900).contains(retryAfter))
+            // Another account from the same address is not held up by these guesses.
+            _ = try await Self.register(client, email: "grace@example.com")
+            let other = try await Self.post(client, "/v1/auth/login", ["email": "grace@example.com", "password": "correct horse"])
+            #expect(other.status == .ok)
+        }
+    }
+
+    @Test func aRefreshTokenIsGoodOnceAndItsReuseEndsTheSession() async throws {
+        try await withIdentity { client, _, _ in
+            let first = try #require(try await Self.register(client)["refreshToken"] as? String)
+            let refreshed = try await Self.post(client, "/v1/auth/refresh", ["refreshToken": first])
+            #expect(refreshed.status == .ok)
+            let second = try #require(Self.object(refreshed)["refreshToken"] as? String)
             #expect(second != first)
 
-            let reused = try await h.post("/v1/auth/refresh", #"{"refreshToken":"\#(first)"}"#)
+            let reused = try await Self.post(client, "/v1/auth/refresh", ["refreshToken": first])
             #expect(reused.status == .unauthorized)
-            #expect(try h.json(reused)["code"] as? String == "refresh_token_reused")
-            let afterReuse = try await h.post("/v1/auth/refresh", #"{"refreshToken":"\#(second)"}"#)
-            #expect(afterReuse.status == .unauthorized, "the whole session ended")
+            #expect(Self.object(reused)["code"] as? String == "refresh_token_reused")
+            // The session is over: its current token no longer works either.
+            let after = try await Self.post(client, "/v1/auth/refresh", ["refreshToken": second])
+            #expect(after.status == .unauthorized)
+            #expect(Self.object(after)["code"] as? String == "invalid_refresh_token")
+
+            let empty = try await Self.post(client, "/v1/auth/refresh", [:])
+            #expect(empty.status == .unprocessableContent)
+            #expect(((Self.object(empty)["errors"] as? [[String: String]]) ?? []).first?["field"] == "refreshToken")
         }
     }
 
-    @Test func theProfileIsTheCallersOwn() async throws {
-        try await withRoutes { h in
-            let registered = try h.json(try await h.register("dora@example.com", name: "Dora"))
-            let token = try #require(registered["accessToken"] as? String)
-            let me = try await h.client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(token)"])
+    @Test func meTakesAValidToken() async throws {
+        try await withIdentity { client, _, tokens in
+            let registered = try await Self.register(client)
+            let access = try #require(registered["accessToken"] as? String)
+
+            let anonymous = try await client.execute(uri: "/v1/me", method: .get)
+            #expect(anonymous.status == .unauthorized)
+            #expect(Self.object(anonymous)["code"] as? String == "unauthenticated")
+            let forged = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer not-a-token"])
+            #expect(forged.status == .unauthorized)
+
+            let me = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: "Bearer \(access)"])
             #expect(me.status == .ok)
-            #expect(try h.json(me)["name"] as? String == "Dora")
-            let nobody = try await h.client.execute(uri: "/v1/me", method: .get)
-            #expect(nobody.status == .unauthorized)
-            #expect(try h.json(nobody)["code"] as? String == "unauthenticated")
+            #expect(Self.object(me)["email"] as? String == "ada@example.com")
+
+            let patched = try await client.execute(
+                uri: "/v1/me", method: .patch, headers: [.authorization: "Bearer \(access)", .contentType: "application/json"],
+                body: Self.json(["name": " Ada L. ", "weeklyHours": 5]))
+            #expect(patched.status == .ok)
+            #expect(Self.object(patched)["name"] as? String == "Ada L.")
+            #expect(Self.object(patched)["weeklyHours"] as? Int == 5)
+
+            // A new address takes the current password.
+            let moved = try await client.execute(
+                uri: "/v1/me", method: .patch, headers: [.authorization: "Bearer \(access)", .contentType: "application/json"],
+                body: Self.json(["email": "ada@elsewhere.example"]))
+            #expect(moved.status == .unprocessableContent)
+            #expect(((Self.object(moved)["errors"] as? [[String: String]]) ?? []).map { $0["field"] } == ["currentPassword"])
+
+            // A valid token of a user who does not exist.
+            let stranger = try await client.execute(uri: "/v1/me", method: .get, headers: [.authorization: try await tokens.bearer()])
+            #expect(stranger.status == .notFound)
         }
     }
 
-    @Test func adminsManageUsersAndTheLastAdminStays() async throws {
-        try await withRoutes { h in
-            let learner = try #require(try h.json(try await h.register("eve@example.com"))["user"] as? [String: Any])
-            let learnerID = try #require(learner["id"] as? String)
-            let admin = try await h.dependencies.users.register(
-                id: UUID(), email: "root@example.com", name: "Root", passwordHash: "x", role: "ADMIN", emailVerified: true,
-                refreshTokenHash: TokenIssuer.newRefreshToken().hash, verification: nil, verificationURL: { $0 }, now: Date())
-            let adminToken = try await h.tokens.token(for: admin.id, role: "ADMIN")
-            let learnerToken = try await h.tokens.token(for: UUID(uuidString: learnerID)!, role: "USER")
+    @Test func adminsListUsersAndLearnersAreRefused() async throws {
+        try await withIdentity { client, _, tokens in
+            for email in ["ada@example.com", "grace@example.com", "alan@example.com"] { _ = try await Self.register(client, email: email) }
+            let admin = try await tokens.bearer(role: "ADMIN")
 
-            let refused = try await h.client.execute(
-                uri: "/v1/identity/admin/users", method: .get, headers: [.authorization: "Bearer \(learnerToken)"])
-            #expect(refused.status == .forbidden)
-            #expect(try h.json(refused)["code"] as? String == "admin_only")
-            let listed = try await h.client.execute(uri: "/v1/identity/admin/users", method: .get, headers: [.authorization: "Bearer \(adminToken)"])
-            #expect(listed.status == .ok)
-            #expect((try h.json(listed)["items"] as? [[String: Any]])?.count == 2)
+            let page = try await client.execute(uri: "/v1/identity/admin/users?limit=2", method: .get, headers: [.authorization: admin])
+            #expect(page.status == .ok)
+            let body = Self.object(page)
+            #expect(((body["items"] as? [[String: Any]]) ?? []).compactMap { $0["email"] as? String } == ["alan@example.com", "grace@example.com"])
+            let cursor = try #require(body["nextCursor"] as? String)
+            let next = try await client.execute(uri: "/v1/identity/admin/users?limit=2&cursor=\(cursor)", method: .get, headers: [.authorization: admin])
+            #expect(((Self.object(next)["items"] as? [[String: Any]]) ?? []).compactMap { $0["email"] as? String } == ["ada@example.com"])
+            #expect(Self.object(next)["nextCursor"] == nil)
 
-            let demoteSelf = try await h.client.execute(
-                uri: "/v1/identity/admin/users/\(admin.id.lowercased)/role", method: .put,
-                headers: [.authorization: "Bearer \(adminToken)", .contentType: "application/json"], body: ByteBuffer(string: #"{"role":"USER"}"#))
-            #expect(demoteSelf.status == .conflict)
-            #expect(try h.json(demoteSelf)["code"] as? String == "last_admin")
+            let bad = try await client.execute(uri: "/v1/identity/admin/users?limit=0", method: .get, headers: [.authorization: admin])
+            #expect(bad.status == .unprocessableContent)
 
-            let promote = try await h.client.execute(
-                uri: "/v1/identity/admin/users/\(learnerID)/role", method: .put,
-                headers: [.authorization: "Bearer \(adminToken)", .contentType: "application/json"], body: ByteBuffer(string: #"{"role":"ADMIN"}"#))
-            #expect(promote.status == .ok)
-            #expect(try await h.events(about: learnerID).last == "identity.user.role_changed.v1")
-            let audit = try await h.pool.query("SELECT action, actor_id FROM admin_audit WHERE target_id = \(UUID(uuidString: learnerID)!)")
-            #expect(audit.count == 1)
-            #expect(try audit.first?.decode("actor_id", as: UUID.self) == admin.id)
+            let learner = try await client.execute(uri: "/v1/identity/admin/users", method: .get, headers: [.authorization: try await tokens.bearer()])
+            #expect(learner.status == .forbidden)
+            #expect(Self.object(learner)["code"] as? String == "admin_only")
         }
     }
 
-    @Test func makingAnAdminIsAuditedAndPublishedLikeARoleChange() async throws {
-        try await withRoutes { h in
-            let user = try #require(try h.json(try await h.register("fay@example.com"))["user"] as? [String: Any])
-            let text = try #require(user["id"] as? String)
-            let id = try #require(UUID(uuidString: text))
-            try await h.dependencies.users.makeAdmin(id, passwordHash: "new hash", now: Date())
-            let row = try #require(try await h.pool.query("SELECT role, password_hash FROM users WHERE id = \(id)").first)
-            #expect(try row.decode("role", as: String.self) == "ADMIN")
-            #expect(try row.decode("password_hash", as: String.self) == "new hash")
-            #expect(try await h.pool.query("SELECT 1 FROM sessions WHERE user_id = \(id) AND revoked_at IS NULL").isEmpty, "no session of before")
-            let audit = try await h.pool.query("SELECT action FROM admin_audit WHERE target_id = \(id)").map { try $0.decode("action", as: String.self) }
-            #expect(audit == ["role_changed"])
-            #expect(try await h.events(about: id.lowercased).last == "identity.user.role_changed.v1")
+    @Test func roleChangesAreAuditedAndTheLastAdminStays() async throws {
+        try await withIdentity { client, pool, tokens in
+            let user = try #require((try await Self.register(client)["user"] as? [String: Any])?["id"] as? String)
+            let actor = UUID()
+            let admin = try await tokens.bearer(for: actor, role: "ADMIN")
+            func role(_ role: String, by bearer: String) async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/v1/identity/admin/users/\(user)/role", method: .put,
+                    headers: [.authorization: bearer, .contentType: "application/json"], body: Self.json(["role": role]))
+            }
+            let promoted = try await role("ADMIN", by: admin)
+            #expect(promoted.status == .ok)
+            #expect(Self.object(promoted)["role"] as? String == "ADMIN")
+            #expect(try await Self.routingKeys(pool).last == "identity.user.role_changed.v1")
+            let audit = try await client.execute(uri: "/v1/identity/admin/users/\(user)/audit", method: .get, headers: [.authorization: admin])
+            let entries = (Self.object(audit)["items"] as? [[String: Any]]) ?? []
+            #expect(entries.count == 1)
+            #expect(entries.first?["actorId"] as? String == actor.uuidString.lowercased())
+            #expect(entries.first?["details"] as? [String: String] == ["from": "USER", "to": "ADMIN"])
+
+            // Now the only admin in the table: they cannot stop being one.
+            let demoted = try await role("USER", by: admin)
+            #expect(demoted.status == .conflict)
+            #expect(Self.object(demoted)["code"] as? String == "last_admin")
+            #expect(Self.object(demoted)["title"] as? String == "The last admin cannot stop being one")
+
+            let unknown = try await client.execute(
+                uri: "/v1/identity/admin/users/\(UUID().uuidString)/role", method: .put,
+                headers: [.authorization: admin, .contentType: "application/json"], body: Self.json(["role": "ADMIN"]))
+            #expect(unknown.status == .notFound)
+            let invalid = try await role("ROOT", by: admin)
+            #expect(invalid.status == .unprocessableContent)
+        }
+    }
+
+    @Test func anOperatorsTakeOverGoesThroughTheAuditedRoleChange() async throws {
+        try await withIdentity { client, pool, _ in
+            let user = try #require(UUID(uuidString: (try await Self.register(client)["user"] as? [String: Any])?["id"] as? String ?? ""))
+            let users = UserRepository(database: pool)
+            let hasher = PasswordHasher(cost: 4)
+            let hash = try await hasher.hash("the operator's")
+            try await hasher.shutdown()
+            let admin = try await users.changeRole(user, to: "ADMIN", by: user, replacingPassword: hash, now: Date())
+            #expect(admin.role == "ADMIN")
+            #expect(admin.passwordHash == hash)
+            #expect(try await pool.query("SELECT 1 FROM sessions WHERE revoked_at IS NULL").isEmpty, "no session of before")
+            #expect(try await pool.query("SELECT 1 FROM admin_audit WHERE action = 'role_changed' AND target_id = \(user)").count == 1)
+            #expect(try await Self.routingKeys(pool).last == "identity.user.role_changed.v1")
+            // The old password no longer signs in; the operator's does.
+            let old = try await Self.post(client, "/v1/auth/login", ["email": "ada@example.com", "password": "correct horse"])
+            #expect(old.status == .unauthorized)
+            let new = try await Self.post(client, "/v1/auth/login", ["email": "ada@example.com", "password": "the operator's"])
+            #expect((Self.object(new)["user"] as? [String: Any])?["role"] as? String == "ADMIN")
+        }
+    }
+
+    @Test func passwordResetAnswersTheSameForUnknownAddresses() async throws {
+        try await withIdentity { client, pool, _ in
+            _ = try await Self.register(client)
+            for email in ["ada@example.com", "nobody@example.com"] {
+                let asked = try await Self.post(client, "/v1/auth/password-reset", ["email": email])
+                #expect(asked.status == .accepted)
+            }
+            #expect(try await pool.query("SELECT 1 FROM one_time_tokens WHERE purpose = 'reset_password'").count == 1)
+            #expect(try await Self.routingKeys(pool).suffix(2) == ["identity.password.reset_requested.v2", "identity.password.reset_link.v1"])
+            let used = try await Self.post(client, "/v1/auth/password-reset/confirm", ["token": "made-up", "password": "a new password"])
+            #expect(used.status == .badRequest)
+            #expect(Self.object(used)["code"] as? String == "invalid_link")
         }
     }
 }

@@ -4,8 +4,8 @@ import Testing
 
 @Suite struct RegistrationTests {
     func codes(_ result: Result<Registration, DomainError>) -> [String: String] {
-        guard case .failure(let problem) = result else { return [:] }
-        return Dictionary(uniqueKeysWithValues: problem.errors.map { ($0.field, $0.code) })
+        guard case .failure(let error) = result else { return [:] }
+        return Dictionary(uniqueKeysWithValues: error.errors.map { ($0.field, $0.code) })
     }
 
     @Test func acceptsAndNormalises() throws {

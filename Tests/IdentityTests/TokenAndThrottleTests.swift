@@ -39,8 +39,8 @@ import Testing
 }
 
 @Suite struct ProfileValidationTests {
-    func patch(_ json: String) throws -> ProfileController.ProfilePatch {
-        try JSONDecoder().decode(ProfileController.ProfilePatch.self, from: Data(json.utf8))
+    func patch(_ json: String) throws -> ProfileChange {
+        try JSONDecoder().decode(ProfileChange.self, from: Data(json.utf8))
     }
 
     @Test func nullClearsAndAbsentKeeps() throws {
@@ -48,12 +48,12 @@ import Testing
         #expect(value.timeZone == .clear)
         #expect(value.weeklyHours == .set(5))
         #expect(value.userType == nil)
-        #expect(ProfileController.validate(value).isEmpty)
+        #expect(value.validate().isEmpty)
     }
 
     @Test func refusesUnknownChoicesZonesAndRanges() throws {
-        let errors = ProfileController.validate(try patch(
-            #"{"timeZone": "Atlantis/Capital", "weeklyHours": -1, "skillLevel": "guru", "email": "no", "name": " "}"#))
+        let errors = try patch(
+            #"{"timeZone": "Atlantis/Capital", "weeklyHours": -1, "skillLevel": "guru", "email": "no", "name": " "}"#).validate()
         #expect(Set(errors.map(\.field)) == ["timeZone", "weeklyHours", "skillLevel", "email", "name"])
     }
 }
@@ -61,8 +61,8 @@ import Testing
 @Suite struct EmailChangePatchTests {
     @Test func readsTheCurrentPassword() throws {
         let patch = try JSONDecoder().decode(
-            ProfileController.ProfilePatch.self, from: Data(#"{"email": "new@example.com", "currentPassword": "secret words"}"#.utf8))
+            ProfileChange.self, from: Data(#"{"email": "new@example.com", "currentPassword": "secret words"}"#.utf8))
         #expect(patch.currentPassword == "secret words")
-        #expect(ProfileController.validate(patch).isEmpty)
+        #expect(patch.validate().isEmpty)
     }
 }

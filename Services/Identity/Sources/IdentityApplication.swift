@@ -5,19 +5,24 @@ import Hummingbird
 import Logging
 import ServiceKit
 
-/// What identity's routes need; made by `buildIdentityApplication`, or by a test.
+/// What identity's routes need; made by `buildIdentityApplication`, or by a test (with a test's
+/// signing key, so that tokens it signs are the ones identity verifies).
 public struct IdentityDependencies: Sendable {
     public var users: UserRepository
     public var counters: AttemptCounters
     public var hasher: PasswordHasher
     public var tokens: TokenIssuer
-    /// Verifies access tokens: identity's own keys, and its projection of revoked ones.
+    /// Identity's own keys, and its projection of who was deleted or whose role changed.
     public var verifier: TokenVerifier
     public var settings: IdentitySettings
+    /// A hash to check passwords against when the account does not exist, so that a wrong email
+    /// costs as long as a wrong password.
+    public var decoyHash: String
+    public var logger: Logger
 
     public init(
         users: UserRepository, counters: AttemptCounters, hasher: PasswordHasher, tokens: TokenIssuer, verifier: TokenVerifier,
-        settings: IdentitySettings
+        settings: IdentitySettings, decoyHash: String, logger: Logger
     ) {
         self.users = users
         self.counters = counters
@@ -25,30 +30,40 @@ public struct IdentityDependencies: Sendable {
         self.tokens = tokens
         self.verifier = verifier
         self.settings = settings
+        self.decoyHash = decoyHash
+        self.logger = logger
     }
 
-    /// The dependencies over one database: users, counters and revocations in `database`.
-    public static func make(database: DatabasePool, tokens: TokenIssuer, settings: IdentitySettings) async throws -> IdentityDependencies {
+    /// Everything over one database, verifying tokens with `tokens`' keys.
+    public init(database: DatabasePool, tokens: TokenIssuer, hasher: PasswordHasher, settings: IdentitySettings, logger: Logger) async throws {
         let verifier = try await TokenVerifier.jwks(tokens.jwks).refusing { id, issuedAt in
             try await database.withConnection { try AccessRevocations.reason(id, issuedAt: issuedAt, on: $0) }
         }
-        let hasher = PasswordHasher(cost: settings.bcryptCost, threads: settings.bcryptThreads, maxQueued: settings.bcryptQueue)
-        return IdentityDependencies(
+        self.init(
             users: UserRepository(database: database), counters: AttemptCounters(database: database), hasher: hasher, tokens: tokens,
-            verifier: verifier, settings: settings)
+            verifier: verifier, settings: settings, decoyHash: try await hasher.hash(UUID().uuidString), logger: logger)
     }
 }
 
 /// Identity's routes, each in the group of who may call it.
-public func buildIdentityRouter(_ dependencies: IdentityDependencies) async throws -> Router<ServiceRequestContext> {
+public func buildIdentityRouter(_ dependencies: IdentityDependencies) -> Router<ServiceRequestContext> {
     let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
-    let accounts = Accounts(
-        users: dependencies.users, hasher: dependencies.hasher, tokens: dependencies.tokens, settings: dependencies.settings,
-        counters: dependencies.counters, decoyHash: try await dependencies.hasher.hash(UUID().uuidString))
-    AuthController(accounts: accounts).add(to: routes)
-    OAuthController(users: dependencies.users, accounts: accounts, providers: dependencies.settings.oauthProviders).add(to: routes)
-    ProfileController(users: dependencies.users, settings: dependencies.settings, accounts: accounts).add(to: routes)
-    AdminController(users: dependencies.users).add(to: routes)
+    let users = dependencies.users
+    let settings = dependencies.settings
+    let limits = AttemptLimits(
+        counters: dependencies.counters, hasher: dependencies.hasher, throttle: settings.throttle, decoyHash: dependencies.decoyHash)
+    let signIn = SignIn(users: users, tokens: dependencies.tokens, limits: limits)
+    let accounts = Accounts(users: users, signIn: signIn, limits: limits, settings: settings)
+    AuthController(
+        signIn: signIn, accounts: accounts, passwordReset: PasswordReset(users: users, limits: limits, settings: settings),
+        tokens: dependencies.tokens, settings: settings
+    ).add(to: routes)
+    OAuthController(
+        oauth: OAuthSignIn(users: users, signIn: signIn, limits: limits, providers: settings.oauthProviders, logger: dependencies.logger),
+        settings: settings
+    ).add(to: routes)
+    ProfileController(accounts: accounts, settings: settings).add(to: routes)
+    AdminController(administration: UserAdministration(users: users)).add(to: routes)
     return routes.router
 }
 
@@ -56,32 +71,27 @@ public func buildIdentityRouter(_ dependencies: IdentityDependencies) async thro
 public func buildIdentityApplication(_ configuration: ServiceConfiguration) async throws -> some ApplicationProtocol {
     let settings = try IdentitySettings.load(from: configuration)
     let runtime = try await ServiceRuntime.start(configuration, migrations: IdentityMigrations.all)
-    guard let keyFile = settings.signingKeyFile else { throw ConfigurationError.missing("IDENTITY_JWT_SIGNING_KEY_FILE") }
-    let signingKey = try SigningKey(pem: String(contentsOfFile: keyFile, encoding: .utf8))
+    func key(_ file: String) throws -> SigningKey { try SigningKey(pem: String(contentsOfFile: file, encoding: .utf8)) }
+    guard let signingKeyFile = settings.signingKeyFile else { throw ConfigurationError.missing("IDENTITY_JWT_SIGNING_KEY_FILE") }
     // Keys being retired still verify.
-    let retiring = try settings.retiringKeyFiles.map { try SigningKey(pem: String(contentsOfFile: $0, encoding: .utf8)) }
-    let tokens = try await TokenIssuer(signingKey: signingKey, verificationKeys: retiring)
-    let dependencies = try await IdentityDependencies.make(database: runtime.database, tokens: tokens, settings: settings)
-    let router = try await buildIdentityRouter(dependencies)
+    let tokens = try await TokenIssuer(signingKey: try key(signingKeyFile), verificationKeys: try settings.verifyKeyFiles.map(key))
+    let hasher = PasswordHasher(cost: settings.bcryptCost, threads: settings.bcryptThreads, maxQueued: settings.bcryptQueue)
+    let dependencies = try await IdentityDependencies(
+        database: runtime.database, tokens: tokens, hasher: hasher, settings: settings, logger: runtime.logger)
     let users = dependencies.users
     let consumer = try runtime.consumer([
         EventHandler(NotificationsConsentChangedV1.self, name: "profile.consent") { event, connection in
             try users.applyConsent(event, on: connection)
         },
     ])
-    // Spent throttle counters, OAuth states and links go once a minute.
-    let counters = dependencies.counters
-    let logger = runtime.logger
-    let housekeeping = DrainingWorker("identity housekeeping", idle: .seconds(60), logger: runtime.logger) {
-        let pruned = try await counters.prune(now: Date())
-        if pruned > 0 { logger.debug("pruned expired throttle counters, OAuth states and links", metadata: ["rows": "\(pruned)"]) }
-        return false
-    }
-    return runtime.application(router: router, consumer: consumer, services: [housekeeping], openAPI: IdentityOpenAPI.document)
+    return runtime.application(
+        router: buildIdentityRouter(dependencies), consumer: consumer,
+        services: [IdentityHousekeeping.worker(counters: dependencies.counters, logger: runtime.logger)], openAPI: IdentityOpenAPI.document)
 }
 
 /// Creates an admin account (or makes an existing account an admin): the first admin of a
-/// deployment, from `syllabus admin create` or `make run`.
+/// deployment, from `syllabus admin create` or `make run`. An existing account goes through the
+/// same role change as an admin's (locked, audited, published), as its own actor.
 public func createAdmin(
     databaseURL: String, email: String, password: String, name: String, force: Bool = false, bcryptCost: UInt8 = 12, logger: Logger
 ) async throws -> (created: Bool, id: UUID) {
@@ -105,7 +115,7 @@ public func createAdmin(
         try await hasher.shutdown()
         if unchanged { return (false, existing.id) } // already this admin, with this password
         // The account is the operator's from now on: their password, and no session of before.
-        try await users.makeAdmin(existing.id, passwordHash: hash, now: now)
+        _ = try await users.changeRole(existing.id, to: Role.admin.rawValue, by: existing.id, replacingPassword: hash, now: now)
         return (false, existing.id)
     }
     let hasher = PasswordHasher(cost: bcryptCost)

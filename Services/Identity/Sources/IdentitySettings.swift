@@ -1,8 +1,8 @@
 import Foundation
 import ServiceKit
 
-/// Identity's settings that shape its answers, and the ones its runtime needs, read once from the
-/// configuration: every `IDENTITY_*` variable is named here.
+/// Identity's own settings: every `IDENTITY_*` key is read here, once (`load(from:)`), with its
+/// default; the rest of the service takes them from this value.
 public struct IdentitySettings: Sendable {
     /// The address identity is reached at, for the links in mail (`IDENTITY_PUBLIC_URL`).
     public var publicURL: String
@@ -15,17 +15,16 @@ public struct IdentitySettings: Sendable {
     public var revertLifetime: TimeInterval = 7 * 24 * 3600
     /// `IDENTITY_THROTTLE_ACCOUNT_ADDRESS`, `IDENTITY_THROTTLE_ACCOUNT`, `IDENTITY_THROTTLE_ADDRESS`.
     public var throttle = Throttle()
-    /// bcrypt's cost (`IDENTITY_BCRYPT_COST`), threads (`IDENTITY_BCRYPT_THREADS`) and how many
-    /// hashings may wait for one (`IDENTITY_BCRYPT_QUEUE`).
+    /// The PEM file of the key access tokens are signed with (`IDENTITY_JWT_SIGNING_KEY_FILE`).
+    public var signingKeyFile: String?
+    /// Keys being retired, which still verify (`IDENTITY_JWT_VERIFY_KEY_FILES`, comma-separated).
+    public var verifyKeyFiles: [String] = []
+    /// bcrypt's cost (`IDENTITY_BCRYPT_COST`), its threads (`IDENTITY_BCRYPT_THREADS`) and how many
+    /// jobs may wait for them (`IDENTITY_BCRYPT_QUEUE`, eight per thread by default).
     public var bcryptCost: UInt8 = 12
     public var bcryptThreads = 2
-    public var bcryptQueue = 16
-    /// The PEM file of the key access tokens are signed with (`IDENTITY_JWT_SIGNING_KEY_FILE`),
-    /// and those of keys being retired, which still verify (`IDENTITY_JWT_VERIFY_KEY_FILES`).
-    public var signingKeyFile: String?
-    public var retiringKeyFiles: [String] = []
-    /// The OAuth providers offered for sign-in (`IDENTITY_OAUTH_PROVIDERS` and each one's
-    /// `IDENTITY_OAUTH_<NAME>_*`).
+    public var bcryptQueue: Int?
+    /// The sign-in providers named in `IDENTITY_OAUTH_PROVIDERS`, each from `IDENTITY_OAUTH_<NAME>_…`.
     public var oauthProviders: [String: OAuthProvider] = [:]
 
     public init(publicURL: String, clientAddresses: ClientAddressResolver = ClientAddressResolver()) {
@@ -33,8 +32,10 @@ public struct IdentitySettings: Sendable {
         self.clientAddresses = clientAddresses
     }
 
-    /// The settings of `configuration`, or why they cannot be used.
     public static func load(from configuration: ServiceConfiguration) throws -> IdentitySettings {
+        guard let signingKeyFile = configuration.string("jwt.signing.key.file") else {
+            throw ConfigurationError.missing("IDENTITY_JWT_SIGNING_KEY_FILE")
+        }
         if configuration.string("trust.forwarded.for") == "true" {
             // Silently ignoring it would throttle every client behind a gateway as one.
             throw ConfigurationError.invalid("IDENTITY_TRUST_FORWARDED_FOR was replaced by IDENTITY_TRUSTED_PROXIES (the gateway's addresses or networks)")
@@ -49,18 +50,35 @@ public struct IdentitySettings: Sendable {
         var settings = IdentitySettings(
             publicURL: configuration.string("public.url", default: "http://\(configuration.host):\(configuration.port)"),
             clientAddresses: clientAddresses)
+        settings.signingKeyFile = signingKeyFile
+        settings.verifyKeyFiles = (configuration.string("jwt.verify.key.files") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        settings.bcryptThreads = configuration.int("bcrypt.threads", default: settings.bcryptThreads)
+        settings.bcryptCost = UInt8(clamping: configuration.int("bcrypt.cost", default: Int(settings.bcryptCost)))
+        settings.bcryptQueue = configuration.int("bcrypt.queue", default: settings.bcryptThreads * 8)
         settings.throttle.perAccountAndAddress = configuration.int("throttle.account.address", default: settings.throttle.perAccountAndAddress)
         settings.throttle.perAccount = configuration.int("throttle.account", default: settings.throttle.perAccount)
         settings.throttle.perAddress = configuration.int("throttle.address", default: settings.throttle.perAddress)
-        settings.bcryptCost = UInt8(clamping: configuration.int("bcrypt.cost", default: 12))
-        settings.bcryptThreads = configuration.int("bcrypt.threads", default: 2)
-        settings.bcryptQueue = configuration.int("bcrypt.queue", default: settings.bcryptThreads * 8)
-        settings.signingKeyFile = configuration.string("jwt.signing.key.file")
-        settings.retiringKeyFiles = (configuration.string("jwt.verify.key.files") ?? "").split(separator: ",").map {
-            String($0).trimmingCharacters(in: .whitespaces)
-        }.filter { !$0.isEmpty }
-        settings.oauthProviders = try OAuthProvider.configured(configuration)
+        settings.oauthProviders = try oauthProviders(configuration)
         return settings
+    }
+
+    static func oauthProviders(_ configuration: ServiceConfiguration) throws -> [String: OAuthProvider] {
+        var providers: [String: OAuthProvider] = [:]
+        for name in (configuration.string("oauth.providers") ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !name.isEmpty {
+            func required(_ key: String) throws -> String {
+                guard let value = configuration.string("oauth.\(name).\(key)"), !value.isEmpty else {
+                    throw ConfigurationError.missing("IDENTITY_OAUTH_\(name.uppercased())_\(key.uppercased().replacingOccurrences(of: ".", with: "_"))")
+                }
+                return value
+            }
+            providers[name] = OAuthProvider(
+                name: name, authorizeURL: try required("authorize.url"), tokenURL: try required("token.url"),
+                userinfoURL: try required("userinfo.url"), clientID: try required("client.id"),
+                clientSecret: try required("client.secret"), redirectURL: try required("redirect.url"),
+                scopes: configuration.string("oauth.\(name).scopes") ?? "openid email profile")
+        }
+        return providers
     }
 
     func verificationURL(_ token: String) -> String { "\(publicURL)/v1/auth/verify-email?token=\(token)" }

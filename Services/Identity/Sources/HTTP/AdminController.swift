@@ -1,5 +1,3 @@
-import Contracts
-import Database
 import Foundation
 import Hummingbird
 import ServiceKit
@@ -7,15 +5,15 @@ import ServiceKit
 /// `/v1/identity/admin/…`: admins manage users. Every change is audited and published.
 struct AdminController: Sendable {
     typealias Context = ServiceRequestContext
-    let users: UserRepository
+    let administration: UserAdministration
 
     func add(to routes: RouteGroups) {
         routes.admin.get("/v1/identity/admin/users", use: list)
-        routes.admin.get("/v1/identity/admin/users/:id", use: show)
-        routes.admin.put("/v1/identity/admin/users/:id/role", use: changeRole)
-        routes.admin.put("/v1/identity/admin/users/:id/access-override", use: setAccessOverride)
-        routes.admin.delete("/v1/identity/admin/users/:id", use: delete)
-        routes.admin.get("/v1/identity/admin/users/:id/audit", use: audit)
+        routes.admin.get("/v1/identity/admin/users/{id}", use: show)
+        routes.admin.put("/v1/identity/admin/users/{id}/role", use: changeRole)
+        routes.admin.put("/v1/identity/admin/users/{id}/access-override", use: setAccessOverride)
+        routes.admin.delete("/v1/identity/admin/users/{id}", use: delete)
+        routes.admin.get("/v1/identity/admin/users/{id}/audit", use: audit)
     }
 
     struct AuditEntry: Encodable, Sendable {
@@ -30,12 +28,9 @@ struct AdminController: Sendable {
     }
 
     @Sendable func audit(_ request: Request, context: Context) async throws -> JSONResponse<AuditTrail> {
-                let entries = try await users.auditTrail(of: try target(context)).map { entry in
-            AuditEntry(
-                actorId: entry.actor.lowercased, action: entry.action,
-                details: (try? JSONB(entry.details).decode([String: String].self)) ?? [:], at: entry.at)
-        }
-        return JSONResponse(.ok, AuditTrail(items: entries))
+        let entries = try await administration.audit(of: try target(context))
+        return JSONResponse(
+            .ok, AuditTrail(items: entries.map { AuditEntry(actorId: $0.actor.lowercased, action: $0.action, details: $0.details, at: $0.at) }))
     }
 
     struct Page: Encodable, Sendable {
@@ -44,32 +39,20 @@ struct AdminController: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> JSONResponse<Page> {
-                let parameters = request.uri.queryParameters
-        let limitText = parameters.get("limit") ?? "50"
-        guard let limit = Int(limitText), (1...200).contains(limit) else {
-            throw Problem.validation([FieldError(field: "limit", code: "out_of_range", message: "Between 1 and 200.")])
-        }
-        var cursor: UUID?
-        if let text = parameters.get("cursor") {
-            guard let id = UUID(uuidString: text) else {
-                throw Problem.validation([FieldError(field: "cursor", code: "invalid_cursor", message: "Use the nextCursor of the previous page.")])
-            }
-            cursor = id
-        }
-        let query = parameters.get("query").map { String($0.prefix(200)) }.flatMap { $0.isEmpty ? nil : $0 }
-        let found = try await users.list(query: query, limit: limit + 1, after: cursor)
-        let items = Array(found.prefix(limit))
-        return JSONResponse(.ok, Page(items: items.map(UserBody.init), nextCursor: found.count > limit ? items.last?.id.lowercased : nil))
+        let parameters = request.uri.queryParameters
+        let page = try await administration.list(
+            query: parameters.get("query"), limit: parameters.get("limit"), cursor: parameters.get("cursor"))
+        return JSONResponse(.ok, Page(items: page.items.map(UserBody.init), nextCursor: page.nextCursor))
     }
 
+    /// The user of the path; an id that is not one names no user.
     func target(_ context: Context) throws -> UUID {
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound("user") }
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw DomainError.userNotFound }
         return id
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
-                guard let user = try await users.user(try target(context)) else { throw Problem.notFound("user") }
-        return JSONResponse(.ok, UserBody(user))
+        JSONResponse(.ok, UserBody(try await administration.user(try target(context))))
     }
 
     struct RoleRequest: Decodable {
@@ -80,16 +63,7 @@ struct AdminController: Sendable {
         let admin = try context.user
         let id = try target(context)
         let input = try await request.decode(as: RoleRequest.self, context: context)
-        guard let role = input.role, Role(known: role) != nil else {
-            throw Problem.validation([FieldError(field: "role", code: "invalid_choice", message: "One of: ADMIN, USER.")])
-        }
-        do {
-            return JSONResponse(.ok, UserBody(try await users.changeRole(id, to: role, by: admin.id, now: Date())))
-        } catch IdentityError.notFound {
-            throw Problem.notFound("user")
-        } catch IdentityError.lastAdmin {
-            throw Problem(.conflict, code: "last_admin", title: "The last admin cannot stop being one")
-        }
+        return JSONResponse(.ok, UserBody(try await administration.changeRole(of: id, to: input.role, by: admin.id)))
     }
 
     struct OverrideRequest: Decodable {
@@ -100,26 +74,12 @@ struct AdminController: Sendable {
         let admin = try context.user
         let id = try target(context)
         let input = try await request.decode(as: OverrideRequest.self, context: context)
-        guard let value = input.accessOverride else {
-            throw Problem.validation([FieldError(field: "accessOverride", code: "required", message: "true or false.")])
-        }
-        do {
-            return JSONResponse(.ok, UserBody(try await users.setAccessOverride(id, to: value, by: admin.id, now: Date())))
-        } catch IdentityError.notFound {
-            throw Problem.notFound("user")
-        }
+        return JSONResponse(.ok, UserBody(try await administration.setAccessOverride(of: id, to: input.accessOverride, by: admin.id)))
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         let admin = try context.user
-        let id = try target(context)
-        do {
-            try await users.delete(id, by: admin.id.lowercased, auditedBy: admin.id, now: Date())
-        } catch IdentityError.notFound {
-            throw Problem.notFound("user")
-        } catch IdentityError.lastAdmin {
-            throw Problem(.conflict, code: "last_admin", title: "The last admin cannot be deleted")
-        }
+        try await administration.delete(try target(context), by: admin.id)
         return Response(status: .noContent)
     }
 }

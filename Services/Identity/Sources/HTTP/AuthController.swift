@@ -1,23 +1,16 @@
-import Contracts
 import Foundation
 import Hummingbird
 import NIOCore
 import ServiceKit
 
-extension IdentitySettings {
-    /// The client's address of a request.
-    func clientAddress(_ request: Request, _ context: ServiceRequestContext) -> String {
-        clientAddresses.resolve(
-            peer: context.remoteAddress?.ipAddress, forwardedFor: request.headers[values: .init("X-Forwarded-For")!])
-    }
-}
-
-/// `/v1/auth/…`: accounts, sign-in and tokens, over the `Accounts` use cases.
+/// `/v1/auth/…`: accounts, sign-in and tokens.
 struct AuthController: Sendable {
     typealias Context = ServiceRequestContext
+    let signIn: SignIn
     let accounts: Accounts
-
-    var settings: IdentitySettings { accounts.settings }
+    let passwordReset: PasswordReset
+    let tokens: TokenIssuer
+    let settings: IdentitySettings
 
     func add(to routes: RouteGroups) {
         routes.open.post("/v1/auth/register", use: register)
@@ -33,7 +26,7 @@ struct AuthController: Sendable {
         routes.open.post("/v1/auth/password-reset/confirm", use: confirmReset)
         routes.open.get("/v1/auth/email-change/revert", use: checkRevert)
         routes.open.post("/v1/auth/email-change/revert", use: revertEmail)
-        let jwks = accounts.tokens.jwks
+        let jwks = tokens.jwks
         routes.open.get("/.well-known/jwks.json") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "public, max-age=300"],
@@ -47,24 +40,10 @@ struct AuthController: Sendable {
         var name: String?
     }
 
-    struct AuthBody: Encodable, Sendable {
-        var user: UserBody
-        var accessToken: String
-        var refreshToken: String
-        var expiresIn: Int
-
-        init(_ session: Accounts.Session) {
-            user = UserBody(session.user)
-            accessToken = session.accessToken
-            refreshToken = session.refreshToken
-            expiresIn = Int(TokenIssuer.accessTokenLifetime)
-        }
-    }
-
     @Sendable func register(_ request: Request, context: Context) async throws -> JSONResponse<AuthBody> {
         let input = try await request.decode(as: RegisterRequest.self, context: context)
         let session = try await accounts.register(
-            email: input.email, password: input.password, name: input.name, client: settings.clientAddress(request, context), now: Date())
+            email: input.email, password: input.password, name: input.name, from: settings.clientAddress(request, context))
         return JSONResponse(.created, AuthBody(session))
     }
 
@@ -75,8 +54,7 @@ struct AuthController: Sendable {
 
     @Sendable func login(_ request: Request, context: Context) async throws -> JSONResponse<AuthBody> {
         let input = try await request.decode(as: LoginRequest.self, context: context)
-        let session = try await accounts.signIn(
-            email: input.email, password: input.password, client: settings.clientAddress(request, context), now: Date())
+        let session = try await signIn.login(email: input.email, password: input.password, from: settings.clientAddress(request, context))
         return JSONResponse(.ok, AuthBody(session))
     }
 
@@ -84,48 +62,40 @@ struct AuthController: Sendable {
         var refreshToken: String?
     }
 
-    func refreshToken(_ request: Request, _ context: Context) async throws -> String {
-        let input = try await request.decode(as: RefreshRequest.self, context: context)
-        guard let token = input.refreshToken, !token.isEmpty, token.count <= 200 else {
-            throw Problem.validation([FieldError(field: "refreshToken", code: "required", message: "A refresh token is required.")])
-        }
-        return token
-    }
-
     @Sendable func refresh(_ request: Request, context: Context) async throws -> JSONResponse<AuthBody> {
-        JSONResponse(.ok, AuthBody(try await accounts.refresh(try await refreshToken(request, context), now: Date())))
+        let input = try await request.decode(as: RefreshRequest.self, context: context)
+        return JSONResponse(.ok, AuthBody(try await signIn.refresh(input.refreshToken)))
     }
 
     @Sendable func logout(_ request: Request, context: Context) async throws -> Response {
-        try await accounts.signOut(try await refreshToken(request, context), now: Date())
+        let input = try await request.decode(as: RefreshRequest.self, context: context)
+        try await signIn.logout(input.refreshToken)
         return Response(status: .noContent)
     }
 
     @Sendable func logoutAll(_ request: Request, context: Context) async throws -> JSONResponse<[String: Int]> {
-        JSONResponse(.ok, ["sessionsEnded": try await accounts.signOutEverywhere(try context.user.id, now: Date())])
+        let caller = try context.user
+        return JSONResponse(.ok, ["sessionsEnded": try await signIn.logoutAll(caller.id)])
     }
 
     struct TokenRequest: Decodable {
         var token: String?
     }
 
-    func oneTimeToken(_ request: Request, _ context: Context) async throws -> String {
-        var token = request.uri.queryParameters.get("token")
-        if token == nil, request.method == .post {
-            token = try await request.decode(as: TokenRequest.self, context: context).token
-        }
-        guard let token, !token.isEmpty, token.count <= 200 else {
-            throw Problem.validation([FieldError(field: "token", code: "required", message: "The link's token is required.")])
-        }
-        return token
+    /// A link's token: in the query (a link followed), or in the body of a POST.
+    func linkToken(_ request: Request, _ context: Context) async throws -> String? {
+        if let token = request.uri.queryParameters.get("token") { return token }
+        guard request.method == .post else { return nil }
+        return try await request.decode(as: TokenRequest.self, context: context).token
     }
 
     @Sendable func verifyEmail(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
-        JSONResponse(.ok, UserBody(try await accounts.verifyEmail(token: try await oneTimeToken(request, context), now: Date())))
+        JSONResponse(.ok, UserBody(try await accounts.verifyEmail(token: try await linkToken(request, context))))
     }
 
     @Sendable func resendVerification(_ request: Request, context: Context) async throws -> Response {
-        try await accounts.resendVerification(to: try context.user.id, client: settings.clientAddress(request, context), now: Date())
+        let caller = try context.user
+        try await accounts.resendVerification(caller.id, from: settings.clientAddress(request, context))
         return Response(status: .accepted)
     }
 
@@ -136,7 +106,7 @@ struct AuthController: Sendable {
     /// Always 202: whether an account exists is not revealed.
     @Sendable func requestReset(_ request: Request, context: Context) async throws -> Response {
         let input = try await request.decode(as: ResetRequest.self, context: context)
-        try await accounts.requestPasswordReset(email: input.email, client: settings.clientAddress(request, context), now: Date())
+        try await passwordReset.request(email: input.email, from: settings.clientAddress(request, context))
         return Response(status: .accepted)
     }
 
@@ -147,7 +117,7 @@ struct AuthController: Sendable {
 
     /// What a page opened from the mailed link asks first: can this link still be used?
     @Sendable func checkReset(_ request: Request, context: Context) async throws -> JSONResponse<ResetLinkState> {
-        let expiry = try await accounts.resetLinkExpiry(token: try await oneTimeToken(request, context), now: Date())
+        let expiry = try await passwordReset.expiry(token: try await linkToken(request, context))
         return JSONResponse(.ok, ResetLinkState(valid: true, expiresAt: expiry))
     }
 
@@ -157,9 +127,8 @@ struct AuthController: Sendable {
     }
 
     @Sendable func confirmReset(_ request: Request, context: Context) async throws -> Response {
-        var input = try await request.decode(as: ConfirmResetRequest.self, context: context)
-        if input.token == nil { input.token = request.uri.queryParameters.get("token") }
-        try await accounts.resetPassword(token: input.token, password: input.password, now: Date())
+        let input = try await request.decode(as: ConfirmResetRequest.self, context: context)
+        try await passwordReset.confirm(token: input.token ?? request.uri.queryParameters.get("token"), password: input.password)
         return Response(status: .noContent)
     }
 
@@ -171,54 +140,12 @@ struct AuthController: Sendable {
 
     /// What a page opened from the link mailed to the old address asks first.
     @Sendable func checkRevert(_ request: Request, context: Context) async throws -> JSONResponse<RevertLinkState> {
-        let link = try await accounts.revertLink(token: try await oneTimeToken(request, context), now: Date())
+        let link = try await accounts.revertLink(token: try await linkToken(request, context))
         return JSONResponse(.ok, RevertLinkState(valid: true, email: link.email, expiresAt: link.expiresAt))
     }
 
+    /// Takes the account back to the old address.
     @Sendable func revertEmail(_ request: Request, context: Context) async throws -> JSONResponse<UserBody> {
-        JSONResponse(.ok, UserBody(try await accounts.revertEmail(token: try await oneTimeToken(request, context), now: Date())))
-    }
-}
-
-/// A user as the API shows them.
-struct UserBody: Codable, Sendable {
-    var id: String
-    var email: String
-    var name: String
-    var role: String
-    var emailVerified: Bool
-    var marketingOptOut: Bool
-    var onboardingComplete: Bool
-    var accessOverride: Bool
-    var timeZone: String?
-    var userType: String?
-    var buildGoal: String?
-    var experienceLevel: String?
-    var skillLevel: String?
-    var learningStyle: String?
-    var weeklyHours: Int?
-    var lastLoginAt: Date?
-    var createdAt: Date
-    var pendingEmail: String?
-
-    init(_ user: User) {
-        id = user.id.lowercased
-        email = user.email
-        name = user.name
-        role = user.role
-        emailVerified = user.emailVerified
-        marketingOptOut = user.marketingOptOut
-        onboardingComplete = user.onboardingComplete
-        accessOverride = user.accessOverride
-        timeZone = user.timeZone
-        userType = user.userType
-        buildGoal = user.buildGoal
-        experienceLevel = user.experienceLevel
-        skillLevel = user.skillLevel
-        learningStyle = user.learningStyle
-        weeklyHours = user.weeklyHours
-        lastLoginAt = user.lastLoginAt
-        createdAt = user.createdAt
-        pendingEmail = user.pendingEmail
+        JSONResponse(.ok, UserBody(try await accounts.revertEmail(token: try await linkToken(request, context))))
     }
 }

@@ -26,64 +26,48 @@ extension UserRepository {
             "INSERT INTO admin_audit (actor_id, action, target_id, details, at) VALUES (\(actor), \(action), \(target), \(try JSONB(encoding: details)), \(now))")
     }
 
-    /// Changes a role. The last admin cannot stop being one: admins are locked while counted, so
-    /// two admins demoting each other at once cannot both succeed.
-    public func changeRole(_ userID: UUID, to role: String, by actor: UUID, now: Date) async throws -> User {
-        let result: Result<User, IdentityError> = try await database.transaction { connection in
-            let admins = try Self.lockAdmins(on: connection)
-            guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
-            if user.role == role { return .success(user) }
-            if Role(rawValue: user.role) == .admin, admins == [userID] { return .failure(.lastAdmin) }
-            return .success(try self.applyRoleChange(of: user, to: role, by: actor, now: now, on: connection))
+    /// Changes a role. The last admin cannot stop being one (`AdminRoster`): admins are locked
+    /// while counted, so two admins demoting each other at once cannot both succeed.
+    ///
+    /// `replacingPassword` is for an operator taking an account over as its admin (`createAdmin`):
+    /// the password becomes theirs and every session of before ends, even when the role stays.
+    public func changeRole(_ userID: UUID, to role: String, by actor: UUID, replacingPassword passwordHash: String? = nil, now: Date) async throws -> User {
+        let result: Result<User, DomainError> = try await database.transaction { connection in
+            // Admins first, in id order, then the user: the same lock order as deletions.
+            let admins = try connection.query("SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
+            guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.userNotFound) }
+            if user.role == role, passwordHash == nil { return .success(user) }
+            if user.role != role, AdminRoster.wouldLoseLastAdmin(userID: userID, role: user.role, admins: admins) {
+                return .failure(AdminRoster.refusal(.demotion))
+            }
+            try connection.execute(
+                """
+                UPDATE users SET role = \(role), password_hash = COALESCE(\(passwordHash)::text, password_hash), version = version + 1,
+                    updated_at = \(now)
+                WHERE id = \(userID)
+                """)
+            if passwordHash != nil {
+                try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(userID) AND revoked_at IS NULL")
+            }
+            // Tokens carrying the old role stop counting here at once (other services learn it from the event).
+            try AccessRevocations.revoke(userID, before: now, on: connection)
+            let updated = try self.user(userID, on: connection)!
+            guard user.role != role else { return .success(updated) }
+            try self.audit(actor: actor, action: "role_changed", target: userID, details: ["from": user.role, "to": role], now: now, on: connection)
+            try Outbox.enqueue(
+                CloudEvent(
+                    IdentityUserRoleChangedV1(userId: userID.lowercased, role: role, previousRole: user.role, changedBy: actor.lowercased, changedAt: now),
+                    sequence: updated.version, time: now),
+                on: connection)
+            return .success(updated)
         }
         return try result.get()
     }
 
-    /// Makes an account the operator's admin (`syllabus admin create` on an existing account): its
-    /// password is the operator's from now on, no session or token of before counts, and the role
-    /// change is made, audited and published as an admin's change of role is (the account acting
-    /// on itself).
-    public func makeAdmin(_ userID: UUID, passwordHash: String, now: Date) async throws {
-        let result: Result<Void, IdentityError> = try await database.transaction { connection in
-            _ = try Self.lockAdmins(on: connection)
-            guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
-            try connection.execute("UPDATE users SET password_hash = \(passwordHash), updated_at = \(now) WHERE id = \(userID)")
-            try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE user_id = \(userID) AND revoked_at IS NULL")
-            try AccessRevocations.revoke(userID, before: now, on: connection)
-            if Role(rawValue: user.role) != .admin {
-                _ = try self.applyRoleChange(of: user, to: Role.admin.rawValue, by: userID, now: now, on: connection)
-            }
-            return .success(())
-        }
-        try result.get()
-    }
-
-    /// The admins, locked (in id order, so two transactions take them alike) while the caller
-    /// decides whether one may stop being one.
-    static func lockAdmins(on connection: PostgresConnection) throws -> [UUID] {
-        try connection.query("SELECT id FROM users WHERE role = \(Role.admin.rawValue) ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
-    }
-
-    /// Sets the role of a locked user, refuses their older tokens, and audits and publishes the
-    /// change.
-    func applyRoleChange(of user: User, to role: String, by actor: UUID, now: Date, on connection: PostgresConnection) throws -> User {
-        try connection.execute("UPDATE users SET role = \(role), version = version + 1, updated_at = \(now) WHERE id = \(user.id)")
-        // Tokens carrying the old role stop counting here at once (other services learn it from the event).
-        try AccessRevocations.revoke(user.id, before: now, on: connection)
-        try audit(actor: actor, action: "role_changed", target: user.id, details: ["from": user.role, "to": role], now: now, on: connection)
-        let updated = try self.user(user.id, on: connection)!
-        try Outbox.enqueue(
-            CloudEvent(
-                IdentityUserRoleChangedV1(userId: user.id.lowercased, role: role, previousRole: user.role, changedBy: actor.lowercased, changedAt: now),
-                sequence: updated.version, time: now),
-            on: connection)
-        return updated
-    }
-
     /// Grants or removes free access (billing turns it into an entitlement).
     public func setAccessOverride(_ userID: UUID, to value: Bool, by actor: UUID, now: Date) async throws -> User {
-        let result: Result<User, IdentityError> = try await database.transaction { connection in
-            guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
+        let result: Result<User, DomainError> = try await database.transaction { connection in
+            guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.userNotFound) }
             if user.accessOverride == value { return .success(user) }
             try connection.execute("UPDATE users SET access_override = \(value), version = version + 1, updated_at = \(now) WHERE id = \(userID)")
             try self.audit(actor: actor, action: "access_override_changed", target: userID, details: ["to": "\(value)"], now: now, on: connection)

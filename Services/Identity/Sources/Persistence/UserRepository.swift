@@ -3,31 +3,7 @@ import Database
 import Foundation
 import ServiceKit
 
-/// A user as identity stores it.
-public struct User: Sendable, Equatable, Codable {
-    public var id: UUID
-    public var email: String
-    public var name: String
-    public var role: String
-    public var emailVerified: Bool
-    public var marketingOptOut: Bool
-    public var onboardingComplete: Bool
-    public var accessOverride: Bool
-    public var timeZone: String?
-    public var userType: String?
-    public var buildGoal: String?
-    public var experienceLevel: String?
-    public var skillLevel: String?
-    public var learningStyle: String?
-    public var weeklyHours: Int?
-    public var lastLoginAt: Date?
-    public var createdAt: Date
-    /// A new address waiting for its verification link to be followed; until then `email` is the
-    /// sign-in and reset address.
-    public var pendingEmail: String?
-    var version: Int64
-    var passwordHash: String?
-
+extension User {
     static let columns = """
         id, email, name, role, email_verified_at, marketing_opt_out, onboarding_complete, access_override, time_zone,
         user_type, build_goal, experience_level, skill_level, learning_style, weekly_hours, last_login_at, created_at,
@@ -69,16 +45,6 @@ public struct User: Sendable, Equatable, Codable {
     }
 }
 
-public enum IdentityError: Error, Equatable {
-    case emailTaken
-    case invalidCredentials
-    case invalidRefreshToken
-    case refreshTokenReused
-    case invalidOneTimeToken
-    case notFound
-    case lastAdmin
-}
-
 /// An email change asked for: a verification link for the new address, and a link for the old
 /// one that takes the account back.
 public struct EmailChange: Sendable {
@@ -87,12 +53,6 @@ public struct EmailChange: Sendable {
     public var verificationLink: String
     public var revert: OneTimeToken
     public var revertLink: String
-}
-
-/// A session's tokens as handed to the client.
-public struct IssuedSession: Sendable {
-    public var user: User
-    public var refreshToken: String
 }
 
 /// Users, sessions and one-time tokens in the `identity` schema. Every change commits with the
@@ -153,7 +113,7 @@ public struct UserRepository: Sendable {
                 return user
             }
         } catch DatabaseError.uniqueViolation(let error) where error.constraint == "users_email_unique" {
-            throw IdentityError.emailTaken
+            throw DomainError.emailTaken
         }
     }
 
@@ -173,34 +133,40 @@ public struct UserRepository: Sendable {
             try Outbox.enqueue(
                 CloudEvent(IdentityUserLoggedInV1(userId: userID.lowercased, method: method, provider: provider, loggedInAt: now), sequence: 0, time: now),
                 on: connection)
-            guard let user = try self.user(userID, on: connection) else { throw IdentityError.notFound }
+            guard let user = try self.user(userID, on: connection) else { throw DomainError.userNotFound }
             return user
         }
     }
 
-    /// Exchanges a refresh token for a new one. A token presented a second time means it was
-    /// copied: the whole session is revoked.
+    /// Exchanges a refresh token for a new one, as `SessionRotation` decides: a token presented
+    /// a second time means it was copied, and the whole session is revoked (that commits; the
+    /// exchange is refused).
     public func rotate(refreshTokenHash: Data, newHash: Data, now: Date) async throws -> User {
-        let result: Result<User, IdentityError> = try await database.transaction { connection in
-            if let row = try connection.query(
+        let result: Result<User, DomainError> = try await database.transaction { connection in
+            let current = try connection.query(
                 """
                 SELECT id, user_id, expires_at, revoked_at FROM sessions WHERE refresh_token_hash = \(refreshTokenHash) FOR UPDATE
                 """
-            ).first {
-                let sessionID = try row.decode("id", as: UUID.self)
-                guard try row.decode("revoked_at", as: Date?.self) == nil, try row.decode("expires_at", as: Date.self) > now else {
-                    return .failure(.invalidRefreshToken)
-                }
+            ).first
+            let rotated = current != nil ? nil : try connection.query(
+                "SELECT session_id FROM rotated_refresh_tokens WHERE hash = \(refreshTokenHash)").first
+            let session = try current.map { (revokedAt: try $0.decode("revoked_at", as: Date?.self), expiresAt: try $0.decode("expires_at", as: Date.self)) }
+            switch SessionRotation.decide(session: session, rotatedBefore: rotated != nil, now: now) {
+            case .rotate:
+                guard let current else { return .failure(.invalidRefreshToken) }
+                let sessionID = try current.decode("id", as: UUID.self)
                 try connection.execute("INSERT INTO rotated_refresh_tokens (hash, session_id, rotated_at) VALUES (\(refreshTokenHash), \(sessionID), \(now))")
                 try connection.execute("UPDATE sessions SET refresh_token_hash = \(newHash) WHERE id = \(sessionID)")
-                guard let user = try self.user(try row.decode("user_id"), on: connection) else { return .failure(.invalidRefreshToken) }
+                guard let user = try self.user(try current.decode("user_id"), on: connection) else { return .failure(.invalidRefreshToken) }
                 return .success(user)
-            }
-            if let reused = try connection.query("SELECT session_id FROM rotated_refresh_tokens WHERE hash = \(refreshTokenHash)").first {
-                try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE id = \(try reused.decode("session_id", as: UUID.self)) AND revoked_at IS NULL")
+            case .reused:
+                if let rotated {
+                    try connection.execute("UPDATE sessions SET revoked_at = \(now) WHERE id = \(try rotated.decode("session_id", as: UUID.self)) AND revoked_at IS NULL")
+                }
                 return .failure(.refreshTokenReused)
+            case .invalid:
+                return .failure(.invalidRefreshToken)
             }
-            return .failure(.invalidRefreshToken)
         }
         return try result.get()
     }
@@ -222,12 +188,11 @@ public struct UserRepository: Sendable {
 
     /// A new verification link: for the pending new address when there is one, else for the
     /// account's address while it is not verified; nothing otherwise.
-    public func resendVerification(_ userID: UUID, token: OneTimeToken, settings: IdentitySettings, now: Date) async throws {
+    public func resendVerification(_ userID: UUID, token: OneTimeToken, link: String, now: Date) async throws {
         try await database.transaction { connection in
-            guard let user = try self.user(userID, on: connection, forUpdate: true) else { throw IdentityError.notFound }
+            guard let user = try self.user(userID, on: connection, forUpdate: true) else { throw DomainError.userNotFound }
             guard let address = user.pendingEmail ?? (user.emailVerified ? nil : user.email) else { return }
-            try self.requestVerification(
-                user: user, address: address, token: token, link: settings.verificationURL(token.token), now: now, on: connection)
+            try self.requestVerification(user: user, address: address, token: token, link: link, now: now, on: connection)
         }
     }
 
@@ -259,14 +224,14 @@ public struct UserRepository: Sendable {
     /// was sent to a pending new address, that address becomes the account's from now on.
     public func verifyEmail(tokenHash: Data, now: Date) async throws -> User {
         do {
-            let result: Result<User, IdentityError> = try await database.transaction { connection in
+            let result: Result<User, DomainError> = try await database.transaction { connection in
                 guard let row = try connection.query(
                     """
                     UPDATE one_time_tokens SET used_at = \(now)
                     WHERE hash = \(tokenHash) AND purpose = 'verify_email' AND used_at IS NULL AND expires_at > \(now)
                     RETURNING user_id, email
                     """
-                ).first else { return .failure(.invalidOneTimeToken) }
+                ).first else { return .failure(.invalidLink) }
                 let userID = try row.decode("user_id", as: UUID.self)
                 let address = try row.decode("email", as: String.self)
                 let changed = try connection.execute(
@@ -278,14 +243,14 @@ public struct UserRepository: Sendable {
                     WHERE id = \(userID) AND (lower(email) = lower(\(address)) OR lower(pending_email) = lower(\(address)))
                     """
                 ).affectedRows
-                guard changed == 1, let user = try self.user(userID, on: connection) else { return .failure(.invalidOneTimeToken) }
+                guard changed == 1, let user = try self.user(userID, on: connection) else { return .failure(.invalidLink) }
                 try Outbox.enqueue(user.profileEvent(at: now), on: connection)
                 return .success(user)
             }
             return try result.get()
         } catch DatabaseError.uniqueViolation(let error) where error.constraint == "users_email_unique" {
             // Another account took the address while this change waited.
-            throw IdentityError.emailTaken
+            throw DomainError.emailTaken
         }
     }
 
@@ -297,18 +262,18 @@ public struct UserRepository: Sendable {
     /// addresses) keep theirs.
     public func revertEmail(tokenHash: Data, reset: OneTimeToken, resetURL: @escaping @Sendable (String) -> String, now: Date) async throws -> User {
         do {
-            let result: Result<User, IdentityError> = try await database.transaction { connection in
+            let result: Result<User, DomainError> = try await database.transaction { connection in
                 guard let row = try connection.query(
                     """
                     UPDATE one_time_tokens SET used_at = \(now)
                     WHERE hash = \(tokenHash) AND purpose = 'revert_email' AND used_at IS NULL AND expires_at > \(now)
                     RETURNING user_id, email, created_at
                     """
-                ).first else { return .failure(.invalidOneTimeToken) }
+                ).first else { return .failure(.invalidLink) }
                 let userID = try row.decode("user_id", as: UUID.self)
                 let address = try row.decode("email", as: String.self)
                 let changedAt = try row.decode("created_at", as: Date.self)
-                guard try self.user(userID, on: connection, forUpdate: true) != nil else { return .failure(.invalidOneTimeToken) }
+                guard try self.user(userID, on: connection, forUpdate: true) != nil else { return .failure(.invalidLink) }
                 try connection.execute(
                     """
                     UPDATE one_time_tokens SET used_at = \(now)
@@ -331,7 +296,7 @@ public struct UserRepository: Sendable {
             return try result.get()
         } catch DatabaseError.uniqueViolation(let error) where error.constraint == "users_email_unique" {
             // Another account has the old address now: it cannot come back to this one.
-            throw IdentityError.emailTaken
+            throw DomainError.emailTaken
         }
     }
 
@@ -388,7 +353,7 @@ public struct UserRepository: Sendable {
             WHERE hash = \(tokenHash) AND purpose = 'reset_password' AND used_at IS NULL AND expires_at > \(now)
             RETURNING user_id
             """
-        ).first else { throw IdentityError.invalidOneTimeToken }
+        ).first else { throw DomainError.invalidLink }
         return try row.decode("user_id", as: UUID.self)
     }
 
@@ -421,20 +386,20 @@ public struct UserRepository: Sendable {
     /// stored for the old address. An address that differs only in case replaces the account's
     /// at once; the account's own address cancels a pending change.
     public func updateProfile(
-        _ userID: UUID, now: Date, email requested: String?, emailChange: EmailChange?,
-        _ change: @escaping @Sendable (inout User) -> Void
+        _ userID: UUID, now: Date, change: ProfileChange, email requested: String?, emailChange: EmailChange?
     ) async throws -> User {
         do {
-            let result: Result<User, IdentityError> = try await database.transaction { connection in
-                guard let before = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
+            let result: Result<User, DomainError> = try await database.transaction { connection in
+                guard let before = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.userNotFound) }
                 var after = before
-                change(&after)
+                change.apply(to: &after)
                 if let requested {
                     if requested.lowercased() == before.email.lowercased() {
                         after.email = requested
                         after.pendingEmail = nil
                     } else {
-                        guard let emailChange, emailChange.newEmail == requested else { return .failure(.invalidCredentials) }
+                        // The address the password was checked for is not the account's any more.
+                        guard let emailChange, emailChange.newEmail == requested else { return .failure(.emailChanged) }
                         if try !connection.query(
                             "SELECT 1 FROM users WHERE lower(email) = lower(\(requested)) AND id <> \(userID)").isEmpty
                         {
@@ -488,7 +453,7 @@ public struct UserRepository: Sendable {
             }
             return try result.get()
         } catch DatabaseError.uniqueViolation(let error) where error.constraint == "users_email_unique" {
-            throw IdentityError.emailTaken
+            throw DomainError.emailTaken
         }
     }
 
@@ -508,12 +473,14 @@ public struct UserRepository: Sendable {
     /// Erases the user (sessions, tokens and links go with it), keeps a tombstone and publishes
     /// `identity.user.deleted.v1`.
     public func delete(_ userID: UUID, by actor: String, auditedBy admin: UUID? = nil, now: Date) async throws {
-        let result: Result<Void, IdentityError> = try await database.transaction { connection in
+        let result: Result<Void, DomainError> = try await database.transaction { connection in
             // Admins first, in id order, then the user: the same lock order as role changes, so
             // two such requests wait for each other instead of deadlocking.
-            let admins = try Self.lockAdmins(on: connection)
-            guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.notFound) }
-            if Role(rawValue: user.role) == .admin, admins == [userID] { return .failure(.lastAdmin) }
+            let admins = try connection.query("SELECT id FROM users WHERE role = 'ADMIN' ORDER BY id FOR UPDATE").map { try $0.decode("id", as: UUID.self) }
+            guard let user = try self.user(userID, on: connection, forUpdate: true) else { return .failure(.userNotFound) }
+            if AdminRoster.wouldLoseLastAdmin(userID: userID, role: user.role, admins: admins) {
+                return .failure(AdminRoster.refusal(admin == nil ? .selfDeletion : .deletion))
+            }
             if let admin { try self.audit(actor: admin, action: "user_deleted", target: userID, details: ["email": user.email], now: now, on: connection) }
             try connection.execute("DELETE FROM users WHERE id = \(userID)")
             try connection.execute("INSERT INTO user_tombstones (user_id, deleted_at) VALUES (\(userID), \(now)) ON CONFLICT DO NOTHING")

@@ -31,25 +31,6 @@ public struct OAuthProvider: Sendable {
         case provider(String)
     }
 
-    /// The providers named in `IDENTITY_OAUTH_PROVIDERS`, each from `IDENTITY_OAUTH_<NAME>_…`.
-    public static func configured(_ configuration: ServiceConfiguration) throws -> [String: OAuthProvider] {
-        var providers: [String: OAuthProvider] = [:]
-        for name in (configuration.string("oauth.providers") ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !name.isEmpty {
-            func required(_ key: String) throws -> String {
-                guard let value = configuration.string("oauth.\(name).\(key)"), !value.isEmpty else {
-                    throw ConfigurationError.missing("IDENTITY_OAUTH_\(name.uppercased())_\(key.uppercased().replacingOccurrences(of: ".", with: "_"))")
-                }
-                return value
-            }
-            providers[name] = OAuthProvider(
-                name: name, authorizeURL: try required("authorize.url"), tokenURL: try required("token.url"),
-                userinfoURL: try required("userinfo.url"), clientID: try required("client.id"),
-                clientSecret: try required("client.secret"), redirectURL: try required("redirect.url"),
-                scopes: configuration.string("oauth.\(name).scopes") ?? "openid email profile")
-        }
-        return providers
-    }
-
     /// A PKCE verifier (RFC 7636: 43 to 128 unreserved characters) and its S256 challenge.
     public static func pkce() -> (verifier: String, challenge: String) {
         let verifier = TokenIssuer.newRefreshToken().token + TokenIssuer.newRefreshToken().token.prefix(21)
