@@ -17,46 +17,37 @@ struct AuthBody: Encodable, Sendable {
     }
 }
 
-/// A user as the API shows them.
-struct UserBody: Codable, Sendable {
-    var id: String
-    var email: String
-    var name: String
-    var role: String
-    var emailVerified: Bool
-    var marketingOptOut: Bool
-    var onboardingComplete: Bool
-    var accessOverride: Bool
-    var timeZone: String?
-    var userType: String?
-    var buildGoal: String?
-    var experienceLevel: String?
-    var skillLevel: String?
-    var learningStyle: String?
-    var weeklyHours: Int?
-    var lastLoginAt: Date?
-    var createdAt: Date
-    var pendingEmail: String?
+/// A user as the API shows them: what identity stores of them but the version and the password
+/// hash, the id in lower case, absent optional fields left out.
+struct UserBody: Encodable, Sendable {
+    let user: User
 
     init(_ user: User) {
-        id = user.id.lowercased
-        email = user.email
-        name = user.name
-        role = user.role
-        emailVerified = user.emailVerified
-        marketingOptOut = user.marketingOptOut
-        onboardingComplete = user.onboardingComplete
-        accessOverride = user.accessOverride
-        timeZone = user.timeZone
-        userType = user.userType
-        buildGoal = user.buildGoal
-        experienceLevel = user.experienceLevel
-        skillLevel = user.skillLevel
-        learningStyle = user.learningStyle
-        weeklyHours = user.weeklyHours
-        lastLoginAt = user.lastLoginAt
-        createdAt = user.createdAt
-        pendingEmail = user.pendingEmail
+        self.user = user
+    }
+
+    enum Key: String, CodingKey {
+        case id, email, name, role, emailVerified, marketingOptOut, onboardingComplete, accessOverride, timeZone, userType
+        case buildGoal, experienceLevel, skillLevel, learningStyle, weeklyHours, lastLoginAt, createdAt, pendingEmail
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var fields = encoder.container(keyedBy: Key.self)
+        try fields.encode(user.id.lowercased, forKey: .id)
+        for (key, text) in [(Key.email, user.email), (.name, user.name), (.role, user.role)] { try fields.encode(text, forKey: key) }
+        let flags: [(Key, Bool)] = [
+            (.emailVerified, user.emailVerified), (.marketingOptOut, user.marketingOptOut), (.onboardingComplete, user.onboardingComplete),
+            (.accessOverride, user.accessOverride),
+        ]
+        for (key, flag) in flags { try fields.encode(flag, forKey: key) }
+        let texts: [(Key, String?)] = [
+            (.timeZone, user.timeZone), (.userType, user.userType), (.buildGoal, user.buildGoal), (.experienceLevel, user.experienceLevel),
+            (.skillLevel, user.skillLevel), (.learningStyle, user.learningStyle), (.pendingEmail, user.pendingEmail),
+        ]
+        for (key, text) in texts { try fields.encodeIfPresent(text, forKey: key) }
+        try fields.encodeIfPresent(user.weeklyHours, forKey: .weeklyHours)
+        try fields.encodeIfPresent(user.lastLoginAt, forKey: .lastLoginAt)
+        try fields.encode(user.createdAt, forKey: .createdAt)
     }
 }
 
