@@ -43,6 +43,7 @@ public struct DrainingWorker: Service {
     let channel: String?
     let listenURL: String?
     let idle: Duration
+    let backoff: Duration
     let logger: Logger
     let step: @Sendable () async throws -> Bool
 
@@ -50,19 +51,22 @@ public struct DrainingWorker: Service {
     ///   - channel: the NOTIFY channel that wakes the worker at once (nil for work that only
     ///     becomes due with time), listened to on `listenURL`.
     ///   - idle: how long the worker waits when a step found nothing more to do.
+    ///   - backoff: how long it waits after a step failed (a periodic sweep gives its own period,
+    ///     so a sweep that keeps failing does not run every few seconds).
     public init(
-        _ name: String, channel: String? = nil, listenURL: String? = nil, idle: Duration = .seconds(1), logger: Logger,
-        step: @escaping @Sendable () async throws -> Bool
+        _ name: String, channel: String? = nil, listenURL: String? = nil, idle: Duration = .seconds(1), backoff: Duration = .seconds(2),
+        logger: Logger, step: @escaping @Sendable () async throws -> Bool
     ) {
         self.name = name
         self.channel = channel
         self.listenURL = listenURL
         self.idle = idle
+        self.backoff = backoff
         self.logger = logger
         self.step = step
     }
 
     public func run() async throws {
-        await QueueDrain.run(channel: channel, listenURL: listenURL, name: name, idle: idle, logger: logger, step: step)
+        await QueueDrain.run(channel: channel, listenURL: listenURL, name: name, idle: idle, backoff: backoff, logger: logger, step: step)
     }
 }

@@ -104,7 +104,7 @@ extension EndToEndTests.IdentityAbuseJourneyTests {
         let session = try await login(grace, password, from: client)
         let token = try #require(session.body["accessToken"] as? String)
         let refresh = try #require(session.body["refreshToken"] as? String)
-        let userID = try #require((session.body["user"] as? [String: Any])?["id"] as? String)
+        _ = try #require((session.body["user"] as? [String: Any])?["id"] as? String)
         let moved = "grace.moved.\(unique)@example.com"
         let patch = { (body: String) in try await api.send(.PATCH, identity("/v1/me"), json: body, token: token) }
         let withoutPassword = try await patch(#"{"email":"\#(moved)"}"#)

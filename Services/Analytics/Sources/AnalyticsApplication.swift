@@ -51,7 +51,7 @@ struct Retention: Sendable {
     let logger: Logger
 
     var service: DrainingWorker {
-        DrainingWorker("retention", idle: .seconds(3600), logger: logger) { try await step(now: Date()) }
+        DrainingWorker("retention", idle: .seconds(3600), backoff: .seconds(3600), logger: logger) { try await step(now: Date()) }
     }
 
     /// One sweep; the next is an hour away whatever it found.

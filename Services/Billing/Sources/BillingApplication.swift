@@ -29,7 +29,7 @@ public func buildBillingRouter(_ dependencies: BillingDependencies) -> Router<Se
     let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
     let settings = dependencies.settings
     let payments = Payments(
-        store: dependencies.store, stripe: settings.stripe, catalogue: settings.catalogue, appURL: settings.appURL, logger: dependencies.logger)
+        store: dependencies.store, stripe: settings.stripe, catalogue: settings.catalogue, appURL: settings.appURL)
     WebhookController(payments: payments, secret: settings.webhookSecret, livemode: settings.livemode).add(to: routes)
     SubscriptionController(payments: payments).add(to: routes)
     return routes.router

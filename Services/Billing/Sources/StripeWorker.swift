@@ -14,7 +14,7 @@ struct StripeWorker: Sendable {
     /// Nothing wakes it but time: its work is marked by webhooks and deletions, and Stripe is not
     /// to be called more often than every few seconds.
     var service: DrainingWorker {
-        DrainingWorker("stripe", idle: .seconds(5), logger: logger) { try await step() }
+        DrainingWorker("stripe", idle: .seconds(5), backoff: .seconds(5), logger: logger) { try await step() }
     }
 
     /// One round over what is due. A refusal by Stripe does not hold up the others: it is tried

@@ -59,7 +59,7 @@ public func buildIdentityRouter(_ dependencies: IdentityDependencies) -> Router<
         tokens: dependencies.tokens, settings: settings
     ).add(to: routes)
     OAuthController(
-        oauth: OAuthSignIn(users: users, signIn: signIn, limits: limits, providers: settings.oauthProviders, logger: dependencies.logger),
+        oauth: OAuthSignIn(users: users, signIn: signIn, limits: limits, providers: settings.oauthProviders),
         settings: settings
     ).add(to: routes)
     ProfileController(accounts: accounts, settings: settings).add(to: routes)

@@ -11,7 +11,6 @@ struct Payments: Sendable {
     let stripe: StripeClient?
     let catalogue: PriceCatalogue
     let appURL: String
-    let logger: Logger
 
     static let paymentsError = DomainError(.upstreamFailed, code: "payments_error", title: "The payment provider did not answer as expected")
 
@@ -28,7 +27,8 @@ struct Payments: Sendable {
 
     /// A Checkout Session for the plan asked for, with a Stripe customer made for the user first
     /// if they have none.
-    func checkout(user: UUID, tier: String?, interval: String?) async throws -> (id: String, url: String) {
+    /// `logger` is the request's, so what is logged carries its id.
+    func checkout(user: UUID, tier: String?, interval: String?, logger: Logger) async throws -> (id: String, url: String) {
         let (tier, interval) = try CheckoutRules.plan(tier: tier, interval: interval)
         guard let price = catalogue.price(tier: tier, interval: interval) else {
             throw DomainError(.unprocessable, code: "price_unavailable", title: "This plan is not on sale")
@@ -57,7 +57,7 @@ struct Payments: Sendable {
     }
 
     /// A customer-portal session for the user's Stripe customer.
-    func portal(user: UUID) async throws -> String {
+    func portal(user: UUID, logger: Logger) async throws -> String {
         guard let customer = try await store.customer(of: user) else {
             throw DomainError(.notFound, code: "no_customer", title: "There is no billing account yet; subscribe first")
         }
@@ -75,7 +75,7 @@ struct Payments: Sendable {
 
     /// A verified webhook event, applied once. Stripe retries non-2xx answers with backoff, so an
     /// event that came before its subscription is refused for now, and will be known by then.
-    func receive(_ event: StripeEvent, payload: String, now: Date) async throws -> BillingStore.Outcome {
+    func receive(_ event: StripeEvent, payload: String, now: Date, logger: Logger) async throws -> BillingStore.Outcome {
         do {
             return try await store.process(event, payload: payload, now: now)
         } catch let error as BillingStore.NotYetKnown {

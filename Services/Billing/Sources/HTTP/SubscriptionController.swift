@@ -40,7 +40,7 @@ struct SubscriptionController: Sendable {
     @Sendable func checkout(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CheckoutAnswer> {
         let caller = try context.user
         let input = try await request.decode(as: CheckoutRequest.self, context: context)
-        let session = try await payments.checkout(user: caller.id, tier: input.tier, interval: input.interval)
+        let session = try await payments.checkout(user: caller.id, tier: input.tier, interval: input.interval, logger: context.logger)
         return JSONResponse(.created, CheckoutAnswer(sessionId: session.id, url: session.url))
     }
 
@@ -50,7 +50,7 @@ struct SubscriptionController: Sendable {
 
     @Sendable func portal(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<PortalAnswer> {
         let caller = try context.user
-        return JSONResponse(.created, PortalAnswer(url: try await payments.portal(user: caller.id)))
+        return JSONResponse(.created, PortalAnswer(url: try await payments.portal(user: caller.id, logger: context.logger)))
     }
 
     @Sendable func metrics(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<BillingStore.Metrics> {

@@ -40,7 +40,7 @@ struct WebhookController: Sendable {
             context.logger.warning("stripe webhook of the wrong mode", metadata: ["event": "\(event.id)", "livemode": "\(event.livemode)"])
             throw Problem(.badRequest, code: "livemode_mismatch", title: "This endpoint takes \(livemode ? "live" : "test")-mode events only")
         }
-        let outcome = try await payments.receive(event, payload: String(decoding: body, as: UTF8.self), now: Date())
+        let outcome = try await payments.receive(event, payload: String(decoding: body, as: UTF8.self), now: Date(), logger: context.logger)
         context.logger.info("stripe webhook", metadata: ["event": "\(event.id)", "type": "\(event.type)", "outcome": "\(outcome.rawValue)"])
         return JSONResponse(.ok, Answer(received: true, outcome: outcome.rawValue))
     }

@@ -422,7 +422,9 @@ public struct BillingStore: Sendable {
         return try await database.withConnection { connection in
             let rows = try connection.query("SELECT status, billing_interval, amount FROM subscriptions WHERE amount IS NOT NULL")
             let subscriptions = try rows.compactMap { row -> MRR.Line? in
-                guard let interval = try row.decode("billing_interval", as: String?.self).map(BillingInterval.init(rawValue:)) else { return nil }
+                // A subscription whose interval is not one this version knows is not counted at all.
+                guard let interval = try row.decode("billing_interval", as: String?.self).map(BillingInterval.init(rawValue:)), interval.isKnown
+                else { return nil }
                 return MRR.Line(status: SubscriptionStatus(rawValue: try row.decode("status")), interval: interval, amount: try row.decode("amount"))
             }
             func count(_ status: SubscriptionStatus) -> Int { subscriptions.filter { $0.status == status }.count }

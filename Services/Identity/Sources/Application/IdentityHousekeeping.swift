@@ -6,7 +6,7 @@ import ServiceKit
 /// twice is harmless). Nothing wakes it: rows only become prunable with time.
 enum IdentityHousekeeping {
     static func worker(counters: AttemptCounters, logger: Logger, interval: Duration = .seconds(60)) -> DrainingWorker {
-        DrainingWorker("identity-housekeeping", idle: interval, logger: logger) {
+        DrainingWorker("identity-housekeeping", idle: interval, backoff: interval, logger: logger) {
             let pruned = try await counters.prune(now: Date())
             if pruned > 0 { logger.debug("pruned expired throttle counters, OAuth states and links", metadata: ["rows": "\(pruned)"]) }
             return false

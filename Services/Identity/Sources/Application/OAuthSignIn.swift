@@ -9,7 +9,6 @@ struct OAuthSignIn: Sendable {
     let signIn: SignIn
     let limits: AttemptLimits
     let providers: [String: OAuthProvider]
-    let logger: Logger
 
     func provider(_ name: String?) throws -> OAuthProvider {
         guard let name, let provider = providers[name] else { throw DomainError.unknownProvider }
@@ -28,7 +27,8 @@ struct OAuthSignIn: Sendable {
 
     /// The provider sent the browser back (with a code, or an error): exchange the code, find or
     /// make the user, and sign them in.
-    func complete(provider name: String?, code: String?, state: String?, error: String?) async throws -> SignedIn {
+    /// `logger` is the request's, so what is logged carries its id.
+    func complete(provider name: String?, code: String?, state: String?, error: String?, logger: Logger) async throws -> SignedIn {
         let provider = try provider(name)
         if let error { throw DomainError.oauthDenied(error) }
         guard let code, !code.isEmpty, let state, !state.isEmpty else {

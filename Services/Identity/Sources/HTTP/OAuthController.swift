@@ -23,7 +23,8 @@ struct OAuthController: Sendable {
     @Sendable func callback(_ request: Request, context: Context) async throws -> JSONResponse<AuthBody> {
         let query = request.uri.queryParameters
         let session = try await oauth.complete(
-            provider: context.parameters.get("provider"), code: query.get("code"), state: query.get("state"), error: query.get("error"))
+            provider: context.parameters.get("provider"), code: query.get("code"), state: query.get("state"), error: query.get("error"),
+            logger: context.logger)
         return JSONResponse(.ok, AuthBody(session))
     }
 }
