@@ -4,7 +4,6 @@ import Foundation
 import Logging
 import Metrics
 import ServiceKit
-import ServiceLifecycle
 
 /// Sends due mail from the queue without ever holding a database transaction across the network.
 /// Each pass goes through three steps:
@@ -22,7 +21,7 @@ import ServiceLifecycle
 /// A crash between sending and recording leaves the entry claimed; once the lease has lapsed,
 /// another pass (another replica, or this one restarted) sends it again with the same
 /// Message-ID, which is derived from the entry's id, and records it once.
-public final class MailDispatcher: Service, Sendable {
+public final class MailDispatcher: Sendable {
     /// Transport attempts before an entry is FAILED (`DeliveryRules`).
     public static let maximumAttempts = DeliveryRules.maximumAttempts
     /// How long a claim keeps other workers off a mail: longer than one send may take (SMTP gives
@@ -64,9 +63,11 @@ public final class MailDispatcher: Service, Sendable {
         self.logger = logger
     }
 
-    public func run() async throws {
+    /// The sending worker: woken by the queue's channel, a batch at a time while batches come
+    /// back full.
+    public var worker: DrainingWorker {
         let batchSize = self.batchSize
-        await QueueDrain.run(channel: EmailQueue.channel, listenURL: listenURL, name: "mail", logger: logger) {
+        return DrainingWorker("mail", channel: EmailQueue.channel, listenURL: listenURL, logger: logger) {
             try await self.processDue(now: Date()) >= batchSize
         }
     }
