@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the bus's speed as ratios against baselines measured in the same run, on servers of
 # its own (the `bench` stack). Prints a table and writes it to .stack/bench/results.md.
-# Tests never time anything; this does. BENCH_CONFIG=debug skips the (slower) release build.
+# Tests never time anything; this does. BENCH_CONFIG=debug skips the (slower) release build;
+# Postgres runs with fsync on, as in production (SYLLABUS_BENCH_FSYNC=off for the other figure).
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -22,9 +22,10 @@
 #   test   .stack/test    Postgres 5452, AMQP 5692, management 15692, dist 25692 — throwaway
 #   fault  .stack/fault   Postgres 5462, AMQP 5702, management 15702, dist 25702 — throwaway
 #   bench  .stack/bench   Postgres 5472, AMQP 5712, management 15712, dist 25712 — throwaway
-# A throwaway profile starts from empty data on every `up` and runs Postgres without fsync.
-# `fault` is for tests that stop and restart its servers under connected clients; `bench` is for
-# measurements that must not share servers with the tests.
+# A throwaway profile starts from empty data on every `up`; `test` and `fault` also run Postgres
+# without fsync. `bench` runs it as production does (fsync and synchronous_commit on) unless
+# SYLLABUS_BENCH_FSYNC=off. `fault` is for tests that stop and restart its servers under connected
+# clients; `bench` is for measurements that must not share servers with the tests.
 #
 # `up` writes <stack dir>/syllabus.env (connection URLs for every service) and prints a summary.
 set -Eeuo pipefail
@@ -76,25 +77,26 @@ set_profile() {
         STACK_DIR="$ROOT_STACK_DIR"
         PG_PORT=5442 AMQP_PORT=5682 MGMT_PORT=15682 DIST_PORT=25682
         CTL_DIST_PORT_MIN=35682
-        THROWAWAY=0
+        THROWAWAY=0 DURABLE=1
         ;;
     test)
         STACK_DIR="$ROOT_STACK_DIR/test"
         PG_PORT=5452 AMQP_PORT=5692 MGMT_PORT=15692 DIST_PORT=25692
         CTL_DIST_PORT_MIN=35692
-        THROWAWAY=1
+        THROWAWAY=1 DURABLE=0
         ;;
     fault)
         STACK_DIR="$ROOT_STACK_DIR/fault"
         PG_PORT=5462 AMQP_PORT=5702 MGMT_PORT=15702 DIST_PORT=25702
         CTL_DIST_PORT_MIN=35702
-        THROWAWAY=1
+        THROWAWAY=1 DURABLE=0
         ;;
     bench)
         STACK_DIR="$ROOT_STACK_DIR/bench"
         PG_PORT=5472 AMQP_PORT=5712 MGMT_PORT=15712 DIST_PORT=25712
         CTL_DIST_PORT_MIN=35712
-        THROWAWAY=1
+        THROWAWAY=1 DURABLE=1
+        if [[ "${SYLLABUS_BENCH_FSYNC:-on}" == off ]]; then DURABLE=0; fi
         ;;
     *) usage ;;
     esac
@@ -233,7 +235,7 @@ pg_init_if_needed() {
 
 pg_write_config() {
     local durability
-    if ((THROWAWAY)); then
+    if ((!DURABLE)); then
         durability=$'fsync = off\nsynchronous_commit = off\nfull_page_writes = off'
     else
         durability=$'fsync = on\nsynchronous_commit = on\nfull_page_writes = on'

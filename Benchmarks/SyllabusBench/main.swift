@@ -49,17 +49,33 @@ struct Bench {
         try await admin.execute("DROP SCHEMA \(identifier: schema) CASCADE")
     }
 
-    func queue(_ admin: AMQPAdmin, _ name: String, bound key: String?) async throws {
+    /// A quorum queue bound to the bench's events on `identity.events`, as a consumer's queue is.
+    func queue(_ admin: AMQPAdmin, _ name: String) async throws {
         try await admin.declareQueue(name, durable: true, arguments: ["x-queue-type": .string("quorum")])
-        if let key { try await admin.bind(queue: name, exchange: "identity.events", routingKey: key) }
+        try await admin.bind(queue: name, exchange: "identity.events", routingKey: Event.eventType.routingKey)
     }
 
-    func messages(count: Int, run: String, to queue: String) throws -> [OutgoingMessage] {
+    /// The messages the relay would publish for these events, to the letter (exchange, routing
+    /// key, properties, headers, `mandatory`): a baseline that publishes anything lighter flatters
+    /// the broker and wrongs the relay.
+    func messages(count: Int, run: String) throws -> [OutgoingMessage] {
         try (0..<count).map { n in
             let event = CloudEvent(Event(run: run, n: n), sequence: Int64(n + 1))
-            return OutgoingMessage(exchange: "", routingKey: queue, body: try EventCoding.encode(event),
-                                   properties: AMQPProperties(contentType: "application/cloudevents+json", messageID: event.id))
+            return OutboxRelay.message(
+                service: .identity, routingKey: Event.eventType.routingKey, eventID: UUID(uuidString: event.id)!, aggregateID: event.subject,
+                traceparent: nil, occurredAt: event.time, body: try EventCoding.encode(event))
         }
+    }
+
+    /// How many events the handler has applied, read on a connection of the bench's own, not
+    /// one of the pool under test.
+    func applied(_ probe: DatabasePool) async throws -> Int {
+        try await probe.query("SELECT count(*) AS c FROM effects").first?.decode("c", as: Int.self) ?? 0
+    }
+
+    /// The schema's pool and a one-connection pool for the bench's own questions.
+    func probe(_ schema: String) -> DatabasePool {
+        DatabasePool(url: databaseURL, size: 1, searchPath: schema, name: "bench-probe", logger: logger)
     }
 
     // MARK: 1. relay vs raw confirmed publishing
@@ -67,13 +83,12 @@ struct Bench {
     func relayThroughput() async throws -> (baseline: Double, measured: Double) {
         let admin = try AMQPAdmin(url: amqpURL)
         let sink = "bench.sink.\(UUID().uuidString.prefix(8).lowercased())"
-        try await queue(admin, sink, bound: Event.eventType.routingKey)
-        defer { Task { try? await admin.deleteQueue(sink) } }
+        try await queue(admin, sink)
         let publisher = try AMQPPublisher(url: amqpURL, name: "bench", confirmWindow: 1000, logger: logger)
         defer { publisher.shutdown() }
 
         // Baseline: the same number of confirmed publishes, no database.
-        let raw = try messages(count: events, run: "raw", to: sink)
+        let raw = try messages(count: events, run: "raw")
         _ = try await publisher.publish(Array(raw.prefix(500))) // warm up the connection
         let clock = ContinuousClock()
         let baseline = try await clock.measure {
@@ -100,15 +115,19 @@ struct Bench {
             }
             let relay = OutboxRelay(service: .identity, databaseURL: databaseURL, searchPath: schema, lockName: schema,
                                     publisher: publisher, batchSize: 1000, logger: logger)
+            let probe = probe(schema)
+            defer { probe.shutdown() }
             let start = clock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await relay.run() }
-                while try await relay.backlog() > 0 { try await Task.sleep(for: .milliseconds(5)) }
+                while try await probe.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").first?.decode("n", as: Int.self) ?? 0 > 0 {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
                 measured = start.duration(to: clock.now)
                 group.cancelAll()
             }
         }
-        try await admin.purgeQueue(sink)
+        try await admin.deleteQueue(sink)
         return (Double(events) / baseline.seconds, Double(events) / measured.seconds)
     }
 
@@ -117,14 +136,13 @@ struct Bench {
     func consumerThroughput() async throws -> (baseline: Double, measured: Double) {
         let admin = try AMQPAdmin(url: amqpURL)
         let name = "bench.consume.\(UUID().uuidString.prefix(8).lowercased())"
-        try await queue(admin, name, bound: nil)
+        try await queue(admin, name)
         for suffix in [".dlq", ".retry.1000"] { try await admin.declareQueue(name + suffix, arguments: ["x-queue-type": .string("quorum")]) }
-        defer { Task { for q in [name, name + ".dlq", name + ".retry.1000"] { try? await admin.deleteQueue(q) } } }
         let publisher = try AMQPPublisher(url: amqpURL, name: "bench", confirmWindow: 1000, logger: logger)
         defer { publisher.shutdown() }
         let clock = ContinuousClock()
 
-        _ = try await publisher.publish(try messages(count: events, run: "raw", to: name))
+        _ = try await publisher.publish(try messages(count: events, run: "raw"))
         let consumer = try AMQPConsumer(url: amqpURL, queue: name, prefetch: 100, name: "bench", logger: logger)
         var received = 0
         let start = clock.now
@@ -137,9 +155,11 @@ struct Bench {
         consumer.stop()
 
         var measured: Duration = .zero
-        try await schema { pool, _ in
+        try await schema { pool, schema in
             let run = UUID().uuidString
-            _ = try await publisher.publish(try messages(count: events, run: run, to: name))
+            _ = try await publisher.publish(try messages(count: events, run: run))
+            let probe = probe(schema)
+            defer { probe.shutdown() }
             let handler = EventHandler(Event.self, name: "bench") { event, connection in
                 try connection.execute("INSERT INTO effects (n, produced_at) VALUES (\(event.data.n), \(event.time))")
             }
@@ -149,13 +169,12 @@ struct Bench {
             let start = clock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await service.run() }
-                while try await pool.query("SELECT count(*) AS c FROM effects").first?.decode("c", as: Int.self) ?? 0 < events {
-                    try await Task.sleep(for: .milliseconds(5))
-                }
+                while try await applied(probe) < events { try await Task.sleep(for: .milliseconds(5)) }
                 measured = start.duration(to: clock.now)
                 group.cancelAll()
             }
         }
+        for queue in [name, name + ".dlq", name + ".retry.1000"] { try await admin.deleteQueue(queue) }
         return (Double(events) / baseline.seconds, Double(events) / measured.seconds)
     }
 
@@ -164,9 +183,8 @@ struct Bench {
     func latency() async throws -> (p50: Double, p99: Double, count: Int) {
         let admin = try AMQPAdmin(url: amqpURL)
         let name = "bench.latency.\(UUID().uuidString.prefix(8).lowercased())"
-        try await queue(admin, name, bound: Event.eventType.routingKey)
+        try await queue(admin, name)
         for suffix in [".dlq", ".retry.1000"] { try await admin.declareQueue(name + suffix, arguments: ["x-queue-type": .string("quorum")]) }
-        defer { Task { for q in [name, name + ".dlq", name + ".retry.1000"] { try? await admin.deleteQueue(q) } } }
         let publisher = try AMQPPublisher(url: amqpURL, name: "bench", confirmWindow: 1000, logger: logger)
         defer { publisher.shutdown() }
         var samples: [Double] = []
@@ -181,6 +199,8 @@ struct Bench {
                 service: .identity, queue: name, amqpURL: amqpURL, prefetch: 100, database: pool, publisher: publisher,
                 retry: RetryPolicy(delays: [1000], maxAttempts: 3), handlers: [handler], logger: logger)
             let total = rate * seconds
+            let probe = probe(schema)
+            defer { probe.shutdown() }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await relay.run() }
                 group.addTask { try await service.run() }
@@ -193,14 +213,13 @@ struct Bench {
                         try Outbox.enqueue(CloudEvent(Event(run: run, n: n), sequence: Int64(n + 1), time: Date()), on: connection)
                     }
                 }
-                while try await pool.query("SELECT count(*) AS c FROM effects").first?.decode("c", as: Int.self) ?? 0 < total {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                while try await applied(probe) < total { try await Task.sleep(for: .milliseconds(10)) }
                 group.cancelAll()
             }
-            samples = try await pool.query("SELECT extract(epoch FROM applied_at - produced_at) * 1000 AS ms FROM effects")
+            samples = try await probe.query("SELECT extract(epoch FROM applied_at - produced_at) * 1000 AS ms FROM effects")
                 .map { try $0.decode("ms", as: Double.self) }.sorted()
         }
+        for queue in [name, name + ".dlq", name + ".retry.1000"] { try await admin.deleteQueue(queue) }
         func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
         return (percentile(0.50), percentile(0.99), samples.count)
     }
@@ -232,7 +251,10 @@ let latency = try await bench.latency()
 
 func f(_ value: Double) -> String { String(format: "%.0f", value) }
 func r(_ value: Double) -> String { String(format: "%.2f", value) }
+let durability = ProcessInfo.processInfo.environment["SYLLABUS_BENCH_FSYNC"] == "off" ? "fsync off" : "fsync and synchronous_commit on"
 let table = """
+    Postgres: \(durability). Baselines publish the relay's own messages (exchange, properties, headers, mandatory).
+
     | figure | baseline (same run) | measured | ratio |
     | --- | --- | --- | --- |
     | outbox relay throughput, events/s (\(bench.events) events) | \(f(relay.baseline)) raw confirmed publishing, window 1000 | \(f(relay.measured)) | \(r(relay.measured / relay.baseline)) |

@@ -217,24 +217,33 @@ public final class OutboxRelay: Service, Sendable {
     }
 
     private func message(from row: Row) throws -> OutgoingMessage {
-        let routingKey = try row.decode("routing_key", as: String.self)
+        try Self.message(
+            service: service, routingKey: try row.decode("routing_key", as: String.self), eventID: try row.decode("event_id", as: UUID.self),
+            aggregateID: try row.decode("aggregate_id", as: String.self), traceparent: try row.decode("traceparent", as: String?.self),
+            occurredAt: try row.decode("occurred_at", as: Date.self), body: Array(try row.decode("body", as: String.self).utf8))
+    }
+
+    /// The message the relay publishes for one outbox row: to the producer's exchange (its private
+    /// one for a private type), persistent, `mandatory`, with the CloudEvents attributes as AMQP
+    /// properties and the partition key (and trace context) as headers. The bench's baselines
+    /// publish exactly these.
+    public static func message(
+        service: ServiceName, routingKey: String, eventID: UUID, aggregateID: String, traceparent: String?, occurredAt: Date, body: [UInt8]
+    ) -> OutgoingMessage {
         // A private type goes to the producer's private exchange, everything else to its public one.
         let exchange = EventType.known(routingKey: routingKey)?.exchange ?? service.exchange
-        var headers: AMQPTable = ["partitionkey": .string(try row.decode("aggregate_id", as: String.self))]
-        if let traceparent = try row.decode("traceparent", as: String?.self) {
-            headers["traceparent"] = .string(traceparent)
-        }
-        let occurred = try row.decode("occurred_at", as: Date.self)
+        var headers: AMQPTable = ["partitionkey": .string(aggregateID)]
+        if let traceparent { headers["traceparent"] = .string(traceparent) }
         return OutgoingMessage(
             exchange: exchange,
             routingKey: routingKey,
-            body: Array(try row.decode("body", as: String.self).utf8),
+            body: body,
             properties: AMQPProperties(
                 contentType: "application/cloudevents+json",
-                messageID: try row.decode("event_id", as: UUID.self).lowercased,
+                messageID: eventID.lowercased,
                 type: "org.syllabus.\(routingKey)",
                 appID: service.rawValue,
-                timestamp: UInt64(max(0, occurred.timeIntervalSince1970)),
+                timestamp: UInt64(max(0, occurredAt.timeIntervalSince1970)),
                 persistent: true,
                 headers: headers),
             mandatory: true)
