@@ -109,6 +109,18 @@ public struct RouteSecurityCheck {
                 let uri = Self.uri(String(parts[1]))
                 let anonymous = try await client.execute(uri: uri, method: method, headers: [:], body: ByteBuffer(string: "{}"))
                 let refusedAnonymous = anonymous.status == .unauthorized && Self.code(anonymous) == "unauthenticated"
+                if access == .learner || access == .admin {
+                    // What an attacker tries to slip past a guard: another spelling of the path, or
+                    // HEAD for a GET. Each must be refused, or not be a route at all.
+                    var probes = [(method, uri + "/"), (method, "/" + uri), (method, uri + "?"), (method, uri.replacingOccurrences(of: "/v1/", with: "/v1//"))]
+                    if method == .get { probes.append((.head, uri)) }
+                    for (probeMethod, probeURI) in probes {
+                        let answer = try await client.execute(uri: probeURI, method: probeMethod, headers: [:], body: ByteBuffer(string: "{}"))
+                        if ![.unauthorized, .notFound, .methodNotAllowed].contains(answer.status) {
+                            found.append("\(route): \(probeMethod) \(probeURI) without a token answers \(answer.status.code)")
+                        }
+                    }
+                }
                 switch access {
                 case .open, .identified:
                     if refusedAnonymous { found.append("\(route): documented \(access), but refuses a caller without a token") }
