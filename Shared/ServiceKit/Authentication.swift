@@ -1,6 +1,4 @@
-import Database
 import Hummingbird
-import Logging
 import NIOCore
 
 /// The request context of every service: the connection's peer (for limits kept per client
@@ -97,22 +95,5 @@ public struct RouteGroups {
         case .learner: learner
         case .admin: admin
         }
-    }
-}
-
-/// What a service's routes are built from, when that is its database, the token verifier, its
-/// typed settings and a logger: `build<Name>Router` takes one, made by `build<Name>Application`
-/// from the runtime or by a test over a schema of its own.
-public struct ServiceDependencies<Settings: Sendable>: Sendable {
-    public var database: DatabasePool
-    public var verifier: TokenVerifier
-    public var settings: Settings
-    public var logger: Logger
-
-    public init(database: DatabasePool, verifier: TokenVerifier, settings: Settings, logger: Logger) {
-        self.database = database
-        self.verifier = verifier
-        self.settings = settings
-        self.logger = logger
     }
 }

@@ -4,8 +4,20 @@ import Hummingbird
 import Logging
 import ServiceKit
 
-/// What analytics's routes need; made by `buildAnalyticsApplication`, or by a test.
-public typealias AnalyticsDependencies = ServiceDependencies<AnalyticsSettings>
+/// What analytics' routes need; made by `buildAnalyticsApplication`, or by a test.
+public struct AnalyticsDependencies: Sendable {
+    public var database: DatabasePool
+    public var verifier: TokenVerifier
+    public var settings: AnalyticsSettings
+    public var logger: Logger
+
+    public init(database: DatabasePool, verifier: TokenVerifier, settings: AnalyticsSettings, logger: Logger) {
+        self.database = database
+        self.verifier = verifier
+        self.settings = settings
+        self.logger = logger
+    }
+}
 
 /// Analytics' routes, each in the group of who may call it.
 public func buildAnalyticsRouter(_ dependencies: AnalyticsDependencies) -> Router<ServiceRequestContext> {

@@ -6,9 +6,19 @@ import ServiceKit
 import ServiceLifecycle
 
 /// What billing's routes need; made by `buildBillingApplication`, or by a test.
-public typealias BillingDependencies = ServiceDependencies<BillingSettings>
+public struct BillingDependencies: Sendable {
+    public var database: DatabasePool
+    public var verifier: TokenVerifier
+    public var settings: BillingSettings
+    public var logger: Logger
 
-extension ServiceDependencies<BillingSettings> {
+    public init(database: DatabasePool, verifier: TokenVerifier, settings: BillingSettings, logger: Logger) {
+        self.database = database
+        self.verifier = verifier
+        self.settings = settings
+        self.logger = logger
+    }
+
     var store: BillingStore {
         BillingStore(database: database, catalogue: settings.catalogue, canRefresh: settings.stripeSecretKey != nil, logger: logger)
     }

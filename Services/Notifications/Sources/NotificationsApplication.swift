@@ -4,8 +4,20 @@ import Hummingbird
 import Logging
 import ServiceKit
 
-/// What notifications's routes need; made by `buildNotificationsApplication`, or by a test.
-public typealias NotificationsDependencies = ServiceDependencies<NotificationsSettings>
+/// What notifications' routes need; made by `buildNotificationsApplication`, or by a test.
+public struct NotificationsDependencies: Sendable {
+    public var database: DatabasePool
+    public var verifier: TokenVerifier
+    public var settings: NotificationsSettings
+    public var logger: Logger
+
+    public init(database: DatabasePool, verifier: TokenVerifier, settings: NotificationsSettings, logger: Logger) {
+        self.database = database
+        self.verifier = verifier
+        self.settings = settings
+        self.logger = logger
+    }
+}
 
 /// Notifications' routes, each in the group of who may call it.
 public func buildNotificationsRouter(_ dependencies: NotificationsDependencies) -> Router<ServiceRequestContext> {
