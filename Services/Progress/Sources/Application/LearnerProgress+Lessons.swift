@@ -83,7 +83,7 @@ extension LearnerProgress {
     static func rollUp(
         after lessonID: UUID, module: UUID, of user: UUID, outline: Outline, completed: Bool, reason: String, now: Date, on connection: PostgresConnection
     ) throws -> CompletionAnswer {
-        let done = try ProgressRecords.doneLessons(of: user, on: connection)
+        let done = try ProgressRecords.doneLessons(of: user, among: outline.lessons(of: module).map(\.id), on: connection)
         let moduleCompleted = try rollUpModule(module, of: user, outline: outline, done: done, reason: reason, now: now, on: connection)
         let courseCompleted = try rollUpCourse(of: user, outline: outline, reason: reason, now: now, on: connection)
         return CompletionAnswer(

@@ -73,11 +73,14 @@ enum ProgressRecords {
         ).first!.decode("event_sequence", as: Int64.self)
     }
 
-    /// The lessons the learner has completed.
-    static func doneLessons(of user: UUID, on connection: PostgresConnection) throws -> Set<UUID> {
-        Set(try connection.query("SELECT lesson_id FROM lesson_progress WHERE user_id = \(user) AND completed_at IS NOT NULL").map {
-            try $0.decode("lesson_id", as: UUID.self)
-        })
+    /// The lessons the learner has completed (of `among` only, when given: a completion asks
+    /// about one module's lessons, not the whole course's).
+    static func doneLessons(of user: UUID, among lessons: [UUID]? = nil, on connection: PostgresConnection) throws -> Set<UUID> {
+        let rows = try lessons.map { lessons in
+            try connection.query(
+                "SELECT lesson_id FROM lesson_progress WHERE user_id = \(user) AND completed_at IS NOT NULL AND lesson_id = ANY(\(array: lessons))")
+        } ?? connection.query("SELECT lesson_id FROM lesson_progress WHERE user_id = \(user) AND completed_at IS NOT NULL")
+        return Set(try rows.map { try $0.decode("lesson_id", as: UUID.self) })
     }
 
     /// The modules recorded complete for the learner.
