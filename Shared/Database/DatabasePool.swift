@@ -13,7 +13,9 @@ public final class DatabasePool: Sendable {
     ///   - url: a `postgresql://` URI.
     ///   - size: the number of connections (and threads); explicit on purpose.
     ///   - searchPath: the schema(s) unqualified names resolve in.
-    public init(url: String, size: Int, searchPath: String? = nil, name: String = "db", logger: Logger) {
+    ///   - prepareStatements: prepare each statement with parameters once per connection (off only
+    ///     behind a pooler that cannot keep prepared statements).
+    public init(url: String, size: Int, searchPath: String? = nil, name: String = "db", prepareStatements: Bool = true, logger: Logger) {
         precondition(size > 0, "a pool needs at least one connection")
         self.size = size
         self.logger = logger
@@ -21,7 +23,7 @@ public final class DatabasePool: Sendable {
         self.queue = queue
         for index in 0..<size {
             let worker = Worker(
-                url: url, searchPath: searchPath, applicationName: name, queue: queue, logger: logger)
+                url: url, searchPath: searchPath, applicationName: name, prepareStatements: prepareStatements, queue: queue, logger: logger)
             let thread = Thread { worker.run() }
             thread.name = "\(name)-pg-\(index)"
             thread.start()
@@ -118,12 +120,14 @@ final class Worker: @unchecked Sendable {
     let url: String
     let searchPath: String?
     let applicationName: String
+    let prepareStatements: Bool
     let queue: JobQueue
     let logger: Logger
     private var connection: PostgresConnection?
 
-    init(url: String, searchPath: String?, applicationName: String, queue: JobQueue, logger: Logger) {
+    init(url: String, searchPath: String?, applicationName: String, prepareStatements: Bool, queue: JobQueue, logger: Logger) {
         self.url = url
+        self.prepareStatements = prepareStatements
         self.searchPath = searchPath
         self.applicationName = applicationName
         self.queue = queue
@@ -145,7 +149,8 @@ final class Worker: @unchecked Sendable {
                 try connection.reconnect()
                 return .success(connection)
             }
-            let fresh = try PostgresConnection(url: url, searchPath: searchPath, applicationName: applicationName)
+            let fresh = try PostgresConnection(
+                url: url, searchPath: searchPath, applicationName: applicationName, prepareStatements: prepareStatements)
             connection = fresh
             return .success(fresh)
         } catch {

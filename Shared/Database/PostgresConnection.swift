@@ -7,11 +7,28 @@ public final class PostgresConnection {
     private var handle: OpaquePointer?
     private let url: String
     private let options: String
+    /// The schema(s) unqualified names resolve in, as given.
+    public let searchPath: String?
+    /// Statements prepared on this session, by SQL text: a hot statement is parsed and planned
+    /// once per connection, not on every call.
+    private var prepared: [String: String] = [:]
+    private var preparedCount = 0
+    /// Whether statements with parameters are prepared and reused (off behind a pooler that
+    /// cannot keep a session's prepared statements).
+    private let preparesStatements: Bool
+    /// Actions to run once the current transaction has committed, by key (one per key).
+    private var afterCommit: [(key: String, action: () -> Void)] = []
+    private var inTransaction = false
+
+    /// How many prepared statements a session keeps before it starts over.
+    static let preparedLimit = 512
 
     /// Connects to `url` (a `postgresql://` URI or a conninfo string). Sessions run in UTC with ISO
     /// dates, and in `searchPath` when given.
-    public init(url: String, searchPath: String? = nil, applicationName: String = "syllabus") throws {
+    public init(url: String, searchPath: String? = nil, applicationName: String = "syllabus", prepareStatements: Bool = true) throws {
         self.url = url
+        self.searchPath = searchPath
+        self.preparesStatements = prepareStatements
         var options = "-c TimeZone=UTC -c DateStyle=ISO"
         if let searchPath { options += " -c search_path=\(searchPath)" }
         self.options = options
@@ -28,6 +45,7 @@ public final class PostgresConnection {
     private func connect() throws {
         if let handle { PQfinish(handle) }
         handle = nil
+        prepared.removeAll()
         let keywords = ["dbname", "connect_timeout", "options", "application_name"]
         let values = [url, "5", options, applicationName]
         let connection = withCStrings(keywords) { keywordPointers in
@@ -79,7 +97,8 @@ public final class PostgresConnection {
         return PQbackendPID(handle)
     }
 
-    /// Runs one parameterised statement.
+    /// Runs one parameterised statement. A statement with parameters is prepared on its first
+    /// use on this connection and executed by name afterwards.
     @discardableResult
     public func execute(_ query: Query) throws -> QueryResult {
         guard let handle else { throw DatabaseError.connection("not connected") }
@@ -87,10 +106,47 @@ public final class PostgresConnection {
         if let index = query.binds.firstIndex(where: { $0?.utf8.contains(0) == true }) {
             throw DatabaseError.nulInParameter(index: index + 1)
         }
+        guard preparesStatements, !query.binds.isEmpty else {
+            let result: OpaquePointer? = withOptionalCStrings(query.binds) { values in
+                PQexecParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
+            }
+            return try consume(result)
+        }
+        let idle = PQtransactionStatus(handle) == PQTRANS_IDLE
+        do {
+            return try executePrepared(query, on: handle)
+        } catch DatabaseError.server(let error) where error.sqlState.rawValue == "0A000" || error.sqlState.rawValue == "26000" {
+            // The statement's result changed shape under it (a table altered), or the session lost
+            // it: prepare it afresh. Outside a transaction nothing was done, so try once more.
+            forget(query.sql)
+            guard idle else { throw DatabaseError.server(error) }
+            return try executePrepared(query, on: handle)
+        }
+    }
+
+    private func executePrepared(_ query: Query, on handle: OpaquePointer) throws -> QueryResult {
+        let name: String
+        if let known = prepared[query.sql] {
+            name = known
+        } else {
+            if prepared.count >= Self.preparedLimit {
+                _ = try consume(PQexec(handle, "DEALLOCATE ALL"))
+                prepared.removeAll()
+            }
+            preparedCount += 1
+            name = "s\(preparedCount)"
+            _ = try consume(PQprepare(handle, name, query.sql, Int32(query.binds.count), nil))
+            prepared[query.sql] = name
+        }
         let result: OpaquePointer? = withOptionalCStrings(query.binds) { values in
-            PQexecParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
+            PQexecPrepared(handle, name, Int32(query.binds.count), values, nil, nil, 0)
         }
         return try consume(result)
+    }
+
+    private func forget(_ sql: String) {
+        guard let name = prepared.removeValue(forKey: sql), let handle else { return }
+        if PQtransactionStatus(handle) == PQTRANS_IDLE { _ = try? consume(PQexec(handle, "DEALLOCATE \(name)")) }
     }
 
     /// Runs one or more statements without parameters (migrations, `LISTEN`).
@@ -105,18 +161,40 @@ public final class PostgresConnection {
         try execute(query).rows
     }
 
-    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws. The
+    /// actions given to `afterCommit` run once it has committed.
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try executeScript("BEGIN")
+        inTransaction = true
+        afterCommit.removeAll()
         let value: T
         do {
             value = try body(self)
         } catch {
+            inTransaction = false
+            afterCommit.removeAll()
             if isHealthy { _ = try? executeScript("ROLLBACK") }
             throw error
         }
-        try executeScript("COMMIT")
+        inTransaction = false
+        do {
+            try executeScript("COMMIT")
+        } catch {
+            afterCommit.removeAll()
+            throw error
+        }
+        let actions = afterCommit
+        afterCommit.removeAll()
+        for entry in actions { entry.action() }
         return value
+    }
+
+    /// Runs `action` once the current transaction commits (never if it rolls back); at once when
+    /// no transaction is open, since the statements before it have committed already. Actions
+    /// with the same key run once per transaction.
+    public func afterCommit(key: String, _ action: @escaping () -> Void) {
+        guard inTransaction else { return action() }
+        if !afterCommit.contains(where: { $0.key == key }) { afterCommit.append((key, action)) }
     }
 
     private func consume(_ result: OpaquePointer?) throws -> QueryResult {
