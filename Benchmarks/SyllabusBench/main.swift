@@ -11,14 +11,16 @@ import ServiceKit
 // 1. outbox relay throughput       vs  confirmed publishing through librabbitmq alone (window 1,000)
 // 2. consumer throughput            vs  consume-and-ack alone
 //    (inbox row + handler transaction per event)
-// 3. end-to-end latency p50/p99 at a fixed rate, from the producer's commit to the consumer's commit
+// 3. end-to-end latency p50/p99 at fixed arrival rates (open loop: each event is produced at its
+//    scheduled time whether or not the ones before it are done), from the producer's commit to
+//    the consumer's commit
 
 struct Bench {
     let databaseURL: String
     let amqpURL: String
     let logger: Logger
     let events: Int
-    let rate: Int
+    let rates: [Int]
     let seconds: Int
 
     struct Event: DomainEvent {
@@ -37,7 +39,8 @@ struct Bench {
         let pool = DatabasePool(url: databaseURL, size: 4, searchPath: schema, name: "bench", logger: logger)
         try await Migrator(schema: schema, migrations: [
             Outbox.migration(version: 1),
-            Migration(version: 2, name: "effects", sql: "CREATE TABLE effects (n int8 NOT NULL, produced_at timestamptz NOT NULL, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"),
+            Outbox.relayMigration(version: 2),
+            Migration(version: 3, name: "effects", sql: "CREATE TABLE effects (n int8 NOT NULL, produced_at timestamptz NOT NULL, applied_at timestamptz NOT NULL DEFAULT clock_timestamp())"),
         ]).migrate(pool, logger: logger)
         do {
             try await body(pool, schema)
@@ -143,7 +146,8 @@ struct Bench {
         let clock = ContinuousClock()
 
         _ = try await publisher.publish(try messages(count: events, run: "raw"))
-        let consumer = try AMQPConsumer(url: amqpURL, queue: name, prefetch: 100, name: "bench", logger: logger)
+        // The consumer under test takes lanes × batch size (4 × 64) in flight: the baseline too.
+        let consumer = try AMQPConsumer(url: amqpURL, queue: name, prefetch: 256, name: "bench", logger: logger)
         var received = 0
         let start = clock.now
         for await message in consumer.deliveries {
@@ -164,7 +168,7 @@ struct Bench {
                 try connection.execute("INSERT INTO effects (n, produced_at) VALUES (\(event.data.n), \(event.time))")
             }
             let service = try EventConsumerService(
-                service: .identity, queue: name, amqpURL: amqpURL, prefetch: 100, database: pool, publisher: publisher,
+                service: .identity, queue: name, amqpURL: amqpURL, prefetch: 256, database: pool, publisher: publisher,
                 retry: RetryPolicy(delays: [1000], maxAttempts: 3), handlers: [handler], logger: logger)
             let start = clock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -178,9 +182,19 @@ struct Bench {
         return (Double(events) / baseline.seconds, Double(events) / measured.seconds)
     }
 
-    // MARK: 3. end-to-end latency at a fixed rate
+    // MARK: 3. end-to-end latency at a fixed arrival rate
 
-    func latency() async throws -> (p50: Double, p99: Double, count: Int) {
+    struct Latency {
+        var p50: Double
+        var p99: Double
+        var max: Double
+        var count: Int
+        /// Events produced later than their scheduled time by more than 10 ms: the producer, not
+        /// the bus, could not keep the rate.
+        var late: Int
+    }
+
+    func latency(rate: Int) async throws -> Latency {
         let admin = try AMQPAdmin(url: amqpURL)
         let name = "bench.latency.\(UUID().uuidString.prefix(8).lowercased())"
         try await queue(admin, name)
@@ -188,6 +202,7 @@ struct Bench {
         let publisher = try AMQPPublisher(url: amqpURL, name: "bench", confirmWindow: 1000, logger: logger)
         defer { publisher.shutdown() }
         var samples: [Double] = []
+        let late = LateCount()
         try await schema { pool, schema in
             let run = UUID().uuidString
             let relay = OutboxRelay(service: .identity, databaseURL: databaseURL, searchPath: schema, lockName: schema,
@@ -195,8 +210,11 @@ struct Bench {
             let handler = EventHandler(Event.self, name: "bench") { event, connection in
                 try connection.execute("INSERT INTO effects (n, produced_at) VALUES (\(event.data.n), \(event.time))")
             }
+            // The producers are a service's request handlers: a pool of their own.
+            let producers = DatabasePool(url: databaseURL, size: 8, searchPath: schema, name: "bench-produce", logger: logger)
+            defer { producers.shutdown() }
             let service = try EventConsumerService(
-                service: .identity, queue: name, amqpURL: amqpURL, prefetch: 100, database: pool, publisher: publisher,
+                service: .identity, queue: name, amqpURL: amqpURL, database: pool, publisher: publisher,
                 retry: RetryPolicy(delays: [1000], maxAttempts: 3), handlers: [handler], logger: logger)
             let total = rate * seconds
             let probe = probe(schema)
@@ -204,13 +222,20 @@ struct Bench {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await relay.run() }
                 group.addTask { try await service.run() }
+                try await Task.sleep(for: .milliseconds(300)) // the relay leads and the consumer consumes
                 let clock = ContinuousClock()
                 let start = clock.now
-                for n in 0..<total {
-                    try await clock.sleep(until: start.advanced(by: .seconds(Double(n) / Double(rate))))
-                    // The event's time is taken inside the producing transaction, just before commit.
-                    try await pool.transaction { connection in
-                        try Outbox.enqueue(CloudEvent(Event(run: run, n: n), sequence: Int64(n + 1), time: Date()), on: connection)
+                try await withThrowingDiscardingTaskGroup { producing in
+                    for n in 0..<total {
+                        let due = start.advanced(by: .seconds(Double(n) / Double(rate)))
+                        try await clock.sleep(until: due)
+                        producing.addTask {
+                            if clock.now - due > .milliseconds(10) { late.add() }
+                            // The event's time is taken inside the producing transaction, just before commit.
+                            try await producers.transaction { connection in
+                                try Outbox.enqueue(CloudEvent(Event(run: run, n: n), sequence: Int64(n + 1), time: Date()), on: connection)
+                            }
+                        }
                     }
                 }
                 while try await applied(probe) < total { try await Task.sleep(for: .milliseconds(10)) }
@@ -221,8 +246,15 @@ struct Bench {
         }
         for queue in [name, name + ".dlq", name + ".retry.1000"] { try await admin.deleteQueue(queue) }
         func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
-        return (percentile(0.50), percentile(0.99), samples.count)
+        return Latency(p50: percentile(0.50), p99: percentile(0.99), max: samples.last ?? 0, count: samples.count, late: late.value)
     }
+}
+
+final class LateCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
 
 extension Duration {
@@ -242,16 +274,22 @@ logger.logLevel = .error
 let bench = Bench(
     databaseURL: environment("ADMIN_DATABASE_URL"), amqpURL: environment("ADMIN_AMQP_URL"), logger: logger,
     events: Int(ProcessInfo.processInfo.environment["BENCH_EVENTS"] ?? "") ?? 20_000,
-    rate: Int(ProcessInfo.processInfo.environment["BENCH_RATE"] ?? "") ?? 200,
+    rates: (ProcessInfo.processInfo.environment["BENCH_RATES"] ?? "200,1000").split(separator: ",").compactMap { Int($0) },
     seconds: Int(ProcessInfo.processInfo.environment["BENCH_SECONDS"] ?? "") ?? 10)
 
 let relay = try await bench.relayThroughput()
 let consumer = try await bench.consumerThroughput()
-let latency = try await bench.latency()
+var latencies: [(rate: Int, figures: Bench.Latency)] = []
+for rate in bench.rates { latencies.append((rate, try await bench.latency(rate: rate))) }
 
 func f(_ value: Double) -> String { String(format: "%.0f", value) }
 func r(_ value: Double) -> String { String(format: "%.2f", value) }
 let durability = ProcessInfo.processInfo.environment["SYLLABUS_BENCH_FSYNC"] == "off" ? "fsync off" : "fsync and synchronous_commit on"
+let latencyRows = latencies.map { rate, l in
+    "| end-to-end latency, producer commit → consumer commit, \(rate) events/s offered (open loop) for \(bench.seconds) s | — | "
+        + "p50 \(String(format: "%.1f", l.p50)) ms, p99 \(String(format: "%.1f", l.p99)) ms, max \(String(format: "%.0f", l.max)) ms "
+        + "(\(l.count) events, \(l.late) produced late) | p99/p50 \(r(l.p99 / max(l.p50, 0.001))) |"
+}.joined(separator: "\n")
 let table = """
     Postgres: \(durability). Baselines publish the relay's own messages (exchange, properties, headers, mandatory).
 
@@ -259,7 +297,7 @@ let table = """
     | --- | --- | --- | --- |
     | outbox relay throughput, events/s (\(bench.events) events) | \(f(relay.baseline)) raw confirmed publishing, window 1000 | \(f(relay.measured)) | \(r(relay.measured / relay.baseline)) |
     | consumer throughput, events/s (\(bench.events) events) | \(f(consumer.baseline)) raw consume-and-ack | \(f(consumer.measured)) inbox + handler transaction | \(r(consumer.measured / consumer.baseline)) |
-    | end-to-end latency, producer commit → consumer commit, at \(bench.rate)/s for \(bench.seconds) s | — | p50 \(String(format: "%.1f", latency.p50)) ms, p99 \(String(format: "%.1f", latency.p99)) ms (\(latency.count) events) | p99/p50 \(r(latency.p99 / max(latency.p50, 0.001))) |
+    \(latencyRows)
     """
 print(table)
 if let out = ProcessInfo.processInfo.environment["BENCH_OUTPUT"] {

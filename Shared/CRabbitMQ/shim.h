@@ -6,7 +6,9 @@
 #include <poll.h>
 #include <sys/time.h>
 
-/// `amqp_login` is variadic, which Swift cannot call: this fixes the PLAIN mechanism's arguments.
+/// `amqp_login` is variadic, which Swift cannot call: this fixes the PLAIN mechanism's arguments,
+/// and tells the broker the client understands `connection.blocked` (so a broker under a memory
+/// or disk alarm says so instead of silently stopping to read).
 static inline amqp_rpc_reply_t syllabus_amqp_login_plain(amqp_connection_state_t state,
                                                          const char *vhost,
                                                          int channel_max,
@@ -14,8 +16,24 @@ static inline amqp_rpc_reply_t syllabus_amqp_login_plain(amqp_connection_state_t
                                                          int heartbeat,
                                                          const char *user,
                                                          const char *password) {
-    return amqp_login(state, vhost, channel_max, frame_max, heartbeat,
-                      AMQP_SASL_METHOD_PLAIN, user, password);
+    amqp_table_entry_t capabilities[3];
+    capabilities[0].key = amqp_cstring_bytes("connection.blocked");
+    capabilities[1].key = amqp_cstring_bytes("authentication_failure_close");
+    capabilities[2].key = amqp_cstring_bytes("exchange_exchange_bindings");
+    for (int i = 0; i < 3; i++) {
+        capabilities[i].value.kind = AMQP_FIELD_KIND_BOOLEAN;
+        capabilities[i].value.value.boolean = 1;
+    }
+    amqp_table_entry_t entries[1];
+    entries[0].key = amqp_cstring_bytes("capabilities");
+    entries[0].value.kind = AMQP_FIELD_KIND_TABLE;
+    entries[0].value.value.table.num_entries = 3;
+    entries[0].value.value.table.entries = capabilities;
+    amqp_table_t properties;
+    properties.num_entries = 1;
+    properties.entries = entries;
+    return amqp_login_with_properties(state, vhost, channel_max, frame_max, heartbeat, &properties,
+                                      AMQP_SASL_METHOD_PLAIN, user, password);
 }
 
 /// The method id of a decoded method frame (Swift cannot reach into the payload union easily).
@@ -35,5 +53,7 @@ static const amqp_method_number_t SYLLABUS_BASIC_CANCEL = AMQP_BASIC_CANCEL_METH
 static const amqp_method_number_t SYLLABUS_BASIC_DELIVER = AMQP_BASIC_DELIVER_METHOD;
 static const amqp_method_number_t SYLLABUS_CHANNEL_CLOSE = AMQP_CHANNEL_CLOSE_METHOD;
 static const amqp_method_number_t SYLLABUS_CONNECTION_CLOSE = AMQP_CONNECTION_CLOSE_METHOD;
+static const amqp_method_number_t SYLLABUS_CONNECTION_BLOCKED = AMQP_CONNECTION_BLOCKED_METHOD;
+static const amqp_method_number_t SYLLABUS_CONNECTION_UNBLOCKED = AMQP_CONNECTION_UNBLOCKED_METHOD;
 
 #endif

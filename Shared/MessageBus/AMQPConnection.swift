@@ -130,6 +130,9 @@ final class AMQPConnection {
         case nack(tag: UInt64, multiple: Bool)
         case returned(code: Int, text: String, messageID: String?)
         case cancelled
+        /// The broker stopped reading from this connection (a memory or disk alarm).
+        case blocked(reason: String)
+        case unblocked
         case other
     }
 
@@ -172,6 +175,11 @@ final class AMQPConnection {
             return .returned(code: code, text: text, messageID: properties.messageID)
         case SYLLABUS_BASIC_CANCEL:
             return .cancelled
+        case SYLLABUS_CONNECTION_BLOCKED:
+            let blocked = decoded!.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            return .blocked(reason: Self.string(blocked.reason))
+        case SYLLABUS_CONNECTION_UNBLOCKED:
+            return .unblocked
         case SYLLABUS_CHANNEL_CLOSE:
             let close = decoded!.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
             var ok = amqp_channel_close_ok_t(dummy: 0)

@@ -2,7 +2,9 @@ import Foundation
 import Logging
 
 /// Consumes one queue with manual acknowledgements and a bounded prefetch, on a connection that
-/// lives on a thread of its own. Acks are handed to that thread, which applies them at once.
+/// lives on a thread of its own. Acks are handed to that thread, which folds them: it sends one
+/// `basic.ack` with `multiple` up to the highest delivery whose predecessors are all settled, so
+/// deliveries may be acknowledged in any order and a batch costs one frame.
 /// After a lost connection it reconnects with backoff and consumes again; messages that were
 /// delivered but not acknowledged are redelivered by the broker.
 public final class AMQPConsumer: Sendable {
@@ -140,29 +142,75 @@ final class ConsumerLoop: @unchecked Sendable {
     }
 
     private func follow(_ connection: AMQPConnection) throws {
+        var settlement = AckFolding()
         while !shared.stopped {
-            for command in shared.takeCommands() {
-                switch command {
-                case .ack(let tag, let generation) where generation == self.generation:
-                    try connection.ack(tag)
-                case .reject(let tag, let generation, let requeue) where generation == self.generation:
-                    try connection.reject(tag, requeue: requeue)
-                default:
-                    break
-                }
-            }
+            try settle(shared.takeCommands(), &settlement, on: connection)
             if !connection.hasBufferedInput {
                 _ = shared.wakeup.wait(socket: connection.socketDescriptor, timeout: 1)
             }
             // A zero timeout: take what has arrived (this also answers heartbeats).
             while let message = try connection.nextDelivery(timeout: 0, generation: generation) {
+                settlement.delivered(message.deliveryTag)
                 continuation.yield(message)
                 if !connection.hasBufferedInput { break }
             }
         }
         // Apply the acks already given before closing, so finished work is not redelivered.
-        for command in shared.takeCommands() {
-            if case .ack(let tag, let generation) = command, generation == self.generation { try? connection.ack(tag) }
-        }
+        try? settle(shared.takeCommands(), &settlement, on: connection)
     }
+
+    private func settle(_ commands: [ConsumerCommand], _ settlement: inout AckFolding, on connection: AMQPConnection) throws {
+        guard !commands.isEmpty else { return }
+        for command in commands {
+            switch command {
+            case .ack(let tag, let generation) where generation == self.generation:
+                settlement.acked(tag)
+            case .reject(let tag, let generation, let requeue) where generation == self.generation:
+                try connection.reject(tag, requeue: requeue)
+                settlement.rejected(tag)
+            default:
+                break
+            }
+        }
+        if let upTo = settlement.takeAck() { try connection.ack(upTo, multiple: true) }
+    }
+}
+
+/// Folds acknowledgements given in any order into cumulative ones: `takeAck()` answers the
+/// highest acknowledged tag below which every delivery is settled (acknowledged or rejected), once.
+struct AckFolding {
+    /// Deliveries not yet folded, in delivery order, and how each was settled (nil: not yet).
+    private var pending: [(tag: UInt64, acked: Bool?)] = []
+    private var head = 0
+    private var index: [UInt64: Int] = [:]
+
+    mutating func delivered(_ tag: UInt64) {
+        index[tag] = pending.count
+        pending.append((tag, nil))
+    }
+
+    mutating func acked(_ tag: UInt64) { mark(tag, acked: true) }
+    mutating func rejected(_ tag: UInt64) { mark(tag, acked: false) }
+
+    private mutating func mark(_ tag: UInt64, acked: Bool) {
+        guard let position = index.removeValue(forKey: tag) else { return }
+        pending[position].acked = acked
+    }
+
+    /// The tag to acknowledge with `multiple`, if the settled prefix holds an acknowledged one.
+    mutating func takeAck() -> UInt64? {
+        var upTo: UInt64?
+        while head < pending.count, let acked = pending[head].acked {
+            if acked { upTo = pending[head].tag }
+            head += 1
+        }
+        if head > 1024 && head * 2 > pending.count {
+            pending.removeFirst(head)
+            head = 0
+            for (position, entry) in pending.enumerated() where entry.acked == nil { index[entry.tag] = position }
+        }
+        return upTo
+    }
+
+    var outstanding: Int { index.count }
 }

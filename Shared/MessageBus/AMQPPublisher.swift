@@ -24,10 +24,17 @@ public final class AMQPPublisher: Sendable {
     }
 
     /// Publishes `messages` in order and returns each one's outcome, in the same order.
-    public func publish(_ messages: [OutgoingMessage]) async throws -> [PublishOutcome] {
+    ///
+    /// - Parameter orderingHeader: a header naming each message's ordering key (an aggregate).
+    ///   A message is sent only once the broker has confirmed the batch's previous message with
+    ///   the same key; when that one was refused, the rest of that key's messages are `held`, so
+    ///   no message ever overtakes a refused one of its key. Messages of different keys stay in
+    ///   flight together.
+    public func publish(_ messages: [OutgoingMessage], orderingHeader: String? = nil) async throws -> [PublishOutcome] {
         if messages.isEmpty { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            if !shared.enqueue(PublishRequest(messages: messages, continuation: continuation)) {
+            let request = PublishRequest(messages: messages, orderingHeader: orderingHeader, continuation: continuation)
+            if !shared.enqueue(request) {
                 continuation.resume(throwing: AMQPError.shutdown)
             }
         }
@@ -41,12 +48,17 @@ public final class AMQPPublisher: Sendable {
     /// Whether the publishing connection is up (it connects on first use and after a loss).
     public var isConnected: Bool { shared.connected }
 
+    /// Why the broker blocks this connection (a memory or disk alarm), while it does. Publishing
+    /// waits meanwhile instead of timing out and reconnecting in a loop.
+    public var blockedReason: String? { shared.blocked }
+
     /// Stops the thread once the queued batches are done.
     public func shutdown() { shared.shutdown() }
 }
 
 struct PublishRequest: Sendable {
     let messages: [OutgoingMessage]
+    let orderingHeader: String?
     let continuation: CheckedContinuation<[PublishOutcome], any Error>
 }
 
@@ -56,10 +68,16 @@ final class PublisherShared: @unchecked Sendable {
     private var requests: [PublishRequest] = []
     private var stopped = false
     private var _connected = false
+    private var _blocked: String?
 
     var connected: Bool {
         get { lock.withLock { _connected } }
         set { lock.withLock { _connected = newValue } }
+    }
+
+    var blocked: String? {
+        get { lock.withLock { _blocked } }
+        set { lock.withLock { _blocked = newValue } }
     }
 
     func enqueue(_ request: PublishRequest) -> Bool {
@@ -120,7 +138,7 @@ final class PublisherLoop: @unchecked Sendable {
                 idle()
             case .request(let request):
                 do {
-                    let outcomes = try publish(request.messages)
+                    let outcomes = try publish(request.messages, orderingHeader: request.orderingHeader)
                     request.continuation.resume(returning: outcomes)
                 } catch {
                     drop(error)
@@ -140,6 +158,7 @@ final class PublisherLoop: @unchecked Sendable {
         do {
             while let frame = try connection.nextFrame(timeout: 0) {
                 if case .cancelled = frame { break }
+                noteBlocking(frame)
             }
         } catch {
             drop(error)
@@ -175,13 +194,45 @@ final class PublisherLoop: @unchecked Sendable {
         connection?.close()
         connection = nil
         shared.connected = false
+        shared.blocked = nil
     }
 
-    private func publish(_ messages: [OutgoingMessage]) throws -> [PublishOutcome] {
+    /// Follows the broker's `connection.blocked` and `connection.unblocked`.
+    private func noteBlocking(_ frame: AMQPConnection.Frame) {
+        switch frame {
+        case .blocked(let reason):
+            shared.blocked = reason.isEmpty ? "blocked by the broker" : reason
+            logger.warning("the broker blocks publishing; waiting", metadata: ["reason": "\(reason)"])
+        case .unblocked:
+            shared.blocked = nil
+            logger.info("the broker unblocked publishing")
+        default:
+            break
+        }
+    }
+
+    private func publish(_ messages: [OutgoingMessage], orderingHeader: String?) throws -> [PublishOutcome] {
         let connection = try connected()
         var outcomes = [PublishOutcome?](repeating: nil, count: messages.count)
         var indexByMessageID = [String: Int]()
+        var lastByKey = [String: Int]()
         for (index, message) in messages.enumerated() {
+            if let orderingHeader, let key = message.properties.headers[orderingHeader]?.stringValue {
+                if let previous = lastByKey[key] {
+                    while outcomes[previous] == nil { try readConfirm(connection, &outcomes, indexByMessageID) }
+                    if outcomes[previous] != .confirmed {
+                        outcomes[index] = .held
+                        lastByKey[key] = index
+                        continue
+                    }
+                }
+                lastByKey[key] = index
+            }
+            // A blocked connection is not read by the broker: writing more would only fill the
+            // socket. Wait for `connection.unblocked`, answering heartbeats meanwhile.
+            while shared.blocked != nil {
+                if let frame = try connection.nextFrame(timeout: 1) { try settle(frame, &outcomes, indexByMessageID) }
+            }
             while tracker.outstanding >= window {
                 try readConfirm(connection, &outcomes, indexByMessageID)
             }
@@ -200,8 +251,14 @@ final class PublisherLoop: @unchecked Sendable {
         _ connection: AMQPConnection, _ outcomes: inout [PublishOutcome?], _ indexByMessageID: [String: Int]
     ) throws {
         guard let frame = try connection.nextFrame(timeout: confirmTimeout) else {
+            // While the broker blocks the connection, confirms wait for it: not a failure.
+            if shared.blocked != nil { return }
             throw AMQPError.timeout("no publisher confirm within \(confirmTimeout) s")
         }
+        try settle(frame, &outcomes, indexByMessageID)
+    }
+
+    private func settle(_ frame: AMQPConnection.Frame, _ outcomes: inout [PublishOutcome?], _ indexByMessageID: [String: Int]) throws {
         switch frame {
         case .ack(let tag, let multiple):
             for index in tracker.settle(tag: tag, multiple: multiple) where outcomes[index] == nil {
@@ -216,6 +273,8 @@ final class PublisherLoop: @unchecked Sendable {
             if let messageID, let index = indexByMessageID[messageID] {
                 outcomes[index] = .returned(code: code, text: text)
             }
+        case .blocked, .unblocked:
+            noteBlocking(frame)
         case .cancelled, .other:
             break
         }

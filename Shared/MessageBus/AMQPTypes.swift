@@ -97,6 +97,9 @@ public enum PublishOutcome: Sendable, Equatable {
     case nacked
     /// Returned as unroutable (no queue bound for its key).
     case returned(code: Int, text: String)
+    /// Not sent: an earlier message of the batch with the same ordering key was refused, and this
+    /// one may not overtake it.
+    case held
 }
 
 /// A delivered message. Its `deliveryTag` is only meaningful on the connection it came from,

@@ -11,23 +11,35 @@ import ServiceLifecycle
 public struct EventHandler: Sendable {
     public let name: String
     public let eventType: EventType
-    let apply: @Sendable ([UInt8], PostgresConnection) throws -> Void
+    /// Decodes the whole envelope once; the handlers of one type share what it returns.
+    let decode: @Sendable ([UInt8]) throws -> DecodedEvent
+    let apply: @Sendable (DecodedEvent, PostgresConnection) throws -> Void
 
     /// - Parameters:
     ///   - name: stable name of the handler (the inbox key); renaming it replays events.
     public init<E: DomainEvent>(_ type: E.Type, name: String, _ body: @escaping @Sendable (CloudEvent<E>, PostgresConnection) throws -> Void) {
         self.name = name
         self.eventType = E.eventType
-        self.apply = { bytes, connection in
-            let event: CloudEvent<E>
-            do {
-                event = try EventCoding.decode(CloudEvent<E>.self, from: bytes)
-            } catch {
-                throw ConsumeFailure.undecodable("\(error)")
+        self.decode = { bytes in
+            let event = try EventCoding.decode(CloudEvent<E>.self, from: bytes)
+            return DecodedEvent(id: event.id, source: event.source, type: event.type, event: event)
+        }
+        self.apply = { decoded, connection in
+            guard let event = decoded.event as? CloudEvent<E> else {
+                throw ConsumeFailure.undecodable("not a \(E.eventType.cloudEventType)")
             }
             try body(event, connection)
         }
     }
+}
+
+/// An envelope decoded once, with the attributes the consumer judges it by.
+struct DecodedEvent: @unchecked Sendable {
+    let id: String
+    let source: String
+    let type: String
+    /// The typed `CloudEvent<E>`; immutable once decoded.
+    let event: Any
 }
 
 /// Why a message could not be handled. An undecodable event can never succeed and goes to the
@@ -70,7 +82,13 @@ public enum Provenance: Equatable, Sendable {
     }
 }
 
-/// Consumes a service's queue and applies each event through the inbox, then acknowledges it.
+/// Consumes a service's queue and applies events through the inbox, in batches.
+///
+/// Deliveries go to `lanes` lanes by aggregate (events of one aggregate share a lane and keep
+/// their order). A lane takes what has arrived, up to `batchSize`, and applies it in one
+/// transaction: the inbox rows of the whole batch in one statement, the handlers only for the new
+/// ones, each event under a savepoint so that one failure does not undo the others, one COMMIT;
+/// then the broker gets one cumulative acknowledgement (see `AMQPConsumer`).
 ///
 /// Only believed messages are applied (see `Provenance`): a forged one goes to `<queue>.dlq` marked
 /// `forged`; a genuine one of a type this version has no handler for is acknowledged and counted.
@@ -79,7 +97,7 @@ public enum Provenance: Equatable, Sendable {
 /// and acknowledged; after the policy's last attempt, or at once when it can never succeed
 /// (undecodable), it goes to `<queue>.dlq` with the failure in its headers. Republishing is confirmed before the
 /// original is acknowledged, so a crash in between duplicates an event (the inbox absorbs it)
-/// but never loses one.
+/// but never loses one. Inbox rows older than `inboxRetention` are deleted.
 public final class EventConsumerService: Service, Sendable {
     public let service: ServiceName
     public let queue: String
@@ -89,39 +107,57 @@ public final class EventConsumerService: Service, Sendable {
     private let handlers: [String: [EventHandler]]
     private let retry: RetryPolicy
     private let laneCount: Int
+    /// The most events one transaction applies.
+    public let batchSize: Int
+    private let inboxRetention: Duration
+    private let amqpURL: String
     private let logger: Logger
     private let handled: Counter
     private let deadLettered: Counter
     private let retried: Counter
     private let unknown: Counter
     private let forged: Counter
+    private let batches: Counter
+    private let queueDepth: Gauge
     private let tally = Tally()
 
     /// - Parameters:
     ///   - queue: the queue to consume; the service's own (`<service>`) by default. Its retry
     ///     tiers and dead-letter queue are named after it.
+    ///   - prefetch: deliveries in flight; `lanes × batchSize` by default, so every lane can fill a batch.
     ///   - publisher: publishes retries and dead letters (through the queue's retry exchange).
-    ///   - lanes: how many events are handled at once (each in its own transaction).
+    ///   - lanes: how many batches are applied at once (each in its own transaction).
+    ///   - batchSize: the most events a lane applies in one transaction.
+    ///   - inboxRetention: how long an applied event's inbox rows are kept; longer than the
+    ///     archive's replay window, so a replay from the archive is still recognised.
     public init(
-        service: ServiceName, queue: String? = nil, amqpURL: String, prefetch: Int, database: DatabasePool,
-        publisher: AMQPPublisher, retry: RetryPolicy = .default, lanes: Int = 4, handlers: [EventHandler], logger: Logger
+        service: ServiceName, queue: String? = nil, amqpURL: String, prefetch: Int? = nil, database: DatabasePool,
+        publisher: AMQPPublisher, retry: RetryPolicy = .default, lanes: Int = 4, batchSize: Int = 64,
+        inboxRetention: Duration = .seconds(14 * 86_400), handlers: [EventHandler], logger: Logger
     ) throws {
         self.laneCount = max(1, lanes)
+        self.batchSize = max(1, batchSize)
         self.service = service
         let queue = queue ?? service.rawValue
         self.queue = queue
         self.consumer = try AMQPConsumer(
-            url: amqpURL, queue: queue, prefetch: UInt16(clamping: prefetch), name: service.rawValue, logger: logger)
+            url: amqpURL, queue: queue, prefetch: UInt16(clamping: prefetch ?? laneCount * self.batchSize), name: service.rawValue,
+            logger: logger)
+        self.amqpURL = amqpURL
         self.publisher = publisher
         self.database = database
         self.handlers = Dictionary(grouping: handlers, by: { $0.eventType.cloudEventType })
         self.retry = retry
+        self.inboxRetention = inboxRetention
         self.logger = logger
-        self.handled = Counter(label: "events_handled_total", dimensions: [("service", service.rawValue)])
-        self.deadLettered = Counter(label: "events_dead_lettered_total", dimensions: [("service", service.rawValue)])
-        self.retried = Counter(label: "events_retried_total", dimensions: [("service", service.rawValue)])
-        self.unknown = Counter(label: "events_unknown_total", dimensions: [("service", service.rawValue)])
-        self.forged = Counter(label: "events_forged_total", dimensions: [("service", service.rawValue)])
+        let dimensions = [("service", service.rawValue)]
+        self.handled = Counter(label: "events_handled_total", dimensions: dimensions)
+        self.deadLettered = Counter(label: "events_dead_lettered_total", dimensions: dimensions)
+        self.retried = Counter(label: "events_retried_total", dimensions: dimensions)
+        self.unknown = Counter(label: "events_unknown_total", dimensions: dimensions)
+        self.forged = Counter(label: "events_forged_total", dimensions: dimensions)
+        self.batches = Counter(label: "event_batches_applied_total", dimensions: dimensions)
+        self.queueDepth = Gauge(label: "queue_messages_ready", dimensions: [("queue", queue)])
     }
 
     /// The exchange of this consumer's retry tiers, dead-letter queue and way back.
@@ -134,32 +170,75 @@ public final class EventConsumerService: Service, Sendable {
         public var handled = 0
         public var unknown = 0
         public var forged = 0
+        /// Transactions that applied at least one event.
+        public var batches = 0
+        /// The most events one transaction applied.
+        public var largestBatch = 0
+        /// Events that failed and went to a retry tier or the dead-letter queue.
+        public var failed = 0
     }
 
     /// Whether the consumer is connected and consuming.
     public var isConsuming: Bool { consumer.isConsuming }
 
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.housekeeping() }
+            await withGracefulShutdownHandler {
+                await self.consume()
+            } onGracefulShutdown: {
+                self.consumer.stop()
+            }
+            group.cancelAll()
+        }
+    }
+
     /// Handles deliveries in `lanes` concurrent lanes. Events of one aggregate (one partition key)
     /// always share a lane, so they are handled in the order they arrived; different aggregates
     /// proceed side by side.
-    public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                var lanes: [AsyncStream<IncomingMessage>.Continuation] = []
-                for _ in 0..<laneCount {
-                    let (stream, continuation) = AsyncStream<IncomingMessage>.makeStream()
-                    lanes.append(continuation)
-                    group.addTask {
-                        for await message in stream { await self.handle(message) }
-                    }
+    private func consume() async {
+        await withDiscardingTaskGroup { group in
+            var lanes: [LaneBuffer] = []
+            for _ in 0..<laneCount {
+                let lane = LaneBuffer()
+                lanes.append(lane)
+                group.addTask {
+                    while let batch = await lane.take(max: self.batchSize) { await self.handle(batch) }
                 }
-                for await message in consumer.deliveries {
-                    lanes[Self.lane(for: message, of: lanes.count)].yield(message)
-                }
-                for lane in lanes { lane.finish() }
             }
-        } onGracefulShutdown: {
-            self.consumer.stop()
+            for await message in consumer.deliveries {
+                lanes[Self.lane(for: message, of: lanes.count)].push(message)
+            }
+            for lane in lanes { lane.finish() }
+        }
+    }
+
+    /// Every minute the queue's depth (a gauge: one slow consumer shows before it hurts); every
+    /// hour, inbox rows past their retention.
+    private func housekeeping() async {
+        let admin = try? AMQPAdmin(url: amqpURL)
+        let queue = self.queue
+        let retentionSeconds = Double(inboxRetention.components.seconds)
+        var lastPurge = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            if let admin, let depth = try? await admin.messageCount(queue: queue) { queueDepth.record(depth) }
+            if ContinuousClock.now - lastPurge >= .seconds(3600) {
+                lastPurge = .now
+                do {
+                    var removed = 0
+                    repeat {
+                        removed = try await database.execute(
+                            """
+                            DELETE FROM inbox WHERE ctid = ANY(ARRAY(
+                                SELECT ctid FROM inbox WHERE received_at < now() - make_interval(secs => \(retentionSeconds)) LIMIT 10000))
+                            """
+                        ).affectedRows
+                    } while removed == 10_000 && !Task.isCancelled
+                } catch {
+                    logger.warning("could not expire inbox rows", metadata: ["error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: .seconds(60))
         }
     }
 
@@ -196,35 +275,168 @@ public final class EventConsumerService: Service, Sendable {
     /// The value of `Header.reason` on a message that is never to be redriven.
     public static let forgedReason = "forged"
 
-    private func handle(_ message: IncomingMessage) async {
-        let header: CloudEventHeader
+    /// What one delivery turned out to be before anything is applied.
+    enum Intake {
+        case apply(Work)
+        case unknown(type: String, id: String)
+        case quarantine(String)
+        case undecodable(String)
+    }
+
+    struct Work {
+        let message: IncomingMessage
+        let eventID: UUID
+        let event: DecodedEvent
+        let handlers: [EventHandler]
+    }
+
+    /// Decodes a delivery once and judges it. The relay names the type in the AMQP `type`
+    /// property: when that type has handlers here, the typed decode is the only one, and the
+    /// envelope it produced is what is judged. Otherwise the envelope's header is read first.
+    func intake(_ message: IncomingMessage) -> Intake {
+        var decoded: DecodedEvent?
+        var handlers: [EventHandler] = []
+        if let hinted = message.properties.type, let candidates = self.handlers[hinted], let first = candidates.first,
+            let event = try? first.decode(message.body), event.type == hinted
+        {
+            decoded = event
+            handlers = candidates
+        }
+        let source: String
+        let type: String
+        if let decoded {
+            (source, type) = (decoded.source, decoded.type)
+        } else {
+            guard let header = try? EventCoding.decode(CloudEventHeader.self, from: message.body) else { return .quarantine("not a CloudEvent") }
+            (source, type) = (header.source, header.type)
+        }
+        switch Provenance.judge(exchange: message.exchange, retryExchange: retryExchange, source: source, type: type) {
+        case .forged(let why): return .quarantine(why)
+        case .ownRetry, .genuine: break
+        }
+        if decoded == nil {
+            guard let candidates = self.handlers[type], let first = candidates.first else {
+                let id = (try? EventCoding.decode(CloudEventHeader.self, from: message.body))?.id ?? "-"
+                return .unknown(type: type, id: id)
+            }
+            do {
+                decoded = try first.decode(message.body)
+                handlers = candidates
+            } catch {
+                return .undecodable("\(error)")
+            }
+        }
+        guard let decoded, let eventID = UUID(uuidString: decoded.id) else { return .undecodable("id is not a UUID") }
+        return .apply(Work(message: message, eventID: eventID, event: decoded, handlers: handlers))
+    }
+
+    /// Handles one lane's batch: what cannot be applied is settled one by one, the rest in one
+    /// transaction; acknowledgements go in delivery order (the consumer folds them into one).
+    private func handle(_ batch: [IncomingMessage]) async {
+        var work: [Work] = []
+        for message in batch {
+            switch intake(message) {
+            case .apply(let item):
+                work.append(item)
+            case .unknown(let type, let id):
+                // A genuine type this version does not know: a newer producer, or a retired type.
+                logger.notice("event type not handled here; acknowledged", metadata: ["type": "\(type)", "eventId": "\(id)"])
+                consumer.ack(message)
+                unknown.increment()
+                tally.update { $0.unknown += 1 }
+            case .quarantine(let why):
+                await quarantine(message, because: why)
+            case .undecodable(let why):
+                await failed(message, error: ConsumeFailure.undecodable(why))
+            }
+        }
+        guard !work.isEmpty else { return }
+        let results = await apply(work)
+        var succeeded = 0
+        for (item, result) in zip(work, results) {
+            switch result {
+            case .success:
+                consumer.ack(item.message)
+                succeeded += 1
+            case .failure(let error):
+                await failed(item.message, error: error)
+            }
+        }
+        handled.increment(by: succeeded)
+        batches.increment()
+        let size = work.count
+        tally.update {
+            $0.handled += succeeded
+            $0.batches += 1
+            $0.largestBatch = max($0.largestBatch, size)
+        }
+    }
+
+    /// Applies `work` in one transaction and returns each event's outcome. When the transaction
+    /// as a whole fails (the connection, the commit), each event is tried alone, so that only the
+    /// culprit fails.
+    private func apply(_ work: [Work]) async -> [Result<Void, any Error>] {
         do {
-            header = try EventCoding.decode(CloudEventHeader.self, from: message.body)
+            return try await database.transaction { connection in try Self.apply(work, on: connection) }
         } catch {
-            return await quarantine(message, because: "not a CloudEvent")
+            guard work.count > 1 else { return [.failure(error)] }
+            var results: [Result<Void, any Error>] = []
+            for item in work { results += await apply([item]) }
+            return results
         }
-        switch Provenance.judge(exchange: message.exchange, retryExchange: retryExchange, source: header.source, type: header.type) {
-        case .forged(let why):
-            return await quarantine(message, because: why)
-        case .ownRetry, .genuine:
-            break
+    }
+
+    struct InboxKey: Hashable {
+        let eventID: UUID
+        let handler: String
+    }
+
+    static func apply(_ work: [Work], on connection: PostgresConnection) throws -> [Result<Void, any Error>] {
+        var ids: [UUID] = []
+        var names: [String] = []
+        var types: [String] = []
+        for item in work {
+            for handler in item.handlers {
+                ids.append(item.eventID)
+                names.append(handler.name)
+                types.append(item.event.type)
+            }
         }
-        guard let handlers = handlers[header.type], !handlers.isEmpty else {
-            // A genuine type this version does not know: a newer producer, or a retired type.
-            logger.notice("event type not handled here; acknowledged", metadata: ["type": "\(header.type)", "eventId": "\(header.id)"])
-            consumer.ack(message)
-            unknown.increment()
-            tally.update { $0.unknown += 1 }
-            return
+        var fresh = Set(
+            try connection.query(
+                """
+                INSERT INTO inbox (event_id, handler, event_type)
+                SELECT * FROM unnest(\(array: ids), \(array: names), \(array: types))
+                ON CONFLICT DO NOTHING RETURNING event_id, handler
+                """
+            ).map { InboxKey(eventID: try $0.decode("event_id", as: UUID.self), handler: try $0.decode("handler", as: String.self)) })
+        let isolated = work.count > 1
+        var results: [Result<Void, any Error>] = []
+        results.reserveCapacity(work.count)
+        for item in work {
+            // A second copy of an event in the same batch finds its rows already claimed.
+            let handlers = item.handlers.filter { fresh.remove(InboxKey(eventID: item.eventID, handler: $0.name)) != nil }
+            if handlers.isEmpty {
+                results.append(.success(()))
+                continue
+            }
+            // Each event starts as if alone in its transaction: no row-security scope left by the
+            // one before.
+            if isolated { try connection.executeScript("SAVEPOINT event; \(RowSecurity.leaveScopesSQL)") }
+            do {
+                for handler in handlers {
+                    try HandlerFailure.naming(handler.name) { try handler.apply(item.event, connection) }
+                }
+                if isolated { try connection.executeScript("RELEASE SAVEPOINT event") }
+                results.append(.success(()))
+            } catch {
+                guard isolated else { throw error }
+                try connection.executeScript("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event")
+                try connection.execute("DELETE FROM inbox WHERE event_id = \(item.eventID) AND handler = ANY(\(array: handlers.map(\.name)))")
+                results.append(.failure(error))
+            }
         }
-        do {
-            try await apply(message, header: header, handlers: handlers)
-            consumer.ack(message)
-            handled.increment()
-            tally.update { $0.handled += 1 }
-        } catch {
-            await failed(message, error: error)
-        }
+        return results
     }
 
     /// Sends a forged message to the dead-letter queue, marked so that it is never redriven.
@@ -238,6 +450,7 @@ public final class EventConsumerService: Service, Sendable {
     }
 
     private func failed(_ message: IncomingMessage, error: any Error) async {
+        tally.update { $0.failed += 1 }
         let previous = Int(message.properties.headers[Header.attempts]?.intValue ?? 0)
         let attempt = previous + 1
         let permanent = error is ConsumeFailure || error is Forged || Self.isNUL(error)
@@ -282,23 +495,6 @@ public final class EventConsumerService: Service, Sendable {
         return false
     }
 
-    private func apply(_ message: IncomingMessage, header: CloudEventHeader, handlers: [EventHandler]) async throws {
-        guard let eventID = UUID(uuidString: header.id) else { throw ConsumeFailure.undecodable("id is not a UUID") }
-        let body = message.body
-        for handler in handlers {
-            try await HandlerFailure.naming(handler.name) {
-                try await database.transaction { connection in
-                let fresh = try connection.execute(
-                    """
-                    INSERT INTO inbox (event_id, handler, event_type) VALUES (\(eventID), \(handler.name), \(header.type))
-                    ON CONFLICT DO NOTHING
-                    """
-                ).affectedRows == 1
-                    if fresh { try handler.apply(body, connection) }
-                }
-            }
-        }
-    }
 }
 
 /// A handler's error, with the handler's name for the failure headers.
@@ -308,9 +504,9 @@ struct HandlerFailure: Error, CustomStringConvertible {
 
     var description: String { "\(underlying)" }
 
-    static func naming(_ handler: String, _ body: () async throws -> Void) async throws {
+    static func naming(_ handler: String, _ body: () throws -> Void) throws {
         do {
-            try await body()
+            try body()
         } catch let failure as ConsumeFailure {
             throw failure
         } catch {
@@ -335,4 +531,59 @@ struct Forged: Error, CustomStringConvertible {
 
 struct RepublishFailed: Error {
     let target: String
+}
+
+/// A lane's deliveries: pushed by the consumer, taken in batches of what has arrived.
+final class LaneBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [IncomingMessage] = []
+    private var finished = false
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    func push(_ message: IncomingMessage) {
+        let waiting: CheckedContinuation<Void, Never>? = lock.withLock {
+            messages.append(message)
+            defer { waiter = nil }
+            return waiter
+        }
+        waiting?.resume()
+    }
+
+    func finish() {
+        let waiting: CheckedContinuation<Void, Never>? = lock.withLock {
+            finished = true
+            defer { waiter = nil }
+            return waiter
+        }
+        waiting?.resume()
+    }
+
+    /// Up to `max` deliveries, as soon as there is one; nil once finished and empty.
+    func take(max: Int) async -> [IncomingMessage]? {
+        while true {
+            enum Step { case batch([IncomingMessage]), done, wait }
+            let step: Step = lock.withLock {
+                if !messages.isEmpty {
+                    let count = Swift.min(max, messages.count)
+                    let batch = Array(messages.prefix(count))
+                    messages.removeFirst(count)
+                    return .batch(batch)
+                }
+                return finished ? .done : .wait
+            }
+            switch step {
+            case .batch(let batch): return batch
+            case .done: return nil
+            case .wait:
+                await withCheckedContinuation { continuation in
+                    let resumeNow: Bool = lock.withLock {
+                        if !messages.isEmpty || finished { return true }
+                        waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+        }
+    }
 }

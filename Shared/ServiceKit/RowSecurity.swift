@@ -14,6 +14,9 @@ public enum RowSecurity {
         _ = try connection.query("SELECT set_config('syllabus.scope', 'system', true), set_config('syllabus.user_id', '', true)")
     }
 
+    /// SQL that leaves both scopes (for the rest of the transaction, or until one is entered).
+    public static let leaveScopesSQL = "SELECT set_config('syllabus.scope', '', true), set_config('syllabus.user_id', '', true)"
+
     /// Migration SQL that puts `tables` (each with a `user_id` column) under these policies,
     /// forced for the tables' owner too.
     public static func policiesSQL(_ tables: [String]) -> String {

@@ -15,9 +15,15 @@ public struct ServiceConfiguration: Sendable {
     public let host: String
     public let port: Int
     public let databasePoolSize: Int
-    public let prefetch: Int
+    /// Deliveries in flight to the consumer; lanes × batch size when not set.
+    public let prefetch: Int?
     /// Events handled at once by the consumer (per-aggregate order is kept).
     public let consumerLanes: Int
+    /// The most events one consumer transaction applies (`CONSUMER_BATCH_SIZE`).
+    public let consumerBatchSize: Int
+    /// Days an applied event's inbox rows are kept (`INBOX_RETENTION_DAYS`); longer than the
+    /// archive's replay window (7 days), so replaying the archive is recognised as a replay.
+    public let inboxRetentionDays: Int
     public let jwksFile: String?
     /// Retry tiers (must match the topology's, `RETRY_DELAYS`) and attempts before dead-lettering.
     public let retryPolicy: RetryPolicy
@@ -47,8 +53,10 @@ public struct ServiceConfiguration: Sendable {
         host = lookup("http.host") ?? "127.0.0.1"
         port = lookup("http.port").flatMap(Int.init) ?? Self.defaultPorts[service] ?? 8080
         databasePoolSize = lookup("database.pool.size").flatMap(Int.init) ?? 8
-        prefetch = lookup("amqp.prefetch").flatMap(Int.init) ?? 32
+        prefetch = lookup("amqp.prefetch").flatMap(Int.init)
         consumerLanes = lookup("consumer.lanes").flatMap(Int.init) ?? 4
+        consumerBatchSize = max(1, lookup("consumer.batch.size").flatMap(Int.init) ?? 64)
+        inboxRetentionDays = max(8, lookup("inbox.retention.days").flatMap(Int.init) ?? 14)
         jwksFile = lookup("jwt.jwks.file")
         let delays = lookup("retry.delays").map { text -> [Int] in RetryPolicy.delays(from: text) ?? [] } ?? RetryPolicy.default.delays
         guard !delays.isEmpty else { throw ConfigurationError.invalid("RETRY_DELAYS must be positive milliseconds, comma-separated") }

@@ -53,8 +53,9 @@ public struct ServiceRuntime: Sendable {
     public func consumer(_ handlers: [EventHandler]) throws -> EventConsumerService {
         try EventConsumerService(
             service: service, amqpURL: configuration.amqpURL, prefetch: configuration.prefetch, database: database,
-            publisher: publisher, retry: configuration.retryPolicy, lanes: configuration.consumerLanes, handlers: handlers,
-            logger: logger)
+            publisher: publisher, retry: configuration.retryPolicy, lanes: configuration.consumerLanes,
+            batchSize: configuration.consumerBatchSize, inboxRetention: .seconds(configuration.inboxRetentionDays * 86_400),
+            handlers: handlers, logger: logger)
     }
 
     /// The readiness checks every service has: database, broker, and its own exchange declared.
@@ -65,6 +66,8 @@ public struct ServiceRuntime: Sendable {
         let topology = self.topology
         checks.add("database") { await database.ping() }
         checks.add("broker") { publisher.isConnected }
+        // A broker under a memory or disk alarm blocks publishing: events wait in the outbox.
+        checks.add("publishing") { publisher.blockedReason == nil }
         checks.add("topology") { await topology.isDeclared() }
         if let consumer {
             checks.add("consumer") { consumer.isConsuming }

@@ -21,7 +21,11 @@ let fault = StackProfile.fault
 /// are the handler's effect, one per applied event.
 let faultMigrations = [
     Outbox.migration(version: 1),
-    Migration(version: 2, name: "effects", sql: "CREATE TABLE effects (run text NOT NULL, n int8 NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"),
+    Outbox.relayMigration(version: 2),
+    Migration(version: 3, name: "effects", sql: "CREATE TABLE effects (run text NOT NULL, n int8 NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"),
+    // What the producers committed, written in the same transaction as the outbox row: the relay
+    // deletes what it has published, so this ledger is the truth a test counts against.
+    Migration(version: 4, name: "produced", sql: "CREATE TABLE produced (run text NOT NULL, n int8 NOT NULL, PRIMARY KEY (run, n))"),
 ]
 
 func effectHandler(failWhen shouldFail: @escaping @Sendable (Numbered) -> Bool = { _ in false }) -> EventHandler {

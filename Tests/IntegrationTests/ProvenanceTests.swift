@@ -29,7 +29,8 @@ struct ProvenanceProbe: DomainEvent {
         try await withTemporarySchema { pool, schema in
             try await Migrator(schema: schema, migrations: [
                 Outbox.migration(version: 1),
-                Migration(version: 2, name: "effects", sql: "CREATE TABLE effects (label text NOT NULL)"),
+                Outbox.relayMigration(version: 2),
+                Migration(version: 3, name: "effects", sql: "CREATE TABLE effects (label text NOT NULL)"),
             ]).migrate(pool, logger: TestEnvironment.logger)
             let url = try TestEnvironment.value("ADMIN_AMQP_URL")
             let admin = try AMQPAdmin(url: url)

@@ -62,5 +62,6 @@ public enum AnalyticsMigrations {
                     PRIMARY KEY (address, window_start)
                 );
                 """),
+        Outbox.relayMigration(version: 6),
     ]
 }

@@ -77,5 +77,6 @@ public enum BillingMigrations {
                 CREATE INDEX subscriptions_refresh ON subscriptions (refresh_requested_at) WHERE refresh_requested_at IS NOT NULL;
                 """),
         AccessRevocations.migration(version: 6),
+        Outbox.relayMigration(version: 7),
     ]
 }

@@ -273,5 +273,6 @@ public enum ContentMigrations {
                     CHECK (length(title) <= 1000 AND length(url) <= 4096 AND length(notes) <= 1000) NOT VALID;
                 """),
         AccessRevocations.migration(version: 9),
+        Outbox.relayMigration(version: 10),
     ]
 }

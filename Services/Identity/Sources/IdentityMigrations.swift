@@ -142,5 +142,6 @@ public enum IdentityMigrations {
                 ALTER TABLE one_time_tokens ADD CONSTRAINT one_time_tokens_purpose_check
                     CHECK (purpose IN ('verify_email', 'reset_password', 'revert_email'));
                 """),
+        Outbox.relayMigration(version: 10),
     ]
 }

@@ -92,5 +92,6 @@ public enum NotificationsMigrations {
                     ADD COLUMN claimed_until timestamptz,
                     ADD CONSTRAINT email_queue_claim CHECK ((claimed_by IS NULL) = (claimed_until IS NULL));
                 """),
+        Outbox.relayMigration(version: 10),
     ]
 }

@@ -102,5 +102,6 @@ public enum ProgressMigrations {
                 ALTER TABLE plan_versions ADD COLUMN completed boolean NOT NULL DEFAULT false;
                 """),
         AccessRevocations.migration(version: 8),
+        Outbox.relayMigration(version: 9),
     ]
 }
