@@ -15,6 +15,9 @@
 #   start-broker        start RabbitMQ again; returns once it accepts AMQP connections
 #   stop-postgres       stop Postgres, keeping its data
 #   start-postgres      start Postgres again; returns once it accepts connections
+#   raise-disk-alarm    make RabbitMQ believe its disk is full (a free-space limit above what is
+#                       free): it blocks every publishing connection until clear-disk-alarm
+#   clear-disk-alarm    back to the profile's free-space limit (100MB)
 # The restart, stop and start commands print the time they took.
 #
 # Profiles (independent; all four can run at once):
@@ -40,7 +43,7 @@ RMQ_BIN=/usr/lib/rabbitmq/bin
 PG_OS_USER=postgres
 SERVICES=(identity billing content progress notifications analytics)
 ALL_PROFILES=(run test fault bench)
-COMMANDS="up|down|status|env|restart-broker|restart-postgres|stop-broker|start-broker|stop-postgres|start-postgres"
+COMMANDS="up|down|status|env|restart-broker|restart-postgres|stop-broker|start-broker|stop-postgres|start-postgres|raise-disk-alarm|clear-disk-alarm"
 
 # Keep settings from the caller's shell from redirecting the tools to other servers.
 for _var in $(compgen -e); do
@@ -871,6 +874,17 @@ cmd_start_postgres() {
     log "postgres $PROFILE started ($(elapsed_since "$t") s, pid $(pg_pid))"
 }
 
+cmd_disk_alarm() { # raise|clear
+    take_profile_lock
+    require_brought_up "$SECRETS_FILE"
+    rmq_running || die "rabbitmq $PROFILE is not running"
+    local limit=100MB
+    [[ $1 == raise ]] && limit=1000000GB
+    rmq rabbitmqctl set_disk_free_limit "$limit" >"$RMQ_LOG_DIR/alarm.log" 2>&1 ||
+        { cat "$RMQ_LOG_DIR/alarm.log" >&2; die "could not set the disk free limit of rabbitmq $PROFILE"; }
+    log "rabbitmq $PROFILE disk free limit: $limit"
+}
+
 [[ $# -eq 2 ]] || usage
 set_profile "$2"
 case "$1" in
@@ -884,5 +898,7 @@ stop-broker) cmd_stop_broker ;;
 start-broker) cmd_start_broker ;;
 stop-postgres) cmd_stop_postgres ;;
 start-postgres) cmd_start_postgres ;;
+raise-disk-alarm) cmd_disk_alarm raise ;;
+clear-disk-alarm) cmd_disk_alarm clear ;;
 *) usage ;;
 esac

@@ -411,6 +411,7 @@ public final class EventConsumerService: Service, Sendable {
                 """
             ).map { InboxKey(eventID: try $0.decode("event_id", as: UUID.self), handler: try $0.decode("handler", as: String.self)) })
         let isolated = work.count > 1
+        var savepoint = false
         var results: [Result<Void, any Error>] = []
         results.reserveCapacity(work.count)
         for item in work {
@@ -420,18 +421,21 @@ public final class EventConsumerService: Service, Sendable {
                 results.append(.success(()))
                 continue
             }
-            // Each event starts as if alone in its transaction: no row-security scope left by the
-            // one before.
-            if isolated { try connection.executeScript("SAVEPOINT event; \(RowSecurity.leaveScopesSQL)") }
+            // Each event starts as if alone in its transaction (no row-security scope left by the
+            // one before), under a savepoint of its own; the previous one is released in the same
+            // round trip, and COMMIT releases the last.
+            if isolated {
+                try connection.executeScript((savepoint ? "RELEASE SAVEPOINT event; " : "") + "SAVEPOINT event; \(RowSecurity.leaveScopesSQL)")
+                savepoint = true
+            }
             do {
                 for handler in handlers {
                     try HandlerFailure.naming(handler.name) { try handler.apply(item.event, connection) }
                 }
-                if isolated { try connection.executeScript("RELEASE SAVEPOINT event") }
                 results.append(.success(()))
             } catch {
                 guard isolated else { throw error }
-                try connection.executeScript("ROLLBACK TO SAVEPOINT event; RELEASE SAVEPOINT event")
+                try connection.executeScript("ROLLBACK TO SAVEPOINT event")
                 try connection.execute("DELETE FROM inbox WHERE event_id = \(item.eventID) AND handler = ANY(\(array: handlers.map(\.name)))")
                 results.append(.failure(error))
             }

@@ -244,6 +244,9 @@ public final class OutboxRelay: Service, Sendable {
         let confirmed = settled.confirmed
         let refusedRows = settled.refused
         let (rows, parkedNow) = try await database.transaction { connection -> ([PendingRow], Int) in
+            // Nothing here needs to survive a crash: a lost delete republishes (consumers
+            // deduplicate), a lost attempt count retries once more. No fsync to wait for.
+            try connection.executeScript("SET LOCAL synchronous_commit TO off")
             guard try !connection.query("SELECT 1 AS held FROM outbox_relay WHERE name = \(name) AND epoch = \(epoch) FOR SHARE").isEmpty else {
                 throw Deposed()
             }

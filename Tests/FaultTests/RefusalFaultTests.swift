@@ -141,3 +141,58 @@ final class FailOnce: @unchecked Sendable {
         }
     }
 }
+
+extension FaultTests.BusFaultTests {
+    /// A broker under a disk alarm blocks publishing: the relay's publisher waits (no timeout,
+    /// no reconnect loop), says why (readiness reports it), the events wait in the outbox, and
+    /// once the alarm clears every one is published, once.
+    @Test func aBrokerAlarmPausesPublishingAndNothingIsLostOrDoubled() async throws {
+        try await withTemporarySchema(stack: fault) { pool, schema in
+            try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
+            let amqp = try fault.value("ADMIN_AMQP_URL")
+            let admin = try AMQPAdmin(url: amqp)
+            let queue = "fault.alarm.\(schema)"
+            try await declareConsumerQueue(admin, name: queue)
+            let run = UUID().uuidString
+            let publisher = try AMQPPublisher(url: amqp, name: "fault-relay", confirmTimeout: 2, logger: faultLogger)
+            defer { publisher.shutdown() }
+            let relay = OutboxRelay(
+                service: .identity, databaseURL: try fault.value("ADMIN_DATABASE_URL"), searchPath: schema, lockName: schema,
+                publisher: publisher, batchSize: 20, logger: faultLogger)
+            func produce(_ range: Range<Int>) async throws {
+                for n in range {
+                    try await pool.transaction { connection in
+                        try Outbox.enqueue(CloudEvent(Numbered(run: run, n: n), sequence: Int64(n + 1)), on: connection)
+                    }
+                }
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await relay.run() }
+                try await produce(0..<50)
+                try await eventually(timeout: .seconds(10), "the first events published") { try await relay.backlog() == 0 }
+                try await blocking { try fault.stack("raise-disk-alarm") }
+                do {
+                    try await produce(50..<100)
+                    try await eventually(timeout: .seconds(20), "the publisher to be blocked") { publisher.blockedReason != nil }
+                    // Longer than the publisher's confirm timeout: it must wait, not give up.
+                    try await Task.sleep(for: .seconds(3))
+                    #expect(publisher.blockedReason != nil)
+                    #expect(publisher.isConnected, "blocked, not dropped")
+                    #expect(try await relay.backlog() > 0, "the events wait in the outbox")
+                } catch {
+                    try? await blocking { try fault.stack("clear-disk-alarm") }
+                    throw error
+                }
+                try await blocking { try fault.stack("clear-disk-alarm") }
+                try await eventually(timeout: .seconds(20), "every event published") { try await relay.backlog() == 0 }
+                #expect(publisher.blockedReason == nil)
+                try await eventually(timeout: .seconds(10), "every event in the queue") { try await admin.messageCount(queue: queue) == 100 }
+                let ids = try await admin.drain(queue: queue, limit: 1000).compactMap(\.properties.messageID)
+                print("broker alarm: publishing paused, then \(ids.count) messages, \(Set(ids).count) distinct, for 100 events")
+                #expect(ids.count == 100 && Set(ids).count == 100, "each event published once")
+                group.cancelAll()
+            }
+            await removeConsumerQueue(admin, name: queue)
+        }
+    }
+}
