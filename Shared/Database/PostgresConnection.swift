@@ -16,6 +16,9 @@ public final class PostgresConnection {
     /// Whether statements with parameters are prepared and reused (off behind a pooler that
     /// cannot keep a session's prepared statements).
     private let preparesStatements: Bool
+    /// What the current transaction has done that later work in it may need to know (set by the
+    /// callers, cleared when a transaction begins).
+    public var marks: Set<String> = []
     /// Actions to run once the current transaction has committed, by key (one per key).
     private var afterCommit: [(key: String, action: () -> Void)] = []
     private var inTransaction = false
@@ -167,6 +170,7 @@ public final class PostgresConnection {
         try executeScript("BEGIN")
         inTransaction = true
         afterCommit.removeAll()
+        marks.removeAll()
         let value: T
         do {
             value = try body(self)

@@ -372,12 +372,18 @@ public final class EventConsumerService: Service, Sendable {
         }
     }
 
-    /// Applies `work` in one transaction and returns each event's outcome. When the transaction
-    /// as a whole fails (the connection, the commit), each event is tried alone, so that only the
-    /// culprit fails.
+    /// Applies `work` in one transaction and returns each event's outcome.
+    ///
+    /// First without savepoints (no round trip more than the handlers' own): when every handler
+    /// succeeds, as almost always, that is all. When one fails, that transaction is rolled back
+    /// and the batch runs again with a savepoint per event, so that only the culprit fails. When
+    /// the transaction as a whole fails (the connection, the commit), each event is tried alone.
     private func apply(_ work: [Work]) async -> [Result<Void, any Error>] {
+        if work.count > 1, let results = try? await database.transaction({ connection in try Self.apply(work, on: connection, isolated: false) }) {
+            return results
+        }
         do {
-            return try await database.transaction { connection in try Self.apply(work, on: connection) }
+            return try await database.transaction { connection in try Self.apply(work, on: connection, isolated: work.count > 1) }
         } catch {
             guard work.count > 1 else { return [.failure(error)] }
             var results: [Result<Void, any Error>] = []
@@ -391,7 +397,9 @@ public final class EventConsumerService: Service, Sendable {
         let handler: String
     }
 
-    static func apply(_ work: [Work], on connection: PostgresConnection) throws -> [Result<Void, any Error>] {
+    /// - Parameter isolated: a savepoint per event, so that a failing one is undone alone;
+    ///   otherwise the first failure throws and undoes the whole batch.
+    static func apply(_ work: [Work], on connection: PostgresConnection, isolated: Bool) throws -> [Result<Void, any Error>] {
         var ids: [UUID] = []
         var names: [String] = []
         var types: [String] = []
@@ -410,7 +418,6 @@ public final class EventConsumerService: Service, Sendable {
                 ON CONFLICT DO NOTHING RETURNING event_id, handler
                 """
             ).map { InboxKey(eventID: try $0.decode("event_id", as: UUID.self), handler: try $0.decode("handler", as: String.self)) })
-        let isolated = work.count > 1
         var savepoint = false
         var results: [Result<Void, any Error>] = []
         results.reserveCapacity(work.count)
@@ -427,6 +434,9 @@ public final class EventConsumerService: Service, Sendable {
             if isolated {
                 try connection.executeScript((savepoint ? "RELEASE SAVEPOINT event; " : "") + "SAVEPOINT event; \(RowSecurity.leaveScopesSQL)")
                 savepoint = true
+            } else if connection.marks.remove(RowSecurity.mark) != nil {
+                // The event before entered a row-security scope: this one starts outside both.
+                try connection.executeScript(RowSecurity.leaveScopesSQL)
             }
             do {
                 for handler in handlers {

@@ -180,13 +180,13 @@ public final class OutboxRelay: Service, Sendable {
     /// Publishes until cancelled, deposed, or an error; see the type's description.
     private func pump(epoch: Int64) async throws {
         var settled = Settlement()
-        var next = try await exchange(epoch: epoch, settling: settled, excluding: [])
+        var next = try await exchange(epoch: epoch, settling: settled, excluding: nil)
         settled = Settlement()
         while !Task.isCancelled {
             guard !next.isEmpty else {
                 // What was confirmed is forgotten at once; then wait for more.
                 if settled.confirmed.isEmpty && settled.refused.isEmpty { await wake.wait(timeout: pollInterval) }
-                next = try await exchange(epoch: epoch, settling: settled, excluding: [])
+                next = try await exchange(epoch: epoch, settling: settled, excluding: nil)
                 settled = Settlement()
                 continue
             }
@@ -194,7 +194,8 @@ public final class OutboxRelay: Service, Sendable {
             let publisher = self.publisher
             let messages = current.map(\.message)
             async let outcomes = publisher.publish(messages, orderingHeader: "partitionkey")
-            let fetched = try await exchange(epoch: epoch, settling: settled, excluding: current.map(\.id))
+            let ids = current.map(\.id)
+            let fetched = try await exchange(epoch: epoch, settling: settled, excluding: ids.min()!...ids.max()!)
             settled = Settlement()
             let results = try await outcomes
             var held = Set<String>()
@@ -218,7 +219,7 @@ public final class OutboxRelay: Service, Sendable {
             // Rows of a refused row's aggregate wait behind it.
             next = held.isEmpty ? fetched : fetched.filter { !held.contains($0.aggregateID) }
         }
-        _ = try? await exchange(epoch: epoch, settling: settled, excluding: [], fetch: false)
+        _ = try? await exchange(epoch: epoch, settling: settled, fetch: false)
     }
 
     struct Settlement {
@@ -235,7 +236,14 @@ public final class OutboxRelay: Service, Sendable {
     /// One transaction, fenced by the epoch: forget what was confirmed, record what was refused,
     /// and fetch the next rows that may go (not parked, due, and not behind a held row of their
     /// aggregate), leaving out the rows in flight.
-    private func exchange(epoch: Int64, settling settled: Settlement, excluding inFlight: [Int64], fetch: Bool = true) async throws -> [PendingRow] {
+    private func exchange(
+        epoch: Int64, settling settled: Settlement, excluding inFlight: ClosedRange<Int64>? = nil, fetch: Bool = true
+    ) async throws -> [PendingRow] {
+        // The rows in flight, as the range of their ids: a range keeps the plan an ordered index
+        // scan that stops after `limit` rows (an array of ids makes the planner misjudge the
+        // filter and sort the whole backlog). A row committed late inside the range waits for
+        // the next fetch.
+        let (low, high) = inFlight.map { ($0.lowerBound, $0.upperBound) } ?? (0, -1)
         let name = lockName
         let limit = batchSize
         let service = self.service
@@ -273,7 +281,7 @@ public final class OutboxRelay: Service, Sendable {
                 FROM outbox o
                 WHERE o.published_at IS NULL AND o.parked_at IS NULL
                   AND (o.attempts = 0 OR o.next_attempt_at <= now())
-                  AND NOT (o.id = ANY(\(array: inFlight)))
+                  AND (o.id < \(low) OR o.id > \(high))
                   AND NOT EXISTS (SELECT 1 FROM outbox h WHERE h.attempts > 0 AND h.aggregate_id = o.aggregate_id AND h.id < o.id)
                 ORDER BY o.id LIMIT \(limit)
                 """)

@@ -7,12 +7,17 @@ import Foundation
 /// entered (entering one leaves the other); with neither set, no row is visible or writable.
 public enum RowSecurity {
     public static func enterLearner(_ user: UUID, on connection: PostgresConnection) throws {
+        connection.marks.insert(mark)
         _ = try connection.query("SELECT set_config('syllabus.user_id', \(user.uuidString.lowercased()), true), set_config('syllabus.scope', '', true)")
     }
 
     public static func enterSystem(on connection: PostgresConnection) throws {
+        connection.marks.insert(mark)
         _ = try connection.query("SELECT set_config('syllabus.scope', 'system', true), set_config('syllabus.user_id', '', true)")
     }
+
+    /// The transaction mark (`PostgresConnection.marks`) of a transaction that entered a scope.
+    public static let mark = "row-security-scope"
 
     /// SQL that leaves both scopes (for the rest of the transaction, or until one is entered).
     public static let leaveScopesSQL = "SELECT set_config('syllabus.scope', '', true), set_config('syllabus.user_id', '', true)"

@@ -99,11 +99,13 @@ extension FaultTests.BusFaultTests {
                 return intoQueue(queue, body: try EventCoding.encode(event), id: event.id)
             }
             #expect(try await publisher.publish(messages).allSatisfy { $0 == .confirmed })
-            let failing = FailOnce()
+            // Event 77 is refused twice: in its batch's first pass (which is then undone) and in the
+            // pass with a savepoint per event (where only it is undone); it succeeds on its retry.
+            let failing = FailTimes(2)
             let consumer = try EventConsumerService(
                 service: .identity, queue: queue, amqpURL: amqp, database: pool, publisher: publisher,
                 retry: RetryPolicy(delays: [200, 400], maxAttempts: 5), batchSize: 64,
-                handlers: [effectHandler { $0.n == 77 && failing.first() }], logger: faultLogger)
+                handlers: [effectHandler { $0.n == 77 && failing.again() }], logger: faultLogger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await consumer.run() }
                 try await eventually(timeout: .seconds(30), "every event applied") { try await effectCounts(pool, run: run).distinct == total }
@@ -121,7 +123,7 @@ extension FaultTests.BusFaultTests {
             #expect(statistics.largestBatch > 1, "events were applied in batches")
             #expect(statistics.batches < total, "fewer transactions than events")
             #expect(statistics.failed == 1, "only the failing event went to retry")
-            #expect(failing.calls == 2, "the failing event's handler ran twice: refused, then applied")
+            #expect(failing.calls == 3, "the failing event's handler ran three times: refused twice, then applied on its retry")
             #expect(counts.total == total, "every event applied once, the failed one on its retry")
             #expect(inbox == total, "no inbox row kept for the failed attempt beyond its retry")
             await removeConsumerQueue(admin, name: queue)
@@ -129,15 +131,17 @@ extension FaultTests.BusFaultTests {
     }
 }
 
-/// True the first time only.
-final class FailOnce: @unchecked Sendable {
+/// True the first `times` calls.
+final class FailTimes: @unchecked Sendable {
     private let lock = NSLock()
+    private let times: Int
     private var count = 0
+    init(_ times: Int) { self.times = times }
     var calls: Int { lock.withLock { count } }
-    func first() -> Bool {
+    func again() -> Bool {
         lock.withLock {
             count += 1
-            return count == 1
+            return count <= times
         }
     }
 }
