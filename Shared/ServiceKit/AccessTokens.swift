@@ -54,15 +54,22 @@ public struct TokenVerifier: Sendable {
     /// Why a token of this user, issued at this time, no longer counts (the account is gone, or
     /// its role changed after the token was issued), or nil when it still does.
     private let revoked: @Sendable (UUID, Date) async throws -> String?
+    /// Tokens already verified (signature and claims), until they expire.
+    private let verified: VerifiedTokens
 
     public init(keys: JWTKeyCollection, revoked: @escaping @Sendable (UUID, Date) async throws -> String? = { _, _ in nil }) {
+        self.init(keys: keys, revoked: revoked, verified: VerifiedTokens())
+    }
+
+    private init(keys: JWTKeyCollection, revoked: @escaping @Sendable (UUID, Date) async throws -> String?, verified: VerifiedTokens) {
         self.keys = keys
         self.revoked = revoked
+        self.verified = verified
     }
 
     /// The same keys, refusing the tokens `revoked` names a reason for.
     public func refusing(_ revoked: @escaping @Sendable (UUID, Date) async throws -> String?) -> TokenVerifier {
-        TokenVerifier(keys: keys, revoked: revoked)
+        TokenVerifier(keys: keys, revoked: revoked, verified: verified)
     }
 
     /// A verifier for the keys of a JWKS document.
@@ -76,21 +83,33 @@ public struct TokenVerifier: Sendable {
         try await jwks(String(contentsOfFile: path, encoding: .utf8))
     }
 
-    /// The user of a valid token, or a 401 problem saying what is wrong with it.
-    public func verify(_ token: String) async throws -> AuthenticatedUser {
-        let claims: AccessClaims
-        do {
-            claims = try await keys.verify(token, as: AccessClaims.self)
-        } catch let error as JWTError {
-            throw Problem.invalidToken(Self.reason(error))
-        } catch {
-            throw Problem.invalidToken("the token could not be read")
+    /// The user of a valid token, or a 401 problem saying what is wrong with it. A token seen
+    /// before is not verified again until it expires (kept by the SHA-256 of the whole token, so
+    /// no other string can match it); whether its user's tokens were revoked is asked every time.
+    public func verify(_ token: String, now: Date = Date()) async throws -> AuthenticatedUser {
+        let digest = SHA256.hash(data: Data(token.utf8))
+        let entry: VerifiedTokens.Entry
+        if let known = verified.entry(for: digest, now: now) {
+            entry = known
+        } else {
+            let claims: AccessClaims
+            do {
+                claims = try await keys.verify(token, as: AccessClaims.self)
+            } catch let error as JWTError {
+                throw Problem.invalidToken(Self.reason(error))
+            } catch {
+                throw Problem.invalidToken("the token could not be read")
+            }
+            guard let id = UUID(uuidString: claims.sub.value) else {
+                throw Problem.invalidToken("the subject is not a user id")
+            }
+            // The same clock as the kept tokens' (the library checks against its own).
+            guard claims.exp.value > now else { throw Problem.invalidToken("the token has expired") }
+            entry = VerifiedTokens.Entry(user: AuthenticatedUser(id: id, role: claims.role), issuedAt: claims.iat.value, expires: claims.exp.value)
+            verified.keep(entry, for: digest, now: now)
         }
-        guard let id = UUID(uuidString: claims.sub.value) else {
-            throw Problem.invalidToken("the subject is not a user id")
-        }
-        if let reason = try await revoked(id, claims.iat.value) { throw Problem.invalidToken(reason) }
-        return AuthenticatedUser(id: id, role: claims.role)
+        if let reason = try await revoked(entry.user.id, entry.issuedAt) { throw Problem.invalidToken(reason) }
+        return entry.user
     }
 
     /// The user of the request's bearer token, who must be an admin: 401 without a valid token,
@@ -175,5 +194,44 @@ public enum Base64URL {
             .replacingOccurrences(of: "+", with: "-")
             .replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// Verified tokens by the SHA-256 of the whole token, each until it expires; at most `capacity`
+/// (past that, expired ones go, then everything).
+final class VerifiedTokens: @unchecked Sendable {
+    struct Entry: Sendable {
+        let user: AuthenticatedUser
+        let issuedAt: Date
+        let expires: Date
+    }
+
+    private let lock = NSLock()
+    private var entries: [SHA256Digest: Entry] = [:]
+    private let capacity: Int
+
+    init(capacity: Int = 50_000) {
+        self.capacity = capacity
+    }
+
+    func entry(for digest: SHA256Digest, now: Date) -> Entry? {
+        lock.withLock {
+            guard let entry = entries[digest] else { return nil }
+            guard entry.expires > now else {
+                entries[digest] = nil
+                return nil
+            }
+            return entry
+        }
+    }
+
+    func keep(_ entry: Entry, for digest: SHA256Digest, now: Date) {
+        lock.withLock {
+            if entries.count >= capacity {
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            }
+            entries[digest] = entry
+        }
     }
 }

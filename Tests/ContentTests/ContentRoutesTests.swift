@@ -111,6 +111,30 @@ import Testing
         }
     }
 
+    /// Each replica keeps the published outline in memory by its revision: a change made through
+    /// another replica (here its store, over the same schema) is what the next read shows.
+    @Test func anOutlineChangedThroughAnotherReplicaIsWhatTheNextReadShows() async throws {
+        try await withContent { client, tokens, pool in
+            let admin = try await tokens.bearer(role: "ADMIN")
+            let learner = try await tokens.bearer()
+            let other = CourseStore(database: pool, logger: TestEnvironment.logger)
+            let first = try await publishModule("Basics", lesson: "First steps", free: true, admin: admin, client: client)
+            func titles() async throws -> [String] {
+                let response = try await client.execute(uri: "/v1/course", method: .get, headers: [.authorization: learner])
+                let modules = try #require(try Self.object(response)["modules"] as? [[String: Any]])
+                return modules.flatMap { ($0["lessons"] as? [[String: Any]] ?? []).compactMap { $0["title"] as? String } }
+            }
+            #expect(try await titles() == ["First steps"])
+            #expect(try await titles() == ["First steps"], "read again, from memory")
+            var changes = CourseStore.LessonChanges()
+            changes.title = "Getting started"
+            _ = try await other.updateLesson(try #require(UUID(uuidString: first.lesson)), changes)
+            #expect(try await titles() == ["Getting started"])
+            _ = try await other.setLessonPublished(try #require(UUID(uuidString: first.lesson)), false)
+            #expect(try await titles() == [])
+        }
+    }
+
     @Test func unpublishedItemsStayOutOfTheOutline() async throws {
         try await withContent { client, tokens, pool in
             let admin = try await tokens.bearer(role: "ADMIN")

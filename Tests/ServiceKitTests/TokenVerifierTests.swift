@@ -73,4 +73,33 @@ import Testing
         #expect(jwks["keys"]?.first?["kid"] == key.kid)
         #expect(jwks["keys"]?.first?["d"] == nil, "the JWKS holds no private part")
     }
+
+    @Test func aVerifiedTokenIsKeptUntilItExpiresAndRevocationIsAskedEveryTime() async throws {
+        let revoked = RevokedUsers()
+        let verifier = try await TokenVerifier.jwks(SigningKey.jwks([key])).refusing { id, _ in
+            revoked.contains(id) ? "the account no longer exists" : nil
+        }
+        let issued = Date()
+        let token = try await sign(claims(issuedAt: issued, lifetime: 60), with: key)
+        #expect(try await verifier.verify(token, now: issued) == AuthenticatedUser(id: userID, role: "USER"))
+        #expect(try await verifier.verify(token, now: issued.addingTimeInterval(30)) == AuthenticatedUser(id: userID, role: "USER"))
+        // Kept, but its expiry still counts.
+        await #expect(throws: Problem.self) { try await verifier.verify(token, now: issued.addingTimeInterval(61)) }
+        // Kept, but a revocation after it was first verified still refuses it.
+        let fresh = try await sign(claims(issuedAt: issued, lifetime: 600), with: key)
+        _ = try await verifier.verify(fresh, now: issued)
+        revoked.add(userID)
+        await #expect(throws: Problem.invalidToken("the account no longer exists")) { try await verifier.verify(fresh, now: issued) }
+        // A token that differs in one character is verified on its own (and refused).
+        var tampered = Array(fresh)
+        tampered[tampered.count - 2] = tampered[tampered.count - 2] == "A" ? "B" : "A"
+        await #expect(throws: Problem.self) { try await verifier.verify(String(tampered), now: issued) }
+    }
+}
+
+final class RevokedUsers: @unchecked Sendable {
+    private let lock = NSLock()
+    private var users: Set<UUID> = []
+    func add(_ id: UUID) { lock.withLock { _ = users.insert(id) } }
+    func contains(_ id: UUID) -> Bool { lock.withLock { users.contains(id) } }
 }

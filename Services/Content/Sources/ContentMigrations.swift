@@ -274,5 +274,12 @@ public enum ContentMigrations {
                 """),
         AccessRevocations.migration(version: 9),
         Outbox.relayMigration(version: 10),
+        Migration(
+            version: 11, name: "outline revision",
+            sql: """
+                -- Raised by every change learners may see (authoring, video webhooks), which all lock
+                -- the outline first: each replica keeps the published outline in memory by it.
+                ALTER TABLE outline ADD COLUMN revision bigint NOT NULL DEFAULT 0;
+                """),
     ]
 }

@@ -53,11 +53,9 @@ extension CourseStore {
         var completed: Set<String>
         var unlocked: Set<String>
 
-        init(user: UUID, modules: [PublishedModule], on connection: PostgresConnection) throws {
-            entitlement = try Entitlements.of(user, on: connection)
-            completed = Set(try connection.query("SELECT module_id FROM module_completions WHERE user_id = \(user) AND completed").map {
-                try $0.decode("module_id", as: UUID.self).lowercased
-            })
+        init(entitlement: Entitlements.Entitlement, completed: Set<String>, modules: [PublishedModule]) {
+            self.entitlement = entitlement
+            self.completed = completed
             unlocked = CourseAccess.unlockedModules(inOrder: modules.map(\.outline.id), completed: completed)
         }
 
@@ -66,10 +64,39 @@ extension CourseStore {
         }
     }
 
+    /// The published outline and what of it is open to `user`: the learner's state and the
+    /// outline's revision in one query, the outline itself from memory while its revision holds.
+    func learnerView(for user: UUID, on connection: PostgresConnection) throws -> (modules: [PublishedModule], gate: Gate) {
+        let row = try connection.query(
+            """
+            SELECT (SELECT revision FROM outline) AS revision, e.has_access, e.tier,
+                   (SELECT string_agg(module_id::text, ',') FROM module_completions WHERE user_id = \(user) AND completed) AS completed
+            FROM (SELECT 1) AS one LEFT JOIN entitlements e ON e.user_id = \(user)
+            """
+        ).first!
+        let revision = try row.decode("revision", as: Int64.self)
+        let modules: [PublishedModule]
+        if let cached = outline.modules(at: revision) {
+            modules = cached
+        } else {
+            // Read after the revision: what is kept is never older than the revision it is kept
+            // under (at worst newer, and replaced at the next request).
+            modules = try Self.publishedOutline(on: connection)
+            outline.keep(modules, at: revision)
+        }
+        let entitlement: Entitlements.Entitlement =
+            if let hasAccess = try row.decode("has_access", as: Bool?.self) {
+                Entitlements.Entitlement(hasAccess: hasAccess, tier: try row.decode("tier", as: String.self))
+            } else {
+                .none
+            }
+        let completed = Set((try row.decode("completed", as: String?.self) ?? "").split(separator: ",").map(String.init))
+        return (modules, Gate(entitlement: entitlement, completed: completed, modules: modules))
+    }
+
     public func course(for user: UUID) async throws -> LearnerCourse {
         try await database.withConnection { connection in
-            let modules = try Self.publishedOutline(on: connection)
-            let gate = try Gate(user: user, modules: modules, on: connection)
+            let (modules, gate) = try learnerView(for: user, on: connection)
             return LearnerCourse(
                 hasAccess: gate.entitlement.hasAccess, tier: gate.entitlement.tier,
                 modules: modules.map { module in
@@ -90,7 +117,7 @@ extension CourseStore {
     /// with the reason as the problem's code.
     public func openLesson(_ id: UUID, for user: UUID) async throws -> LessonContent {
         try await database.withConnection { connection in
-            let (module, lesson) = try Self.openPublishedLesson(id, for: user, on: connection)
+            let (module, lesson) = try openPublishedLesson(id, for: user, on: connection)
             let full = try Self.lesson(id, on: connection)
             return LessonContent(
                 id: lesson.id, moduleId: module.outline.id, title: lesson.title, order: lesson.order, isFree: lesson.isFree,
@@ -101,7 +128,7 @@ extension CourseStore {
     /// The playback id of an open lesson's ready video.
     public func playbackID(of id: UUID, for user: UUID) async throws -> String {
         try await database.withConnection { connection in
-            _ = try Self.openPublishedLesson(id, for: user, on: connection)
+            _ = try openPublishedLesson(id, for: user, on: connection)
             let video = try Self.lesson(id, on: connection).video
             guard video.status == "ready", let playbackID = video.playbackId else {
                 throw DomainError(.conflict, code: "video_not_ready", title: "This lesson has no playable video yet")
@@ -110,13 +137,13 @@ extension CourseStore {
         }
     }
 
-    static func openPublishedLesson(_ id: UUID, for user: UUID, on connection: PostgresConnection) throws -> (PublishedModule, OutlineLesson) {
-        let modules = try publishedOutline(on: connection)
+    func openPublishedLesson(_ id: UUID, for user: UUID, on connection: PostgresConnection) throws -> (PublishedModule, OutlineLesson) {
+        let (modules, gate) = try learnerView(for: user, on: connection)
         let key = id.lowercased
         for module in modules {
             guard let lesson = module.outline.lessons.first(where: { $0.id == key }) else { continue }
-            if let lock = try Gate(user: user, modules: modules, on: connection).lock(lesson, in: module.outline) {
-                throw lockedError(lock)
+            if let lock = gate.lock(lesson, in: module.outline) {
+                throw Self.lockedError(lock)
             }
             return (module, lesson)
         }

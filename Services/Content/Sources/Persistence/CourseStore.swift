@@ -15,6 +15,8 @@ import ServiceKit
 public struct CourseStore: Sendable {
     let database: DatabasePool
     let logger: Logger
+    /// The published outline as last read, by the outline's revision.
+    let outline = OutlineMemory()
 
     public init(database: DatabasePool, logger: Logger) {
         self.database = database
@@ -146,9 +148,10 @@ public struct CourseStore: Sendable {
         return modules
     }
 
-    /// Locks the outline for an authoring change (call first in the transaction).
+    /// Locks the outline for a change learners may see (call first in the transaction) and raises
+    /// its revision, so that every replica reads the outline again once this commits.
     static func lockOutline(on connection: PostgresConnection) throws {
-        _ = try connection.query("SELECT version FROM outline FOR UPDATE")
+        try connection.execute("UPDATE outline SET revision = revision + 1")
     }
 
     /// Announces the published outline if it differs from the one last announced.
@@ -209,5 +212,24 @@ public struct CourseStore: Sendable {
         // in the system scope).
         try PlanStore.forget(userID, on: connection)
         try connection.execute("DELETE FROM aggregate_versions WHERE aggregate = 'module_progress' AND aggregate_id LIKE \(userID.lowercased + "/%")")
+    }
+}
+
+/// The published outline held in memory with the revision it was read at: a learner's request
+/// reads the revision with the learner's own state, and the outline only when it moved.
+final class OutlineMemory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var revision: Int64 = -1
+    private var modules: [CourseStore.PublishedModule] = []
+
+    func modules(at revision: Int64) -> [CourseStore.PublishedModule]? {
+        lock.withLock { self.revision == revision ? modules : nil }
+    }
+
+    func keep(_ modules: [CourseStore.PublishedModule], at revision: Int64) {
+        lock.withLock {
+            self.revision = revision
+            self.modules = modules
+        }
     }
 }
