@@ -77,6 +77,31 @@ import Testing
         }
     }
 
+    /// The outline is kept in memory by its version: a new outline applied by the consumer is
+    /// the one the next completion is computed against.
+    @Test func aCompletionAfterANewOutlineIsComputedAgainstIt() async throws {
+        try await withRoutes { client, pool, tokens in
+            let ada = UUID()
+            try await Self.grantAccess(to: ada, on: pool)
+            let bearer = try await tokens.bearer(for: ada)
+            let added = UUID()
+            func complete(_ lesson: UUID) async throws -> TestResponse {
+                try await client.execute(uri: "/v1/progress/lessons/\(lesson.lowercased)", method: .put, headers: [.authorization: bearer])
+            }
+            #expect(try await complete(free).status == .ok)
+            #expect(try await complete(added).status == .notFound, "not in the outline yet")
+            var next = outline
+            next.version = 2
+            next.modules[0].lessons.append(OutlineLesson(id: added.lowercased, title: "Added", order: 3, isFree: true, durationSeconds: 60))
+            let event = next
+            try await pool.transaction { connection in try LearnerProgress.applyOutline(CloudEvent(event, sequence: 2), on: connection) }
+            #expect(try await complete(paid).status == .ok)
+            let response = try await complete(added)
+            #expect(response.status == .ok)
+            #expect(try json(response)["moduleCompleted"] as? Bool == true, "all three lessons of the new outline's first module are done")
+        }
+    }
+
     @Test func aPaidLessonNeedsAccessAndALockedModuleWaits() async throws {
         try await withRoutes { client, pool, tokens in
             let bob = UUID()

@@ -16,6 +16,7 @@ import ServiceKit
 public struct LearnerProgress: Sendable {
     let database: DatabasePool
     let logger: Logger
+    let outlineMemory = OutlineMemory()
 
     public init(database: DatabasePool, logger: Logger) {
         self.database = database
@@ -31,10 +32,11 @@ public struct LearnerProgress: Sendable {
     /// one being applied, so no change is computed against an outline being replaced), then the
     /// learner's course row is locked.
     func changing<T: Sendable>(_ user: UUID, _ body: @escaping @Sendable (PostgresConnection, Outline) throws -> T) async throws -> T {
-        try await asLearner(user) { connection in
-            try ProgressRecords.holdOutline(on: connection)
+        let memory = outlineMemory
+        return try await asLearner(user) { connection in
+            let version = try ProgressRecords.holdOutline(on: connection)
             try ProgressRecords.lockCourse(of: user, on: connection)
-            return try body(connection, try ProgressRecords.outline(on: connection))
+            return try body(connection, try ProgressRecords.outline(at: version, memory: memory, on: connection))
         }
     }
 

@@ -24,8 +24,19 @@ enum ProgressRecords {
     }
 
     /// Holds the outline steady for the transaction: a new one waits for it.
-    static func holdOutline(on connection: PostgresConnection) throws {
-        _ = try connection.query("SELECT version FROM outline_state FOR SHARE")
+    /// Holds the outline steady for the transaction; returns its version.
+    @discardableResult
+    static func holdOutline(on connection: PostgresConnection) throws -> Int64 {
+        try connection.query("SELECT version FROM outline_state FOR SHARE").first!.decode("version", as: Int64.self)
+    }
+
+    /// The outline at `version` (which the caller holds): from memory while it is the one kept,
+    /// else read and kept. The outline's tables change only with its version.
+    static func outline(at version: Int64, memory: OutlineMemory, on connection: PostgresConnection) throws -> Outline {
+        if let kept = memory.outline(at: version) { return kept }
+        let outline = try outline(on: connection)
+        memory.keep(outline, at: version)
+        return outline
     }
 
     /// Records `version` as the outline's if it is newer than the one kept; false otherwise.
@@ -64,7 +75,6 @@ enum ProgressRecords {
         try connection.execute("INSERT INTO course_progress (user_id) VALUES (\(user)) ON CONFLICT DO NOTHING")
         _ = try connection.query("SELECT 1 FROM course_progress WHERE user_id = \(user) FOR UPDATE")
     }
-
     /// The next number of an event about the learner (their course row is locked, so numbers
     /// follow commit order).
     static func nextEventSequence(of user: UUID, on connection: PostgresConnection) throws -> Int64 {
@@ -189,5 +199,24 @@ enum ProgressRecords {
             "DELETE FROM aggregate_versions WHERE aggregate = 'plan' AND aggregate_id IN (SELECT plan_id::text FROM plan_versions WHERE user_id = \(user))")
         try connection.execute("DELETE FROM plan_versions WHERE user_id = \(user)")
         try connection.execute("DELETE FROM task_progress WHERE user_id = \(user)")
+    }
+}
+
+/// The outline as last read, with its version: a learner's change holds the version anyway, and
+/// reads the outline's tables only when it moved.
+final class OutlineMemory: @unchecked Sendable {
+    private let lock = NSLock()
+    private var version: Int64 = -1
+    private var kept = Outline(modules: [], lessons: [])
+
+    func outline(at version: Int64) -> Outline? {
+        lock.withLock { self.version == version ? kept : nil }
+    }
+
+    func keep(_ outline: Outline, at version: Int64) {
+        lock.withLock {
+            self.version = version
+            kept = outline
+        }
     }
 }
