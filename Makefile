@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: see README.md.
-.PHONY: run stop test bench build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi asyncapi fmt fmt-check
+.PHONY: run stop test bench bench-http build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi asyncapi fmt fmt-check
 
 run:            ## install what is missing, start Postgres, RabbitMQ and the six services (Ctrl-C stops all)
 	@scripts/run.sh
@@ -30,6 +30,9 @@ test-stack-down:
 
 bench:          ## speed of the bus, as ratios against baselines measured in the same run
 	@scripts/bench.sh
+
+bench-http:     ## HTTP paths in release builds against a bare route and pgbench, in the same run
+	@scripts/bench-http.sh
 
 asyncapi:       ## write Shared/Contracts/asyncapi.yaml from the event catalogue and Shared/Contracts/AsyncAPI/
 	@swift build --product syllabus >/dev/null && "$$(swift build --show-bin-path)/syllabus" contracts catalogue | /usr/bin/python3 scripts/contracts.py asyncapi --catalogue - && /usr/bin/python3 scripts/events-doc.py
