@@ -145,14 +145,11 @@ SET LOCAL ROLE progress;
 SET LOCAL search_path = progress;
 SELECT set_config('syllabus.user_id', :uid, true), set_config('syllabus.scope', '', true);
 SELECT version FROM outline_state FOR SHARE;
-INSERT INTO course_progress (user_id) VALUES (:uid) ON CONFLICT DO NOTHING;
-SELECT 1 FROM course_progress WHERE user_id = :uid FOR UPDATE;
-SELECT has_access, tier FROM entitlements WHERE user_id = :uid;
-SELECT module_id FROM module_progress WHERE user_id = :uid AND completed;
+INSERT INTO course_progress (user_id) VALUES (:uid) ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id;
+SELECT coalesce((SELECT has_access FROM entitlements WHERE user_id = :uid), false) AS has_access, (SELECT string_agg(module_id::text, ',') FROM module_progress WHERE user_id = :uid AND completed) AS modules;
 """
     common_tail = f"""SELECT lesson_id FROM lesson_progress WHERE user_id = :uid AND completed_at IS NOT NULL AND lesson_id = ANY(ARRAY['{lesson["id"]}']::uuid[]);
-INSERT INTO module_progress (user_id, module_id) VALUES (:uid, '{module["id"]}') ON CONFLICT DO NOTHING;
-SELECT completed, ever_completed FROM module_progress WHERE user_id = :uid AND module_id = '{module["id"]}' FOR UPDATE;
+INSERT INTO module_progress (user_id, module_id) VALUES (:uid, '{module["id"]}') ON CONFLICT (user_id, module_id) DO UPDATE SET user_id = excluded.user_id RETURNING completed, ever_completed;
 SELECT module_id FROM module_progress WHERE user_id = :uid AND completed;
 SELECT completed, ever_completed FROM course_progress WHERE user_id = :uid FOR UPDATE;
 UPDATE course_progress SET event_sequence = event_sequence + 1 WHERE user_id = :uid RETURNING event_sequence;

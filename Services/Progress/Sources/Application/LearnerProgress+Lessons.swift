@@ -27,8 +27,9 @@ extension LearnerProgress {
     /// reason (the course's gating rule, shared with content).
     static func openLesson(_ id: UUID, of user: UUID, outline: Outline, on connection: PostgresConnection) throws -> Outline.Lesson {
         guard let lesson = outline.lesson(id) else { throw DomainError.notFound("lesson") }
-        let hasAccess = try Entitlements.of(user, on: connection).hasAccess
-        let completed = Set(try ProgressRecords.completedModules(of: user, on: connection).map(\.lowercased))
+        let access = try ProgressRecords.access(of: user, on: connection)
+        let hasAccess = access.hasAccess
+        let completed = Set(access.completedModules.map(\.lowercased))
         let unlocked = CourseAccess.unlockedModules(inOrder: outline.moduleOrder, completed: completed)
         if let lock = CourseAccess.lock(isFree: lesson.isFree, hasAccess: hasAccess, moduleUnlocked: unlocked.contains(lesson.moduleID.lowercased)) {
             throw DomainError(
@@ -92,12 +93,12 @@ extension LearnerProgress {
     }
 
     public func summary(of user: UUID) async throws -> ProgressSummary {
-        try await asLearner(user) { connection in
-            ProgressSummary(
-                outline: try ProgressRecords.outline(on: connection), done: try ProgressRecords.doneLessons(of: user, on: connection),
-                completedModules: try ProgressRecords.completedModules(of: user, on: connection),
-                hasAccess: try Entitlements.of(user, on: connection).hasAccess,
-                courseCompleted: try ProgressRecords.isCourseCompleted(by: user, on: connection))
+        let memory = outlineMemory
+        return try await asLearner(user) { connection in
+            let state = try ProgressRecords.summaryState(of: user, on: connection)
+            return ProgressSummary(
+                outline: try ProgressRecords.outline(at: state.version, memory: memory, on: connection), done: state.done,
+                completedModules: state.completedModules, hasAccess: state.hasAccess, courseCompleted: state.courseCompleted)
         }
     }
 }

@@ -72,8 +72,22 @@ enum ProgressRecords {
 
     /// Locks the learner's course row: every change to one learner's progress takes it first.
     static func lockCourse(of user: UUID, on connection: PostgresConnection) throws {
-        try connection.execute("INSERT INTO course_progress (user_id) VALUES (\(user)) ON CONFLICT DO NOTHING")
-        _ = try connection.query("SELECT 1 FROM course_progress WHERE user_id = \(user) FOR UPDATE")
+        // One round trip: a new row is inserted, an existing one locked (the no-op update takes
+        // its row lock, waiting for a concurrent insert to settle first).
+        try connection.execute(
+            "INSERT INTO course_progress (user_id) VALUES (\(user)) ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id")
+    }
+
+    /// Whether the learner has access, and the modules recorded complete for them, in one round trip.
+    static func access(of user: UUID, on connection: PostgresConnection) throws -> (hasAccess: Bool, completedModules: Set<UUID>) {
+        let row = try connection.query(
+            """
+            SELECT coalesce((SELECT has_access FROM entitlements WHERE user_id = \(user)), false) AS has_access,
+                   (SELECT string_agg(module_id::text, ',') FROM module_progress WHERE user_id = \(user) AND completed) AS modules
+            """
+        ).first!
+        let modules = Set((try row.decode("modules", as: String?.self) ?? "").split(separator: ",").compactMap { UUID(uuidString: String($0)) })
+        return (try row.decode("has_access", as: Bool.self), modules)
     }
     /// The next number of an event about the learner (their course row is locked, so numbers
     /// follow commit order).
@@ -107,9 +121,14 @@ enum ProgressRecords {
 
     /// The module's record for the learner, locked (created, never complete, if missing).
     static func moduleRecord(_ module: UUID, of user: UUID, on connection: PostgresConnection) throws -> CompletionRecord {
-        try connection.execute("INSERT INTO module_progress (user_id, module_id) VALUES (\(user), \(module)) ON CONFLICT DO NOTHING")
+        // One round trip: a new row is inserted, an existing one locked (the no-op update takes
+        // its row lock, waiting for a concurrent insert to settle first).
         let row = try connection.query(
-            "SELECT completed, ever_completed FROM module_progress WHERE user_id = \(user) AND module_id = \(module) FOR UPDATE"
+            """
+            INSERT INTO module_progress (user_id, module_id) VALUES (\(user), \(module))
+            ON CONFLICT (user_id, module_id) DO UPDATE SET user_id = excluded.user_id
+            RETURNING completed, ever_completed
+            """
         ).first!
         return CompletionRecord(completed: try row.decode("completed"), everCompleted: try row.decode("ever_completed"))
     }
@@ -134,6 +153,33 @@ enum ProgressRecords {
             UPDATE course_progress SET completed = \(record.completed), ever_completed = \(record.everCompleted), updated_at = now()
             WHERE user_id = \(user)
             """)
+    }
+
+    /// Everything a summary needs of the learner, and the outline's version, in one round trip.
+    static func summaryState(of user: UUID, on connection: PostgresConnection) throws -> SummaryState {
+        let row = try connection.query(
+            """
+            SELECT (SELECT version FROM outline_state) AS version,
+                   (SELECT string_agg(lesson_id::text, ',') FROM lesson_progress WHERE user_id = \(user) AND completed_at IS NOT NULL) AS done,
+                   (SELECT string_agg(module_id::text, ',') FROM module_progress WHERE user_id = \(user) AND completed) AS modules,
+                   coalesce((SELECT has_access FROM entitlements WHERE user_id = \(user)), false) AS has_access,
+                   coalesce((SELECT completed FROM course_progress WHERE user_id = \(user)), false) AS course_completed
+            """
+        ).first!
+        func ids(_ column: String) throws -> Set<UUID> {
+            Set(try (row.decode(column, as: String?.self) ?? "").split(separator: ",").compactMap { UUID(uuidString: String($0)) })
+        }
+        return SummaryState(
+            version: try row.decode("version", as: Int64.self), done: try ids("done"), completedModules: try ids("modules"),
+            hasAccess: try row.decode("has_access", as: Bool.self), courseCompleted: try row.decode("course_completed", as: Bool.self))
+    }
+
+    struct SummaryState {
+        var version: Int64
+        var done: Set<UUID>
+        var completedModules: Set<UUID>
+        var hasAccess: Bool
+        var courseCompleted: Bool
     }
 
     /// Whether the course is recorded complete for the learner (false with no record).
