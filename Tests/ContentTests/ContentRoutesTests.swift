@@ -274,3 +274,39 @@ import Testing
         }
     }
 }
+
+/// `/v1/course` is assembled from the outline rendered once per revision: byte for byte what the
+/// responses' encoder writes for the same course, in every state a learner can be in.
+@Suite struct RenderedCourseTests {
+    @Test func theAssembledCourseIsWhatTheEncoderWrites() async throws {
+        try await withMigratedSchema(ContentMigrations.all) { pool, _ in
+            let store = CourseStore(database: pool, logger: TestEnvironment.logger)
+            let doc = JSONValue.object(["type": .string("doc"), "content": .array([])])
+            var published: [(module: UUID, lessons: [UUID])] = []
+            for (m, title) in ["Basics \"quoted\" / slashed", "Zweites Modul — ü"].enumerated() {
+                let module = try await store.createModule(.init(title: title, description: "About <\(m)> & more\nlines", order: nil))
+                let moduleID = try #require(UUID(uuidString: module.id))
+                var lessons: [UUID] = []
+                for (l, free) in [true, false].enumerated() {
+                    let lesson = try await store.createLesson(
+                        in: moduleID, .init(title: "Lesson \(m).\(l) \u{1F600} \\ tab\t", body: doc, isFree: free, durationSeconds: l == 0 ? 90 : nil, order: nil))
+                    lessons.append(try #require(UUID(uuidString: lesson.id)))
+                }
+                _ = try await store.setModulePublished(moduleID, true)
+                for lesson in lessons { _ = try await store.setLessonPublished(lesson, true) }
+                published.append((moduleID, lessons))
+            }
+            try await pool.execute("UPDATE lessons SET video_status = 'ready' WHERE id = \(published[0].lessons[1])")
+            _ = try await store.updateLesson(published[0].lessons[0], .init(title: "Renamed", body: nil, isFree: nil, durationSeconds: nil))
+
+            let plain = UUID(), subscriber = UUID(), advanced = UUID()
+            try await pool.execute("INSERT INTO entitlements (user_id, has_access, tier) VALUES (\(subscriber), true, 'pro'), (\(advanced), true, 'starter')")
+            try await pool.execute("INSERT INTO module_completions (user_id, module_id, completed) VALUES (\(advanced), \(published[0].module), true)")
+            for user in [plain, subscriber, advanced] {
+                let expected = try JSONResponse<CourseStore.LearnerCourse>.encoder.encode(try await store.course(for: user))
+                let assembled = try await store.courseJSON(for: user)
+                #expect(String(decoding: assembled, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+            }
+        }
+    }
+}

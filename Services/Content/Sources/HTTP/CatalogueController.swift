@@ -14,9 +14,11 @@ struct CatalogueController: Sendable {
         routes.learner.get("/v1/lessons/{id}/playback", use: play)
     }
 
-    @Sendable func course(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.LearnerCourse> {
+    @Sendable func course(_ request: Request, context: ServiceRequestContext) async throws -> Response {
         let caller = try context.user
-        return JSONResponse(.ok, try await store.course(for: caller.id))
+        // The outline's JSON is rendered once per revision; only the learner's part is written here.
+        let body = try await store.courseJSON(for: caller.id)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
     @Sendable func lesson(_ request: Request, context: ServiceRequestContext) async throws -> JSONResponse<CourseStore.LessonContent> {

@@ -64,9 +64,24 @@ extension CourseStore {
         }
     }
 
+    /// The learner's course as JSON, assembled from the outline rendered once per revision and
+    /// the learner's gate: the same bytes `JSONResponse` would write for `course(for:)`.
+    public func courseJSON(for user: UUID) async throws -> [UInt8] {
+        try await database.withConnection { connection in
+            let (modules, gate, revision) = try learnerView(for: user, on: connection)
+            // Rendered afresh only when another request has moved the memory on meanwhile.
+            return (outline.rendered(at: revision) ?? RenderedOutline(modules)).json(for: gate)
+        }
+    }
+
     /// The published outline and what of it is open to `user`: the learner's state and the
     /// outline's revision in one query, the outline itself from memory while its revision holds.
     func learnerView(for user: UUID, on connection: PostgresConnection) throws -> (modules: [PublishedModule], gate: Gate) {
+        let (modules, gate, _) = try learnerView(for: user, on: connection)
+        return (modules, gate)
+    }
+
+    func learnerView(for user: UUID, on connection: PostgresConnection) throws -> (modules: [PublishedModule], gate: Gate, revision: Int64) {
         let row = try connection.query(
             """
             SELECT (SELECT revision FROM outline) AS revision, e.has_access, e.tier,
@@ -91,12 +106,12 @@ extension CourseStore {
                 .none
             }
         let completed = Set((try row.decode("completed", as: String?.self) ?? "").split(separator: ",").map(String.init))
-        return (modules, Gate(entitlement: entitlement, completed: completed, modules: modules))
+        return (modules, Gate(entitlement: entitlement, completed: completed, modules: modules), revision)
     }
 
     public func course(for user: UUID) async throws -> LearnerCourse {
         try await database.withConnection { connection in
-            let (modules, gate) = try learnerView(for: user, on: connection)
+            let (modules, gate): ([PublishedModule], Gate) = try learnerView(for: user, on: connection)
             return LearnerCourse(
                 hasAccess: gate.entitlement.hasAccess, tier: gate.entitlement.tier,
                 modules: modules.map { module in
@@ -138,7 +153,7 @@ extension CourseStore {
     }
 
     func openPublishedLesson(_ id: UUID, for user: UUID, on connection: PostgresConnection) throws -> (PublishedModule, OutlineLesson) {
-        let (modules, gate) = try learnerView(for: user, on: connection)
+        let (modules, gate): ([PublishedModule], Gate) = try learnerView(for: user, on: connection)
         let key = id.lowercased
         for module in modules {
             guard let lesson = module.outline.lessons.first(where: { $0.id == key }) else { continue }

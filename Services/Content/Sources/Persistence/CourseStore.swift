@@ -216,20 +216,28 @@ public struct CourseStore: Sendable {
 }
 
 /// The published outline held in memory with the revision it was read at: a learner's request
-/// reads the revision with the learner's own state, and the outline only when it moved.
+/// reads the revision with the learner's own state, and the outline only when it moved. It is
+/// kept rendered too (see `RenderedOutline`).
 final class OutlineMemory: @unchecked Sendable {
     private let lock = NSLock()
     private var revision: Int64 = -1
     private var modules: [CourseStore.PublishedModule] = []
+    private var rendered = RenderedOutline(modules: [])
 
     func modules(at revision: Int64) -> [CourseStore.PublishedModule]? {
         lock.withLock { self.revision == revision ? modules : nil }
     }
 
+    func rendered(at revision: Int64) -> RenderedOutline? {
+        lock.withLock { self.revision == revision ? rendered : nil }
+    }
+
     func keep(_ modules: [CourseStore.PublishedModule], at revision: Int64) {
+        let rendered = RenderedOutline(modules)
         lock.withLock {
             self.revision = revision
             self.modules = modules
+            self.rendered = rendered
         }
     }
 }
