@@ -46,8 +46,10 @@ public final class DatabasePool: Sendable {
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await withConnection { connection in try connection.transaction(body) }
+    ///
+    /// - Parameter opening: statements without parameters run in the same round trip as BEGIN.
+    public func transaction<T: Sendable>(opening: String? = nil, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        try await withConnection { connection in try connection.transaction(opening: opening, body) }
     }
 
     /// Runs one statement.

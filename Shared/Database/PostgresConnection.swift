@@ -166,8 +166,10 @@ public final class PostgresConnection {
 
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws. The
     /// actions given to `afterCommit` run once it has committed.
-    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        try executeScript("BEGIN")
+    ///
+    /// - Parameter opening: statements without parameters run in the same round trip as BEGIN.
+    public func transaction<T>(opening: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
+        try executeScript(opening.map { "BEGIN; \($0)" } ?? "BEGIN")
         inTransaction = true
         afterCommit.removeAll()
         marks.removeAll()

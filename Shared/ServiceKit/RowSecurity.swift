@@ -11,6 +11,11 @@ public enum RowSecurity {
         _ = try connection.query("SELECT set_config('syllabus.user_id', \(user.uuidString.lowercased()), true), set_config('syllabus.scope', '', true)")
     }
 
+    /// `enterLearner` as SQL without parameters, to run with BEGIN.
+    static func enterLearnerSQL(_ user: UUID) -> String {
+        "SELECT set_config('syllabus.user_id', '\(user.uuidString.lowercased())', true), set_config('syllabus.scope', '', true)"
+    }
+
     public static func enterSystem(on connection: PostgresConnection) throws {
         connection.marks.insert(mark)
         _ = try connection.query("SELECT set_config('syllabus.scope', 'system', true), set_config('syllabus.user_id', '', true)")
@@ -47,10 +52,12 @@ public enum RowSecurity {
 }
 
 extension DatabasePool {
-    /// One transaction that sees and writes only `user`'s rows of the tables under row-level security.
+    /// One transaction that sees and writes only `user`'s rows of the tables under row-level
+    /// security. The scope is entered in the round trip that begins the transaction (a UUID, as
+    /// Swift formats it, is the only value written into that SQL).
     public func transaction<T: Sendable>(asLearner user: UUID, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await transaction { connection in
-            try RowSecurity.enterLearner(user, on: connection)
+        try await transaction(opening: RowSecurity.enterLearnerSQL(user)) { connection in
+            connection.marks.insert(RowSecurity.mark)
             return try body(connection)
         }
     }
