@@ -16,12 +16,8 @@ extension FaultTests {
 
 extension FaultTests.BusFaultTests {
     @Test func brokerDownMidBurstLosesNothingAndAppliesEachOnce() async throws {
-        try await withTemporarySchema(stack: fault) { pool, schema in
-            try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
-            let amqp = try fault.value("ADMIN_AMQP_URL")
-            let admin = try AMQPAdmin(url: amqp)
-            let queue = "fault.burst.\(schema)"
-            try await declareConsumerQueue(admin, name: queue)
+        try await withFaultQueue("burst") { setting in
+            let (pool, schema, amqp, admin, queue) = (setting.pool, setting.schema, setting.amqp, setting.admin, setting.queue)
             let run = UUID().uuidString
             let total = 1000
             let databaseURL = try fault.value("ADMIN_DATABASE_URL")
@@ -67,17 +63,12 @@ extension FaultTests.BusFaultTests {
                 group.cancelAll()
             }
             publisher.shutdown()
-            await removeConsumerQueue(admin, name: queue)
         }
     }
 
     @Test func poisonMessageGoesToTheDLQWhileTheHundredBehindItAreHandled() async throws {
-        try await withTemporarySchema(stack: fault) { pool, schema in
-            try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
-            let amqp = try fault.value("ADMIN_AMQP_URL")
-            let admin = try AMQPAdmin(url: amqp)
-            let queue = "fault.poison.\(schema)"
-            try await declareConsumerQueue(admin, name: queue)
+        try await withFaultQueue("poison") { setting in
+            let (pool, amqp, admin, queue) = (setting.pool, setting.amqp, setting.admin, setting.queue)
             let run = UUID().uuidString
             let publisher = try AMQPPublisher(url: amqp, name: "fault", logger: faultLogger)
             defer { publisher.shutdown() }
@@ -115,7 +106,6 @@ extension FaultTests.BusFaultTests {
             let counts = try await effectCounts(pool, run: run)
             print("poison message: dead-lettered after \(headers[EventConsumerService.Header.attempts]!) attempts; \(counts.distinct) of 100 behind it applied")
             #expect(counts.total == 100)
-            await removeConsumerQueue(admin, name: queue)
         }
     }
 
@@ -150,12 +140,8 @@ extension FaultTests.BusFaultTests {
     }
 
     @Test func postgresRestartUnderLoadLosesNoOutboxRow() async throws {
-        try await withTemporarySchema(stack: fault) { pool, schema in
-            try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
-            let amqp = try fault.value("ADMIN_AMQP_URL")
-            let admin = try AMQPAdmin(url: amqp)
-            let queue = "fault.pg.\(schema)"
-            try await declareConsumerQueue(admin, name: queue)
+        try await withFaultQueue("pg") { setting in
+            let (pool, schema, amqp, admin, queue) = (setting.pool, setting.schema, setting.amqp, setting.admin, setting.queue)
             let run = UUID().uuidString
             let databaseURL = try fault.value("ADMIN_DATABASE_URL")
             let publisher = try AMQPPublisher(url: amqp, name: "fault-relay", logger: faultLogger)
@@ -207,17 +193,12 @@ extension FaultTests.BusFaultTests {
                 group.cancelAll()
             }
             publisher.shutdown()
-            await removeConsumerQueue(admin, name: queue)
         }
     }
 
     @Test func twoReplicasOfAConsumerApplyEachEventOnce() async throws {
-        try await withTemporarySchema(poolSize: 6, stack: fault) { pool, schema in
-            try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
-            let amqp = try fault.value("ADMIN_AMQP_URL")
-            let admin = try AMQPAdmin(url: amqp)
-            let queue = "fault.replicas.\(schema)"
-            try await declareConsumerQueue(admin, name: queue)
+        try await withFaultQueue("replicas", poolSize: 6) { setting in
+            let (pool, amqp, admin, queue) = (setting.pool, setting.amqp, setting.admin, setting.queue)
             let run = UUID().uuidString
             let publisher = try AMQPPublisher(url: amqp, name: "fault", logger: faultLogger)
             defer { publisher.shutdown() }
@@ -246,7 +227,6 @@ extension FaultTests.BusFaultTests {
             print("two replicas: \(messages.count) deliveries, \(counts.distinct) events applied, \(counts.total) effects")
             #expect(counts.total == 1000, "each event applied once across both replicas")
             #expect(inbox == 1000)
-            await removeConsumerQueue(admin, name: queue)
         }
     }
 }

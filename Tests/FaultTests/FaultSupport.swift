@@ -56,3 +56,26 @@ func removeConsumerQueue(_ admin: AMQPAdmin, name: String, retryDelays: [Int] = 
         try? await admin.deleteQueue(queue)
     }
 }
+
+/// What a bus fault test works with: a migrated schema of its own (`faultMigrations`), an
+/// administrator's broker session, and a consumer queue of its own (`fault.<name>.<schema>`, with
+/// its retry tiers and dead-letter queue), removed afterwards.
+struct FaultSetting: Sendable {
+    let pool: DatabasePool
+    let schema: String
+    let amqp: String
+    let admin: AMQPAdmin
+    let queue: String
+}
+
+func withFaultQueue(_ name: String, poolSize: Int = 4, _ body: (FaultSetting) async throws -> Void) async throws {
+    try await withTemporarySchema(poolSize: poolSize, stack: fault) { pool, schema in
+        try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
+        let amqp = try fault.value("ADMIN_AMQP_URL")
+        let admin = try AMQPAdmin(url: amqp)
+        let queue = "fault.\(name).\(schema)"
+        try await declareConsumerQueue(admin, name: queue)
+        try await body(FaultSetting(pool: pool, schema: schema, amqp: amqp, admin: admin, queue: queue))
+        await removeConsumerQueue(admin, name: queue)
+    }
+}

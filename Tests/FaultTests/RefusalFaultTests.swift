@@ -12,12 +12,8 @@ extension FaultTests.BusFaultTests {
     /// waits, while every other aggregate's rows are published once each. Released after the
     /// broker is fixed, the parked row goes, then the one behind it.
     @Test func aRefusedOutboxRowIsParkedWhileTheRowsBehindItArePublishedOnceEach() async throws {
-        try await withTemporarySchema(stack: fault) { pool, schema in
-            try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
-            let amqp = try fault.value("ADMIN_AMQP_URL")
-            let admin = try AMQPAdmin(url: amqp)
-            let queue = "fault.refusal.\(schema)"
-            try await declareConsumerQueue(admin, name: queue)
+        try await withFaultQueue("refusal") { setting in
+            let (pool, schema, amqp, admin, queue) = (setting.pool, setting.schema, setting.amqp, setting.admin, setting.queue)
             // A queue that rejects every publish, bound to one routing key only (this test's own).
             let refusedKey = "identity.fault.refused_\(schema).v1"
             let refusing = "fault.refusing.\(schema)"
@@ -76,19 +72,14 @@ extension FaultTests.BusFaultTests {
                 #expect(try await relay.parkedCount() == 0)
                 group.cancelAll()
             }
-            await removeConsumerQueue(admin, name: queue)
         }
     }
 
     /// A consumer batch in which one event fails: the others are applied once, in the same
     /// transactions, and the failed one goes to its retry tier and is applied when it comes back.
     @Test func aConsumerBatchWithOneFailingEventAppliesTheOthersOnceAndRetriesThatOne() async throws {
-        try await withTemporarySchema(stack: fault) { pool, schema in
-            try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
-            let amqp = try fault.value("ADMIN_AMQP_URL")
-            let admin = try AMQPAdmin(url: amqp)
-            let queue = "fault.batch.\(schema)"
-            try await declareConsumerQueue(admin, name: queue)
+        try await withFaultQueue("batch") { setting in
+            let (pool, amqp, admin, queue) = (setting.pool, setting.amqp, setting.admin, setting.queue)
             let run = UUID().uuidString
             let publisher = try AMQPPublisher(url: amqp, name: "fault", logger: faultLogger)
             defer { publisher.shutdown() }
@@ -126,7 +117,6 @@ extension FaultTests.BusFaultTests {
             #expect(failing.calls == 3, "the failing event's handler ran three times: refused twice, then applied on its retry")
             #expect(counts.total == total, "every event applied once, the failed one on its retry")
             #expect(inbox == total, "no inbox row kept for the failed attempt beyond its retry")
-            await removeConsumerQueue(admin, name: queue)
         }
     }
 }
@@ -151,12 +141,8 @@ extension FaultTests.BusFaultTests {
     /// no reconnect loop), says why (readiness reports it), the events wait in the outbox, and
     /// once the alarm clears every one is published, once.
     @Test func aBrokerAlarmPausesPublishingAndNothingIsLostOrDoubled() async throws {
-        try await withTemporarySchema(stack: fault) { pool, schema in
-            try await Migrator(schema: schema, migrations: faultMigrations).migrate(pool, logger: faultLogger)
-            let amqp = try fault.value("ADMIN_AMQP_URL")
-            let admin = try AMQPAdmin(url: amqp)
-            let queue = "fault.alarm.\(schema)"
-            try await declareConsumerQueue(admin, name: queue)
+        try await withFaultQueue("alarm") { setting in
+            let (pool, schema, amqp, admin, queue) = (setting.pool, setting.schema, setting.amqp, setting.admin, setting.queue)
             let run = UUID().uuidString
             let publisher = try AMQPPublisher(url: amqp, name: "fault-relay", confirmTimeout: 2, logger: faultLogger)
             defer { publisher.shutdown() }
@@ -196,7 +182,6 @@ extension FaultTests.BusFaultTests {
                 #expect(ids.count == 100 && Set(ids).count == 100, "each event published once")
                 group.cancelAll()
             }
-            await removeConsumerQueue(admin, name: queue)
         }
     }
 }

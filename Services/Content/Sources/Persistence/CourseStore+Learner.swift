@@ -68,20 +68,14 @@ extension CourseStore {
     /// the learner's gate: the same bytes `JSONResponse` would write for `course(for:)`.
     public func courseJSON(for user: UUID) async throws -> [UInt8] {
         try await database.withConnection { connection in
-            let (modules, gate, revision) = try learnerView(for: user, on: connection)
-            // Rendered afresh only when another request has moved the memory on meanwhile.
-            return (outline.rendered(at: revision) ?? RenderedOutline(modules)).json(for: gate)
+            let (outline, gate) = try learnerView(for: user, on: connection)
+            return outline.rendered.json(for: gate)
         }
     }
 
     /// The published outline and what of it is open to `user`: the learner's state and the
     /// outline's revision in one query, the outline itself from memory while its revision holds.
-    func learnerView(for user: UUID, on connection: PostgresConnection) throws -> (modules: [PublishedModule], gate: Gate) {
-        let (modules, gate, _) = try learnerView(for: user, on: connection)
-        return (modules, gate)
-    }
-
-    func learnerView(for user: UUID, on connection: PostgresConnection) throws -> (modules: [PublishedModule], gate: Gate, revision: Int64) {
+    func learnerView(for user: UUID, on connection: PostgresConnection) throws -> (outline: KeptOutline, gate: Gate) {
         let row = try connection.query(
             """
             SELECT (SELECT revision FROM outline) AS revision, e.has_access, e.tier,
@@ -89,15 +83,8 @@ extension CourseStore {
             FROM (SELECT 1) AS one LEFT JOIN entitlements e ON e.user_id = \(user)
             """
         ).first!
-        let revision = try row.decode("revision", as: Int64.self)
-        let modules: [PublishedModule]
-        if let cached = outline.modules(at: revision) {
-            modules = cached
-        } else {
-            // Read after the revision: what is kept is never older than the revision it is kept
-            // under (at worst newer, and replaced at the next request).
-            modules = try Self.publishedOutline(on: connection)
-            outline.keep(modules, at: revision)
+        let outline = try self.outline.value(at: try row.decode("revision", as: Int64.self)) {
+            KeptOutline(try Self.publishedOutline(on: connection))
         }
         let entitlement: Entitlements.Entitlement =
             if let hasAccess = try row.decode("has_access", as: Bool?.self) {
@@ -106,12 +93,13 @@ extension CourseStore {
                 .none
             }
         let completed = Set((try row.decode("completed", as: String?.self) ?? "").split(separator: ",").map(String.init))
-        return (modules, Gate(entitlement: entitlement, completed: completed, modules: modules), revision)
+        return (outline, Gate(entitlement: entitlement, completed: completed, modules: outline.modules))
     }
 
     public func course(for user: UUID) async throws -> LearnerCourse {
         try await database.withConnection { connection in
-            let (modules, gate): ([PublishedModule], Gate) = try learnerView(for: user, on: connection)
+            let (outline, gate) = try learnerView(for: user, on: connection)
+            let modules = outline.modules
             return LearnerCourse(
                 hasAccess: gate.entitlement.hasAccess, tier: gate.entitlement.tier,
                 modules: modules.map { module in
@@ -153,9 +141,9 @@ extension CourseStore {
     }
 
     func openPublishedLesson(_ id: UUID, for user: UUID, on connection: PostgresConnection) throws -> (PublishedModule, OutlineLesson) {
-        let (modules, gate): ([PublishedModule], Gate) = try learnerView(for: user, on: connection)
+        let (outline, gate) = try learnerView(for: user, on: connection)
         let key = id.lowercased
-        for module in modules {
+        for module in outline.modules {
             guard let lesson = module.outline.lessons.first(where: { $0.id == key }) else { continue }
             if let lock = gate.lock(lesson, in: module.outline) {
                 throw Self.lockedError(lock)

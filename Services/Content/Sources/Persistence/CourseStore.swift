@@ -15,8 +15,8 @@ import ServiceKit
 public struct CourseStore: Sendable {
     let database: DatabasePool
     let logger: Logger
-    /// The published outline as last read, by the outline's revision.
-    let outline = OutlineMemory()
+    /// The published outline as last read (and rendered), by the outline's revision.
+    let outline = VersionedMemory<KeptOutline>()
 
     public init(database: DatabasePool, logger: Logger) {
         self.database = database
@@ -215,29 +215,14 @@ public struct CourseStore: Sendable {
     }
 }
 
-/// The published outline held in memory with the revision it was read at: a learner's request
-/// reads the revision with the learner's own state, and the outline only when it moved. It is
-/// kept rendered too (see `RenderedOutline`).
-final class OutlineMemory: @unchecked Sendable {
-    private let lock = NSLock()
-    private var revision: Int64 = -1
-    private var modules: [CourseStore.PublishedModule] = []
-    private var rendered = RenderedOutline(modules: [])
+/// The published outline as kept in memory: a learner's request reads the outline's revision
+/// with the learner's own state, and the outline only when the revision moved.
+struct KeptOutline: Sendable {
+    let modules: [CourseStore.PublishedModule]
+    let rendered: RenderedOutline
 
-    func modules(at revision: Int64) -> [CourseStore.PublishedModule]? {
-        lock.withLock { self.revision == revision ? modules : nil }
-    }
-
-    func rendered(at revision: Int64) -> RenderedOutline? {
-        lock.withLock { self.revision == revision ? rendered : nil }
-    }
-
-    func keep(_ modules: [CourseStore.PublishedModule], at revision: Int64) {
-        let rendered = RenderedOutline(modules)
-        lock.withLock {
-            self.revision = revision
-            self.modules = modules
-            self.rendered = rendered
-        }
+    init(_ modules: [CourseStore.PublishedModule]) {
+        self.modules = modules
+        rendered = RenderedOutline(modules)
     }
 }

@@ -27,10 +27,6 @@ struct RenderedOutline: Sendable {
 
     let modules: [Module]
 
-    init(modules: [Module]) {
-        self.modules = modules
-    }
-
     init(_ published: [CourseStore.PublishedModule]) {
         modules = published.map { module in
             Module(

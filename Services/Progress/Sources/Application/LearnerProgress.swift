@@ -16,7 +16,8 @@ import ServiceKit
 public struct LearnerProgress: Sendable {
     let database: DatabasePool
     let logger: Logger
-    let outlineMemory = OutlineMemory()
+    /// The outline as last read, by its version.
+    let outlineMemory = VersionedMemory<Outline>()
 
     public init(database: DatabasePool, logger: Logger) {
         self.database = database

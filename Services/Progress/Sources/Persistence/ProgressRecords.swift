@@ -32,11 +32,8 @@ enum ProgressRecords {
 
     /// The outline at `version` (which the caller holds): from memory while it is the one kept,
     /// else read and kept. The outline's tables change only with its version.
-    static func outline(at version: Int64, memory: OutlineMemory, on connection: PostgresConnection) throws -> Outline {
-        if let kept = memory.outline(at: version) { return kept }
-        let outline = try outline(on: connection)
-        memory.keep(outline, at: version)
-        return outline
+    static func outline(at version: Int64, memory: VersionedMemory<Outline>, on connection: PostgresConnection) throws -> Outline {
+        try memory.value(at: version) { try outline(on: connection) }
     }
 
     /// Records `version` as the outline's if it is newer than the one kept; false otherwise.
@@ -245,24 +242,5 @@ enum ProgressRecords {
             "DELETE FROM aggregate_versions WHERE aggregate = 'plan' AND aggregate_id IN (SELECT plan_id::text FROM plan_versions WHERE user_id = \(user))")
         try connection.execute("DELETE FROM plan_versions WHERE user_id = \(user)")
         try connection.execute("DELETE FROM task_progress WHERE user_id = \(user)")
-    }
-}
-
-/// The outline as last read, with its version: a learner's change holds the version anyway, and
-/// reads the outline's tables only when it moved.
-final class OutlineMemory: @unchecked Sendable {
-    private let lock = NSLock()
-    private var version: Int64 = -1
-    private var kept = Outline(modules: [], lessons: [])
-
-    func outline(at version: Int64) -> Outline? {
-        lock.withLock { self.version == version ? kept : nil }
-    }
-
-    func keep(_ outline: Outline, at version: Int64) {
-        lock.withLock {
-            self.version = version
-            kept = outline
-        }
     }
 }
