@@ -61,11 +61,7 @@ func removeConsumerQueue(_ admin: AMQPAdmin, name: String, retryDelays: [Int] = 
 /// administrator's broker session, and a consumer queue of its own (`fault.<name>.<schema>`, with
 /// its retry tiers and dead-letter queue), removed afterwards.
 struct FaultSetting: Sendable {
-    let pool: DatabasePool
-    let schema: String
-    let amqp: String
-    let admin: AMQPAdmin
-    let queue: String
+    let pool: DatabasePool, schema: String, amqp: String, admin: AMQPAdmin, queue: String
 }
 
 func withFaultQueue(_ name: String, poolSize: Int = 4, _ body: (FaultSetting) async throws -> Void) async throws {
