@@ -4,18 +4,18 @@ import Logging
 import ServiceLifecycle
 
 /// The loop of every background worker: it runs a step again and again until graceful shutdown.
-/// A step answers whether more work may be waiting right now; when it says no, the loop waits for
-/// the queue's NOTIFY channel (when it has one) or for `idle` to pass, whichever comes first; a
-/// step that fails is logged and tried again after `backoff`.
+/// A step answers when it wants to run again: at once (more work may be waiting), after a
+/// while (work becomes due then), or when woken (nil). Waiting, the loop wakes on the queue's
+/// NOTIFY channel (when it has one), on the worker's own signal (when given one), or once `idle`
+/// has passed, whichever comes first; a step that fails is logged and tried again after `backoff`.
 public enum QueueDrain {
     public static func run(
-        channel: String? = nil, listenURL: String? = nil, name: String, idle: Duration = .seconds(1), backoff: Duration = .seconds(2),
-        logger: Logger, step: @escaping @Sendable () async throws -> Bool
+        channel: String? = nil, listenURL: String? = nil, wake: WakeSignal = WakeSignal(), name: String, idle: Duration = .seconds(1),
+        backoff: Duration = .seconds(2), logger: Logger, next step: @escaping @Sendable () async throws -> Duration?
     ) async {
         let listener = channel.flatMap { channel in
             listenURL.map { PostgresListener(url: $0, channels: [channel], name: name, logger: logger) }
         }
-        let wake = WakeSignal()
         await withDiscardingTaskGroup { group in
             if let listener {
                 group.addTask { for await _ in listener.events { wake.signal() } }
@@ -23,7 +23,8 @@ public enum QueueDrain {
             await cancelWhenGracefulShutdown {
                 while !Task.isCancelled {
                     do {
-                        if try await !step() { await wake.wait(timeout: idle) }
+                        let again = try await step().map { min($0, idle) } ?? idle
+                        if again > .zero { await wake.wait(timeout: again) }
                     } catch {
                         logger.warning("\(name): a step failed, retrying", metadata: ["error": "\(error)"])
                         await wake.wait(timeout: backoff)
@@ -34,6 +35,16 @@ public enum QueueDrain {
             group.cancelAll()
         }
     }
+
+    /// A loop whose step answers whether more work may be waiting right now.
+    public static func run(
+        channel: String? = nil, listenURL: String? = nil, name: String, idle: Duration = .seconds(1), backoff: Duration = .seconds(2),
+        logger: Logger, step: @escaping @Sendable () async throws -> Bool
+    ) async {
+        await run(channel: channel, listenURL: listenURL, name: name, idle: idle, backoff: backoff, logger: logger) {
+            try await step() ? .zero : nil
+        }
+    }
 }
 
 /// A background worker as a lifecycle service: its step on the drain loop, beside the HTTP
@@ -42,10 +53,11 @@ public struct DrainingWorker: Service {
     public let name: String
     let channel: String?
     let listenURL: String?
+    let wake: WakeSignal
     let idle: Duration
     let backoff: Duration
     let logger: Logger
-    let step: @Sendable () async throws -> Bool
+    let step: @Sendable () async throws -> Duration?
 
     /// - Parameters:
     ///   - channel: the NOTIFY channel that wakes the worker at once (nil for work that only
@@ -53,13 +65,24 @@ public struct DrainingWorker: Service {
     ///   - idle: how long the worker waits when a step found nothing more to do.
     ///   - backoff: how long it waits after a step failed (a periodic sweep gives its own period,
     ///     so a sweep that keeps failing does not run every few seconds).
+    ///   - step: answers whether more work may be waiting right now.
     public init(
         _ name: String, channel: String? = nil, listenURL: String? = nil, idle: Duration = .seconds(1), backoff: Duration = .seconds(2),
         logger: Logger, step: @escaping @Sendable () async throws -> Bool
     ) {
+        self.init(name, channel: channel, listenURL: listenURL, idle: idle, backoff: backoff, logger: logger) { try await step() ? .zero : nil }
+    }
+
+    /// A worker whose step answers when it wants to run again (nil: when woken, or after `idle`),
+    /// woken early by `wake` as well as by `channel`.
+    public init(
+        _ name: String, channel: String? = nil, listenURL: String? = nil, wake: WakeSignal = WakeSignal(), idle: Duration = .seconds(1),
+        backoff: Duration = .seconds(2), logger: Logger, next step: @escaping @Sendable () async throws -> Duration?
+    ) {
         self.name = name
         self.channel = channel
         self.listenURL = listenURL
+        self.wake = wake
         self.idle = idle
         self.backoff = backoff
         self.logger = logger
@@ -67,6 +90,7 @@ public struct DrainingWorker: Service {
     }
 
     public func run() async throws {
-        await QueueDrain.run(channel: channel, listenURL: listenURL, name: name, idle: idle, backoff: backoff, logger: logger, step: step)
+        await QueueDrain.run(
+            channel: channel, listenURL: listenURL, wake: wake, name: name, idle: idle, backoff: backoff, logger: logger, next: step)
     }
 }
