@@ -86,6 +86,8 @@ import Testing
                 body: Self.json(["title": "First steps", "body": Self.paragraph, "isFree": true]))
             #expect(lesson.status == .created)
             let lessonID = try #require(try Self.object(lesson)["id"] as? String)
+            let store = CourseStore(database: pool, logger: TestEnvironment.logger)
+            try await store.announceDueOutline(now: true)
             #expect(try await outlineEvents(pool).isEmpty, "nothing published: the learners' outline has not changed")
 
             // A lesson waits for its module.
@@ -95,6 +97,8 @@ import Testing
             #expect(try await client.execute(uri: "/v1/content/admin/modules/\(moduleID)/publish", method: .post, headers: [.authorization: admin]).status == .ok)
             let published = try await client.execute(uri: "/v1/content/admin/lessons/\(lessonID)/publish", method: .post, headers: [.authorization: admin])
             #expect(try published.status == .ok && (try Self.object(published)["published"] as? Bool) == true)
+            #expect(try await outlineEvents(pool).isEmpty, "announced once the burst of changes is over, not with each")
+            try await store.announceDueOutline(now: true)
             #expect(try await outlineEvents(pool) == [1], "one announcement: the lesson made the module visible")
 
             let outline = try await client.execute(uri: "/v1/course", method: .get, headers: [.authorization: learner])
@@ -108,6 +112,38 @@ import Testing
 
             let read = try await client.execute(uri: "/v1/lessons/\(lessonID)", method: .get, headers: [.authorization: learner])
             #expect(try read.status == .ok && (try Self.object(read)["title"] as? String) == "First steps")
+        }
+    }
+
+    /// A burst of authoring is announced once, with the whole outline, when it has been quiet for
+    /// a while; a burst that never pauses is announced at most `maxDelay` after it began.
+    @Test func aBurstOfChangesIsAnnouncedOnceWhenItIsOver() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(ContentMigrations.all) { pool, _ in
+            let announcing = OutlineAnnouncing(quiet: .seconds(60), maxDelay: .seconds(90))
+            let settings = ContentSettings(outline: announcing)
+            let router = buildContentRouter(ContentDependencies(database: pool, verifier: tokens.verifier, settings: settings, logger: TestEnvironment.logger))
+            try await Application(router: router).test(.router) { client in
+                let admin = try await tokens.bearer(role: "ADMIN")
+                let store = CourseStore(database: pool, announcing: announcing, logger: TestEnvironment.logger)
+                var published: [String] = []
+                for n in 1...3 { published.append(try await publishModule("Module \(n)", lesson: "Lesson \(n)", free: true, admin: admin, client: client).module) }
+
+                let wait = try #require(try await store.announceDueOutline(), "an announcement is pending")
+                #expect(wait > .seconds(50) && wait <= .seconds(60), "due a quiet minute after the last change: \(wait)")
+                #expect(try await outlineEvents(pool).isEmpty, "nothing announced while the burst may go on")
+                let window = try await pool.query(
+                    "SELECT extract(epoch FROM announce_due_at - burst_started_at)::float8 AS span FROM outline").first!.decode("span", as: Double.self)
+                #expect(window <= 90, "never later than the longest delay after the burst began")
+
+                try await store.announceDueOutline(now: true)
+                #expect(try await outlineEvents(pool) == [1], "a dozen changes, one event")
+                let body = try await pool.query("SELECT body FROM outbox WHERE routing_key = \(ContentCourseOutlineChangedV1.eventType.routingKey)").first!
+                    .decode("body", as: String.self)
+                let event = try EventCoding.decode(CloudEvent<ContentCourseOutlineChangedV1>.self, from: Array(body.utf8))
+                #expect(event.data.modules.map(\.id) == published, "the event carries the whole outline")
+                #expect(try await store.announceDueOutline() == nil, "nothing pending once announced")
+            }
         }
     }
 

@@ -6,7 +6,8 @@ import Logging
 import ServiceKit
 
 /// What content is configured with, read once from its configuration (`CONTENT_DEMO_COURSE`,
-/// `CONTENT_MUX_…`, `CONTENT_APP_URL`); learning plans read theirs in `PlansSettings`. The
+/// `CONTENT_MUX_…`, `CONTENT_APP_URL`, `CONTENT_OUTLINE_QUIET_MS`, `CONTENT_OUTLINE_MAX_DELAY_MS`);
+/// learning plans read theirs in `PlansSettings`. The
 /// defaults are a content service without video: what tests build.
 public struct ContentSettings: Sendable {
     /// Seeds the demo course into an empty catalogue at start.
@@ -17,16 +18,30 @@ public struct ContentSettings: Sendable {
     public var mux: MuxClient?
     /// Checks Mux's webhook signatures; nil refuses the webhook with `video_unavailable`.
     public var muxWebhookSecret: String?
+    /// When outline changes are announced.
+    public var outline: OutlineAnnouncing
 
-    public init(demoCourse: Bool = false, playback: MuxPlayback? = nil, mux: MuxClient? = nil, muxWebhookSecret: String? = nil) {
+    public init(
+        demoCourse: Bool = false, playback: MuxPlayback? = nil, mux: MuxClient? = nil, muxWebhookSecret: String? = nil,
+        outline: OutlineAnnouncing = OutlineAnnouncing()
+    ) {
         self.demoCourse = demoCourse
         self.playback = playback
         self.mux = mux
         self.muxWebhookSecret = muxWebhookSecret
+        self.outline = outline
     }
 
     public static func load(from configuration: ServiceConfiguration) async throws -> ContentSettings {
-        var settings = ContentSettings(demoCourse: configuration.string("demo.course") == "true", muxWebhookSecret: configuration.nonEmpty("mux.webhook.secret"))
+        let defaults = OutlineAnnouncing()
+        let quiet = configuration.int("outline.quiet.ms", default: Int(OutlineAnnouncing.milliseconds(defaults.quiet)))
+        let maxDelay = configuration.int("outline.max.delay.ms", default: Int(OutlineAnnouncing.milliseconds(defaults.maxDelay)))
+        guard quiet >= 0, maxDelay >= quiet else {
+            throw ConfigurationError.invalid("CONTENT_OUTLINE_QUIET_MS must be ≥ 0 and CONTENT_OUTLINE_MAX_DELAY_MS at least as long")
+        }
+        var settings = ContentSettings(
+            demoCourse: configuration.string("demo.course") == "true", muxWebhookSecret: configuration.nonEmpty("mux.webhook.secret"),
+            outline: OutlineAnnouncing(quiet: .milliseconds(quiet), maxDelay: .milliseconds(maxDelay)))
         if let keyID = configuration.nonEmpty("mux.signing.key.id"), let key = configuration.nonEmpty("mux.signing.key") {
             do {
                 settings.playback = try await MuxPlayback(
@@ -71,8 +86,8 @@ public struct ContentDependencies: Sendable {
 /// the group of who may call it. One OpenAPI document describes them all.
 public func buildContentRouter(_ dependencies: ContentDependencies) -> Router<ServiceRequestContext> {
     let routes = ServiceRuntime.routes(verifier: dependencies.verifier)
-    let store = CourseStore(database: dependencies.database, logger: dependencies.logger)
     let settings = dependencies.settings
+    let store = CourseStore(database: dependencies.database, announcing: settings.outline, logger: dependencies.logger)
     CatalogueController(store: store, playback: settings.playback).add(to: routes)
     AuthoringController(store: store, mux: settings.mux).add(to: routes)
     MuxWebhookController(store: store, secret: settings.muxWebhookSecret).add(to: routes)
@@ -85,7 +100,7 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
     let runtime = try await ServiceRuntime.start(configuration, migrations: ContentMigrations.all)
     let settings = try await ContentSettings.load(from: configuration)
     let plans = try PlansSettings.load(from: configuration)
-    let store = CourseStore(database: runtime.database, logger: runtime.logger)
+    let store = CourseStore(database: runtime.database, announcing: settings.outline, logger: runtime.logger)
     if settings.demoCourse, try await DemoCourse.seedIfEmpty(store) {
         runtime.logger.info("seeded the demo course")
     }
@@ -96,5 +111,5 @@ public func buildContentApplication(_ configuration: ServiceConfiguration) async
         logger: runtime.logger)
     return runtime.application(
         router: buildContentRouter(dependencies), consumer: try runtime.consumer(ContentHandlers.all),
-        services: LearningPlansFeature.services(dependencies.plans), openAPI: ContentOpenAPI.document)
+        services: LearningPlansFeature.services(dependencies.plans) + [OutlineAnnouncing.worker(store, logger: runtime.logger)], openAPI: ContentOpenAPI.document)
 }

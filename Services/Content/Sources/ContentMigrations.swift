@@ -281,5 +281,12 @@ public enum ContentMigrations {
                 -- the outline first: each replica keeps the published outline in memory by it.
                 ALTER TABLE outline ADD COLUMN revision bigint NOT NULL DEFAULT 0;
                 """),
+        Migration(
+            version: 12, name: "outline announced once per burst",
+            sql: """
+                -- When the outline's announcement falls due (a quiet spell after the burst's last
+                -- change, at most a few seconds after its first), and when the burst began.
+                ALTER TABLE outline ADD COLUMN announce_due_at timestamptz, ADD COLUMN burst_started_at timestamptz;
+                """),
     ]
 }

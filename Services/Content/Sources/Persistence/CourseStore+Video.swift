@@ -25,8 +25,9 @@ extension CourseStore {
             throw DomainError.malformed("the body is not a Mux webhook event")
         }
         let data = json["data"]
+        let announcing = announcing
         return try await database.transaction { connection in
-            try Self.lockOutline(on: connection)
+            try Self.lockOutline(on: connection, announcing: announcing)
             let first = try connection.execute(
                 "INSERT INTO mux_webhook_events (id, type) VALUES (\(id), \(type)) ON CONFLICT DO NOTHING").affectedRows == 1
             guard first else { return .duplicate }
@@ -36,7 +37,6 @@ extension CourseStore {
             case "video.asset.errored": outcome = try Self.assetErrored(data, now: now, on: connection)
             default: outcome = .ignored
             }
-            try Self.announceOutlineIfChanged(on: connection, now: now)
             return outcome
         }
     }

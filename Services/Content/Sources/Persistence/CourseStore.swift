@@ -7,19 +7,22 @@ import Logging
 import ServiceKit
 
 /// The course in the `content` schema: modules, lessons and assets as authors shape them, the
-/// published outline as learners see it (announced as `content.course.outline_changed.v1` after
-/// every change of it), and each learner's view of what is open.
+/// published outline as learners see it (announced as `content.course.outline_changed.v1` once a
+/// burst of changes to it is over: `OutlineAnnouncing`), and each learner's view of what is open.
 ///
 /// Every authoring change locks the outline row first, so changes are serialised, positions stay
-/// gap-free, and the outline is announced once per change, in order.
+/// gap-free, and announcements follow one another in order.
 public struct CourseStore: Sendable {
     let database: DatabasePool
     let logger: Logger
     /// The published outline as last read (and rendered), by the outline's revision.
     let outline = VersionedMemory<KeptOutline>()
+    /// When changes are announced.
+    let announcing: OutlineAnnouncing
 
-    public init(database: DatabasePool, logger: Logger) {
+    public init(database: DatabasePool, announcing: OutlineAnnouncing = OutlineAnnouncing(), logger: Logger) {
         self.database = database
+        self.announcing = announcing
         self.logger = logger
     }
 
@@ -148,10 +151,12 @@ public struct CourseStore: Sendable {
         return modules
     }
 
-    /// Locks the outline for a change learners may see (call first in the transaction) and raises
-    /// its revision, so that every replica reads the outline again once this commits.
-    static func lockOutline(on connection: PostgresConnection) throws {
+    /// Locks the outline for a change learners may see (call first in the transaction), raises
+    /// its revision, so that every replica reads the outline again once this commits, and has the
+    /// outline announced once the burst of changes is over.
+    static func lockOutline(on connection: PostgresConnection, announcing: OutlineAnnouncing) throws {
         try connection.execute("UPDATE outline SET revision = revision + 1")
+        try scheduleAnnouncement(announcing, on: connection)
     }
 
     /// Announces the published outline if it differs from the one last announced.
@@ -180,13 +185,13 @@ public struct CourseStore: Sendable {
         }
     }
 
-    /// Runs an authoring change: serialised with every other, the outline announced after it.
+    /// Runs an authoring change: serialised with every other, the outline announced after the
+    /// burst it belongs to.
     func authoring<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await database.transaction { connection in
-            try Self.lockOutline(on: connection)
-            let result = try body(connection)
-            try Self.announceOutlineIfChanged(on: connection, now: Date())
-            return result
+        let announcing = announcing
+        return try await database.transaction { connection in
+            try Self.lockOutline(on: connection, announcing: announcing)
+            return try body(connection)
         }
     }
 
