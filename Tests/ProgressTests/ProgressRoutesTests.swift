@@ -102,6 +102,55 @@ import Testing
         }
     }
 
+    /// An outline change waits only for the learners it can affect, who are brought in line with
+    /// it in batches afterwards; the rest are never touched.
+    @Test func anOutlineChangeReconcilesOnlyTheLearnersItTouches() async throws {
+        try await withRoutes { client, pool, tokens in
+            let ada = UUID(), bob = UUID()
+            for learner in [ada, bob] { try await Self.grantAccess(to: learner, on: pool) }
+            for (learner, lessons) in [(ada, [free]), (bob, [free, paid, later])] {
+                for lesson in lessons {
+                    let response = try await client.execute(
+                        uri: "/v1/progress/lessons/\(lesson.lowercased)", method: .put, headers: [.authorization: try await tokens.bearer(for: learner)])
+                    #expect(response.status == .ok)
+                }
+            }
+            let adaEvents = try await Self.events(of: ada, on: pool)
+            let progress = LearnerProgress(database: pool, logger: TestEnvironment.logger)
+            func waiting() async throws -> [UUID] {
+                try await pool.query("SELECT user_id FROM outline_reconcile ORDER BY user_id").map { try $0.decode("user_id", as: UUID.self) }
+            }
+            func apply(_ event: ContentCourseOutlineChangedV1) async throws {
+                try await pool.transaction { connection in try LearnerProgress.applyOutline(CloudEvent(event, sequence: event.version), on: connection) }
+            }
+
+            // A lesson added to module two: only Bob has progress there.
+            var added = outline
+            added.version = 2
+            added.modules[1].lessons.append(OutlineLesson(id: UUID().lowercased, title: "Extra", order: 2, isFree: false, durationSeconds: 60))
+            try await apply(added)
+            #expect(try await waiting() == [bob])
+            #expect(try await Self.events(of: bob, on: pool).last == "progress.course.completed.v1", "nothing changes until reconciled")
+            #expect(try await progress.reconcileBatch() == false, "one learner: the batch took all")
+            #expect(try await waiting().isEmpty)
+            #expect(try await Self.events(of: bob, on: pool).suffix(2) == ["progress.module.reopened.v1", "progress.course.reopened.v1"])
+
+            // Module two gone: the course lost a module, so whoever completed one waits too.
+            var removed = outline
+            removed.version = 3
+            removed.modules.removeLast()
+            try await apply(removed)
+            #expect(try await waiting() == [bob], "Ada has completed no module, and has no progress in module two")
+            #expect(try await progress.reconcileBatch(limit: 1) == true, "a full batch: more may wait")
+            #expect(try await Self.events(of: bob, on: pool).last == "progress.course.completed.v1", "module one is the whole course now")
+            let completed = try await pool.query(
+                "SELECT body FROM outbox WHERE aggregate_id = \(bob.lowercased) AND routing_key = 'progress.course.completed.v1' ORDER BY sequence DESC LIMIT 1")
+            #expect(try completed.first!.decode("body", as: String.self).contains(#""firstTime":false"#))
+            #expect(try await progress.reconcileBatch() == false)
+            #expect(try await Self.events(of: ada, on: pool) == adaEvents, "Ada was never touched")
+        }
+    }
+
     @Test func aPaidLessonNeedsAccessAndALockedModuleWaits() async throws {
         try await withRoutes { client, pool, tokens in
             let bob = UUID()

@@ -29,5 +29,7 @@ public func buildProgressApplication(_ configuration: ServiceConfiguration) asyn
     let runtime = try await ServiceRuntime.start(configuration, migrations: ProgressMigrations.all)
     let router = buildProgressRouter(
         ProgressDependencies(database: runtime.database, verifier: try await runtime.tokenVerifier(), logger: runtime.logger))
-    return runtime.application(router: router, consumer: try runtime.consumer(ProgressHandlers.all), openAPI: ProgressOpenAPI.document)
+    let reconciler = LearnerProgress(database: runtime.database, logger: runtime.logger).reconciler(listenURL: configuration.databaseURL)
+    return runtime.application(
+        router: router, consumer: try runtime.consumer(ProgressHandlers.all), services: [reconciler], openAPI: ProgressOpenAPI.document)
 }

@@ -103,5 +103,19 @@ public enum ProgressMigrations {
                 """),
         AccessRevocations.migration(version: 8),
         Outbox.relayMigration(version: 9),
+        Migration(
+            version: 10, name: "outline changes reconciled in batches",
+            sql: """
+                -- Learners whose roll-ups a new outline may change, waiting to be brought in line
+                -- with it (a few at a time, so the outline is never held across all of them), with
+                -- the moment of the earliest change they wait for.
+                CREATE TABLE outline_reconcile (
+                    user_id uuid PRIMARY KEY,
+                    changed_at timestamptz NOT NULL
+                );
+                -- Who has progress in the lessons and modules an outline change touched.
+                CREATE INDEX lesson_progress_done_lesson ON lesson_progress (lesson_id) WHERE completed_at IS NOT NULL;
+                CREATE INDEX module_progress_module ON module_progress (module_id);
+                """),
     ]
 }

@@ -43,24 +43,60 @@ public struct LearnerProgress: Sendable {
 
     // MARK: Events consumed
 
-    /// Replaces the outline with a newer one and brings every learner's roll-ups in line with it.
+    /// Replaces the outline with a newer one. The learners whose roll-ups it can change (those
+    /// with progress in the modules it touched; every learner with a completion when the course
+    /// gained or lost a module) are brought in line with it afterwards, a batch at a time
+    /// (`reconcileBatch`): the outline is held exclusively only while it is replaced.
     static func applyOutline(_ event: CloudEvent<ContentCourseOutlineChangedV1>, on connection: PostgresConnection) throws {
         try RowSecurity.enterSystem(on: connection)
         guard try ProgressRecords.advanceOutline(to: event.data.version, on: connection) else { return }
         let before = try ProgressRecords.outline(on: connection)
         try ProgressRecords.replaceOutline(with: event.data.modules, on: connection)
-        let outline = try ProgressRecords.outline(on: connection)
-        // A renamed lesson or a new free flag leaves every learner's roll-ups as they were.
-        guard outline.shape != before.shape else { return }
-        for learner in try ProgressRecords.learners(on: connection) {
-            try ProgressRecords.lockCourse(of: learner, on: connection)
-            let tracked = try ProgressRecords.trackedModules(of: learner, on: connection)
-            let done = try ProgressRecords.doneLessons(of: learner, on: connection)
-            for module in RollUps.modulesToReconcile(outline: outline, tracked: tracked) {
-                _ = try rollUpModule(module, of: learner, outline: outline, done: done, reason: "outline_changed", now: event.data.changedAt, on: connection)
+        let change = RollUps.change(from: before, to: try ProgressRecords.outline(on: connection))
+        // A renamed lesson, a new free flag or a new order leaves every learner's roll-ups as they were.
+        guard !change.isEmpty else { return }
+        try ProgressRecords.awaitReconcile(change, changedAt: event.data.changedAt, on: connection)
+    }
+
+    /// Brings up to `limit` learners waiting for a new outline in line with it, in one
+    /// transaction that holds the outline steady (a newer outline waits for the batch, not for
+    /// every learner). Returns whether more may be waiting.
+    public func reconcileBatch(limit: Int = 100) async throws -> Bool {
+        let memory = outlineMemory
+        return try await database.transaction { connection in
+            try RowSecurity.enterSystem(on: connection)
+            let version = try ProgressRecords.holdOutline(on: connection)
+            let waiting = try ProgressRecords.awaitingReconcile(limit: limit, on: connection)
+            guard !waiting.isEmpty else { return false }
+            let outline = try ProgressRecords.outline(at: version, memory: memory, on: connection)
+            for learner in waiting {
+                try Self.reconcile(learner.user, with: outline, now: learner.changedAt, on: connection)
             }
-            try rollUpCourse(of: learner, outline: outline, reason: "outline_changed", now: event.data.changedAt, on: connection)
+            try ProgressRecords.reconciled(waiting.map(\.user), on: connection)
+            return waiting.count == limit
         }
+    }
+
+    /// The worker that reconciles learners with a new outline, woken when one is applied.
+    func reconciler(listenURL: String) -> DrainingWorker {
+        DrainingWorker("outline-reconciler", channel: ProgressRecords.reconcileChannel, listenURL: listenURL, idle: .seconds(5), logger: logger) {
+            try await reconcileBatch()
+        }
+    }
+
+    /// Brings one learner's module and course roll-ups in line with `outline`, publishing each
+    /// transition: the learner's records are read once, and only transitions are written.
+    static func reconcile(_ user: UUID, with outline: Outline, now: Date, on connection: PostgresConnection) throws {
+        try ProgressRecords.lockCourse(of: user, on: connection)
+        let records = try ProgressRecords.moduleRecords(of: user, on: connection)
+        let done = try ProgressRecords.doneLessons(of: user, on: connection)
+        for module in RollUps.modulesToReconcile(outline: outline, tracked: Array(records.keys)) {
+            // A module the learner has no record of changes only if it is now complete; its
+            // record is then created.
+            let known = records[module] ?? (RollUps.isComplete(module: module, outline: outline, done: done) ? nil : .never)
+            _ = try rollUpModule(module, of: user, outline: outline, done: done, record: known, reason: "outline_changed", now: now, on: connection)
+        }
+        try rollUpCourse(of: user, outline: outline, reason: "outline_changed", now: now, on: connection)
     }
 
     /// Erases what progress holds of a deleted learner.
@@ -78,11 +114,15 @@ public struct LearnerProgress: Sendable {
 
     /// Brings the module's record in line with the lessons done, publishing the transition if
     /// there is one. Returns whether the module is complete.
+    ///
+    /// - Parameter record: the module's record when the caller has read it; nil reads it (and
+    ///   creates it when missing).
     static func rollUpModule(
-        _ module: UUID, of user: UUID, outline: Outline, done: Set<UUID>, reason: String, now: Date, on connection: PostgresConnection
+        _ module: UUID, of user: UUID, outline: Outline, done: Set<UUID>, record known: CompletionRecord? = nil, reason: String, now: Date,
+        on connection: PostgresConnection
     ) throws -> Bool {
         let complete = RollUps.isComplete(module: module, outline: outline, done: done)
-        let record = try ProgressRecords.moduleRecord(module, of: user, on: connection)
+        let record = try known ?? ProgressRecords.moduleRecord(module, of: user, on: connection)
         guard let transition = RollUps.transition(from: record, toComplete: complete) else { return complete }
         try ProgressRecords.saveModuleRecord(record.after(transition), module: module, of: user, on: connection)
         switch transition {

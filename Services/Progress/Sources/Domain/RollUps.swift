@@ -44,6 +44,33 @@ enum RollUps {
         return complete ? .completed(firstTime: !record.everCompleted) : .reopened
     }
 
+    /// What an outline change can alter, and for whom.
+    struct OutlineChange: Sendable, Equatable {
+        /// Modules whose set of published lessons changed (a module added or removed included).
+        var modules: Set<UUID>
+        /// The lessons those modules held, before and after: a learner who has done one of them,
+        /// or has a record of one of the modules, may see a module complete or reopen.
+        var lessons: Set<UUID>
+        /// Whether the course's set of modules changed: a learner's course may then complete or
+        /// reopen without any progress in the modules touched.
+        var courseChanged: Bool
+
+        /// A change no learner's roll-ups depend on (titles, free flags, order).
+        var isEmpty: Bool { modules.isEmpty && !courseChanged }
+    }
+
+    /// The modules and lessons an outline change touched.
+    static func change(from before: Outline, to after: Outline) -> OutlineChange {
+        func lessonsByModule(_ outline: Outline) -> [UUID: Set<UUID>] {
+            Dictionary(grouping: outline.lessons, by: \.moduleID).mapValues { Set($0.map(\.id)) }
+        }
+        let old = lessonsByModule(before), new = lessonsByModule(after)
+        let modules = Set(old.keys).union(new.keys).filter { old[$0] != new[$0] }
+        return OutlineChange(
+            modules: modules, lessons: modules.reduce(into: Set<UUID>()) { $0.formUnion(old[$1] ?? []); $0.formUnion(new[$1] ?? []) },
+            courseChanged: Set(before.modules.map(\.id)) != Set(after.modules.map(\.id)))
+    }
+
     /// The modules whose roll-up an outline change may alter for a learner: every published
     /// module, then those the learner has a record of that are no longer published (they reopen).
     static func modulesToReconcile(outline: Outline, tracked: [UUID]) -> [UUID] {

@@ -58,11 +58,41 @@ enum ProgressRecords {
         }
     }
 
-    /// Every learner with a record of progress.
-    static func learners(on connection: PostgresConnection) throws -> [UUID] {
-        try connection.query("SELECT user_id FROM lesson_progress UNION SELECT user_id FROM module_progress ORDER BY user_id").map {
-            try $0.decode("user_id", as: UUID.self)
+    /// Channel that wakes the reconciler when learners wait for a new outline.
+    static let reconcileChannel = "progress_reconcile"
+
+    /// Records the learners whose roll-ups `change` may alter as waiting for the new outline.
+    static func awaitReconcile(_ change: RollUps.OutlineChange, changedAt: Date, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            INSERT INTO outline_reconcile (user_id, changed_at)
+            SELECT user_id, \(changedAt) FROM lesson_progress WHERE completed_at IS NOT NULL AND lesson_id = ANY(\(array: Array(change.lessons)))
+            UNION SELECT user_id, \(changedAt) FROM module_progress WHERE module_id = ANY(\(array: Array(change.modules)))
+            UNION SELECT user_id, \(changedAt) FROM module_progress WHERE \(change.courseChanged) AND completed
+            UNION SELECT user_id, \(changedAt) FROM course_progress WHERE \(change.courseChanged) AND completed
+            ON CONFLICT (user_id) DO NOTHING
+            """)
+        try connection.execute("SELECT pg_notify(\(reconcileChannel), '')")
+    }
+
+    /// Up to `limit` learners waiting for the outline, locked (others' reconcilers skip them).
+    static func awaitingReconcile(limit: Int, on connection: PostgresConnection) throws -> [(user: UUID, changedAt: Date)] {
+        try connection.query("SELECT user_id, changed_at FROM outline_reconcile ORDER BY user_id LIMIT \(limit) FOR UPDATE SKIP LOCKED").map {
+            (try $0.decode("user_id", as: UUID.self), try $0.decode("changed_at", as: Date.self))
         }
+    }
+
+    static func reconciled(_ users: [UUID], on connection: PostgresConnection) throws {
+        try connection.execute("DELETE FROM outline_reconcile WHERE user_id = ANY(\(array: users))")
+    }
+
+    /// The learner's module records (the caller holds the course row).
+    static func moduleRecords(of user: UUID, on connection: PostgresConnection) throws -> [UUID: CompletionRecord] {
+        var records: [UUID: CompletionRecord] = [:]
+        for row in try connection.query("SELECT module_id, completed, ever_completed FROM module_progress WHERE user_id = \(user)") {
+            records[try row.decode("module_id")] = CompletionRecord(completed: try row.decode("completed"), everCompleted: try row.decode("ever_completed"))
+        }
+        return records
     }
 
     // MARK: A learner's course
@@ -109,11 +139,6 @@ enum ProgressRecords {
         Set(try connection.query("SELECT module_id FROM module_progress WHERE user_id = \(user) AND completed").map {
             try $0.decode("module_id", as: UUID.self)
         })
-    }
-
-    /// The modules the learner has a record of.
-    static func trackedModules(of user: UUID, on connection: PostgresConnection) throws -> [UUID] {
-        try connection.query("SELECT module_id FROM module_progress WHERE user_id = \(user)").map { try $0.decode("module_id", as: UUID.self) }
     }
 
     /// The module's record for the learner, locked (created, never complete, if missing).
@@ -234,6 +259,9 @@ enum ProgressRecords {
 
     /// Erases what progress holds of a learner.
     static func forget(_ user: UUID, on connection: PostgresConnection) throws {
+        // First: a reconciler holding the learner finishes before anything is erased, and none
+        // takes them up afterwards.
+        try connection.execute("DELETE FROM outline_reconcile WHERE user_id = \(user)")
         try Entitlements.forget(user, on: connection)
         try connection.execute("DELETE FROM lesson_progress WHERE user_id = \(user)")
         try connection.execute("DELETE FROM module_progress WHERE user_id = \(user)")
