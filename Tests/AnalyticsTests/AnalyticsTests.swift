@@ -80,6 +80,61 @@ import TestSupport
         }
     }
 
+    /// Counts read whole hours from the hourly roll-up and the window's partial edge hours from
+    /// the events: the same figures as counting every event, through inserts, a repeated event
+    /// and a retention sweep.
+    @Test func countsFromTheHourlyRollUpAreTheEventsCounted() async throws {
+        let day = 86400.0
+        let midnight = Date(timeIntervalSince1970: 1_900_000_000 - 1_900_000_000.truncatingRemainder(dividingBy: day))
+        try await withReports { reports, pool in
+            // Events every 7 minutes over three days, in two statements' worth of transactions.
+            let times = stride(from: 0.0, to: 3 * day, by: 420).map { midnight.addingTimeInterval($0) }
+            for (half, slice) in [times[..<(times.count / 2)], times[(times.count / 2)...]].enumerated() {
+                try await pool.transaction { connection in
+                    for (index, time) in slice.enumerated() {
+                        let event: ProductEvent = index % 3 == 0 ? .lessonCompleted : .lessonStarted
+                        try EventStore.record(event, user: UUID(), source: "server", sourceID: "count:\(half):\(index)", at: time, on: connection)
+                    }
+                }
+            }
+            #expect(try await pool.transaction { connection in
+                try EventStore.record(.lessonStarted, user: UUID(), source: "server", sourceID: "count:0:1", at: times[1], on: connection)
+            } == false, "a repeated event is not counted twice")
+
+            func expected(_ window: Reports.Window) async throws -> [Reports.CountPoint] {
+                try await pool.transaction { connection in
+                    try connection.execute("SET LOCAL TIME ZONE 'UTC'")
+                    return try connection.query(
+                        """
+                        SELECT date_trunc(\(window.interval.rawValue), created_at) AS bucket, event, count(*) AS n FROM events
+                        WHERE created_at >= \(window.from) AND created_at < \(window.to) AND event IN ('lesson_started', 'lesson_completed')
+                        GROUP BY 1, 2 ORDER BY 1, 2
+                        """
+                    ).map { Reports.CountPoint(bucket: try $0.decode("bucket"), event: try $0.decode("event"), count: try $0.decode("n")) }
+                }
+            }
+            // Edges inside hours, on hours, and a window within one hour.
+            let windows: [Reports.Window] = [
+                .init(from: midnight.addingTimeInterval(1000), to: midnight.addingTimeInterval(2 * day + 5000), interval: .day),
+                .init(from: midnight, to: midnight.addingTimeInterval(3 * day), interval: .day),
+                .init(from: midnight.addingTimeInterval(3700), to: midnight.addingTimeInterval(5000), interval: .day),
+                .init(from: midnight.addingTimeInterval(1000), to: midnight.addingTimeInterval(3 * day), interval: .week),
+            ]
+            for window in windows {
+                let counted = try await reports.counts(window, events: [.lessonStarted, .lessonCompleted])
+                #expect(!counted.isEmpty)
+                #expect(try await counted == expected(window))
+            }
+            // A retention sweep cutting an hour in two.
+            try await pool.execute("DELETE FROM events WHERE created_at < \(midnight.addingTimeInterval(day + 1800))")
+            for window in windows {
+                #expect(try await reports.counts(window, events: [.lessonStarted, .lessonCompleted]) == expected(window))
+            }
+            let total = try await pool.query("SELECT (SELECT sum(n) FROM event_counts)::bigint = (SELECT count(*) FROM events) AS same").first!
+            #expect(try total.decode("same", as: Bool.self), "the roll-up holds every event once")
+        }
+    }
+
     @Test func aFunnelCountsUsersWhoTookTheStepsInOrder() async throws {
         let t = Date(timeIntervalSince1970: 1_900_000_000)
         try await withReports { reports, pool in

@@ -175,20 +175,29 @@ public struct Reports: Sendable {
         public var count: Int
     }
 
-    /// How many of each event in each bucket (events with none are left out).
+    /// How many of each event in each bucket (events with none are left out): whole UTC hours
+    /// from `event_counts`, the partial hours at the window's edges from the events themselves.
     public func counts(_ window: Window, events: [ProductEvent]) async throws -> [CountPoint] {
         try await database.transaction { connection in
             try connection.execute("SET LOCAL TIME ZONE 'UTC'")
-            var query: Query = "WITH buckets AS ("
-            query.append(Self.buckets(window))
-            query.append(
+            let names = events.map(\.rawValue)
+            let query: Query = """
+                WITH edges AS (
+                    SELECT date_trunc('hour', \(window.from)::timestamptz + interval '1 hour' - interval '1 microsecond') AS first_hour,
+                           date_trunc('hour', \(window.to)::timestamptz) AS end_hour)
+                SELECT date_trunc(\(window.interval.rawValue), t) AS bucket, event, sum(n)::bigint AS n FROM (
+                    SELECT c.hour AS t, c.event, c.n FROM event_counts c, edges
+                    WHERE c.event = ANY(\(array: names)) AND c.hour >= edges.first_hour AND c.hour < edges.end_hour
+                    UNION ALL
+                    SELECT e.created_at, e.event, 1 FROM events e, edges
+                    WHERE e.event = ANY(\(array: names)) AND e.created_at >= \(window.from) AND e.created_at < least(edges.first_hour, \(window.to))
+                    UNION ALL
+                    SELECT e.created_at, e.event, 1 FROM events e, edges
+                    WHERE e.event = ANY(\(array: names)) AND e.created_at >= greatest(edges.end_hour, edges.first_hour, \(window.from))
+                      AND e.created_at < \(window.to)
+                ) counted
+                GROUP BY 1, 2 HAVING sum(n) > 0 ORDER BY 1, 2
                 """
-                )
-                SELECT b.bucket, e.event, count(*) AS n
-                FROM buckets b JOIN events e ON e.created_at >= greatest(b.bucket, \(window.from)::timestamptz) AND e.created_at < b.point
-                WHERE e.event = ANY(\(array: events.map(\.rawValue)))
-                GROUP BY b.bucket, e.event ORDER BY b.bucket, e.event
-                """)
             return try connection.query(query).map {
                 CountPoint(bucket: try $0.decode("bucket"), event: try $0.decode("event"), count: try $0.decode("n"))
             }
