@@ -123,9 +123,13 @@ public struct TokenVerifier: Sendable {
     /// The user of the request's bearer token; 401 without one.
     public func authenticate(_ request: Request) async throws -> AuthenticatedUser {
         guard let header = request.headers[.authorization] else { throw Problem.unauthenticated }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw Problem.unauthenticated }
-        return try await verify(String(parts[1]).trimmingCharacters(in: .whitespaces))
+        let parts = header.utf8.split(separator: UInt8(ascii: " "), maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, String(decoding: parts[0], as: UTF8.self).lowercased() == "bearer" else { throw Problem.unauthenticated }
+        // Spaces and tabs around the token are allowed (RFC 9110's optional whitespace); a token
+        // holds none itself. (Foundation's trimming took a tenth of a request's time.)
+        let token = parts[1].drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let end = token.lastIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+        return try await verify(end.map { String(decoding: token[...$0], as: UTF8.self) } ?? "")
     }
 
     private static func reason(_ error: JWTError) -> String {
