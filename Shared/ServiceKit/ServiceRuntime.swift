@@ -40,13 +40,13 @@ public struct ServiceRuntime: Sendable {
 
     /// The access-token verifier of every service: the configured key set (`JWT_JWKS_FILE`), and
     /// the service's own projection of who was deleted and whose role changed, so a deleted
-    /// user's tokens and tokens issued before a role change are refused on the next request.
+    /// user's tokens and tokens issued before a role change are refused on the next request
+    /// (answered from the replica's `RevocationMemory` while it hears every change).
     public func tokenVerifier() async throws -> TokenVerifier {
         guard let file = configuration.jwksFile else { throw ConfigurationError.missing("JWT_JWKS_FILE") }
-        let database = self.database
-        return try await TokenVerifier.jwks(file: file).refusing { id, issuedAt in
-            try await database.withConnection { try AccessRevocations.reason(id, issuedAt: issuedAt, on: $0) }
-        }
+        let memory = RevocationMemory()
+        _ = memory.follow(listenURL: configuration.databaseURL, logger: logger)
+        return try await TokenVerifier.jwks(file: file).refusing(AccessRevocations.check(database, memory: memory))
     }
 
     /// A consumer of the service's queue with the given handlers.

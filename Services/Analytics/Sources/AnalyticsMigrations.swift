@@ -106,5 +106,6 @@ public enum AnalyticsMigrations {
                 CREATE TRIGGER events_uncounted AFTER DELETE ON events
                     REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION uncount_deleted_events();
                 """),
+        AccessRevocations.notificationMigration(version: 8),
     ]
 }

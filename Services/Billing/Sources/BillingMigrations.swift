@@ -78,5 +78,6 @@ public enum BillingMigrations {
                 """),
         AccessRevocations.migration(version: 6),
         Outbox.relayMigration(version: 7),
+        AccessRevocations.notificationMigration(version: 8),
     ]
 }

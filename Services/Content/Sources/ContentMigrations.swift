@@ -288,5 +288,6 @@ public enum ContentMigrations {
                 -- change, at most a few seconds after its first), and when the burst began.
                 ALTER TABLE outline ADD COLUMN announce_due_at timestamptz, ADD COLUMN burst_started_at timestamptz;
                 """),
+        AccessRevocations.notificationMigration(version: 13),
     ]
 }

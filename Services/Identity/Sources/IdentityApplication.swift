@@ -35,10 +35,14 @@ public struct IdentityDependencies: Sendable {
     }
 
     /// Everything over one database, verifying tokens with `tokens`' keys.
-    public init(database: DatabasePool, tokens: TokenIssuer, hasher: PasswordHasher, settings: IdentitySettings, logger: Logger) async throws {
-        let verifier = try await TokenVerifier.jwks(tokens.jwks).refusing { id, issuedAt in
-            try await database.withConnection { try AccessRevocations.reason(id, issuedAt: issuedAt, on: $0) }
-        }
+    ///
+    /// - Parameter revocations: the replica's memory of revoked access; nil asks the database on
+    ///   every request.
+    public init(
+        database: DatabasePool, tokens: TokenIssuer, hasher: PasswordHasher, settings: IdentitySettings, revocations: RevocationMemory? = nil,
+        logger: Logger
+    ) async throws {
+        let verifier = try await TokenVerifier.jwks(tokens.jwks).refusing(AccessRevocations.check(database, memory: revocations))
         self.init(
             users: UserRepository(database: database), counters: AttemptCounters(database: database), hasher: hasher, tokens: tokens,
             verifier: verifier, settings: settings, decoyHash: try await hasher.hash(UUID().uuidString), logger: logger)
@@ -76,6 +80,8 @@ public func buildIdentityApplication(_ configuration: ServiceConfiguration) asyn
     // Keys being retired still verify.
     let tokens = try await TokenIssuer(signingKey: try key(signingKeyFile), verificationKeys: try settings.verifyKeyFiles.map(key))
     let hasher = PasswordHasher(cost: settings.bcryptCost, threads: settings.bcryptThreads, maxQueued: settings.bcryptQueue)
+    // Identity makes the changes itself: its requests ask the database, so a role change or a
+    // deletion binds the very next request, not the one after the notification.
     let dependencies = try await IdentityDependencies(
         database: runtime.database, tokens: tokens, hasher: hasher, settings: settings, logger: runtime.logger)
     let users = dependencies.users

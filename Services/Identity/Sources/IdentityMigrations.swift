@@ -143,5 +143,6 @@ public enum IdentityMigrations {
                     CHECK (purpose IN ('verify_email', 'reset_password', 'revert_email'));
                 """),
         Outbox.relayMigration(version: 10),
+        AccessRevocations.notificationMigration(version: 11),
     ]
 }

@@ -93,5 +93,6 @@ public enum NotificationsMigrations {
                     ADD CONSTRAINT email_queue_claim CHECK ((claimed_by IS NULL) = (claimed_until IS NULL));
                 """),
         Outbox.relayMigration(version: 10),
+        AccessRevocations.notificationMigration(version: 11),
     ]
 }

@@ -117,5 +117,6 @@ public enum ProgressMigrations {
                 CREATE INDEX lesson_progress_done_lesson ON lesson_progress (lesson_id) WHERE completed_at IS NOT NULL;
                 CREATE INDEX module_progress_module ON module_progress (module_id);
                 """),
+        AccessRevocations.notificationMigration(version: 11),
     ]
 }
