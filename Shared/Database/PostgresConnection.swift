@@ -152,6 +152,98 @@ public final class PostgresConnection {
         if PQtransactionStatus(handle) == PQTRANS_IDLE { _ = try? consume(PQexec(handle, "DEALLOCATE \(name)")) }
     }
 
+    /// Runs `queries` in order in one round trip (libpq's pipeline mode) and returns their
+    /// results: a learner's read with the transaction that scopes it (BEGIN, the scope, the
+    /// query, COMMIT) costs one round trip instead of four. Statements with parameters are
+    /// prepared on first use, as `execute` does. The first failure is thrown; the statements
+    /// after it did not run, and a transaction it opened is rolled back.
+    public func pipeline(_ queries: [Query]) throws -> [QueryResult] {
+        do {
+            return try runPipeline(queries)
+        } catch DatabaseError.server(let error) where error.sqlState.rawValue == "0A000" || error.sqlState.rawValue == "26000" {
+            // As in `execute`: a statement prepared earlier no longer fits; nothing was committed.
+            for query in queries { forget(query.sql) }
+            return try runPipeline(queries)
+        }
+    }
+
+    private func runPipeline(_ queries: [Query]) throws -> [QueryResult] {
+        guard let handle else { throw DatabaseError.connection("not connected") }
+        for query in queries {
+            if let index = query.binds.firstIndex(where: { $0?.utf8.contains(0) == true }) { throw DatabaseError.nulInParameter(index: index + 1) }
+        }
+        if preparesStatements, prepared.count + queries.count > Self.preparedLimit {
+            _ = try consume(PQexec(handle, "DEALLOCATE ALL"))
+            prepared.removeAll()
+        }
+        guard PQenterPipelineMode(handle) == 1 else { throw DatabaseError.connection(Self.trimmed(PQerrorMessage(handle))) }
+        // What each result read answers: a preparation (named) or a statement's own result.
+        var expected: [(sql: String, name: String)?] = []
+        var sent = true
+        for query in queries where sent {
+            if preparesStatements && !query.binds.isEmpty {
+                var name = prepared[query.sql]
+                if name == nil {
+                    preparedCount += 1
+                    let fresh = "s\(preparedCount)"
+                    sent = PQsendPrepare(handle, fresh, query.sql, Int32(query.binds.count), nil) == 1
+                    expected.append((query.sql, fresh))
+                    name = fresh
+                }
+                sent = sent && withOptionalCStrings(query.binds) { values in
+                    PQsendQueryPrepared(handle, name!, Int32(query.binds.count), values, nil, nil, 0)
+                } == 1
+            } else {
+                sent = withOptionalCStrings(query.binds) { values in
+                    PQsendQueryParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
+                } == 1
+            }
+            expected.append(nil)
+        }
+        guard sent, PQpipelineSync(handle) == 1 else {
+            let message = Self.trimmed(PQerrorMessage(handle))
+            reconnectAfterBrokenPipeline()
+            throw DatabaseError.connection(message)
+        }
+        var results: [QueryResult] = []
+        var failure: (any Error)?
+        for preparing in expected {
+            while let result = PQgetResult(handle) {
+                if PQresultStatus(result) == PGRES_PIPELINE_ABORTED {
+                    PQclear(result)
+                    continue
+                }
+                do {
+                    let value = try consume(result)
+                    if let preparing { prepared[preparing.sql] = preparing.name } else { results.append(value) }
+                } catch {
+                    failure = failure ?? error
+                }
+            }
+        }
+        // The sync's own result ends the pipeline.
+        while let result = PQgetResult(handle) {
+            let status = PQresultStatus(result)
+            PQclear(result)
+            if status == PGRES_PIPELINE_SYNC { break }
+        }
+        guard PQexitPipelineMode(handle) == 1 else {
+            reconnectAfterBrokenPipeline()
+            throw DatabaseError.connection("the pipeline did not end cleanly")
+        }
+        if let failure {
+            if PQtransactionStatus(handle) != PQTRANS_IDLE { _ = try? executeScript("ROLLBACK") }
+            throw failure
+        }
+        return results
+    }
+
+    /// A connection whose pipeline broke midway is in no known state: start afresh.
+    private func reconnectAfterBrokenPipeline() {
+        prepared.removeAll()
+        try? reconnect()
+    }
+
     /// Runs one or more statements without parameters (migrations, `LISTEN`).
     @discardableResult
     public func executeScript(_ sql: String) throws -> QueryResult {

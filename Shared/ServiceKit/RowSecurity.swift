@@ -52,6 +52,15 @@ public enum RowSecurity {
 }
 
 extension DatabasePool {
+    /// One query in `user`'s scope, in a read-only transaction begun, scoped and committed in the
+    /// same round trip as the query.
+    public func read(asLearner user: UUID, _ query: Query) async throws -> [Row] {
+        try await withConnection { connection in
+            let scope: Query = "SELECT set_config('syllabus.user_id', \(user.uuidString.lowercased()), true), set_config('syllabus.scope', '', true)"
+            return try connection.pipeline(["BEGIN READ ONLY", scope, query, "COMMIT"])[2].rows
+        }
+    }
+
     /// One transaction that sees and writes only `user`'s rows of the tables under row-level
     /// security. The scope is entered in the round trip that begins the transaction (a UUID, as
     /// Swift formats it, is the only value written into that SQL).

@@ -10,11 +10,16 @@ public final class VersionedMemory<Value: Sendable>: @unchecked Sendable {
 
     public init() {}
 
+    /// The value kept at `version`, if that is the one kept.
+    public func kept(at version: Int64) -> Value? {
+        lock.withLock { self.version == version ? value : nil }
+    }
+
     /// The value kept at `version`, else `load()`, kept under it. Load after reading the version:
     /// a value is then never older than the version it is kept under (at worst newer, and
     /// replaced when the version moves).
     public func value(at version: Int64, load: () throws -> Value) rethrows -> Value {
-        if let kept = lock.withLock({ self.version == version ? value : nil }) { return kept }
+        if let kept = kept(at: version) { return kept }
         let loaded = try load()
         lock.withLock {
             self.version = version

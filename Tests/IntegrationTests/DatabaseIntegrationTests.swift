@@ -18,6 +18,41 @@ import TestSupport
         }
     }
 
+    /// A pipeline runs its statements in order in one round trip, prepared on first use and by
+    /// name after; a failure stops it, rolls its transaction back and leaves the connection usable.
+    @Test func aPipelineRunsInOrderAndStopsAtTheFirstFailure() async throws {
+        try await withTemporarySchema(poolSize: 1) { pool, _ in
+            try await pool.execute("CREATE TABLE notes (n int8 PRIMARY KEY, body text NOT NULL)")
+            let first = try await pool.withConnection { connection in
+                try connection.pipeline([
+                    "BEGIN", "INSERT INTO notes VALUES (\(1), \("one"))", "INSERT INTO notes VALUES (\(2), \("two"))",
+                    "SELECT n, body FROM notes WHERE n >= \(1) ORDER BY n", "COMMIT",
+                ])
+            }
+            #expect(first.count == 5)
+            #expect(try first[3].rows.map { try $0.decode("body", as: String.self) } == ["one", "two"])
+            #expect(first[1].affectedRows == 1)
+
+            // Again on the same connection: by name this time, with other values.
+            let again = try await pool.withConnection { connection in
+                try connection.pipeline(["SELECT n, body FROM notes WHERE n >= \(2) ORDER BY n"])
+            }
+            #expect(try again[0].rows.map { try $0.decode("n", as: Int64.self) } == [2])
+
+            await #expect(throws: DatabaseError.self) {
+                try await pool.withConnection { connection in
+                    try connection.pipeline([
+                        "BEGIN", "INSERT INTO notes VALUES (\(3), \("three"))", "INSERT INTO notes VALUES (\(1), \("again"))",
+                        "INSERT INTO notes VALUES (\(4), \("four"))", "COMMIT",
+                    ])
+                }
+            }
+            let left = try await pool.query("SELECT n FROM notes ORDER BY n").map { try $0.decode("n", as: Int64.self) }
+            #expect(left == [1, 2], "nothing of the failed pipeline stayed")
+            #expect(try await pool.query("SELECT count(*) AS c FROM notes").first?.decode("c", as: Int.self) == 2, "the connection is usable")
+        }
+    }
+
     @Test func poolRunsConcurrentWorkOnEveryConnection() async throws {
         try await withTemporarySchema(poolSize: 4) { pool, _ in
             try await pool.execute("CREATE TABLE hits (n int8 NOT NULL)")

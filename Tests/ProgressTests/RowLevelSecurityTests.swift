@@ -49,6 +49,13 @@ import TestSupport
             try connection.query("SELECT count(*) AS n FROM lesson_progress").first!.decode("n", as: Int.self)
         }
         #expect(bobs == 1)
+        // The same in a read that begins, scopes and commits in one round trip.
+        let read = try await store.database.read(asLearner: ada, "SELECT user_id FROM lesson_progress").map { try $0.decode("user_id", as: UUID.self) }
+        #expect(read == [ada, ada])
+        let written = try await store.database.read(asLearner: ada, "SELECT count(*) AS n FROM lesson_progress WHERE user_id = \(bob)")
+        #expect(try written.first!.decode("n", as: Int.self) == 0)
+        // Outside it nothing is visible: the scope ended with its transaction.
+        #expect(try await store.database.query("SELECT count(*) AS n FROM lesson_progress").first!.decode("n", as: Int.self) == 0)
 
         // Another learner's rows can be neither changed nor deleted from a learner's context.
         let touched = try await store.asLearner(ada) { connection in

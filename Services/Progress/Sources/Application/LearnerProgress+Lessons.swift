@@ -94,11 +94,17 @@ extension LearnerProgress {
 
     public func summary(of user: UUID) async throws -> ProgressSummary {
         let memory = outlineMemory
-        return try await asLearner(user) { connection in
-            let state = try ProgressRecords.summaryState(of: user, on: connection)
-            return ProgressSummary(
-                outline: try ProgressRecords.outline(at: state.version, memory: memory, on: connection), done: state.done,
-                completedModules: state.completedModules, hasAccess: state.hasAccess, courseCompleted: state.courseCompleted)
+        // The learner's rows in one round trip (their scope's transaction with them); the outline
+        // from memory while its version holds, else read beside it.
+        let rows = try await database.read(asLearner: user, ProgressRecords.summaryStateQuery(of: user))
+        let state = try ProgressRecords.summaryState(from: rows.first!)
+        var outline = memory.kept(at: state.version)
+        if outline == nil {
+            outline = try await database.withConnection { try ProgressRecords.outline(at: state.version, memory: memory, on: $0) }
         }
+        guard let outline else { preconditionFailure("the outline was just read") }
+        return ProgressSummary(
+            outline: outline, done: state.done, completedModules: state.completedModules, hasAccess: state.hasAccess,
+            courseCompleted: state.courseCompleted)
     }
 }

@@ -179,15 +179,20 @@ enum ProgressRecords {
 
     /// Everything a summary needs of the learner, and the outline's version, in one round trip.
     static func summaryState(of user: UUID, on connection: PostgresConnection) throws -> SummaryState {
-        let row = try connection.query(
-            """
+        try summaryState(from: connection.query(summaryStateQuery(of: user)).first!)
+    }
+
+    static func summaryStateQuery(of user: UUID) -> Query {
+        """
             SELECT (SELECT version FROM outline_state) AS version,
                    (SELECT string_agg(lesson_id::text, ',') FROM lesson_progress WHERE user_id = \(user) AND completed_at IS NOT NULL) AS done,
                    (SELECT string_agg(module_id::text, ',') FROM module_progress WHERE user_id = \(user) AND completed) AS modules,
                    coalesce((SELECT has_access FROM entitlements WHERE user_id = \(user)), false) AS has_access,
                    coalesce((SELECT completed FROM course_progress WHERE user_id = \(user)), false) AS course_completed
-            """
-        ).first!
+        """
+    }
+
+    static func summaryState(from row: Row) throws -> SummaryState {
         func ids(_ column: String) throws -> Set<UUID> {
             Set(try (row.decode(column, as: String?.self) ?? "").split(separator: ",").compactMap { UUID(uuidString: String($0)) })
         }
