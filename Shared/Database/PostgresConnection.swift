@@ -22,6 +22,9 @@ public final class PostgresConnection {
     /// Actions to run once the current transaction has committed, by key (one per key).
     private var afterCommit: [(key: String, action: () -> Void)] = []
     private var inTransaction = false
+    /// The statements that begin the current transaction, not sent yet: they go with its first
+    /// statement, in the same round trip (and a transaction that runs none sends nothing).
+    private var beginning: [Query]?
 
     /// How many prepared statements a session keeps before it starts over.
     static let preparedLimit = 512
@@ -109,6 +112,10 @@ public final class PostgresConnection {
         if let index = query.binds.firstIndex(where: { $0?.utf8.contains(0) == true }) {
             throw DatabaseError.nulInParameter(index: index + 1)
         }
+        if let beginning {
+            self.beginning = nil
+            return try pipeline(beginning + [query], rollingBack: false).last!
+        }
         guard preparesStatements, !query.binds.isEmpty else {
             let result: OpaquePointer? = withOptionalCStrings(query.binds) { values in
                 PQexecParams(handle, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
@@ -157,17 +164,25 @@ public final class PostgresConnection {
     /// query, COMMIT) costs one round trip instead of four. Statements with parameters are
     /// prepared on first use, as `execute` does. The first failure is thrown; the statements
     /// after it did not run, and a transaction it opened is rolled back.
-    public func pipeline(_ queries: [Query]) throws -> [QueryResult] {
+    ///
+    /// - Parameter rollingBack: false leaves a transaction the failure aborted to the caller.
+    public func pipeline(_ queries: [Query], rollingBack: Bool = true) throws -> [QueryResult] {
+        let queries = (beginning ?? []) + queries
+        let begun = beginning?.count ?? 0
+        beginning = nil
+        let idle = handle.map { PQtransactionStatus($0) == PQTRANS_IDLE } ?? false
         do {
-            return try runPipeline(queries)
-        } catch DatabaseError.server(let error) where error.sqlState.rawValue == "0A000" || error.sqlState.rawValue == "26000" {
-            // As in `execute`: a statement prepared earlier no longer fits; nothing was committed.
+            return Array(try runPipeline(queries, rollingBack: rollingBack).dropFirst(begun))
+        } catch DatabaseError.server(let error) where idle && (error.sqlState.rawValue == "0A000" || error.sqlState.rawValue == "26000") {
+            // As in `execute`: a statement prepared earlier no longer fits; outside a transaction
+            // begun earlier nothing was done, so prepare afresh and try once more.
             for query in queries { forget(query.sql) }
-            return try runPipeline(queries)
+            if let handle, PQtransactionStatus(handle) != PQTRANS_IDLE { _ = try? consume(PQexec(handle, "ROLLBACK")) }
+            return Array(try runPipeline(queries, rollingBack: rollingBack).dropFirst(begun))
         }
     }
 
-    private func runPipeline(_ queries: [Query]) throws -> [QueryResult] {
+    private func runPipeline(_ queries: [Query], rollingBack: Bool) throws -> [QueryResult] {
         guard let handle else { throw DatabaseError.connection("not connected") }
         for query in queries {
             if let index = query.binds.firstIndex(where: { $0?.utf8.contains(0) == true }) { throw DatabaseError.nulInParameter(index: index + 1) }
@@ -232,7 +247,7 @@ public final class PostgresConnection {
             throw DatabaseError.connection("the pipeline did not end cleanly")
         }
         if let failure {
-            if PQtransactionStatus(handle) != PQTRANS_IDLE { _ = try? executeScript("ROLLBACK") }
+            if rollingBack, PQtransactionStatus(handle) != PQTRANS_IDLE { _ = try? consume(PQexec(handle, "ROLLBACK")) }
             throw failure
         }
         return results
@@ -248,6 +263,10 @@ public final class PostgresConnection {
     @discardableResult
     public func executeScript(_ sql: String) throws -> QueryResult {
         guard let handle else { throw DatabaseError.connection("not connected") }
+        if let beginning {
+            self.beginning = nil
+            return try consume(PQexec(handle, (beginning.map(\.sql) + [sql]).joined(separator: "; ")))
+        }
         return try consume(PQexec(handle, sql))
     }
 
@@ -259,9 +278,12 @@ public final class PostgresConnection {
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws. The
     /// actions given to `afterCommit` run once it has committed.
     ///
-    /// - Parameter opening: statements without parameters run in the same round trip as BEGIN.
+    /// BEGIN is not sent on its own: it goes with the transaction's first statement, in the same
+    /// round trip, and a transaction that runs no statement sends nothing at all.
+    ///
+    /// - Parameter opening: one statement without parameters that runs right after BEGIN.
     public func transaction<T>(opening: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
-        try executeScript(opening.map { "BEGIN; \($0)" } ?? "BEGIN")
+        beginning = ["BEGIN"] + (opening.map { [Query(sql: $0)] } ?? [])
         inTransaction = true
         afterCommit.removeAll()
         marks.removeAll()
@@ -271,12 +293,16 @@ public final class PostgresConnection {
         } catch {
             inTransaction = false
             afterCommit.removeAll()
-            if isHealthy { _ = try? executeScript("ROLLBACK") }
+            if beginning != nil {
+                beginning = nil
+            } else if isHealthy {
+                _ = try? executeScript("ROLLBACK")
+            }
             throw error
         }
         inTransaction = false
         do {
-            try executeScript("COMMIT")
+            if beginning != nil { beginning = nil } else { try executeScript("COMMIT") }
         } catch {
             afterCommit.removeAll()
             throw error
