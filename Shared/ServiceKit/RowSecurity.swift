@@ -55,9 +55,16 @@ extension DatabasePool {
     /// One query in `user`'s scope, in a read-only transaction begun, scoped and committed in the
     /// same round trip as the query.
     public func read(asLearner user: UUID, _ query: Query) async throws -> [Row] {
+        try await read(asLearner: user, [query])[0]
+    }
+
+    /// Queries that do not depend on each other's results, in `user`'s scope, in one read-only
+    /// transaction and one round trip; the rows of each.
+    public func read(asLearner user: UUID, _ queries: [Query]) async throws -> [[Row]] {
         try await withConnection { connection in
             let scope: Query = "SELECT set_config('syllabus.user_id', \(user.uuidString.lowercased()), true), set_config('syllabus.scope', '', true)"
-            return try connection.pipeline(["BEGIN READ ONLY", scope, query, "COMMIT"])[2].rows
+            let results = try connection.pipeline(["BEGIN READ ONLY", scope] + queries + ["COMMIT"])
+            return results[2..<(2 + queries.count)].map(\.rows)
         }
     }
 

@@ -173,24 +173,33 @@ public struct PlanStore: Sendable {
         }
     }
 
+    /// The plan with its modules, tasks and resources: four queries in one round trip.
     public func plan(_ id: UUID, of user: UUID) async throws -> Plan {
-        try await database.transaction(asLearner: user) { connection in try Self.plan(id, on: connection) }
+        try Self.plan(from: try await database.read(asLearner: user, Self.planQueries(id)))
     }
 
     static func plan(_ id: UUID, on connection: PostgresConnection) throws -> Plan {
-        guard let row = try connection.query(Query(sql: "SELECT \(Self.planColumns) FROM learning_plans WHERE id = $1", binds: [id.lowercased])).first else {
-            throw DomainError.notFound("plan")
-        }
-        let resources = try Dictionary(grouping: connection.query(
+        try plan(from: try planQueries(id).map { try connection.query($0) })
+    }
+
+    /// The plan's row, its resources, tasks and modules (independent of each other).
+    static func planQueries(_ id: UUID) -> [Query] {
+        [
+            Query(sql: "SELECT \(Self.planColumns) FROM learning_plans WHERE id = $1", binds: [id.lowercased]),
             """
             SELECT r.* FROM task_resources r JOIN plan_tasks t ON t.id = r.task_id JOIN plan_modules m ON m.id = t.module_id
             WHERE m.plan_id = \(id) ORDER BY r.task_id, r.position
-            """)) { try $0.decode("task_id", as: UUID.self) }
-        let tasks = try Dictionary(grouping: connection.query(
-            "SELECT t.* FROM plan_tasks t JOIN plan_modules m ON m.id = t.module_id WHERE m.plan_id = \(id) ORDER BY t.module_id, t.position")) {
-            try $0.decode("module_id", as: UUID.self)
-        }
-        let modules = try connection.query("SELECT * FROM plan_modules WHERE plan_id = \(id) ORDER BY position").map { row in
+            """,
+            "SELECT t.* FROM plan_tasks t JOIN plan_modules m ON m.id = t.module_id WHERE m.plan_id = \(id) ORDER BY t.module_id, t.position",
+            "SELECT * FROM plan_modules WHERE plan_id = \(id) ORDER BY position",
+        ]
+    }
+
+    static func plan(from rows: [[Row]]) throws -> Plan {
+        guard let row = rows[0].first else { throw DomainError.notFound("plan") }
+        let resources = try Dictionary(grouping: rows[1]) { try $0.decode("task_id", as: UUID.self) }
+        let tasks = try Dictionary(grouping: rows[2]) { try $0.decode("module_id", as: UUID.self) }
+        let modules = try rows[3].map { row in
             let moduleID: UUID = try row.decode("id")
             return Module(
                 id: moduleID.lowercased, order: try row.decode("position"), title: try row.decode("title"), description: try row.decode("description"),
