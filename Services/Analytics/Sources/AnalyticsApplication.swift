@@ -40,8 +40,13 @@ public func buildAnalyticsApplication(_ configuration: ServiceConfiguration) asy
     let router = buildAnalyticsRouter(
         AnalyticsDependencies(database: runtime.database, verifier: try await runtime.tokenVerifier(), settings: settings, logger: runtime.logger))
     let retention = Retention(store: CollectStore(database: runtime.database), days: settings.retentionDays, logger: runtime.logger)
+    let compaction = DrainingWorker("event-counts", idle: .seconds(10), backoff: .seconds(10), logger: runtime.logger) { [reports = Reports(database: runtime.database)] in
+        try await reports.compactCounts()
+        return false
+    }
     return runtime.application(
-        router: router, consumer: try runtime.consumer(AnalyticsHandlers.all), services: [retention.service], openAPI: AnalyticsOpenAPI.document)
+        router: router, consumer: try runtime.consumer(AnalyticsHandlers.all), services: [retention.service, compaction],
+        openAPI: AnalyticsOpenAPI.document)
 }
 
 /// Deletes events older than the retention period (and spent rate-limit windows), hourly.

@@ -107,5 +107,57 @@ public enum AnalyticsMigrations {
                     REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION uncount_deleted_events();
                 """),
         AccessRevocations.notificationMigration(version: 8),
+        Migration(
+            version: 9, name: "event counts without shared locks",
+            sql: """
+                -- Writers no longer update the hourly rows themselves: two transactions inserting
+                -- events of the same hours in different orders locked those rows in different orders
+                -- and deadlocked. Each inserting or deleting statement now appends its counts (negative
+                -- for deletions) to `event_count_changes`, which takes no lock another writer waits
+                -- for; `compact_event_counts()` folds them into `event_counts` now and then, one
+                -- compaction at a time, its rows locked in key order. A count reads both.
+                CREATE TABLE event_count_changes (
+                    event text NOT NULL,
+                    hour timestamptz NOT NULL,
+                    n bigint NOT NULL
+                );
+                CREATE INDEX event_count_changes_key ON event_count_changes (event, hour);
+                -- A folded deletion is a negative change; the sum stays at or above zero, but the
+                -- check would be made on the change before it meets its row.
+                ALTER TABLE event_counts DROP CONSTRAINT event_counts_n_check;
+
+                CREATE OR REPLACE FUNCTION count_inserted_events() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+                BEGIN
+                    INSERT INTO event_count_changes (event, hour, n)
+                    SELECT event, date_trunc('hour', created_at, 'UTC'), count(*) FROM inserted GROUP BY 1, 2;
+                    RETURN NULL;
+                END $$;
+
+                CREATE OR REPLACE FUNCTION uncount_deleted_events() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+                BEGIN
+                    INSERT INTO event_count_changes (event, hour, n)
+                    SELECT event, date_trunc('hour', created_at, 'UTC'), -count(*) FROM deleted GROUP BY 1, 2;
+                    RETURN NULL;
+                END $$;
+
+                CREATE FUNCTION compact_event_counts() RETURNS bigint LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+                DECLARE folded bigint;
+                BEGIN
+                    -- One compaction at a time; the others have nothing to do meanwhile.
+                    IF NOT pg_try_advisory_xact_lock(hashtext('compact_event_counts')) THEN
+                        RETURN 0;
+                    END IF;
+                    WITH taken AS (DELETE FROM event_count_changes RETURNING event, hour, n),
+                         summed AS (SELECT event, hour, sum(n) AS n FROM taken GROUP BY 1, 2),
+                         folded AS (
+                             INSERT INTO event_counts AS c (event, hour, n)
+                             SELECT event, hour, n FROM summed ORDER BY event, hour
+                             ON CONFLICT (event, hour) DO UPDATE SET n = c.n + excluded.n
+                             RETURNING 1)
+                    SELECT count(*) INTO folded FROM folded;
+                    DELETE FROM event_counts WHERE n = 0;
+                    RETURN folded;
+                END $$;
+                """),
     ]
 }

@@ -175,8 +175,16 @@ public struct Reports: Sendable {
         public var count: Int
     }
 
+    /// Folds the counts written since the last time into `event_counts` (every few seconds, so
+    /// that a count reads few changes); returns how many hourly rows it touched.
+    @discardableResult
+    public func compactCounts() async throws -> Int {
+        try await database.query("SELECT compact_event_counts() AS folded").first!.decode("folded", as: Int.self)
+    }
+
     /// How many of each event in each bucket (events with none are left out): whole UTC hours
-    /// from `event_counts`, the partial hours at the window's edges from the events themselves.
+    /// from `event_counts` and the changes not folded into it yet, the partial hours at the
+    /// window's edges from the events themselves.
     public func counts(_ window: Window, events: [ProductEvent]) async throws -> [CountPoint] {
         try await database.transaction { connection in
             try connection.execute("SET LOCAL TIME ZONE 'UTC'")
@@ -187,6 +195,9 @@ public struct Reports: Sendable {
                            date_trunc('hour', \(window.to)::timestamptz) AS end_hour)
                 SELECT date_trunc(\(window.interval.rawValue), t) AS bucket, event, sum(n)::bigint AS n FROM (
                     SELECT c.hour AS t, c.event, c.n FROM event_counts c, edges
+                    WHERE c.event = ANY(\(array: names)) AND c.hour >= edges.first_hour AND c.hour < edges.end_hour
+                    UNION ALL
+                    SELECT c.hour, c.event, c.n FROM event_count_changes c, edges
                     WHERE c.event = ANY(\(array: names)) AND c.hour >= edges.first_hour AND c.hour < edges.end_hour
                     UNION ALL
                     SELECT e.created_at, e.event, 1 FROM events e, edges
