@@ -28,7 +28,7 @@ test-stack-up:  ## only the test servers, to run `swift test` by hand
 test-stack-down:
 	@scripts/stack.sh down test
 
-bench:          ## speed of the bus, as ratios against baselines measured in the same run
+bench:          ## speed of the bus and the HTTP paths, growth curves, the whole system under load: ratios against baselines measured in the same run
 	@scripts/bench.sh
 
 bench-http:     ## HTTP paths in release builds against a bare route and pgbench, in the same run

@@ -2,7 +2,10 @@
 # `make bench-http`: the services' HTTP paths in release builds on the bench stack, each beside a
 # baseline measured in the same run (a bare route of the same process; pgbench running the same
 # statements at the same concurrency), driven by wrk. Prints a table and writes it to
-# .stack/bench/http-results.md. Postgres runs with fsync on, as in production.
+# .stack/bench/http-results.md; then the whole system under load on the same services
+# (scripts/bench-load.py) into .stack/bench/load-results.md, and the growth curves
+# (scripts/bench-growth.py) into .stack/bench/growth-results.md. Postgres runs with fsync on, as
+# in production.
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -16,12 +19,20 @@ echo "building (release)…"
 (cd "$REPO_DIR" && swift build -c release)
 BIN_DIR=$(cd "$REPO_DIR" && swift build -c release --show-bin-path)
 export BIN_DIR
-# bcrypt at the production cost would make registering the bench's learners the slow part.
-write_service_env "$BENCH_DIR" "$PORT_BASE" 10 "CONTENT_DEMO_COURSE=true"
+# bcrypt at the production cost would make registering the bench's learners the slow part. The
+# load bench's learners come as if through a gateway, each from an address of its own.
+write_service_env "$BENCH_DIR" "$PORT_BASE" 10 "CONTENT_DEMO_COURSE=true" \
+    "IDENTITY_TRUSTED_PROXIES=127.0.0.1" "ANALYTICS_TRUSTED_PROXIES=127.0.0.1"
 apply_topology "$BENCH_DIR/syllabus.env"
 (set -a && . "$BENCH_DIR/syllabus.env" && "$BIN_DIR/syllabus" migrate identity >/dev/null)
+ensure_admin "$BENCH_DIR/syllabus.env" "$BENCH_DIR" # authoring, for the growth curves
 start_services "$BENCH_DIR" "$BENCH_DIR/logs" "$BENCH_DIR/pids"
 wait_ready "$PORT_BASE" "$BENCH_DIR/logs" 90
-sleep 2 # the demo course is seeded and announced
-/usr/bin/python3 "$REPO_DIR/scripts/http-bench.py" "$BENCH_DIR/syllabus.env" "$PORT_BASE" "$BENCH_DIR/pids" | tee "$BENCH_DIR/http-results.md"
+/usr/bin/python3 "$REPO_DIR/scripts/http-bench.py" "$BENCH_DIR/syllabus.env" "$PORT_BASE" "$BENCH_DIR/pids" "$BENCH_DIR/logs/postgres.log" | tee "$BENCH_DIR/http-results.md"
 echo "written to $BENCH_DIR/http-results.md"
+# The whole system under load, on the same services (BENCH_LOAD_SECONDS, BENCH_LOAD_LEARNERS).
+/usr/bin/python3 "$REPO_DIR/scripts/bench-load.py" "$BENCH_DIR/syllabus.env" "$PORT_BASE" "$BENCH_DIR/pids" | tee "$BENCH_DIR/load-results.md"
+echo "written to $BENCH_DIR/load-results.md"
+# Last, as it leaves the most behind: costs as the work grows (10k learners, 1M events, …).
+/usr/bin/python3 "$REPO_DIR/scripts/bench-growth.py" "$BENCH_DIR/syllabus.env" "$PORT_BASE" | tee "$BENCH_DIR/growth-results.md"
+echo "written to $BENCH_DIR/growth-results.md"

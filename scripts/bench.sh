@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: the bus's speed as ratios against baselines measured in the same run, on servers of
-# its own (the `bench` stack). Prints a table and writes it to .stack/bench/results.md.
+# `make bench`: the bus's speed, then the HTTP paths (scripts/bench-http.sh), as ratios against
+# baselines measured in the same run, on servers of its own (the `bench` stack). Prints the tables
+# and writes them to .stack/bench/*.md.
 # Tests never time anything; this does. BENCH_CONFIG=debug skips the (slower) release build;
 # Postgres runs with fsync on, as in production (SYLLABUS_BENCH_FSYNC=off for the other figure).
 set -Eeuo pipefail
@@ -16,3 +17,9 @@ echo "building ($CONFIG)…"
 BIN_DIR=$(cd "$REPO_DIR" && swift build -c "$CONFIG" --show-bin-path)
 (set -a && . "$BENCH_DIR/syllabus.env" && "$BIN_DIR/syllabus" topology apply >/dev/null)
 (set -a && . "$BENCH_DIR/syllabus.env" && BENCH_OUTPUT="$BENCH_DIR/results.md" "$BIN_DIR/syllabus-bench")
+# Then the HTTP paths, the growth curves and the whole system under load, on the same stack
+# (BENCH_HTTP=0 leaves them out).
+if [ "${BENCH_HTTP:-1}" != 0 ]; then
+    "$REPO_DIR/scripts/stack.sh" down bench >/dev/null # bench-http.sh starts it afresh
+    "$REPO_DIR/scripts/bench-http.sh"
+fi
