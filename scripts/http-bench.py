@@ -300,8 +300,10 @@ def register_row(env, url, admin_db, pg_log, work, rows):
     baseline = pgbench(env["IDENTITY_DATABASE_URL"], connections, [path], [{} for _ in range(connections)])
     lua = os.path.join(work, "register.lua")
     with open(lua, "w") as f:
-        f.write("local n, prefix = 0, nil\n")
-        f.write("function init(args) prefix = string.format(\"%x%x\", os.time(), math.random(1, 2^30)) end\n")
+        # Each wrk thread has a Lua state of its own: the thread's number keeps their emails apart.
+        f.write("local n, prefix, threads = 0, nil, 0\n")
+        f.write("function setup(thread) threads = threads + 1; thread:set(\"number\", threads) end\n")
+        f.write("function init(args) prefix = string.format(\"%x-%d\", os.time(), number); math.randomseed(os.time() + number) end\n")
         f.write("function request()\n  n = n + 1\n")
         f.write("  local body = '{\"email\":\"bench-' .. prefix .. '-' .. n .. '@example.com\",\"password\":\"correct horse battery staple\",\"name\":\"Bench\"}'\n")
         f.write("  local address = string.format(\"10.%d.%d.%d\", math.random(0, 255), math.random(0, 255), math.random(1, 254))\n")
