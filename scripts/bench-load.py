@@ -43,6 +43,8 @@ import uuid
 from base64 import b64encode
 from datetime import datetime, timezone
 
+from bench_common import env_file
+
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "20"))
 LEARNERS = int(os.environ.get("BENCH_LOAD_LEARNERS", "50"))
 POLL_INTERVAL = float(os.environ.get("BENCH_LOAD_POLL_MS", "5")) / 1000
@@ -77,16 +79,6 @@ class LoadError(Exception):
 
 class StateError(LoadError):
     """The learner's progress is no longer what the loop believes: it starts again from nothing."""
-
-
-def env_file(path):
-    values = {}
-    for line in open(path, encoding="utf-8"):
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key] = value
-    return values
 
 
 def trusts_loopback(value):

@@ -19,18 +19,9 @@ import urllib.request
 import uuid
 
 import sql_recorder
+from bench_common import env_file
 
 SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "8"))
-
-
-def env_file(path):
-    values = {}
-    for line in open(path, encoding="utf-8"):
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            values[key] = value
-    return values
 
 
 def call(method, url, body=None, token=None, allow_missing=False):
