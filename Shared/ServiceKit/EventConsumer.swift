@@ -377,7 +377,8 @@ public final class EventConsumerService: Service, Sendable {
     /// First without savepoints (no round trip more than the handlers' own): when every handler
     /// succeeds, as almost always, that is all. When one fails, that transaction is rolled back
     /// and the batch runs again with a savepoint per event, so that only the culprit fails. When
-    /// the transaction as a whole fails (the connection, the commit), each event is tried alone.
+    /// the transaction as a whole fails (the connection, the commit, a deadlock with another
+    /// transaction), each event is tried alone.
     private func apply(_ work: [Work]) async -> [Result<Void, any Error>] {
         if work.count > 1, let results = try? await database.transaction({ connection in try Self.apply(work, on: connection, isolated: false) }) {
             return results
@@ -444,7 +445,10 @@ public final class EventConsumerService: Service, Sendable {
                 }
                 results.append(.success(()))
             } catch {
-                guard isolated else { throw error }
+                // A deadlock or a serialization failure is not this event's fault, and rolling back
+                // to its savepoint would keep the locks of the events before it, which the other
+                // transaction waits for: the whole transaction ends, and each event runs alone.
+                guard isolated, !Self.isConflict(error) else { throw error }
                 try connection.executeScript("ROLLBACK TO SAVEPOINT event")
                 try connection.execute("DELETE FROM inbox WHERE event_id = \(item.eventID) AND handler = ANY(\(array: handlers.map(\.name)))")
                 results.append(.failure(error))
@@ -504,6 +508,13 @@ public final class EventConsumerService: Service, Sendable {
     }
 
     /// A payload with a NUL in a value the handler stores can never be applied.
+    /// A deadlock (40P01) or a serialization failure (40001): another transaction's timing, not
+    /// the event's content.
+    static func isConflict(_ error: any Error) -> Bool {
+        guard case DatabaseError.server(let failure) = ((error as? HandlerFailure)?.underlying ?? error) else { return false }
+        return failure.sqlState.rawValue == "40P01" || failure.sqlState.rawValue == "40001"
+    }
+
     static func isNUL(_ error: any Error) -> Bool {
         if case DatabaseError.nulInParameter = ((error as? HandlerFailure)?.underlying ?? error) { return true }
         return false
