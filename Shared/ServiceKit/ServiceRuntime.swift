@@ -99,6 +99,8 @@ public struct ServiceRuntime: Sendable {
     /// A router with the problem middleware in place.
     public static func router<Context: RequestContext>(context: Context.Type = ServiceRequestContext.self) -> Router<Context> {
         let router = Router(context: Context.self)
+        // Outermost, so that it sees the status every request was answered with.
+        router.add(middleware: RequestMetrics<Context>())
         router.add(middleware: ProblemMiddleware<Context>())
         router.add(middleware: NULRefusalMiddleware<Context>())
         return router
