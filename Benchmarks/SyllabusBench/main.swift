@@ -3,7 +3,10 @@ import Database
 import Foundation
 import Logging
 import MessageBus
+import Metrics
+import Prometheus
 import ServiceKit
+import Tracing
 
 // `make bench`: the bus's figures, each as a ratio against a baseline measured in the same run on
 // the same servers, so the numbers mean something on any machine.
@@ -11,6 +14,8 @@ import ServiceKit
 // 1. outbox relay throughput       vs  confirmed publishing through librabbitmq alone (window 1,000)
 // 2. consumer throughput            vs  consume-and-ack alone
 //    (inbox row + handler transaction per event)
+//    (each of 1 and 2 again with tracing on when OTEL_EXPORTER_OTLP_ENDPOINT is set: every event's
+//    publish and handling a span, exported over OTLP)
 // 3. end-to-end latency p50/p99 at fixed arrival rates (open loop: each event is produced at its
 //    scheduled time whether or not the ones before it are done), from the producer's commit to
 //    the consumer's commit
@@ -61,13 +66,20 @@ struct Bench {
     /// The messages the relay would publish for these events, to the letter (exchange, routing
     /// key, properties, headers, `mandatory`): a baseline that publishes anything lighter flatters
     /// the broker and wrongs the relay.
-    func messages(count: Int, run: String) throws -> [OutgoingMessage] {
+    func messages(count: Int, run: String, traced: Bool = false) throws -> [OutgoingMessage] {
         try (0..<count).map { n in
-            let event = CloudEvent(Event(run: run, n: n), sequence: Int64(n + 1))
+            let traceparent = traced ? Self.traceparent() : nil
+            let event = CloudEvent(Event(run: run, n: n), sequence: Int64(n + 1), traceparent: traceparent)
             return OutboxRelay.message(
                 service: .identity, routingKey: Event.eventType.routingKey, eventID: UUID(uuidString: event.id)!, aggregateID: event.subject,
-                traceparent: nil, occurredAt: event.time, body: try EventCoding.encode(event))
+                traceparent: traceparent, occurredAt: event.time, body: try EventCoding.encode(event))
         }
+    }
+
+    /// A sampled W3C trace context, as a traced producer's event carries.
+    static func traceparent() -> String {
+        func hex(_ count: Int) -> String { (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 1...255)) }.joined() }
+        return "00-\(hex(16))-\(hex(8))-01"
     }
 
     /// How many events the handler has applied, read on a connection of the bench's own, not
@@ -83,7 +95,9 @@ struct Bench {
 
     // MARK: 1. relay vs raw confirmed publishing
 
-    func relayThroughput() async throws -> (baseline: Double, measured: Double) {
+    /// - Parameter traced: the rows are written within a span (so they carry its context) and the
+    ///   relay publishes each within a span of its own.
+    func relayThroughput(traced: Bool = false) async throws -> (baseline: Double, measured: Double) {
         let admin = try AMQPAdmin(url: amqpURL)
         let sink = "bench.sink.\(UUID().uuidString.prefix(8).lowercased())"
         try await queue(admin, sink)
@@ -111,9 +125,12 @@ struct Bench {
             while n < events {
                 let end = min(n + 1000, events)
                 let range = n..<end
-                try await pool.transaction { connection in
-                    for i in range { try Outbox.enqueue(CloudEvent(Event(run: run, n: i), sequence: Int64(i + 1)), on: connection) }
+                let write = {
+                    try await pool.transaction { connection in
+                        for i in range { try Outbox.enqueue(CloudEvent(Event(run: run, n: i), sequence: Int64(i + 1)), on: connection) }
+                    }
                 }
+                if traced { try await withSpan("bench produce") { _ in try await write() } } else { try await write() }
                 n = end
             }
             let relay = OutboxRelay(service: .identity, databaseURL: databaseURL, searchPath: schema, lockName: schema,
@@ -138,7 +155,8 @@ struct Bench {
 
     // MARK: 2. consumer vs raw consume-and-ack
 
-    func consumerThroughput() async throws -> (baseline: Double, measured: Double) {
+    /// - Parameter traced: every message carries a trace context and is handled within a span.
+    func consumerThroughput(traced: Bool = false) async throws -> (baseline: Double, measured: Double) {
         let admin = try AMQPAdmin(url: amqpURL)
         let name = "bench.consume.\(UUID().uuidString.prefix(8).lowercased())"
         try await queue(admin, name)
@@ -163,7 +181,7 @@ struct Bench {
         var measured: Duration = .zero
         try await schema { pool, schema in
             let run = UUID().uuidString
-            _ = try await publisher.publish(try messages(count: events, run: run))
+            _ = try await publisher.publish(try messages(count: events, run: run, traced: traced))
             let probe = probe(schema)
             defer { probe.shutdown() }
             let handler = EventHandler(Event.self, name: "bench") { event, connection in
@@ -285,8 +303,30 @@ let bench = Bench(
 
 // BENCH_ONLY=relay,consumer,latency runs only those parts (all by default), to profile one.
 let only = Set((ProcessInfo.processInfo.environment["BENCH_ONLY"] ?? "relay,consumer,latency").split(separator: ",").map(String.init))
+// The relay and the consumer first with metrics and tracing off, then with metrics on (as the
+// services run), then, with an OTLP endpoint, with tracing on as well (every event's publish and
+// handling a span, exported there): what they cost, in the same run. Objects made after the
+// metrics system's bootstrap record into Prometheus's registry; those made before stay no-ops.
+let tracing = Telemetry.bootstrapTracing(service: "bench", environment: ProcessInfo.processInfo.environment, logger: logger)
+if let tracing { Task { try await tracing.run() } }
+TraceContext.setRecording(false)
 let relay = only.contains("relay") ? try await bench.relayThroughput() : (baseline: 0, measured: 0)
 let consumer = only.contains("consumer") ? try await bench.consumerThroughput() : (baseline: 0, measured: 0)
+var costRows: [String] = []
+@MainActor func cost(_ label: String, _ part: String, off: Double, _ measure: () async throws -> (baseline: Double, measured: Double)) async throws {
+    guard only.contains(part) else { return }
+    let on = try await measure()
+    costRows.append("| \(label), events/s | \(f(off)) with both off (above) | \(f(on.measured)) (its raw baseline: \(f(on.baseline))) | \(r(on.measured / off)) |")
+}
+MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
+try await cost("outbox relay throughput, metrics on", "relay", off: relay.measured) { try await bench.relayThroughput() }
+try await cost("consumer throughput, metrics on", "consumer", off: consumer.measured) { try await bench.consumerThroughput() }
+if tracing != nil {
+    TraceContext.setRecording(true)
+    try await cost("outbox relay throughput, metrics and tracing on", "relay", off: relay.measured) { try await bench.relayThroughput(traced: true) }
+    try await cost("consumer throughput, metrics and tracing on", "consumer", off: consumer.measured) { try await bench.consumerThroughput(traced: true) }
+    TraceContext.setRecording(false)
+}
 var latencies: [(rate: Int, figures: Bench.Latency)] = []
 if only.contains("latency") {
     for rate in bench.rates { latencies.append((rate, try await bench.latency(rate: rate))) }
@@ -308,6 +348,7 @@ let table = """
     | outbox relay throughput, events/s (\(bench.events) events) | \(f(relay.baseline)) raw confirmed publishing, window 1000 | \(f(relay.measured)) | \(r(relay.measured / relay.baseline)) |
     | consumer throughput, events/s (\(bench.events) events) | \(f(consumer.baseline)) raw consume-and-ack | \(f(consumer.measured)) inbox + handler transaction | \(r(consumer.measured / consumer.baseline)) |
     \(latencyRows)
+    \(costRows.joined(separator: "\n"))
     """
 print(table)
 if let out = ProcessInfo.processInfo.environment["BENCH_OUTPUT"] {

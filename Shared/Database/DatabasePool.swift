@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Metrics
+import Tracing
 
 /// A fixed number of connections, each owned by a thread of its own. Work is handed to the next
 /// free thread and runs there from start to end, so a transaction never hops between threads and
@@ -8,6 +10,7 @@ public final class DatabasePool: Sendable {
     public let size: Int
     private let queue: JobQueue
     private let logger: Logger
+    private let name: String
 
     /// - Parameters:
     ///   - url: a `postgresql://` URI.
@@ -19,7 +22,8 @@ public final class DatabasePool: Sendable {
         precondition(size > 0, "a pool needs at least one connection")
         self.size = size
         self.logger = logger
-        let queue = JobQueue()
+        self.name = name
+        let queue = JobQueue(pool: name, size: size)
         self.queue = queue
         for index in 0..<size {
             let worker = Worker(
@@ -30,13 +34,29 @@ public final class DatabasePool: Sendable {
         }
     }
 
-    /// Runs `body` with a connection of the pool, on that connection's thread.
+    /// Runs `body` with a connection of the pool, on that connection's thread. Within a traced
+    /// request or event, the work is a span of its own, and the connection knows its context
+    /// (`PostgresConnection.traceparent`) while it runs: what it writes down for later (an outbox
+    /// row, a queued mail) continues the trace.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
+        guard TraceContext.isRecording, let current = ServiceContext.current, TraceContext.traceparent(of: current) != nil else {
+            return try await run(body, traceparent: nil)
+        }
+        return try await withSpan("postgresql \(name)", context: current, ofKind: .client) { span in
+            span.attributes["db.system.name"] = "postgresql"
+            span.attributes["db.namespace"] = name
+            return try await run(body, traceparent: TraceContext.traceparent(of: span.context))
+        }
+    }
+
+    private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T, traceparent: String?) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let accepted = queue.submit { connection in
                 switch connection {
                 case .success(let connection):
+                    connection.traceparent = traceparent
                     continuation.resume(with: Result { try body(connection) })
+                    connection.traceparent = nil
                 case .failure(let error):
                     continuation.resume(throwing: error)
                 }
@@ -82,14 +102,36 @@ final class JobQueue: @unchecked Sendable {
     private var jobs: [Job] = []
     private var head = 0
     private var closed = false
+    /// Jobs taken by a thread and not finished yet.
+    private var running = 0
+    private let inUse: Gauge
+    private let waiting: Gauge
+
+    /// - Parameters: pool, size: the pool's name and size, for its gauges
+    ///   (`db_pool_connections_in_use`, `db_pool_requests_waiting`, `db_pool_connections`).
+    init(pool: String, size: Int) {
+        let dimensions = [("pool", pool)]
+        inUse = Gauge(label: "db_pool_connections_in_use", dimensions: dimensions)
+        waiting = Gauge(label: "db_pool_requests_waiting", dimensions: dimensions)
+        Gauge(label: "db_pool_connections", dimensions: dimensions).record(size)
+    }
 
     func submit(_ job: @escaping Job) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         if closed { return false }
         jobs.append(job)
+        waiting.record(jobs.count - head)
         condition.signal()
         return true
+    }
+
+    /// A thread finished the job it took.
+    func finished() {
+        condition.lock()
+        running -= 1
+        inUse.record(running)
+        condition.unlock()
     }
 
     /// The next job, or nil when the queue is closed and empty.
@@ -102,6 +144,9 @@ final class JobQueue: @unchecked Sendable {
         guard head < jobs.count else { return nil }
         let job = jobs[head]
         head += 1
+        running += 1
+        inUse.record(running)
+        waiting.record(jobs.count - head)
         if head > 64 && head * 2 > jobs.count {
             jobs.removeFirst(head)
             head = 0
@@ -139,6 +184,7 @@ final class Worker: @unchecked Sendable {
     func run() {
         while let job = queue.next() {
             job(acquire())
+            queue.finished()
         }
         connection = nil
     }

@@ -19,6 +19,9 @@ public final class PostgresConnection {
     /// What the current transaction has done that later work in it may need to know (set by the
     /// callers, cleared when a transaction begins).
     public var marks: Set<String> = []
+    /// The W3C trace context of the work the connection is doing, when it is traced (set by the
+    /// pool for each piece of work, and by whoever runs several traced pieces in one transaction).
+    public var traceparent: String?
     /// Actions to run once the current transaction has committed, by key (one per key).
     private var afterCommit: [(key: String, action: () -> Void)] = []
     private var inTransaction = false

@@ -5,6 +5,7 @@ import Logging
 import MessageBus
 import Metrics
 import ServiceLifecycle
+import Tracing
 
 /// How a service reacts to one event type. The handler runs inside the inbox transaction: its
 /// writes and the `(event id, handler)` row commit together, so a redelivered event is a no-op.
@@ -112,13 +113,12 @@ public final class EventConsumerService: Service, Sendable {
     private let inboxRetention: Duration
     private let amqpURL: String
     private let logger: Logger
-    private let handled: Counter
-    private let deadLettered: Counter
-    private let retried: Counter
     private let unknown: Counter
     private let forged: Counter
     private let batches: Counter
     private let queueDepth: Gauge
+    private let deadLetterDepth: Gauge
+    private let metrics: HandlerMetrics
     private let tally = Tally()
 
     /// - Parameters:
@@ -151,13 +151,12 @@ public final class EventConsumerService: Service, Sendable {
         self.inboxRetention = inboxRetention
         self.logger = logger
         let dimensions = [("service", service.rawValue)]
-        self.handled = Counter(label: "events_handled_total", dimensions: dimensions)
-        self.deadLettered = Counter(label: "events_dead_lettered_total", dimensions: dimensions)
-        self.retried = Counter(label: "events_retried_total", dimensions: dimensions)
         self.unknown = Counter(label: "events_unknown_total", dimensions: dimensions)
         self.forged = Counter(label: "events_forged_total", dimensions: dimensions)
         self.batches = Counter(label: "event_batches_applied_total", dimensions: dimensions)
         self.queueDepth = Gauge(label: "queue_messages_ready", dimensions: [("queue", queue)])
+        self.deadLetterDepth = Gauge(label: "queue_messages_ready", dimensions: [("queue", "\(queue).dlq")])
+        self.metrics = HandlerMetrics(service: service.rawValue)
     }
 
     /// The exchange of this consumer's retry tiers, dead-letter queue and way back.
@@ -213,8 +212,9 @@ public final class EventConsumerService: Service, Sendable {
         }
     }
 
-    /// Every minute the queue's depth (a gauge: one slow consumer shows before it hurts); every
-    /// hour, inbox rows past their retention.
+    /// Every 15 s the depth of the queue and of its dead-letter queue (gauges: a slow consumer
+    /// shows before it hurts, a dead letter as soon as it lands); every hour, inbox rows past
+    /// their retention.
     private func housekeeping() async {
         let admin = try? AMQPAdmin(url: amqpURL)
         let queue = self.queue
@@ -222,6 +222,7 @@ public final class EventConsumerService: Service, Sendable {
         var lastPurge = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
             if let admin, let depth = try? await admin.messageCount(queue: queue) { queueDepth.record(depth) }
+            if let admin, let depth = try? await admin.messageCount(queue: "\(queue).dlq") { deadLetterDepth.record(depth) }
             if ContinuousClock.now - lastPurge >= .seconds(3600) {
                 lastPurge = .now
                 do {
@@ -238,7 +239,7 @@ public final class EventConsumerService: Service, Sendable {
                     logger.warning("could not expire inbox rows", metadata: ["error": "\(error)"])
                 }
             }
-            try? await Task.sleep(for: .seconds(60))
+            try? await Task.sleep(for: .seconds(15))
         }
     }
 
@@ -288,6 +289,9 @@ public final class EventConsumerService: Service, Sendable {
         let eventID: UUID
         let event: DecodedEvent
         let handlers: [EventHandler]
+        /// The context of the span handling it, when traced: what its handlers write down (events,
+        /// queued mail) continues the trace.
+        var traceparent: String? = nil
     }
 
     /// Decodes a delivery once and judges it. The relay names the type in the AMQP `type`
@@ -347,28 +351,59 @@ public final class EventConsumerService: Service, Sendable {
             case .quarantine(let why):
                 await quarantine(message, because: why)
             case .undecodable(let why):
-                await failed(message, error: ConsumeFailure.undecodable(why))
+                await failed(message, error: ConsumeFailure.undecodable(why), eventType: message.properties.type, eventID: message.properties.messageID)
             }
         }
         guard !work.isEmpty else { return }
+        let spans = startSpans(&work)
         let results = await apply(work)
         var succeeded = 0
-        for (item, result) in zip(work, results) {
+        for (index, (item, result)) in zip(work, results).enumerated() {
+            let span = spans.isEmpty ? nil : spans[index]
             switch result {
             case .success:
                 consumer.ack(item.message)
                 succeeded += 1
+                for handler in item.handlers { metrics.handled(handler.name) }
+                span?.end()
             case .failure(let error):
-                await failed(item.message, error: error)
+                span?.recordError(error)
+                span?.setStatus(SpanStatus(code: .error))
+                // Within the event's span, so that the log lines carry its trace.
+                await ServiceContext.withValue(span?.context ?? ServiceContext.current ?? .topLevel) {
+                    await failed(item.message, error: error, eventType: item.event.type, eventID: item.event.id)
+                }
+                span?.end()
             }
         }
-        handled.increment(by: succeeded)
         batches.increment()
         let size = work.count
         tally.update {
             $0.handled += succeeded
             $0.batches += 1
             $0.largestBatch = max($0.largestBatch, size)
+        }
+    }
+
+    /// A span per event, from the batch's start to its settlement: a child of the context the event
+    /// was made in (the `traceparent` header the relay sets), as OpenTelemetry's messaging
+    /// conventions have a consumer of a single message; none when tracing is off.
+    private func startSpans(_ work: inout [Work]) -> [any Span] {
+        guard TraceContext.isRecording else { return [] }
+        let tracer = InstrumentationSystem.tracer
+        return work.indices.map { index in
+            let item = work[index]
+            let parent = TraceContext.context(traceparent: item.message.properties.headers["traceparent"]?.stringValue)
+            let span = tracer.startAnySpan("process \(item.event.type)", context: parent, ofKind: .consumer)
+            span.attributes["messaging.system"] = "rabbitmq"
+            span.attributes["messaging.operation.type"] = "process"
+            span.attributes["messaging.destination.name"] = queue
+            span.attributes["messaging.message.id"] = item.event.id
+            span.attributes["cloudevents.event_type"] = item.event.type
+            span.attributes["cloudevents.event_id"] = item.event.id
+            span.attributes["messaging.rabbitmq.destination.routing_key"] = item.message.routingKey
+            work[index].traceparent = TraceContext.traceparent(of: span.context)
+            return span
         }
     }
 
@@ -380,11 +415,11 @@ public final class EventConsumerService: Service, Sendable {
     /// the transaction as a whole fails (the connection, the commit, a deadlock with another
     /// transaction), each event is tried alone.
     private func apply(_ work: [Work]) async -> [Result<Void, any Error>] {
-        if work.count > 1, let results = try? await database.transaction({ connection in try Self.apply(work, on: connection, isolated: false) }) {
+        if work.count > 1, let results = try? await database.transaction({ connection in try Self.apply(work, on: connection, isolated: false, metrics: self.metrics) }) {
             return results
         }
         do {
-            return try await database.transaction { connection in try Self.apply(work, on: connection, isolated: work.count > 1) }
+            return try await database.transaction { connection in try Self.apply(work, on: connection, isolated: work.count > 1, metrics: self.metrics) }
         } catch {
             guard work.count > 1 else { return [.failure(error)] }
             var results: [Result<Void, any Error>] = []
@@ -400,7 +435,7 @@ public final class EventConsumerService: Service, Sendable {
 
     /// - Parameter isolated: a savepoint per event, so that a failing one is undone alone;
     ///   otherwise the first failure throws and undoes the whole batch.
-    static func apply(_ work: [Work], on connection: PostgresConnection, isolated: Bool) throws -> [Result<Void, any Error>] {
+    static func apply(_ work: [Work], on connection: PostgresConnection, isolated: Bool, metrics: HandlerMetrics? = nil) throws -> [Result<Void, any Error>] {
         var ids: [UUID] = []
         var names: [String] = []
         var types: [String] = []
@@ -439,9 +474,12 @@ public final class EventConsumerService: Service, Sendable {
                 // The event before entered a row-security scope: this one starts outside both.
                 try connection.executeScript(RowSecurity.leaveScopesSQL)
             }
+            if let traceparent = item.traceparent { connection.traceparent = traceparent }
             do {
                 for handler in handlers {
+                    let started = ContinuousClock.now
                     try HandlerFailure.naming(handler.name) { try handler.apply(item.event, connection) }
+                    metrics?.took(handler.name, ContinuousClock.now - started)
                 }
                 results.append(.success(()))
             } catch {
@@ -464,11 +502,14 @@ public final class EventConsumerService: Service, Sendable {
         logger.error(
             "forged message quarantined",
             metadata: ["exchange": "\(message.exchange)", "routingKey": "\(message.routingKey)", "reason": "\(why)"])
-        await failed(message, error: Forged(reason: why))
+        await failed(message, error: Forged(reason: why), eventType: message.properties.type, eventID: message.properties.messageID)
     }
 
-    private func failed(_ message: IncomingMessage, error: any Error) async {
+    private func failed(_ message: IncomingMessage, error: any Error, eventType: String?, eventID: String?) async {
         tally.update { $0.failed += 1 }
+        let handlerName = (error as? HandlerFailure)?.handler ?? "\(service.rawValue).consumer"
+        metrics.failed(handlerName)
+        let about: Logger.Metadata = ["event_type": "\(eventType ?? "-")", "event_id": "\(eventID ?? "-")", "handler": "\(handlerName)"]
         let previous = Int(message.properties.headers[Header.attempts]?.intValue ?? 0)
         let attempt = previous + 1
         let permanent = error is ConsumeFailure || error is Forged || Self.isNUL(error)
@@ -477,28 +518,32 @@ public final class EventConsumerService: Service, Sendable {
         var properties = message.properties
         properties.headers[Header.attempts] = .int(Int64(attempt))
         properties.headers[Header.error] = .string(String(describing: error).prefix(1000).description)
-        properties.headers[Header.handler] = .string((error as? HandlerFailure)?.handler ?? "\(service.rawValue).consumer")
+        properties.headers[Header.handler] = .string(handlerName)
         properties.headers[Header.lastFailedAt] = .string(now)
         if properties.headers[Header.firstFailedAt] == nil { properties.headers[Header.firstFailedAt] = .string(now) }
         let target: String
         switch decision {
         case .retry(let delay):
             target = "\(queue).retry.\(delay)"
-            logger.warning("event failed, retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)", "delayMs": "\(delay)"])
+            logger.warning("event failed, retrying", metadata: about.merging(["error": "\(error)", "attempt": "\(attempt)", "delayMs": "\(delay)"]) { $1 })
         case .deadLetter:
             target = "\(queue).dlq"
             properties.headers[Header.deadLetteredAt] = .string(now)
             properties.headers[Header.reason] = .string(
                 error is Forged ? Self.forgedReason : error is ConsumeFailure || Self.isNUL(error) ? "undecodable" : "failed")
             if error is Forged { properties.headers[Header.exchange] = .string(message.exchange) }
-            logger.error("event dead-lettered", metadata: ["error": "\(error)", "attempts": "\(attempt)", "messageId": "\(message.properties.messageID ?? "-")"])
+            logger.error("event dead-lettered", metadata: about.merging(["error": "\(error)", "attempts": "\(attempt)"]) { $1 })
         }
         let republished = OutgoingMessage(
             exchange: retryExchange, routingKey: target, body: message.body, properties: properties, mandatory: true)
         do {
             guard try await publisher.publish(republished) == .confirmed else { throw RepublishFailed(target: target) }
             consumer.ack(message)
-            if case .deadLetter = decision { deadLettered.increment() } else { retried.increment() }
+            if case .deadLetter = decision {
+                metrics.deadLettered(handlerName, reason: properties.headers[Header.reason]?.stringValue ?? "failed")
+            } else {
+                metrics.retried(handlerName)
+            }
         } catch {
             // The broker could not take it now: let it come back here. The queue's delivery limit
             // dead-letters a message that keeps coming back.
@@ -520,6 +565,58 @@ public final class EventConsumerService: Service, Sendable {
         return false
     }
 
+}
+
+/// The per-handler series of a consumer: `events_handled_total`, `events_failed_total`,
+/// `events_retried_total`, `events_dead_lettered_total` (by `reason`) and
+/// `event_handling_duration_seconds` (a histogram of the handler's own time, inside the batch's
+/// transaction), each labelled by `service` and `handler`.
+final class HandlerMetrics: @unchecked Sendable {
+    private struct Series {
+        let handled: Counter
+        let failed: Counter
+        let retried: Counter
+        let duration: Metrics.Timer
+    }
+
+    private let service: String
+    private let lock = NSLock()
+    private var series: [String: Series] = [:]
+    private var deadLetters: [String: Counter] = [:]
+
+    init(service: String) {
+        self.service = service
+    }
+
+    private func of(_ handler: String) -> Series {
+        lock.withLock {
+            if let known = series[handler] { return known }
+            let dimensions = [("service", service), ("handler", handler)]
+            let made = Series(
+                handled: Counter(label: "events_handled_total", dimensions: dimensions),
+                failed: Counter(label: "events_failed_total", dimensions: dimensions),
+                retried: Counter(label: "events_retried_total", dimensions: dimensions),
+                duration: Metrics.Timer(label: "event_handling_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds))
+            series[handler] = made
+            return made
+        }
+    }
+
+    func handled(_ handler: String) { of(handler).handled.increment() }
+    func failed(_ handler: String) { of(handler).failed.increment() }
+    func retried(_ handler: String) { of(handler).retried.increment() }
+    func took(_ handler: String, _ duration: Duration) { of(handler).duration.record(duration: duration) }
+
+    func deadLettered(_ handler: String, reason: String) {
+        let counter = lock.withLock {
+            let key = "\(handler)\u{0}\(reason)"
+            if let known = deadLetters[key] { return known }
+            let made = Counter(label: "events_dead_lettered_total", dimensions: [("service", service), ("handler", handler), ("reason", reason)])
+            deadLetters[key] = made
+            return made
+        }
+        counter.increment()
+    }
 }
 
 /// A handler's error, with the handler's name for the failure headers.

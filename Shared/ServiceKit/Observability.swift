@@ -4,36 +4,97 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
 
-/// Logging and metrics are process-wide: bootstrapped once, by `main`.
+/// Logging, metrics and tracing are process-wide: bootstrapped once, by `main`.
 public enum Observability {
     private static let registryBox = RegistryBox()
 
-    /// Sets up logging at `level` and the Prometheus metrics registry; safe to call more than once.
+    /// Sets up logging (text, or JSON lines with `LOG_FORMAT=json`), the Prometheus registry
+    /// (`METRICS=off` leaves every metric a no-op and `/metrics` empty, to measure what they cost)
+    /// and, when an OTLP endpoint is configured, the tracer (see `Telemetry`).
+    @discardableResult
+    public static func bootstrap(_ configuration: ServiceConfiguration) -> PrometheusCollectorRegistry {
+        let format: LogFormat = configuration.string("log.format")?.lowercased() == "json" ? .json : .text
+        let settings = Settings(
+            metrics: configuration.string("metrics")?.lowercased() != "off",
+            accessLog: configuration.string("access.log")?.lowercased() != "off",
+            trust: (try? IncomingTraceTrust(
+                configuration.string("trace.incoming"),
+                trustedProxies: (try? ClientAddressResolver(configuration: configuration.string("trusted.proxies") ?? ""))?.trustedProxies ?? []))
+                ?? .none)
+        let registry = registryBox.bootstrapOnce(level: configuration.logLevel, format: format, service: configuration.service.rawValue, settings: settings)
+        var logger = Logger(label: "syllabus.\(configuration.service.rawValue).otel")
+        logger.logLevel = .warning
+        registryBox.setTracing(Telemetry.bootstrapTracing(service: configuration.service.rawValue, environment: ProcessInfo.processInfo.environment, logger: logger))
+        return registry
+    }
+
+    /// Sets up text logging at `level` and the Prometheus metrics registry; safe to call more than once.
     @discardableResult
     public static func bootstrap(level: Logger.Level) -> PrometheusCollectorRegistry {
-        registryBox.bootstrapOnce(level: level)
+        registryBox.bootstrapOnce(level: level, format: .text, service: nil, settings: Settings())
     }
 
     /// The registry `/metrics` renders.
-    public static var registry: PrometheusCollectorRegistry { registryBox.bootstrapOnce(level: nil) }
+    public static var registry: PrometheusCollectorRegistry { registryBox.bootstrapOnce(level: nil, format: .text, service: nil, settings: Settings()) }
+
+    /// Whether metrics are recorded (`METRICS`, on by default).
+    public static var metricsEnabled: Bool { registryBox.settings.metrics }
+
+    /// Whether every request is logged (`ACCESS_LOG`, on by default).
+    public static var accessLog: Bool { registryBox.settings.accessLog }
+
+    /// Whose `traceparent` a request may continue (`TRACE_INCOMING`).
+    public static var incomingTraceTrust: IncomingTraceTrust { registryBox.settings.trust }
+
+    /// The service that exports spans, when tracing is on: it runs beside the server.
+    static var tracingService: (any Service)? { registryBox.tracing }
+
+    struct Settings: Sendable {
+        var metrics = true
+        var accessLog = true
+        var trust = IncomingTraceTrust.all
+    }
+}
+
+enum LogFormat {
+    case text, json
 }
 
 private final class RegistryBox: @unchecked Sendable {
     private let lock = NSLock()
     private var registry: PrometheusCollectorRegistry?
+    private var current = Observability.Settings()
+    private var tracingService: (any Service)?
 
-    func bootstrapOnce(level: Logger.Level?) -> PrometheusCollectorRegistry {
+    var settings: Observability.Settings { lock.withLock { current } }
+    var tracing: (any Service)? { lock.withLock { tracingService } }
+
+    func setTracing(_ service: (any Service)?) {
+        lock.withLock { if tracingService == nil { tracingService = service } }
+    }
+
+    func bootstrapOnce(level: Logger.Level?, format: LogFormat, service: String?, settings: Observability.Settings) -> PrometheusCollectorRegistry {
         lock.withLock {
             if let registry { return registry }
             let registry = PrometheusCollectorRegistry()
             let logLevel = level ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = logLevel
-                return handler
-            }
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            LoggingSystem.bootstrap(
+                { label, provider in
+                    switch format {
+                    case .text:
+                        var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                        handler.logLevel = logLevel
+                        return handler
+                    case .json:
+                        var handler = JSONLogHandler(label: label, service: service, metadataProvider: provider)
+                        handler.logLevel = logLevel
+                        return handler
+                    }
+                }, metadataProvider: .syllabus)
+            if settings.metrics { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
+            current = settings
             self.registry = registry
             return registry
         }

@@ -77,7 +77,12 @@ public enum Outbox {
     /// committed, the relay of this process is woken (and, when it is not the leader, it tells the
     /// leader with one NOTIFY, sent outside the producing transaction: a NOTIFY inside it would
     /// serialise the commits of every notifying transaction of the cluster).
+    ///
+    /// An event made within a traced request or event carries that trace's context (`traceparent`)
+    /// in its envelope, the row and the AMQP headers, so its consumers continue the trace.
     public static func enqueue<E: DomainEvent>(_ event: CloudEvent<E>, on connection: PostgresConnection) throws {
+        var event = event
+        if event.traceparent == nil { event.traceparent = connection.traceparent }
         let body = String(decoding: try EventCoding.encode(event), as: UTF8.self)
         guard let id = UUID(uuidString: event.id) else { throw OutboxError.invalidEventID(event.id) }
         try connection.execute(

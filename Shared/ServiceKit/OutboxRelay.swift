@@ -5,6 +5,7 @@ import Logging
 import MessageBus
 import Metrics
 import ServiceLifecycle
+import Tracing
 
 /// Publishes a service's outbox, one leader per service.
 ///
@@ -44,6 +45,8 @@ public final class OutboxRelay: Service, Sendable {
     private let failures: Counter
     private let refused: Counter
     private let parked: Counter
+    private let backlogGauge: Gauge
+    private let oldestAge: Gauge
 
     /// - Parameters:
     ///   - databaseURL: the service's runtime connection; the relay opens one connection for its
@@ -73,6 +76,8 @@ public final class OutboxRelay: Service, Sendable {
         self.failures = Counter(label: "outbox_publish_failures_total", dimensions: dimensions)
         self.refused = Counter(label: "outbox_events_refused_total", dimensions: dimensions)
         self.parked = Counter(label: "outbox_events_parked_total", dimensions: dimensions)
+        self.backlogGauge = Gauge(label: "outbox_backlog_events", dimensions: dimensions)
+        self.oldestAge = Gauge(label: "outbox_oldest_event_age_seconds", dimensions: dimensions)
     }
 
     /// Whether this replica leads now.
@@ -103,6 +108,7 @@ public final class OutboxRelay: Service, Sendable {
             group.addTask {
                 for await _ in listener.events { wake.signal() }
             }
+            group.addTask { await self.measure() }
             await cancelWhenGracefulShutdown {
                 await self.loop()
             }
@@ -111,6 +117,25 @@ public final class OutboxRelay: Service, Sendable {
         }
         OutboxWakeups.unregister(self, schema: schema)
         database.shutdown()
+    }
+
+    /// Every 10 s, the backlog and the age of its oldest row, parked ones included (every replica
+    /// measures, leader or not: a backlog that no relay publishes is what the gauges are for).
+    private func measure() async {
+        while !Task.isCancelled {
+            if let row = try? await database.withConnection({ connection in
+                try connection.query(
+                    """
+                    SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age
+                    FROM outbox WHERE published_at IS NULL
+                    """
+                ).first
+            }) {
+                if let count = try? row.decode("n", as: Int.self) { backlogGauge.record(count) }
+                if let age = try? row.decode("age", as: Double.self) { oldestAge.record(age) }
+            }
+            try? await Task.sleep(for: .seconds(10))
+        }
     }
 
     /// A transaction of this process that wrote to the outbox has committed: wake the relay, and
@@ -193,11 +218,23 @@ public final class OutboxRelay: Service, Sendable {
             let current = next
             let publisher = self.publisher
             let messages = current.map(\.message)
+            let spans = Self.publishSpans(for: current)
             async let outcomes = publisher.publish(messages, orderingHeader: "partitionkey")
             let ids = current.map(\.id)
             let fetched = try await exchange(epoch: epoch, settling: settled, excluding: ids.min()!...ids.max()!)
             settled = Settlement()
-            let results = try await outcomes
+            let results: [PublishOutcome]
+            do {
+                results = try await outcomes
+            } catch {
+                for span in spans { span?.recordError(error); span?.end() }
+                throw error
+            }
+            for (span, outcome) in zip(spans, results) {
+                guard let span else { continue }
+                if outcome != .confirmed { span.setStatus(SpanStatus(code: .error, message: "\(outcome)")) }
+                span.end()
+            }
             var held = Set<String>()
             for (row, outcome) in zip(current, results) {
                 switch outcome {
@@ -222,6 +259,24 @@ public final class OutboxRelay: Service, Sendable {
         _ = try? await exchange(epoch: epoch, settling: settled, fetch: false)
     }
 
+    /// A span per traced row, from the send to the broker's answer: a child of the context the
+    /// event was made in, as OpenTelemetry's messaging conventions have a publisher's span.
+    static func publishSpans(for rows: [PendingRow]) -> [(any Span)?] {
+        guard TraceContext.isRecording else { return [] }
+        return rows.map { row in
+            guard let traceparent = row.traceparent else { return nil }
+            let message = row.message
+            let span = InstrumentationSystem.tracer.startAnySpan(
+                "publish \(message.exchange)", context: TraceContext.context(traceparent: traceparent), ofKind: .producer)
+            span.attributes["messaging.system"] = "rabbitmq"
+            span.attributes["messaging.operation.type"] = "send"
+            span.attributes["messaging.destination.name"] = message.exchange
+            span.attributes["messaging.rabbitmq.destination.routing_key"] = message.routingKey
+            span.attributes["messaging.message.id"] = message.properties.messageID ?? ""
+            return span
+        }
+    }
+
     struct Settlement {
         var confirmed: [Int64] = []
         var refused: [(id: Int64, reason: String)] = []
@@ -231,6 +286,8 @@ public final class OutboxRelay: Service, Sendable {
         let id: Int64
         let aggregateID: String
         let message: OutgoingMessage
+        /// The context of the trace the event was made in, when it was traced.
+        let traceparent: String?
     }
 
     /// One transaction, fenced by the epoch: forget what was confirmed, record what was refused,
@@ -288,7 +345,7 @@ public final class OutboxRelay: Service, Sendable {
             return (try rows.map { row in
                 PendingRow(
                     id: try row.decode("id", as: Int64.self), aggregateID: try row.decode("aggregate_id", as: String.self),
-                    message: try Self.message(service: service, row: row))
+                    message: try Self.message(service: service, row: row), traceparent: try row.decode("traceparent", as: String?.self))
             }, parkedNow)
         }
         if parkedNow > 0 {

@@ -1,4 +1,6 @@
+import Database
 import Foundation
+import Tracing
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -68,7 +70,27 @@ public enum OutgoingHTTP {
 
     /// Sends the request, giving up after its `timeoutInterval` (FoundationNetworking does not
     /// enforce it on a server that accepts the connection and then says nothing).
+    ///
+    /// Within a trace, the call is a client span (named by method and host: the path and query,
+    /// which may carry identifiers or secrets, are not recorded) and carries its `traceparent`.
     public static func send(_ request: URLRequest) async throws -> (status: Int, body: Data) {
+        guard TraceContext.isRecording, let current = ServiceContext.current, TraceContext.traceparent(of: current) != nil else {
+            return try await sendUntraced(request)
+        }
+        let method = request.httpMethod ?? "GET"
+        return try await withSpan("\(method) \(request.url?.host ?? "-")", context: current, ofKind: .client) { span in
+            span.attributes["http.request.method"] = method
+            span.attributes["server.address"] = request.url?.host ?? ""
+            var traced = request
+            if let traceparent = TraceContext.traceparent(of: span.context) { traced.setValue(traceparent, forHTTPHeaderField: "traceparent") }
+            let answer = try await sendUntraced(traced)
+            span.attributes["http.response.status_code"] = answer.status
+            if answer.status >= 500 { span.setStatus(SpanStatus(code: .error)) }
+            return answer
+        }
+    }
+
+    static func sendUntraced(_ request: URLRequest) async throws -> (status: Int, body: Data) {
         let limit = request.timeoutInterval > 0 ? request.timeoutInterval : 60
         return try await withThrowingTaskGroup(of: (status: Int, body: Data).self) { group in
             group.addTask { try await transfer(request) }

@@ -94,3 +94,30 @@ public struct DrainingWorker: Service {
             channel: channel, listenURL: listenURL, wake: wake, name: name, idle: idle, backoff: backoff, logger: logger, next: step)
     }
 }
+
+/// Runs `step` every `interval` until the service group shuts down; a failed step is logged at
+/// debug level and tried again at the next tick (for gauges and other measurements).
+public struct PeriodicTask: Service {
+    let name: String
+    let interval: Duration
+    let step: @Sendable () async throws -> Void
+
+    public init(_ name: String, every interval: Duration, _ step: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.interval = interval
+        self.step = step
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await step()
+                } catch {
+                    Logger(label: "syllabus.\(name)").debug("periodic task failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}

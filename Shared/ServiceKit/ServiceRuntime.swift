@@ -87,6 +87,8 @@ public struct ServiceRuntime: Sendable {
             publisher.shutdown()
             database.shutdown()
         }, relay]
+        // The span exporter stops last, so that it flushes the spans of everything before it.
+        if let tracing = Observability.tracingService { all.insert(tracing, at: 0) }
         if let consumer { all.append(consumer) }
         all += services
         return Application(
@@ -99,8 +101,9 @@ public struct ServiceRuntime: Sendable {
     /// A router with the problem middleware in place.
     public static func router<Context: RequestContext>(context: Context.Type = ServiceRequestContext.self) -> Router<Context> {
         let router = Router(context: Context.self)
-        // Outermost, so that it sees the status every request was answered with.
-        router.add(middleware: RequestMetrics<Context>())
+        // Outermost, so that they see the status every request was answered with.
+        if Observability.metricsEnabled { router.add(middleware: RequestMetrics<Context>()) }
+        router.add(middleware: RequestTracing<Context>())
         router.add(middleware: ProblemMiddleware<Context>())
         router.add(middleware: NULRefusalMiddleware<Context>())
         return router

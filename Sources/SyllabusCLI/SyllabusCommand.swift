@@ -7,7 +7,7 @@ struct SyllabusCommand: AsyncParsableCommand {
         commandName: "syllabus",
         abstract: "Operate a Syllabus deployment.",
         subcommands: [
-            TopologyCommand.self, KeysCommand.self, EventsCommand.self, DLQCommand.self, OutboxCommand.self, AdminCommand.self, MigrateCommand.self, StripeCommand.self, ContractsCommand.self,
+            TopologyCommand.self, KeysCommand.self, EventsCommand.self, DLQCommand.self, OutboxCommand.self, AdminCommand.self, MigrateCommand.self, StripeCommand.self, ContractsCommand.self, TraceCommand.self,
         ])
 }
 

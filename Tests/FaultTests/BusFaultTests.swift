@@ -28,15 +28,23 @@ extension FaultTests.BusFaultTests {
             let consumer = try EventConsumerService(
                 service: .identity, queue: queue, amqpURL: amqp, prefetch: 20, database: pool, publisher: publisher,
                 retry: RetryPolicy(delays: [200, 400], maxAttempts: 5), handlers: [effectHandler()], logger: faultLogger)
+            let outage = OutageFlag()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await relay.run() }
                 group.addTask { try await consumer.run() }
                 group.addTask {
-                    // Users keep acting while the broker is away: 1,000 commits over about 25 s.
+                    // Users keep acting while the broker is away: 1,000 commits, one every 25 ms,
+                    // the second half only once the outage shows (however slow the machine is,
+                    // the broker goes down in the middle of the burst).
                     let clock = ContinuousClock()
-                    let start = clock.now
+                    var next = clock.now
                     for n in 0..<total {
-                        try await clock.sleep(until: start.advanced(by: .milliseconds(25 * n)))
+                        if n == total / 2 {
+                            try await eventually(timeout: .seconds(90), "the outage to show before the second half") { outage.isSet }
+                            next = clock.now
+                        }
+                        try await clock.sleep(until: next)
+                        next = next.advanced(by: .milliseconds(25))
                         try await pool.transaction { connection in
                             try Outbox.enqueue(CloudEvent(Numbered(run: run, n: n), sequence: Int64(n + 1)), on: connection)
                         }
@@ -48,6 +56,7 @@ extension FaultTests.BusFaultTests {
                 try await blocking { try fault.stack("stop-broker") }
                 try await eventually(timeout: .seconds(30), "the outage to show") { !publisher.isConnected && !consumer.isConsuming }
                 let during = try await effectCounts(pool, run: run).distinct
+                outage.set()
                 try await blocking { try fault.stack("start-broker") }
                 try await eventually(timeout: .seconds(120), "the whole burst to be applied") {
                     try await effectCounts(pool, run: run).distinct == total
@@ -243,4 +252,13 @@ final class WriteCounter: @unchecked Sendable {
     func committed() { lock.withLock { _count += 1 } }
     func failed() { lock.withLock { _failures += 1 } }
     func stop() { lock.withLock { _stopped = true } }
+}
+
+/// Set once, read by another task.
+final class OutageFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }

@@ -2,6 +2,6 @@ import Analytics
 import ServiceKit
 
 let configuration = ServiceConfiguration.load(service: .analytics)
-Observability.bootstrap(level: configuration.logLevel)
+Observability.bootstrap(configuration)
 let app = try await buildAnalyticsApplication(configuration)
 try await app.runService()

@@ -3,6 +3,6 @@ import ServiceKit
 
 let configuration = ServiceConfiguration.load(
     service: .billing, secrets: [.required("stripe.webhook.secret"), .optional("stripe.secret.key")])
-Observability.bootstrap(level: configuration.logLevel)
+Observability.bootstrap(configuration)
 let app = try await buildBillingApplication(configuration)
 try await app.runService()

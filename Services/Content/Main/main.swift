@@ -8,6 +8,6 @@ let configuration = ServiceConfiguration.load(
         .optional("integrations.key", minimumLength: 32), .optional("notion.client.secret"), .optional("google.client.secret"),
         .optional("plans.provider.key"),
     ])
-Observability.bootstrap(level: configuration.logLevel)
+Observability.bootstrap(configuration)
 let app = try await buildContentApplication(configuration)
 try await app.runService()

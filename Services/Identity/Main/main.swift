@@ -2,6 +2,6 @@ import Identity
 import ServiceKit
 
 let configuration = ServiceConfiguration.load(service: .identity)
-Observability.bootstrap(level: configuration.logLevel)
+Observability.bootstrap(configuration)
 let app = try await buildIdentityApplication(configuration)
 try await app.runService()

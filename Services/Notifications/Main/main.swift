@@ -3,6 +3,6 @@ import ServiceKit
 
 let configuration = ServiceConfiguration.load(
     service: .notifications, secrets: [.required("unsubscribe.secret", minimumLength: 32), .optional("mail.smtp.password")])
-Observability.bootstrap(level: configuration.logLevel)
+Observability.bootstrap(configuration)
 let app = try await buildNotificationsApplication(configuration)
 try await app.runService()

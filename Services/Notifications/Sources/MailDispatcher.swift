@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import Metrics
 import ServiceKit
+import ServiceLifecycle
+import Tracing
 
 /// Sends due mail from the queue without ever holding a database transaction across the network.
 /// Each pass goes through three steps:
@@ -45,6 +47,8 @@ public final class MailDispatcher: Sendable {
     private let sent = Counter(label: "emails_sent_total")
     private let skipped = Counter(label: "emails_skipped_total")
     private let failed = Counter(label: "emails_failed_total")
+    private let queueDepth = Gauge(label: "mail_queue_depth")
+    private let oldestDue = Gauge(label: "mail_queue_oldest_age_seconds")
 
     public init(
         database: DatabasePool, listenURL: String, transport: any MailTransport, renderer: MailRenderer, from: String,
@@ -72,6 +76,21 @@ public final class MailDispatcher: Sendable {
         }
     }
 
+    /// Every 15 s, how much mail is due and unsent, and how long the oldest has been due
+    /// (`mail_queue_depth`, `mail_queue_oldest_age_seconds`).
+    public var monitor: some ServiceLifecycle.Service {
+        PeriodicTask("mail-queue-gauges", every: .seconds(15)) { [database, queueDepth, oldestDue] in
+            guard let row = try await database.query(
+                """
+                SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(scheduled_for)), 0)::float8 AS age
+                FROM email_queue WHERE status = 'PENDING' AND scheduled_for <= now()
+                """
+            ).first else { return }
+            queueDepth.record(try row.decode("n", as: Int.self))
+            oldestDue.record(try row.decode("age", as: Double.self))
+        }
+    }
+
     /// What became of one claimed entry.
     enum Outcome: Sendable {
         case sent, skipped, failed
@@ -91,6 +110,8 @@ public final class MailDispatcher: Sendable {
         var toName: String
         var values: [String: String]
         var headers: [(String, String)]
+        /// The trace the mail was queued in, when it was traced.
+        var traceparent: String?
     }
 
     enum Prepared: Sendable {
@@ -165,6 +186,24 @@ public final class MailDispatcher: Sendable {
         case .settled(let outcome): return outcome
         case .send(let due): delivery = due
         }
+        guard TraceContext.isRecording, let traceparent = delivery.traceparent else {
+            return try await send(delivery, claim: claim, now: now)
+        }
+        // The send and what is recorded after it, as a span of the trace the mail was queued in.
+        return try await withSpan(
+            "send mail \(delivery.template.rawValue.lowercased())", context: TraceContext.context(traceparent: traceparent), ofKind: .client
+        ) { span in
+            span.attributes["syllabus.mail.template"] = delivery.template.rawValue
+            span.attributes["syllabus.mail.transport"] = transport.name
+            span.attributes["syllabus.mail.attempt"] = delivery.attempts
+            let outcome = try await send(delivery, claim: claim, now: now)
+            span.attributes["syllabus.mail.outcome"] = "\(outcome)"
+            if case .retry = outcome { span.setStatus(SpanStatus(code: .error)) }
+            return outcome
+        }
+    }
+
+    private func send(_ delivery: Delivery, claim: UUID, now: Date) async throws -> Outcome {
         var error: String?
         do {
             let content = try renderer.render(delivery.template, data: delivery.values)
@@ -193,9 +232,9 @@ public final class MailDispatcher: Sendable {
                 WITH q AS (
                     UPDATE email_queue SET attempts = attempts + 1, claimed_until = clock_timestamp() + \(lease) * interval '1 second'
                     WHERE id = \(id) AND claimed_by = \(claim) AND status = 'PENDING'
-                    RETURNING id, user_id, template, kind, scheduled_for, data, attempts
+                    RETURNING id, user_id, template, kind, scheduled_for, data, attempts, traceparent
                 )
-                SELECT q.id, q.user_id, q.template, q.kind, q.scheduled_for, q.data::text AS data, q.attempts,
+                SELECT q.id, q.user_id, q.template, q.kind, q.scheduled_for, q.data::text AS data, q.attempts, q.traceparent,
                        r.user_id AS known, r.email, r.name, r.marketing_opt_out, r.deleted_at, r.free_lesson_started_at, r.last_activity_at,
                        r.subscription_status, r.subscription_interval, r.current_period_end, r.cancel_at_period_end, r.payment_failed_at,
                        coalesce(e.has_access, false) AS has_access
@@ -248,7 +287,9 @@ public final class MailDispatcher: Sendable {
                 headers = [("List-Unsubscribe", "<\(link)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
             }
             return .send(
-                Delivery(id: id, userID: userID, template: template, attempts: attempts, to: to, toName: facts.name, values: values, headers: headers))
+                Delivery(
+                    id: id, userID: userID, template: template, attempts: attempts, to: to, toName: facts.name, values: values, headers: headers,
+                    traceparent: try row.decode("traceparent", as: String?.self)))
         }
     }
 

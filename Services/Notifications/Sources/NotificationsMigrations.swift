@@ -94,5 +94,12 @@ public enum NotificationsMigrations {
                 """),
         Outbox.relayMigration(version: 10),
         AccessRevocations.notificationMigration(version: 11),
+        Migration(
+            version: 12, name: "email trace context",
+            sql: """
+                -- The trace a queued mail was caused in (W3C traceparent), so that sending it shows
+                -- in the same trace. Nullable: mail queued untraced, or by a previous release.
+                ALTER TABLE email_queue ADD COLUMN traceparent text;
+                """),
     ]
 }

@@ -2,6 +2,6 @@ import Progress
 import ServiceKit
 
 let configuration = ServiceConfiguration.load(service: .progress)
-Observability.bootstrap(level: configuration.logLevel)
+Observability.bootstrap(configuration)
 let app = try await buildProgressApplication(configuration)
 try await app.runService()

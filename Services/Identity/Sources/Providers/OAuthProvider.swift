@@ -86,15 +86,13 @@ public struct OAuthProvider: Sendable {
         return Identity(subject: subject, email: email, emailVerified: verified, name: claims["name"] as? String)
     }
 
+    /// Through `OutgoingHTTP`: its timeout is enforced, and the call is a span of the request's trace.
     static func fetch(_ request: URLRequest) async throws -> (Int, Data) {
-        try await withCheckedThrowingContinuation { continuation in
-            URLSession.shared.dataTask(with: request) { data, response, error in
-                if let error {
-                    continuation.resume(throwing: Failure.provider("\(error.localizedDescription)"))
-                } else {
-                    continuation.resume(returning: ((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data()))
-                }
-            }.resume()
+        do {
+            let answer = try await OutgoingHTTP.send(request)
+            return (answer.status, answer.body)
+        } catch {
+            throw Failure.provider("\(error)")
         }
     }
 }

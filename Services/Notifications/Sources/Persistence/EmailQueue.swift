@@ -17,8 +17,9 @@ public enum EmailQueue {
         let json = try JSONB(encoding: data)
         let inserted = try connection.execute(
             """
-            INSERT INTO email_queue (id, user_id, template, kind, dedupe_key, scheduled_for, data)
-            VALUES (\(UUIDv7.make()), \(userID), \(template.rawValue), \(template.kind.rawValue), \(dedupeKey), \(scheduledFor), \(json))
+            INSERT INTO email_queue (id, user_id, template, kind, dedupe_key, scheduled_for, data, traceparent)
+            VALUES (\(UUIDv7.make()), \(userID), \(template.rawValue), \(template.kind.rawValue), \(dedupeKey), \(scheduledFor), \(json),
+                    \(connection.traceparent))
             ON CONFLICT (dedupe_key) DO NOTHING
             """
         ).affectedRows == 1
