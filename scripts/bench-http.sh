@@ -21,8 +21,17 @@ BIN_DIR=$(cd "$REPO_DIR" && swift build -c release --show-bin-path)
 export BIN_DIR
 # bcrypt at the production cost would make registering the bench's learners the slow part. The
 # load bench's learners come as if through a gateway, each from an address of its own.
-write_service_env "$BENCH_DIR" "$PORT_BASE" 10 "CONTENT_DEMO_COURSE=true" \
-    "IDENTITY_TRUSTED_PROXIES=127.0.0.1" "ANALYTICS_TRUSTED_PROXIES=127.0.0.1"
+bench_env() { # [extra KEY=value lines…]
+    write_service_env "$BENCH_DIR" "$PORT_BASE" 10 "CONTENT_DEMO_COURSE=true" \
+        "IDENTITY_TRUSTED_PROXIES=127.0.0.1" "ANALYTICS_TRUSTED_PROXIES=127.0.0.1" "$@"
+}
+restart_services() { # [extra KEY=value lines…]
+    stop_services "$BENCH_DIR/pids" >/dev/null
+    bench_env "$@"
+    start_services "$BENCH_DIR" "$BENCH_DIR/logs" "$BENCH_DIR/pids"
+    wait_ready "$PORT_BASE" "$BENCH_DIR/logs" 90
+}
+bench_env
 apply_topology "$BENCH_DIR/syllabus.env"
 (set -a && . "$BENCH_DIR/syllabus.env" && "$BIN_DIR/syllabus" migrate identity >/dev/null)
 ensure_admin "$BENCH_DIR/syllabus.env" "$BENCH_DIR" # authoring, for the growth curves
@@ -30,6 +39,29 @@ start_services "$BENCH_DIR" "$BENCH_DIR/logs" "$BENCH_DIR/pids"
 wait_ready "$PORT_BASE" "$BENCH_DIR/logs" 90
 /usr/bin/python3 "$REPO_DIR/scripts/http-bench.py" "$BENCH_DIR/syllabus.env" "$PORT_BASE" "$BENCH_DIR/pids" "$BENCH_DIR/logs/postgres.log" | tee "$BENCH_DIR/http-results.md"
 echo "written to $BENCH_DIR/http-results.md"
+# What metrics, access logs and tracing cost: the services restarted in each mode and the same two
+# paths measured each time. Spans go to a local receiver that discards them unread, as a collector
+# on another machine would take them off this one.
+RECEIVER_PORT=14319
+rm -f "$BENCH_DIR/receiver.ready"
+"$REPO_DIR/scripts/otlp-receiver.sh" --port "$RECEIVER_PORT" --discard --ready-file "$BENCH_DIR/receiver.ready" \
+    >"$BENCH_DIR/logs/receiver.log" 2>&1 &
+RECEIVER_PID=$!
+trap 'kill "$RECEIVER_PID" 2>/dev/null || true; stop_services "$BENCH_DIR/pids" >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down bench >/dev/null 2>&1 || true' EXIT
+for _ in $(seq 600); do [ -f "$BENCH_DIR/receiver.ready" ] && break; sleep 0.1; done
+[ -f "$BENCH_DIR/receiver.ready" ] || { echo "the OTLP receiver did not start; see $BENCH_DIR/logs/receiver.log" >&2; exit 1; }
+: >"$BENCH_DIR/observability.jsonl"
+for mode in off metrics tracing; do
+    case $mode in
+    off) restart_services METRICS=off ACCESS_LOG=off ;;
+    metrics) restart_services ;;
+    tracing) restart_services "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:$RECEIVER_PORT" ;;
+    esac
+    /usr/bin/python3 "$REPO_DIR/scripts/bench-observability.py" measure "$mode" "$BENCH_DIR/syllabus.env" "$PORT_BASE" >>"$BENCH_DIR/observability.jsonl"
+done
+/usr/bin/python3 "$REPO_DIR/scripts/bench-observability.py" table "$BENCH_DIR/observability.jsonl" | tee "$BENCH_DIR/observability-results.md"
+echo "written to $BENCH_DIR/observability-results.md"
+restart_services
 # The whole system under load, on the same services (BENCH_LOAD_SECONDS, BENCH_LOAD_LEARNERS).
 /usr/bin/python3 "$REPO_DIR/scripts/bench-load.py" "$BENCH_DIR/syllabus.env" "$PORT_BASE" "$BENCH_DIR/pids" | tee "$BENCH_DIR/load-results.md"
 echo "written to $BENCH_DIR/load-results.md"

@@ -76,7 +76,7 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
 # <S>_<KEY>, then <KEY>). Never the administrator's or the subscriber's URLs, nor another
 # service's URLs, passwords or keys; only identity's own prefix carries the signing key.
 service_env_pattern() { # service
-    local S=${1^^} shared='HTTP_HOST|JWT_JWKS_FILE|RETRY_DELAYS|MAX_ATTEMPTS|LOG_LEVEL|DATABASE_POOL_SIZE|AMQP_PREFETCH|CONSUMER_LANES|CONSUMER_BATCH_SIZE|INBOX_RETENTION_DAYS'
+    local S=${1^^} shared='HTTP_HOST|JWT_JWKS_FILE|RETRY_DELAYS|MAX_ATTEMPTS|LOG_LEVEL|LOG_FORMAT|ACCESS_LOG|METRICS|TRACE_INCOMING|OTEL_[A-Z0-9_]+|DATABASE_POOL_SIZE|AMQP_PREFETCH|CONSUMER_LANES|CONSUMER_BATCH_SIZE|INBOX_RETENTION_DAYS'
     case $1 in
     notifications) shared="$shared|MAIL_[A-Z0-9_]+|COURSE_URL" ;; # where mail goes, the course link in it
     esac
