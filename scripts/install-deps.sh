@@ -8,7 +8,7 @@ PACKAGES=(
     postgresql postgresql-contrib libpq-dev
     rabbitmq-server librabbitmq-dev
     python3-jsonschema python3-yaml python3-pika python3-icalendar
-    python3-venv openssl pkg-config curl docker-compose nginx-light wrk
+    python3-venv openssl pkg-config curl docker-compose nginx-light wrk prometheus
 )
 
 missing=()

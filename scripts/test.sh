@@ -32,6 +32,12 @@ fi
 
 export SYLLABUS_TEST_ENV="$TEST_DIR/syllabus.env" SYLLABUS_FAULT_ENV="$FAULT_DIR/syllabus.env" SYLLABUS_BIN_DIR="$BIN_DIR"
 cd "$REPO_DIR"
+# Prometheus's rules parse, their unit tests pass (each alert fires on the series it is for, and
+# only on those), and the configuration make run generates is valid.
+promtool check rules ops/prometheus/*.rules.yml
+promtool test rules ops/prometheus/tests/*.test.yml
+scripts/observe.sh prometheus-config "$TEST_DIR" 8080 9091
+promtool check config "$TEST_DIR/prometheus.yml"
 # The documents the services serve are the ones in their openapi.yaml files.
 /usr/bin/python3 scripts/openapi.py check
 # Each broker user, as it sees the test stack: every refusal the topology relies on.
