@@ -43,13 +43,8 @@ echo "written to $BENCH_DIR/http-results.md"
 # paths measured each time. Spans go to a local receiver that discards them unread, as a collector
 # on another machine would take them off this one.
 RECEIVER_PORT=14319
-rm -f "$BENCH_DIR/receiver.ready"
-"$REPO_DIR/scripts/otlp-receiver.sh" --port "$RECEIVER_PORT" --discard --ready-file "$BENCH_DIR/receiver.ready" \
-    >"$BENCH_DIR/logs/receiver.log" 2>&1 &
-RECEIVER_PID=$!
-trap 'kill "$RECEIVER_PID" 2>/dev/null || true; stop_services "$BENCH_DIR/pids" >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down bench >/dev/null 2>&1 || true' EXIT
-for _ in $(seq 600); do [ -f "$BENCH_DIR/receiver.ready" ] && break; sleep 0.1; done
-[ -f "$BENCH_DIR/receiver.ready" ] || { echo "the OTLP receiver did not start; see $BENCH_DIR/logs/receiver.log" >&2; exit 1; }
+"$REPO_DIR/scripts/observe.sh" start-receiver "$BENCH_DIR" "$RECEIVER_PORT" --discard
+trap '"$REPO_DIR/scripts/observe.sh" stop "$BENCH_DIR"; stop_services "$BENCH_DIR/pids" >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down bench >/dev/null 2>&1 || true' EXIT
 : >"$BENCH_DIR/observability.jsonl"
 for mode in off metrics tracing; do
     case $mode in

@@ -19,18 +19,11 @@ BIN_DIR=$(cd "$REPO_DIR" && swift build -c "$CONFIG" --show-bin-path)
 # The relay and the consumer are measured with metrics and tracing off, with metrics on, and with
 # tracing on as well: spans go to a local receiver that discards them unread.
 RECEIVER_PORT=14319
-rm -f "$BENCH_DIR/receiver.ready"
-mkdir -p "$BENCH_DIR/logs"
-"$REPO_DIR/scripts/otlp-receiver.sh" --port "$RECEIVER_PORT" --discard --ready-file "$BENCH_DIR/receiver.ready" \
-    >"$BENCH_DIR/logs/receiver.log" 2>&1 &
-RECEIVER_PID=$!
-trap 'kill "$RECEIVER_PID" 2>/dev/null || true; "$REPO_DIR/scripts/stack.sh" down bench >/dev/null 2>&1 || true' EXIT
-for _ in $(seq 600); do [ -f "$BENCH_DIR/receiver.ready" ] && break; sleep 0.1; done
-[ -f "$BENCH_DIR/receiver.ready" ] || { echo "the OTLP receiver did not start; see $BENCH_DIR/logs/receiver.log" >&2; exit 1; }
+"$REPO_DIR/scripts/observe.sh" start-receiver "$BENCH_DIR" "$RECEIVER_PORT" --discard
+trap '"$REPO_DIR/scripts/observe.sh" stop "$BENCH_DIR"; "$REPO_DIR/scripts/stack.sh" down bench >/dev/null 2>&1 || true' EXIT
 (set -a && . "$BENCH_DIR/syllabus.env" && OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$RECEIVER_PORT" \
     BENCH_OUTPUT="$BENCH_DIR/results.md" "$BIN_DIR/syllabus-bench")
-kill "$RECEIVER_PID" 2>/dev/null || true
-wait "$RECEIVER_PID" 2>/dev/null || true
+"$REPO_DIR/scripts/observe.sh" stop "$BENCH_DIR"
 # Then the HTTP paths, the growth curves and the whole system under load, on the same stack
 # (BENCH_HTTP=0 leaves them out).
 if [ "${BENCH_HTTP:-1}" != 0 ]; then

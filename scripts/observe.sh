@@ -4,7 +4,7 @@
 #   observe.sh prometheus-config <stack_dir> <port_base> <listen_port>   write <stack_dir>/prometheus.yml
 #   observe.sh start-prometheus <stack_dir> <port_base> <listen_port>    start it (data in <stack_dir>/prometheus)
 #   observe.sh wait-targets <listen_port> <timeout_seconds>              until every service's target is up
-#   observe.sh start-receiver <stack_dir> <port>                         spans to <stack_dir>/traces/spans.jsonl
+#   observe.sh start-receiver <stack_dir> <port> [--discard]             spans to <stack_dir>/traces/spans.jsonl
 #   observe.sh stop <stack_dir>                                          stop both
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -82,12 +82,14 @@ for t in sorted(targets, key=lambda t: t["labels"]["instance"]):
     done
     ;;
 start-receiver)
-    stack_dir=$2 port=$3
+    stack_dir=$2 port=$3 keep=(--out "$stack_dir/traces/spans.jsonl")
+    # --discard: spans are taken and dropped unread (for benchmarks).
+    [ "${4:-}" = --discard ] && keep=(--discard)
     mkdir -p "$stack_dir/pids" "$stack_dir/logs" "$stack_dir/traces"
     stop_pid "$stack_dir/pids/otlp-receiver.pid"
     "$REPO_DIR/scripts/otlp-receiver.sh" --install
     rm -f "$stack_dir/traces/receiver.ready"
-    nohup "$REPO_DIR/scripts/otlp-receiver.sh" --port "$port" --out "$stack_dir/traces/spans.jsonl" \
+    nohup "$REPO_DIR/scripts/otlp-receiver.sh" --port "$port" "${keep[@]}" \
         --ready-file "$stack_dir/traces/receiver.ready" >>"$stack_dir/logs/otlp-receiver.log" 2>&1 </dev/null &
     echo $! >"$stack_dir/pids/otlp-receiver.pid"
     for _ in $(seq 100); do [ -f "$stack_dir/traces/receiver.ready" ] && exit 0; sleep 0.1; done
