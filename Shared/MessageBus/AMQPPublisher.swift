@@ -52,6 +52,10 @@ public final class AMQPPublisher: Sendable {
     /// waits meanwhile instead of timing out and reconnecting in a loop.
     public var blockedReason: String? { shared.blocked }
 
+    /// How many times an established connection was lost. Messages in flight then are reported
+    /// by the thrown error and are sent again by whoever retries them: at least once, never lost.
+    public var connectionsLost: Int { shared.connectionsLost }
+
     /// Stops the thread once the queued batches are done.
     public func shutdown() { shared.shutdown() }
 }
@@ -69,6 +73,7 @@ final class PublisherShared: @unchecked Sendable {
     private var stopped = false
     private var _connected = false
     private var _blocked: String?
+    private var _connectionsLost = 0
 
     var connected: Bool {
         get { lock.withLock { _connected } }
@@ -79,6 +84,10 @@ final class PublisherShared: @unchecked Sendable {
         get { lock.withLock { _blocked } }
         set { lock.withLock { _blocked = newValue } }
     }
+
+    var connectionsLost: Int { lock.withLock { _connectionsLost } }
+
+    func connectionLost() { lock.withLock { _connectionsLost += 1 } }
 
     func enqueue(_ request: PublishRequest) -> Bool {
         let accepted = lock.withLock {
@@ -190,6 +199,7 @@ final class PublisherLoop: @unchecked Sendable {
     private func drop(_ error: any Error) {
         if connection != nil {
             logger.warning("publisher connection dropped", metadata: ["error": "\(error)"])
+            shared.connectionLost()
         }
         connection?.close()
         connection = nil

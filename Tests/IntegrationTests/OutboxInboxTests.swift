@@ -60,14 +60,29 @@ struct TestSequenced: DomainEvent {
                     #expect(delivery.properties.contentType == "application/cloudevents+json")
                     received.append(event.data.n)
                     consumer.ack(delivery)
-                    if received.count == 300 { break }
+                    if Set(received).count == 300 { break }
                 }
                 group.cancelAll()
                 return received
             }
             consumer.stop()
             publisher.shutdown()
-            #expect(received == Array(1...300), "published in order, each once")
+            var seen = Set<Int>()
+            #expect(received.filter { seen.insert($0).inserted } == Array(1...300), "published in commit order")
+            // Publishing is at least once: only a lost connection (the shared test broker may drop
+            // one while other suites delete queues bound to the same exchange) re-sends what was
+            // not yet confirmed, and the re-send starts over from the first unconfirmed event, so
+            // the order holds from there on.
+            if publisher.connectionsLost == 0 {
+                #expect(received == Array(1...300), "each once while the connection held")
+            } else {
+                var resends = 0
+                for (previous, next) in zip(received, received.dropFirst()) where next != previous + 1 {
+                    #expect(next <= previous, "a re-send goes back, never skips ahead")
+                    resends += 1
+                }
+                #expect(resends <= publisher.connectionsLost, "one re-send per lost connection at most")
+            }
             // Published rows are deleted: the outbox keeps only what is still to be sent.
             try await eventually("every published row to be gone") {
                 try await pool.query("SELECT 1 FROM outbox").isEmpty
