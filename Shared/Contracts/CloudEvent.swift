@@ -2,7 +2,7 @@ import Foundation
 
 /// The services that publish and consume events.
 public enum ServiceName: String, CaseIterable, Sendable, Codable {
-    case identity, billing, content, progress, notifications, analytics
+    case identity, billing, content, progress, notifications, analytics, webhooks
 
     /// The topic exchange the service publishes its public events to (archived, open to subscribers).
     public var exchange: String { "\(rawValue).events" }

@@ -42,6 +42,7 @@ public enum EventCatalog {
         ProgressCourseReopenedV1.eventType,
         ProgressTaskStatusChangedV1.eventType,
         ProgressPlanCompletedV1.eventType,
+        WebhooksEndpointDisabledV1.eventType,
     ]
 
     /// Types no longer published: their schemas stay (archived copies still match them), no
@@ -99,6 +100,7 @@ public enum EventCatalog {
             ProgressModuleCompletedV1.eventType,
             ProgressCourseCompletedV1.eventType,
             ContentVideoFailedV1.eventType,
+            WebhooksEndpointDisabledV1.eventType,
         ],
         // Analytics subscribes like any outside system: the public contract only.
         .analytics: [
@@ -116,7 +118,14 @@ public enum EventCatalog {
             BillingPaymentSucceededV1.eventType,
             BillingPaymentFailedV1.eventType,
         ],
+        // Webhooks delivers the public contract to HTTPS endpoints: every public type still published.
+        .webhooks: publicTypes,
     ]
+
+    /// The public types still published: what any outside subscriber may bind.
+    public static var publicTypes: [EventType] {
+        all.filter { $0.visibility == .public && !retired.contains($0) }
+    }
 }
 
 extension EventCatalog {

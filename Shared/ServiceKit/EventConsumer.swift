@@ -23,13 +23,46 @@ public struct EventHandler: Sendable {
         self.eventType = E.eventType
         self.decode = { bytes in
             let event = try EventCoding.decode(CloudEvent<E>.self, from: bytes)
-            return DecodedEvent(id: event.id, source: event.source, type: event.type, event: event)
+            return DecodedEvent(id: event.id, source: event.source, type: event.type, event: event, body: bytes)
         }
         self.apply = { decoded, connection in
-            guard let event = decoded.event as? CloudEvent<E> else {
+            // Decoded by another handler of the type (one that reads the envelope only): read it
+            // as this one needs it.
+            guard let event = decoded.event as? CloudEvent<E> ?? (try? EventCoding.decode(CloudEvent<E>.self, from: decoded.body)) else {
                 throw ConsumeFailure.undecodable("not a \(E.eventType.cloudEventType)")
             }
             try body(event, connection)
+        }
+    }
+}
+
+/// An event passed on as it came: its attributes and the envelope's bytes, its data unread.
+public struct RawEvent: Sendable {
+    public let header: CloudEventHeader
+    /// The whole CloudEvent, as published.
+    public let body: [UInt8]
+
+    public init(header: CloudEventHeader, body: [UInt8]) {
+        self.header = header
+        self.body = body
+    }
+}
+
+extension EventHandler {
+    /// A handler of `eventType` that does not decode the data (it forwards or stores the event).
+    public init(raw eventType: EventType, name: String, _ body: @escaping @Sendable (RawEvent, PostgresConnection) throws -> Void) {
+        self.name = name
+        self.eventType = eventType
+        self.decode = { bytes in
+            let header = try EventCoding.decode(CloudEventHeader.self, from: bytes)
+            return DecodedEvent(id: header.id, source: header.source, type: header.type, event: RawEvent(header: header, body: bytes), body: bytes)
+        }
+        self.apply = { decoded, connection in
+            if let event = decoded.event as? RawEvent { return try body(event, connection) }
+            guard let header = try? EventCoding.decode(CloudEventHeader.self, from: decoded.body) else {
+                throw ConsumeFailure.undecodable("not an envelope")
+            }
+            try body(RawEvent(header: header, body: decoded.body), connection)
         }
     }
 }
@@ -39,8 +72,10 @@ struct DecodedEvent: @unchecked Sendable {
     let id: String
     let source: String
     let type: String
-    /// The typed `CloudEvent<E>`; immutable once decoded.
+    /// The typed `CloudEvent<E>` (or a `RawEvent`); immutable once decoded.
     let event: Any
+    /// The envelope as it came.
+    let body: [UInt8]
 }
 
 /// Why a message could not be handled. An undecodable event can never succeed and goes to the
