@@ -92,6 +92,9 @@ enum NotificationHandlers {
         EventHandler(ContentVideoFailedV1.self, name: "lifecycle.video.failed") { event, connection in
             try Lifecycle.videoFailed(event, on: connection)
         },
+        EventHandler(WebhooksEndpointDisabledV1.self, name: "lifecycle.webhook.disabled") { event, connection in
+            try Lifecycle.webhookDisabled(event, on: connection)
+        },
         AccessRevocations.handler(),
         Tombstones.handler { userID, connection in
             // Erase what is personal, keep the queue and log rows (anonymous) for the record.

@@ -157,6 +157,11 @@ public enum LifecycleRules {
             data: ["lessonId": lessonId, "lessonTitle": lessonTitle, "message": message]))]
     }
 
+    /// A webhook endpoint disabled for failing: every admin is told, once per event.
+    public static func webhookDisabled(event: String, data: [String: String], admin: UUID, at time: Date) -> [MailStep] {
+        [.schedule(ScheduledMail(.webhookDisabled, key: "WEBHOOK_DISABLED:\(event):\(admin.lowercased)", at: time, data: data))]
+    }
+
     /// Minor units as a price: 4900 gbp → £49.00.
     public static func formatMoney(currency: String) -> @Sendable (Int) -> String {
         { amount in

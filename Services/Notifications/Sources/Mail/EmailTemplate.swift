@@ -6,6 +6,7 @@ public enum EmailTemplate: String, Sendable, CaseIterable, Codable {
     case passwordReset = "PASSWORD_RESET"
     case emailChangeRequested = "EMAIL_CHANGE_REQUESTED"
     case videoFailed = "VIDEO_FAILED"
+    case webhookDisabled = "WEBHOOK_DISABLED"
     case startJourney = "START_JOURNEY"
     case abandonment1 = "ABANDONMENT_1"
     case abandonment2 = "ABANDONMENT_2"

@@ -145,6 +145,20 @@ enum MailTemplates {
             <p style="color: #b91c1c;">{{message}}</p>
             <p>Upload the video again from the lesson's page in the authoring tools.</p>
             """ + layoutEnd,
+        "webhook_disabled.subject": "A webhook endpoint was disabled: {{&origin}}",
+        "webhook_disabled.text": """
+            Hi {{&name}},
+
+            The webhook endpoint at {{&origin}} ({{&description}}, id {{&endpointId}}) failed every delivery since {{&failingSince}} and was disabled. Last outcome: {{&lastError}}
+
+            Its events are kept and wait. Once the endpoint answers again, enable it (PATCH /v1/webhooks/endpoints/{{&endpointId}} with "enabled": true) and it receives them in order.
+            """,
+        "webhook_disabled.html": layoutStart + """
+            <h1 style="font-size: 22px;">A webhook endpoint was disabled</h1>
+            <p>The endpoint at <strong>{{origin}}</strong> ({{description}}) failed every delivery since {{failingSince}} and was disabled.</p>
+            <p style="color: #b91c1c;">Last outcome: {{lastError}}</p>
+            <p>Its events are kept and wait. Once the endpoint answers again, enable it and it receives them in order.</p>
+            """ + layoutEnd,
 
         "start_journey.subject": "Your first lesson is waiting, {{&name}}",
         "start_journey.text": """

@@ -170,4 +170,18 @@ public enum Lifecycle {
             try apply(steps, to: admin, on: connection)
         }
     }
+
+    public static func webhookDisabled(_ event: CloudEvent<WebhooksEndpointDisabledV1>, on connection: PostgresConnection) throws {
+        let admins = try connection.query(
+            "SELECT user_id FROM recipients WHERE role = \(Role.admin.rawValue) AND deleted_at IS NULL AND email <> '' ORDER BY user_id"
+        ).map { try $0.decode("user_id", as: UUID.self) }
+        let data = [
+            "endpointId": event.data.endpointId, "origin": event.data.origin,
+            "description": event.data.description.isEmpty ? "no description" : event.data.description,
+            "failingSince": RFC3339.format(event.data.failingSince), "lastError": event.data.lastError,
+        ]
+        for admin in admins {
+            try apply(LifecycleRules.webhookDisabled(event: event.id, data: data, admin: admin, at: event.time), to: admin, on: connection)
+        }
+    }
 }
