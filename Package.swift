@@ -32,7 +32,7 @@ func service(_ name: String, dependencies: [Target.Dependency] = [], exclude: [S
     ]
 }
 
-let services = ["Identity", "Billing", "Content", "Progress", "Notifications", "Analytics"]
+let services = ["Identity", "Billing", "Content", "Progress", "Notifications", "Analytics", "Webhooks"]
 
 let package = Package(
     name: "Syllabus",
@@ -55,6 +55,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         // OTLP over HTTP only: the gRPC exporter's dependencies are never built.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
@@ -184,6 +185,14 @@ let package = Package(
         ])
         + service("Progress", dependencies: ["CourseRules"])
         + service("Analytics")
+        + service("Webhooks", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ])
         + service("Notifications", dependencies: [
             .product(name: "Mustache", package: "swift-mustache"),
         ])
@@ -207,6 +216,7 @@ let package = Package(
             .testTarget(name: "LearningPlansTests", dependencies: ["LearningPlans", "Content", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "ProgressTests", dependencies: ["Progress", "Database", "ServiceKit", "TestSupport", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
+            .testTarget(name: "WebhooksTests", dependencies: ["Webhooks", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "TestSupport", "Database", "Contracts", "ServiceKit", "ServiceTesting", .product(name: "HummingbirdTesting", package: "hummingbird")], swiftSettings: swiftSettings),
             .testTarget(
                 name: "IntegrationTests",

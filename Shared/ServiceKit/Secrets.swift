@@ -31,9 +31,11 @@ public enum Secrets {
         "dev-progress-db-change-me", "dev-progress-owner-db-change-me",
         "dev-notifications-db-change-me", "dev-notifications-owner-db-change-me",
         "dev-analytics-db-change-me", "dev-analytics-owner-db-change-me",
+        "dev-webhooks-db-change-me", "dev-webhooks-owner-db-change-me",
         "dev-admin-amqp-change-me", "dev-subscriber-amqp-change-me",
         "dev-identity-amqp-change-me", "dev-billing-amqp-change-me", "dev-content-amqp-change-me",
         "dev-progress-amqp-change-me", "dev-notifications-amqp-change-me", "dev-analytics-amqp-change-me",
+        "dev-webhooks-amqp-change-me",
         "dev-unsubscribe-secret-change-me", "whsec_dev_change_me",
         "dev-integrations-key-change-me", "dev-mux-webhook-secret-change-me",
         // What people type when a value is asked for.

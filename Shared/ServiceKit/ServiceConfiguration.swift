@@ -31,7 +31,7 @@ public struct ServiceConfiguration: Sendable {
     public let reader: ConfigReader
 
     public static let defaultPorts: [ServiceName: Int] = [
-        .identity: 8081, .billing: 8082, .content: 8083, .progress: 8084, .notifications: 8085, .analytics: 8086,
+        .identity: 8081, .billing: 8082, .content: 8083, .progress: 8084, .notifications: 8085, .analytics: 8086, .webhooks: 8087,
     ]
 
     public init(service: ServiceName, reader: ConfigReader = ConfigReader(provider: EnvironmentVariablesProvider())) throws {

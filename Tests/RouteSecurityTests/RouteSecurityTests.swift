@@ -11,6 +11,7 @@ import ServiceKit
 import ServiceTesting
 import TestSupport
 import Testing
+import Webhooks
 
 /// Every route of every service, called in process without a token and, for admin routes, with a
 /// learner's, answers as its OpenAPI `security` says: a route left open, or documented open and
@@ -79,6 +80,15 @@ import Testing
             let router = buildAnalyticsRouter(
                 .init(database: pool, verifier: tokens.verifier, settings: AnalyticsSettings(), logger: TestEnvironment.logger))
             try await expectAsDocumented(RouteSecurityCheck(router: router, document: AnalyticsOpenAPI.document, tokens: tokens))
+        }
+    }
+
+    @Test func webhooks() async throws {
+        let tokens = try await TestTokens()
+        try await withMigratedSchema(WebhooksMigrations.all) { pool, _ in
+            let router = buildWebhooksRouter(
+                .init(database: pool, verifier: tokens.verifier, settings: WebhooksSettings(), archiveURL: "amqp://unused", logger: TestEnvironment.logger))
+            try await expectAsDocumented(RouteSecurityCheck(router: router, document: WebhooksOpenAPI.document, tokens: tokens))
         }
     }
 }

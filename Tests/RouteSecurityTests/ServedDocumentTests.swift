@@ -8,13 +8,14 @@ import Progress
 import ServiceKit
 import TestSupport
 import Testing
+import Webhooks
 
 /// What each service serves at /openapi.yaml is its openapi.yaml merged with the shared parts
 /// exactly as `scripts/openapi.py` merges them (which also checks that no key is defined twice).
 @Suite struct ServedDocumentTests {
     static let documents: [(String, String)] = [
         ("identity", IdentityOpenAPI.document), ("billing", BillingOpenAPI.document), ("content", ContentOpenAPI.document),
-        ("progress", ProgressOpenAPI.document), ("notifications", NotificationsOpenAPI.document), ("analytics", AnalyticsOpenAPI.document),
+        ("progress", ProgressOpenAPI.document), ("notifications", NotificationsOpenAPI.document), ("analytics", AnalyticsOpenAPI.document), ("webhooks", WebhooksOpenAPI.document),
     ]
 
     @Test(arguments: documents.map(\.0))
