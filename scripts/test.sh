@@ -23,8 +23,9 @@ write_service_env "$TEST_DIR" 9180 4
 write_service_env "$FAULT_DIR" 9380 4 "RETRY_DELAYS=$FAULT_RETRY_DELAYS"
 apply_topology "$TEST_DIR/syllabus.env"
 apply_topology "$FAULT_DIR/syllabus.env"
-# The local OTLP receiver an end-to-end test starts (its virtualenv, from PyPI, made once).
+# The local OTLP and webhook receivers end-to-end tests start (their virtualenvs, from PyPI, made once).
 "$REPO_DIR/scripts/otlp-receiver.sh" --install
+"$REPO_DIR/scripts/webhook-receiver.sh" --install
 if [ "${1:-}" = stack ]; then
     echo "test stacks ready: SYLLABUS_TEST_ENV=$TEST_DIR/syllabus.env SYLLABUS_FAULT_ENV=$FAULT_DIR/syllabus.env SYLLABUS_BIN_DIR=$BIN_DIR swift test --skip-build"
     exit 0

@@ -5,7 +5,7 @@ import TestSupport
 /// The built service executables, started as processes against the test stack on ports of their
 /// own, and stopped (SIGTERM, then SIGKILL) at the end.
 final class ServiceProcesses: @unchecked Sendable {
-    static let services = ["identity", "billing", "content", "progress", "notifications", "analytics"]
+    static let services = ["identity", "billing", "content", "progress", "notifications", "analytics", "webhooks"]
 
     let portBase: Int
     let mailDirectory: URL

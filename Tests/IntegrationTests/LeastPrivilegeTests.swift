@@ -7,7 +7,7 @@ import TestSupport
 /// Each service can touch only what is its own, in Postgres and in RabbitMQ; outside systems
 /// subscribe as `subscriber` and can never publish.
 @Suite struct LeastPrivilegeTests {
-    static let services = ["identity", "billing", "content", "progress", "notifications", "analytics"]
+    static let services = ["identity", "billing", "content", "progress", "notifications", "analytics", "webhooks"]
 
     /// A table in the service's schema, made by its owner (as a migration would). Other schemas
     /// need none: without USAGE on a schema, nothing in it can be named at all.
