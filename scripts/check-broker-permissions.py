@@ -33,7 +33,7 @@ import uuid
 import pika
 import pika.exceptions
 
-SERVICES = ["identity", "billing", "content", "progress", "notifications", "analytics"]
+SERVICES = ["identity", "billing", "content", "progress", "notifications", "analytics", "webhooks"]
 PRIVATE_EXCHANGE = "identity.private"  # identity's events for notifications alone
 PRIVATE_OWNER = "identity"
 ARCHIVE = "events.archive"

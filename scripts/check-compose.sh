@@ -20,7 +20,7 @@ cd "$REPO_DIR"
 
 COMPOSE_FILE=compose/docker-compose.yml
 ENV_EXAMPLE=compose/.env.example
-SERVICES=(identity billing content progress notifications analytics)
+SERVICES=(identity billing content progress notifications analytics webhooks)
 
 failures=0
 pass() { printf 'ok    %s\n' "$*"; }
@@ -225,7 +225,7 @@ stack_function() {
 # Postgres: the SQL of init.sh is the SQL the local stack runs.
 (
     load_env_example
-    SERVICES=(identity billing content progress notifications analytics)
+    SERVICES=(identity billing content progress notifications analytics webhooks)
     LOG_DIR="$tmp/stack-pg"
     mkdir -p "$LOG_DIR"
     psql_super() { cat; }
@@ -245,7 +245,7 @@ fi
 # RabbitMQ: the rendered definitions are the ones the local stack loads.
 (
     load_env_example
-    SERVICES=(identity billing content progress notifications analytics)
+    SERVICES=(identity billing content progress notifications analytics webhooks)
     RMQ_DIR="$tmp/stack-rmq" RMQ_HOME="$tmp/stack-rmq/home" RMQ_LOG_DIR="$tmp/stack-rmq/log" MGMT_PORT=15672
     RMQ_DEFINITIONS="$RMQ_DIR/definitions.json"
     eval "$(stack_function rmq_write_config)"

@@ -330,7 +330,7 @@ def render(model):
     add("")
     sections = ["The envelope", "AMQP properties", "Exchanges and routing keys",
                 "Delivery, ordering and what a subscriber must do", "Subscribing with a queue of your own",
-                "Replaying history: the events.archive stream", "Evolution", "Which messages a consumer believes",
+                "Replaying history: the events.archive stream", "Webhooks: the events over HTTPS", "Evolution", "Which messages a consumer believes",
                 "Event types", "Retired event types", "Private messages"]
     groups = {"Event types": model.public, "Retired event types": model.retired, "Private messages": model.private}
     for s in sections:
@@ -538,6 +538,72 @@ def render(model):
     add("since = datetime.datetime(2026, 11, 22, 10, 0, tzinfo=datetime.timezone.utc)  # pika sends it as a timestamp")
     add(f"channel.basic_consume(\"{ARCHIVE}\", on_message, arguments={{\"x-stream-offset\": since}})  # or \"first\", 1234 …")
     add("```")
+    add("")
+
+    # ------------------------------------------------------------------ webhooks
+    add("## Webhooks: the events over HTTPS")
+    add("")
+    add("A system that cannot reach RabbitMQ, or would rather not run a consumer, receives the same public events "
+        "as HTTPS POSTs from the `webhooks` service, signed as the Standard Webhooks specification "
+        "(standardwebhooks.com) says. An admin registers an endpoint with the types it wants (routing keys, "
+        "prefixes such as `progress.*`, or `*`) and gets its signing secret:")
+    add("")
+    add("```sh")
+    add("curl -s https://syllabus.example.com/v1/webhooks/endpoints -H \"authorization: Bearer $ADMIN_TOKEN\" \\")
+    add("  -H 'content-type: application/json' \\")
+    add("  -d '{\"url\": \"https://hooks.example.com/syllabus\", \"description\": \"CRM\", \"eventTypes\": [\"progress.*\", \"billing.subscription.*\"]}'")
+    add("# {\"endpoint\": {\"id\": \"…\", …}, \"secret\": \"whsec_…\"}")
+    add("```")
+    add("")
+    add("Each delivery is `POST <url>` with the CloudEvent exactly as published on the bus (the envelope above) "
+        "and three headers:")
+    add("")
+    L += table(["header", "value"], [
+        ("`webhook-id`", "the event's `id`: the same on every retry and replay, so deduplicate on it"),
+        ("`webhook-timestamp`", "the attempt's time, Unix seconds; refuse one too far from your clock"),
+        ("`webhook-signature`", "`v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, keyed with "
+                                "the base64-decoded part of the secret after `whsec_`; two signatures, space-separated, for "
+                                "24 hours after the secret is rotated"),
+    ])
+    add("")
+    add("Verify the signature on the raw body before anything else; the `standardwebhooks` package from PyPI "
+        "(and its counterparts for other languages) does all of it:")
+    add("")
+    add("```python")
+    add("from standardwebhooks.webhooks import Webhook, WebhookVerificationError")
+    add("")
+    add("webhook = Webhook(\"whsec_…\")  # the endpoint's secret")
+    add("")
+    add("def receive(body: bytes, headers: dict) -> int:")
+    add("    try:")
+    add("        event = webhook.verify(body, headers)  # the CloudEvent, parsed")
+    add("    except WebhookVerificationError:")
+    add("        return 400")
+    add("    if already_seen(headers[\"webhook-id\"]):")
+    add("        return 204")
+    add("    handle(event[\"type\"], event[\"data\"])")
+    add("    return 204")
+    add("```")
+    add("")
+    add("What to expect:")
+    add("")
+    add("- **Success** is any 2xx within 10 seconds; redirects are not followed. Answer quickly and do the work "
+        "afterwards.")
+    add("- **Retries**: a failed attempt is tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (with "
+        "jitter), eight attempts over about three days. An event that fails them all is recorded as failed and the "
+        "endpoint moves on to later events, as Stripe and Svix do; the admins can replay it.")
+    add("- **Order**: per endpoint, one aggregate's events (the same `partitionkey`) arrive in the order they were "
+        "published; a later one waits while an earlier one is being retried. Events of different aggregates may "
+        "interleave. Delivery is at least once.")
+    add("- **Failing endpoints**: one that has failed every attempt for three days is disabled and the admins are "
+        "mailed (`webhooks.endpoint.disabled.v1`). Its events wait; once it is enabled again it receives them in order.")
+    add("- **Replay**: the admins can deliver one event again, or every event of the endpoint's types in a span of "
+        "time, read from the archive above (7 days). Replays keep their `webhook-id`.")
+    add("- **Destinations** must be HTTPS and resolve to public addresses only: private, loopback and link-local "
+        "addresses are refused when the endpoint is registered and again before each attempt.")
+    add("")
+    add("The admin API (endpoints, secret rotation, test events, the delivery log, replays) is in "
+        "[Services/Webhooks/openapi.yaml](../Services/Webhooks/openapi.yaml).")
     add("")
 
     # ------------------------------------------------------------------ evolution

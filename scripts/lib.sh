@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 
 REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-SERVICES=(identity billing content progress notifications analytics)
+SERVICES=(identity billing content progress notifications analytics webhooks)
 
 service_port() { # service offset
     local base=$2
@@ -13,6 +13,7 @@ service_port() { # service offset
     progress) echo $((base + 4)) ;;
     notifications) echo $((base + 5)) ;;
     analytics) echo $((base + 6)) ;;
+    webhooks) echo $((base + 7)) ;;
     esac
 }
 
@@ -61,6 +62,9 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
         echo "CONTENT_PUBLIC_URL=http://127.0.0.1:$(service_port content "$base")"
         echo "NOTIFICATIONS_UNSUBSCRIBE_SECRET=$(cat "$stack_dir/keys/unsubscribe-secret")"
         echo "NOTIFICATIONS_PUBLIC_URL=http://127.0.0.1:$(service_port notifications "$base")"
+        # Local stacks deliver webhooks to receivers on this machine: plain HTTP to loopback only.
+        echo "WEBHOOKS_ALLOW_HTTP=true"
+        echo "WEBHOOKS_ALLOW_PRIVATE=loopback"
         for line in "$@"; do echo "$line"; done
         echo "# --- services end ---"
     )

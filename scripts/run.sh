@@ -69,6 +69,7 @@ Syllabus is running.
   progress       http://127.0.0.1:8084   (GET /v1/progress)
   notifications  http://127.0.0.1:8085
   analytics      http://127.0.0.1:8086   (admin reports: /v1/analytics/admin/…)
+  webhooks       http://127.0.0.1:8087   (admin endpoints: /v1/webhooks/endpoints; receiver: scripts/webhook-receiver.sh)
   every service: /health/ready, /metrics, /openapi.yaml
   Postgres       127.0.0.1:5442 (database syllabus; URLs in .stack/syllabus.env, each
                  service's own share in .stack/services/<service>.env)

@@ -41,7 +41,7 @@ ROOT_STACK_DIR="$REPO_DIR/.stack" # shared by all profiles: locks and the epmd p
 PG_BIN=/usr/lib/postgresql/15/bin
 RMQ_BIN=/usr/lib/rabbitmq/bin
 PG_OS_USER=postgres
-SERVICES=(identity billing content progress notifications analytics)
+SERVICES=(identity billing content progress notifications analytics webhooks)
 ALL_PROFILES=(run test fault bench)
 COMMANDS="up|down|status|env|restart-broker|restart-postgres|stop-broker|start-broker|stop-postgres|start-postgres|raise-disk-alarm|clear-disk-alarm"
 
@@ -457,8 +457,11 @@ EOF
             # message straight into another service's queue. read: its own queues (and, for
             # binding, its own exchanges). subscriber's read pattern matches *.events and
             # events.archive only: it can neither consume nor bind <s>.private or <s>.retry.
-            printf '    {"user": "%s", "vhost": "syllabus", "configure": "^$", "write": "^%s\\\\.(events|private|retry)$", "read": "^%s(\\\\..*)?$"}%s\n' \
-                "$s" "$s" "$s" "$([[ $n -lt ${#SERVICES[@]} ]] && echo ,)"
+            # webhooks also reads events.archive: it replays past events to an endpoint.
+            readable="^$s(\\\\..*)?\$"
+            [[ $s != webhooks ]] || readable="^($s(\\\\..*)?|events\\\\.archive)\$"
+            printf '    {"user": "%s", "vhost": "syllabus", "configure": "^$", "write": "^%s\\\\.(events|private|retry)$", "read": "%s"}%s\n' \
+                "$s" "$s" "$readable" "$([[ $n -lt ${#SERVICES[@]} ]] && echo ,)"
         done
         echo '  ]'
         echo '}'

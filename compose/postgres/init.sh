@@ -16,7 +16,7 @@
 # Everything runs in subshells, so the script behaves the same whether the image's entrypoint
 # executes it or sources it.
 
-syllabus_services() { echo identity billing content progress notifications analytics; }
+syllabus_services() { echo identity billing content progress notifications analytics webhooks; }
 
 syllabus_check_passwords() {
     local s S var bad=0
