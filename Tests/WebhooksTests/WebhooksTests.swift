@@ -168,13 +168,18 @@ actor Receiver {
                     #expect(created.status == .created)
                     let secret = try #require(try Self.json(created)["secret"] as? String)
                     let endpoint = try #require((try Self.json(created)["endpoint"] as? [String: Any])?["id"] as? String)
-                    // Not subscribed: identity's events.
                     let lesson = UUID().lowercased
                     let user = UUID().lowercased
                     let events = (1...5).map { Self.event($0, lesson: lesson, user: user) }
+                    // Not subscribed: identity's events, neither queued nor kept.
+                    let login = try EventCoding.encode(
+                        CloudEvent(IdentityUserLoggedInV1(userId: user, method: "password", provider: nil, loggedInAt: Date()), sequence: 1))
+                    let other = RawEvent(header: try EventCoding.decode(CloudEventHeader.self, from: login), body: login)
                     try await pool.transaction { connection in
+                        try EndpointStore.record(other, on: connection)
                         for event in events { try EndpointStore.record(event, on: connection) }
                     }
+                    #expect(try await pool.query("SELECT 1 FROM events WHERE id = \(other.header.id)").isEmpty)
                     try await deliver(dispatcher, until: "five events delivered") {
                         try await pool.query("SELECT 1 FROM deliveries WHERE status = 'SUCCEEDED'").count == 5
                     }

@@ -165,9 +165,21 @@ public struct EndpointStore: Sendable {
     // MARK: Events and deliveries
 
     /// Records a published event and queues it for every endpoint that wants it (waiting ones
-    /// included: they get it once enabled). Inside the consumer's transaction.
+    /// included: they get it once enabled). An event no endpoint wants is not kept (the archive
+    /// has it, for a replay). Inside the consumer's transaction.
     static func record(_ event: RawEvent, on connection: PostgresConnection) throws {
         guard let routingKey = EventType.known(cloudEventType: event.header.type)?.routingKey else { return }
+        let endpoints = try connection.query(
+            """
+            SELECT e.id FROM endpoints e
+            WHERE EXISTS (
+                SELECT 1 FROM jsonb_array_elements_text(e.event_types) p(pattern)
+                WHERE p.pattern = '*' OR p.pattern = \(routingKey)
+                   OR (right(p.pattern, 2) = '.*' AND starts_with(\(routingKey), left(p.pattern, -1))))
+            ORDER BY e.id
+            """
+        ).map { try $0.decode("id", as: UUID.self) }
+        guard !endpoints.isEmpty else { return }
         let body = String(decoding: event.body, as: UTF8.self)
         let aggregate = event.header.partitionkey ?? event.header.subject ?? event.header.id
         try connection.execute(
@@ -176,17 +188,12 @@ public struct EndpointStore: Sendable {
             VALUES (\(event.header.id), \(routingKey), \(aggregate), \(event.header.time), \(body))
             ON CONFLICT (id) DO NOTHING
             """)
-        let queued = try connection.execute(
+        try connection.execute(
             """
             INSERT INTO deliveries (endpoint_id, event_id, aggregate)
-            SELECT e.id, \(event.header.id), \(aggregate) FROM endpoints e
-            WHERE EXISTS (
-                SELECT 1 FROM jsonb_array_elements_text(e.event_types) p(pattern)
-                WHERE p.pattern = '*' OR p.pattern = \(routingKey)
-                   OR (right(p.pattern, 2) = '.*' AND starts_with(\(routingKey), left(p.pattern, -1))))
-            ORDER BY e.id
+            SELECT id, \(event.header.id), \(aggregate) FROM unnest(\(array: endpoints)) AS id ORDER BY id
             """)
-        if queued.affectedRows > 0 { try connection.execute("NOTIFY webhook_deliveries") }
+        try connection.execute("NOTIFY webhook_deliveries")
     }
 
     /// Queues a test event for one endpoint: `webhooks.endpoint.test.v1`, delivered to it alone.
