@@ -225,6 +225,31 @@ actor Receiver {
         }
     }
 
+    @Test func anEndpointCreatedDisabledSaysSoAndEnablingAnEnabledOneChangesNothing() async throws {
+        try await withWebhooks { pool, _, router, tokens in
+            try await Application(router: router).test(.router) { client in
+                let admin = try await tokens.bearer(role: "ADMIN")
+                let body = #"{"url":"http://127.0.0.1:9/hook","eventTypes":["*"],"enabled":false}"#
+                let created = try await client.execute(
+                    uri: "/v1/webhooks/endpoints", method: .post, headers: [.authorization: admin], body: ByteBuffer(string: body))
+                let endpoint = try #require(try Self.json(created)["endpoint"] as? [String: Any])
+                #expect(endpoint["enabled"] as? Bool == false && endpoint["disabledReason"] as? String == "admin" && endpoint["disabledAt"] != nil)
+                let id = try #require(endpoint["id"] as? String)
+                func patch(_ json: String) async throws -> [String: Any] {
+                    try Self.json(
+                        try await client.execute(
+                            uri: "/v1/webhooks/endpoints/\(id)", method: .patch, headers: [.authorization: admin], body: ByteBuffer(string: json)))
+                }
+                let enabled = try await patch(#"{"enabled":true}"#)
+                #expect(enabled["enabled"] as? Bool == true && enabled["disabledReason"] == nil && enabled["disabledAt"] == nil)
+                // Failing, but not yet past the threshold: enabling again does not restart its clock.
+                try await pool.execute("UPDATE endpoints SET failing_since = now() - interval '1 hour'")
+                let again = try await patch(#"{"enabled":true}"#)
+                #expect(again["failingSince"] != nil)
+            }
+        }
+    }
+
     @Test func aRotatedSecretKeepsSigningBesideTheNewOne() async throws {
         try await withWebhooks { pool, dispatcher, router, tokens in
             try await Receiver.run { port, receiver in

@@ -4,7 +4,7 @@ import ServiceKit
 /// Webhooks' own settings, read once at start (`WEBHOOKS_<KEY>` or `<KEY>`).
 public struct WebhooksSettings: Sendable {
     /// `RETRY_SCHEDULE`: seconds before each attempt after the first (the first goes at once);
-    /// an event that fails them all is recorded as failed. About three days by default.
+    /// an event that fails them all is recorded as failed. About 28 hours by default, eight attempts.
     public var retrySchedule: [Int]
     /// `DISABLE_AFTER`: seconds an endpoint may fail every attempt before it is disabled.
     public var disableAfter: Int

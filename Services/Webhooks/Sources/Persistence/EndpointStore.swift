@@ -61,8 +61,10 @@ public struct EndpointStore: Sendable {
             let id = UUID()
             let row = try connection.query(
                 """
-                INSERT INTO endpoints (id, url, description, event_types, enabled)
-                VALUES (\(id), \(draft.url), \(draft.description), \(Self.json(draft.eventTypes))::jsonb, \(draft.enabled))
+                INSERT INTO endpoints (id, url, description, event_types, enabled, disabled_reason, disabled_at)
+                VALUES (
+                    \(id), \(draft.url), \(draft.description), \(Self.json(draft.eventTypes))::jsonb, \(draft.enabled),
+                    CASE WHEN \(draft.enabled) THEN NULL ELSE 'admin' END, CASE WHEN \(draft.enabled) THEN NULL ELSE now() END)
                 RETURNING \(unsafeRaw: Self.columns)
                 """)[0]
             try connection.execute("INSERT INTO endpoint_secrets (endpoint_id, secret) VALUES (\(id), \(secret))")
@@ -81,10 +83,11 @@ public struct EndpointStore: Sendable {
         return try Self.endpoint(row)
     }
 
-    /// Applies what changed. Enabling an endpoint clears its failure record: what waited for it
-    /// is delivered from the next attempt on.
+    /// Applies what changed. Enabling a disabled endpoint clears its failure record: what waited
+    /// for it is due at once, in order.
     public func update(_ id: UUID, _ change: Change) async throws -> Endpoint {
         try await database.transaction { connection in
+            let wasEnabled = try connection.query("SELECT enabled FROM endpoints WHERE id = \(id) FOR UPDATE").first?.decode("enabled", as: Bool.self)
             guard
                 let row = try connection.query(
                     """
@@ -95,14 +98,14 @@ public struct EndpointStore: Sendable {
                         enabled = coalesce(\(change.enabled), enabled),
                         disabled_reason = CASE WHEN \(change.enabled) IS TRUE THEN NULL WHEN \(change.enabled) IS FALSE THEN 'admin' ELSE disabled_reason END,
                         disabled_at = CASE WHEN \(change.enabled) IS TRUE THEN NULL WHEN \(change.enabled) IS FALSE AND enabled THEN now() ELSE disabled_at END,
-                        failing_since = CASE WHEN \(change.enabled) IS TRUE THEN NULL ELSE failing_since END,
+                        failing_since = CASE WHEN \(change.enabled) IS TRUE AND NOT enabled THEN NULL ELSE failing_since END,
                         updated_at = now()
                     WHERE id = \(id)
                     RETURNING \(unsafeRaw: Self.columns)
                     """
                 ).first
             else { throw DomainError.notFound("webhook endpoint") }
-            if change.enabled == true {
+            if change.enabled == true && wasEnabled == false {
                 // What waited is due now, in order.
                 try connection.execute("UPDATE deliveries SET next_attempt_at = now() WHERE endpoint_id = \(id) AND status = 'PENDING'")
                 try connection.execute("NOTIFY webhook_deliveries")
