@@ -1,7 +1,7 @@
 # Thin wrappers over scripts/: see README.md.
 .PHONY: run stop test bench bench-http build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi asyncapi fmt fmt-check
 
-run:            ## install what is missing, start Postgres, RabbitMQ and the six services (Ctrl-C stops all)
+run:            ## install what is missing, start Postgres, RabbitMQ and the seven services (Ctrl-C stops all)
 	@scripts/run.sh
 
 stop:           ## stop what `make run` started

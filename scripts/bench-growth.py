@@ -94,7 +94,7 @@ def main():
     env_path, base = sys.argv[1], int(sys.argv[2])
     env = env_file(env_path)
     db = env["ADMIN_DATABASE_URL"]
-    url = {s: f"http://127.0.0.1:{base + n}" for n, s in enumerate(["identity", "billing", "content", "progress", "notifications", "analytics"], 1)}
+    url = {s: f"http://127.0.0.1:{base + n}" for n, s in enumerate(["identity", "billing", "content", "progress", "notifications", "analytics", "webhooks"], 1)}
     admin = call("POST", f"{url['identity']}/v1/auth/login", {"email": os.environ["SYLLABUS_ADMIN_EMAIL"], "password": os.environ["SYLLABUS_ADMIN_PASSWORD"]})["accessToken"]
     learner = call("POST", f"{url['identity']}/v1/auth/register", {
         "email": f"growth-{uuid.uuid4().hex[:10]}@example.com", "password": "correct horse battery staple", "name": "Growth"})

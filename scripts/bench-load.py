@@ -59,7 +59,7 @@ UNDO_SHARE = 0.2
 ANALYTICS_SHARE = float(os.environ.get("BENCH_LOAD_EVENTS_SHARE", "0.3"))
 ANALYTICS_GAP = 2.0
 
-SERVICES = ("identity", "billing", "content", "progress", "notifications", "analytics")
+SERVICES = ("identity", "billing", "content", "progress", "notifications", "analytics", "webhooks")
 OFFSETS = {s: n + 1 for n, s in enumerate(SERVICES)}
 PASSWORD = "correct horse battery staple"
 

@@ -14,7 +14,9 @@ For every service S, connecting as S:
   - publishing to another service's S'.events or S'.retry, and (but for identity) to
     identity.private, is refused;
   - consuming another service's queue, declaring a queue or an exchange, and binding a queue
-    (to its own exchange or to identity.private) are refused.
+    (to its own exchange or to identity.private) are refused;
+  - reading the events.archive stream succeeds for webhooks (it replays past events from it) and
+    is refused for every other service.
 The subscriber user may declare, bind (to a service's .events exchange) and consume
 `subscriber.*` queues and read events.archive; it may not publish to any service exchange
 (.events, .retry, identity.private) or to the default exchange, bind to identity.private,
@@ -37,6 +39,7 @@ SERVICES = ["identity", "billing", "content", "progress", "notifications", "anal
 PRIVATE_EXCHANGE = "identity.private"  # identity's events for notifications alone
 PRIVATE_OWNER = "identity"
 ARCHIVE = "events.archive"
+ARCHIVE_READERS = {"webhooks"}  # services whose user may read the archive (to replay it)
 ACCESS_REFUSED = 403
 NOT_FOUND = 404
 # A routing key no binding matches: a publish that is wrongly allowed still reaches nobody.
@@ -253,6 +256,13 @@ def check_service(check, env, service, queue_is_ours):
                         lambda: publish_in_rolled_back_tx(conn, f"{service}.retry", service))
         check.expect_ok(f"{service}: publish to exchange {service}.retry and read it back",
                         lambda: publish_and_get_back(conn, f"{service}.retry", scratch, scratch))
+        # Reading a stream takes nothing from it: safe on a live archive too.
+        if service in ARCHIVE_READERS:
+            check.expect_ok(f"{service}: read {ARCHIVE} (from the next event on)",
+                            lambda: consume_once(conn, ARCHIVE, {"x-stream-offset": "next"}))
+        else:
+            check.expect_refused(f"{service}: read {ARCHIVE}",
+                                 lambda: consume_once(conn, ARCHIVE, {"x-stream-offset": "next"}))
         if service == PRIVATE_OWNER:
             check.expect_ok(f"{service}: publish to exchange {PRIVATE_EXCHANGE}",
                             lambda: publish_in_rolled_back_tx(conn, PRIVATE_EXCHANGE, UNROUTED_KEY))

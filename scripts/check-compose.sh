@@ -278,6 +278,7 @@ fi
 # The entrypoint refuses a password that would break a URL or the JSON.
 if ADMIN_AMQP_PASSWORD='a"b' SUBSCRIBER_AMQP_PASSWORD=x IDENTITY_AMQP_PASSWORD=x BILLING_AMQP_PASSWORD=x \
     CONTENT_AMQP_PASSWORD=x PROGRESS_AMQP_PASSWORD=x NOTIFICATIONS_AMQP_PASSWORD=x ANALYTICS_AMQP_PASSWORD=x \
+    WEBHOOKS_AMQP_PASSWORD=x \
     SYLLABUS_DEFINITIONS_TEMPLATE=compose/rabbitmq/definitions.json SYLLABUS_DEFINITIONS_FILE="$tmp/bad.json" \
     bash compose/rabbitmq/entrypoint.sh --render-only >/dev/null 2>&1; then
     fail "compose/rabbitmq/entrypoint.sh accepts a password with a quote"

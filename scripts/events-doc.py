@@ -549,10 +549,13 @@ def render(model):
         "prefixes such as `progress.*`, or `*`) and gets its signing secret:")
     add("")
     add("```sh")
+    add("# through the gateway, or http://127.0.0.1:8087 on a local stack; $ADMIN_TOKEN is an admin's access token")
     add("curl -s https://syllabus.example.com/v1/webhooks/endpoints -H \"authorization: Bearer $ADMIN_TOKEN\" \\")
     add("  -H 'content-type: application/json' \\")
     add("  -d '{\"url\": \"https://hooks.example.com/syllabus\", \"description\": \"CRM\", \"eventTypes\": [\"progress.*\", \"billing.subscription.*\"]}'")
     add("# {\"endpoint\": {\"id\": \"…\", …}, \"secret\": \"whsec_…\"}")
+    add("curl -s -X POST https://syllabus.example.com/v1/webhooks/endpoints/<id>/test -H \"authorization: Bearer $ADMIN_TOKEN\"")
+    add("# 202 {\"eventId\": \"…\", \"queued\": 1}: org.syllabus.webhooks.endpoint.test.v1, to this endpoint alone")
     add("```")
     add("")
     add("Each delivery is `POST <url>` with the CloudEvent exactly as published on the bus (the envelope above) "
@@ -562,12 +565,13 @@ def render(model):
         ("`webhook-id`", "the event's `id`: the same on every retry and replay, so deduplicate on it"),
         ("`webhook-timestamp`", "the attempt's time, Unix seconds; refuse one too far from your clock"),
         ("`webhook-signature`", "`v1,` and the base64 HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<body>`, keyed with "
-                                "the base64-decoded part of the secret after `whsec_`; two signatures, space-separated, for "
-                                "24 hours after the secret is rotated"),
+                                "the base64-decoded part of the secret after `whsec_`; one per secret still signing, newest "
+                                "first, space-separated: two for 24 hours after the secret is rotated"),
     ])
     add("")
     add("Verify the signature on the raw body before anything else; the `standardwebhooks` package from PyPI "
-        "(and its counterparts for other languages) does all of it:")
+        "(and its counterparts for other languages) does all of it: it tries each signature, and refuses a "
+        "`webhook-timestamp` more than 5 minutes from your clock:")
     add("")
     add("```python")
     add("from standardwebhooks.webhooks import Webhook, WebhookVerificationError")
@@ -579,7 +583,7 @@ def render(model):
     add("        event = webhook.verify(body, headers)  # the CloudEvent, parsed")
     add("    except WebhookVerificationError:")
     add("        return 400")
-    add("    if already_seen(headers[\"webhook-id\"]):")
+    add("    if already_seen(event[\"id\"]):  # the webhook-id")
     add("        return 204")
     add("    handle(event[\"type\"], event[\"data\"])")
     add("    return 204")
@@ -587,20 +591,27 @@ def render(model):
     add("")
     add("What to expect:")
     add("")
-    add("- **Success** is any 2xx within 10 seconds; redirects are not followed. Answer quickly and do the work "
-        "afterwards.")
-    add("- **Retries**: a failed attempt is tried again after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (with "
-        "jitter), eight attempts over about three days. An event that fails them all is recorded as failed and the "
-        "endpoint moves on to later events, as Stripe and Svix do; the admins can replay it.")
+    add("- **Success** is any 2xx within 10 seconds (`WEBHOOKS_TIMEOUT_SECONDS`), connecting included; redirects are "
+        "not followed. Answer quickly and do the work afterwards.")
+    add("- **Retries**: the first attempt is made at once; a failed one is tried again after 5 s, 5 min, 30 min, 2 h, "
+        "5 h, 10 h and 10 h (±10 % jitter; `WEBHOOKS_RETRY_SCHEDULE`), eight attempts over about 28 hours. An event "
+        "that fails them all is recorded as failed and the endpoint moves on to later events, as Stripe and Svix do; "
+        "the admins can replay it.")
     add("- **Order**: per endpoint, one aggregate's events (the same `partitionkey`) arrive in the order they were "
         "published; a later one waits while an earlier one is being retried. Events of different aggregates may "
         "interleave. Delivery is at least once.")
-    add("- **Failing endpoints**: one that has failed every attempt for three days is disabled and the admins are "
-        "mailed (`webhooks.endpoint.disabled.v1`). Its events wait; once it is enabled again it receives them in order.")
-    add("- **Replay**: the admins can deliver one event again, or every event of the endpoint's types in a span of "
-        "time, read from the archive above (7 days). Replays keep their `webhook-id`.")
+    add("- **Failing endpoints**: one that has failed every attempt for longer than `WEBHOOKS_DISABLE_AFTER` (three "
+        "days) is disabled and the admins are mailed (`webhooks.endpoint.disabled.v1`). Its events wait; once an admin "
+        "enables it again (`PATCH` with `{\"enabled\": true}`) it receives them in order.")
+    add("- **Replay**: the admins can deliver one recorded event again, or every event of the endpoint's types in a "
+        "span of time, read from the archive above (7 days; at most 10,000 archived events per request). Replays keep "
+        "their `webhook-id`.")
+    add("- **Test**: `POST …/endpoints/{id}/test` sends `org.syllabus.webhooks.endpoint.test.v1` (`data`: "
+        "`endpointId`, `message`) to that endpoint alone, signed like any other.")
     add("- **Destinations** must be HTTPS and resolve to public addresses only: private, loopback and link-local "
-        "addresses are refused when the endpoint is registered and again before each attempt.")
+        "addresses are refused (unless `WEBHOOKS_ALLOW_PRIVATE` lists their class), and unspecified, multicast and "
+        "reserved ones always are, when the endpoint is registered and again before each attempt; the attempt "
+        "connects to the address that was checked.")
     add("")
     add("The admin API (endpoints, secret rotation, test events, the delivery log, replays) is in "
         "[Services/Webhooks/openapi.yaml](../Services/Webhooks/openapi.yaml).")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: install what is missing, start Postgres and RabbitMQ, build, declare the topology,
 # migrate identity's schema and create the first admin (before identity accepts a single
-# registration), then start the six services, each with only its own .stack/services/<s>.env,
+# registration), then start the seven services, each with only its own .stack/services/<s>.env,
 # and wait until each is ready. Stays in the foreground; Ctrl-C (or `make stop`) stops everything
 # it started. With SYLLABUS_DETACH=1 it returns once all is ready and leaves it running. Beside
 # them: Prometheus on 127.0.0.1:9091 scraping every service with the rules of ops/prometheus/, and
