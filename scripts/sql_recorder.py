@@ -71,20 +71,20 @@ def record(admin_url, log_path, marker, request, attempts=3):
 
 
 def transaction_holding(entries, marker):
-    """The statements from BEGIN to COMMIT of the transaction in which `marker` appears."""
-    by_pid = {}
+    """The statements from BEGIN to COMMIT of the first transaction to commit in which `marker`
+    appears. Other services' consumers may write the marker too (a registration's email reaches
+    notifications and analytics), but only after the request's own transaction committed and its
+    event was relayed, so the first to commit is the request's."""
+    open_transactions = {}  # pid → statements since its BEGIN
     for pid, sql, params in entries:
-        by_pid.setdefault(pid, []).append((sql, params))
-    for statements in by_pid.values():
-        begin = None
-        for index, (sql, params) in enumerate(statements):
-            if re.match(r"^BEGIN\b", sql, re.I):
-                begin = index
-            elif re.match(r"^COMMIT\b", sql, re.I) and begin is not None:
-                chosen = statements[begin:index + 1]
+        if re.match(r"^BEGIN\b", sql, re.I):
+            open_transactions[pid] = [(sql, params)]
+        elif pid in open_transactions:
+            open_transactions[pid].append((sql, params))
+            if re.match(r"^COMMIT\b", sql, re.I):
+                chosen = open_transactions.pop(pid)
                 if any(marker in sql or marker in "".join(params.values()) for sql, params in chosen):
                     return chosen
-                begin = None
     return None
 
 
