@@ -4,21 +4,28 @@ same run, on the same servers: a read path against a bare route of the same proc
 write path against pgbench running the statements Postgres logged for one request of it, at the
 same concurrency; and the services' resident memory idle and under load. Prints Markdown tables.
 
+A write's event is relayed and handled by other services on the same two cores, work its pgbench
+baseline does not do; complete/undo is also measured with those services paused (SIGSTOP), so the
+table shows how much of the gap is the event's downstream and how much the path itself.
+
 Usage: http-bench.py <syllabus.env> <port base> <pid dir> <Postgres log>
 """
 
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 import sql_recorder
+from base64 import b64encode
 from bench_common import env_file
 
 SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "8"))
@@ -87,6 +94,31 @@ def rss_mb(pid_dir, service):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def paused(pid_dir, services, action):
+    """`action()` with `services` stopped (SIGSTOP): their queues fill meanwhile."""
+    pids = [int(open(os.path.join(pid_dir, f"{s}.pid")).read().strip()) for s in services]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        return action()
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def queued_messages(env):
+    """Messages (ready and unacknowledged) in the vhost's queues, from the management API (whose
+    figures are refreshed every 5 s)."""
+    amqp = urllib.parse.urlsplit(env["ADMIN_AMQP_URL"])
+    vhost = urllib.parse.unquote(amqp.path[1:]) or "/"
+    credentials = f"{urllib.parse.unquote(amqp.username)}:{urllib.parse.unquote(amqp.password)}"
+    request = urllib.request.Request(
+        f"{env['RABBITMQ_MANAGEMENT_URL']}/api/queues/{urllib.parse.quote(vhost, safe='')}?columns=name,messages",
+        headers={"authorization": "Basic " + b64encode(credentials.encode()).decode()})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return sum(q.get("messages") or 0 for q in json.load(response))
 
 
 def wait_for(what, check, timeout=30):
@@ -185,15 +217,18 @@ def main():
         variables = {learner["id"]: "uid", learner["task"]: "tid"}
         return sql_recorder.pgbench_script(statements, variables, replace=into_copy)
 
-    def write_row(label, scripts, requests_per_script, connections, requests):
-        """wrk cycling through `requests` beside pgbench running `scripts` (one file, in order)."""
+    def write_row(label, scripts, requests_per_script, connections, requests, pause=()):
+        """wrk cycling through `requests` beside pgbench running `scripts` (one file, in order);
+        the services in `pause` stopped while wrk runs."""
         path = os.path.join(work, f"write-{len(rows)}.sql")
         with open(path, "w") as f:
             f.write("".join(scripts))
         defines = [{"uid": l["id"], "tid": l["task"]} for l in learners]
         baseline = pgbench(env["PROGRESS_DATABASE_URL"], connections, [path], defines)
         script = lua_requests(os.path.join(work, f"write-{len(rows)}.lua"), requests)
-        measured = wrk(url["progress"], connections, script)
+        measured = paused(pid_dir, pause, lambda: wrk(url["progress"], connections, script))
+        if pause:  # what they missed is handled before the next row is measured
+            wait_for("the paused services to catch up", lambda: queued_messages(env) == 0, timeout=300)
         rate = baseline["rate"] * requests_per_script
         rows.append((label, f"{rate:,.0f} req/s pgbench, the same statements, {connections} client(s) (avg {baseline['avg'] / requests_per_script:.1f} ms)",
                      described(measured), measured["rate"] / rate))
@@ -214,6 +249,10 @@ def main():
     for connections in (8, 1):
         toggles = [(m, lesson_path, l["token"], None) for l in learners[:connections] for m in ("PUT", "DELETE")]
         write_row(f"complete/undo a lesson, {connections} learner(s) on {connections} connection(s)", [complete, undo], 2, connections, toggles)
+    toggles = [(m, lesson_path, l["token"], None) for l in learners for m in ("PUT", "DELETE")]
+    write_row("complete/undo a lesson, 8 learners on 8 connections, the services its events reach paused "
+              "(content, notifications, analytics, webhooks: progress, its relay and the broker still work)",
+              [complete, undo], 2, 8, toggles, pause=("content", "notifications", "analytics", "webhooks"))
     write_row("start a lesson (again), 8 learners on 8 connections", [start], 1, 8, [("POST", f"{lesson_path}/start", l["token"], None) for l in learners])
     write_row("set a plan task's status (done, then not started), 8 learners on 8 connections", [done, reset], 2, 8,
               [("PUT", task_path(l), l["token"], json.dumps({"status": s})) for l in learners for s in ("completed", "not_started")])
