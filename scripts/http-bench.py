@@ -108,9 +108,9 @@ def paused(pid_dir, services, action):
             os.kill(pid, signal.SIGCONT)
 
 
-def queued_messages(env):
-    """Messages (ready and unacknowledged) in the vhost's queues, from the management API (whose
-    figures are refreshed every 5 s)."""
+def queued_messages(env, services):
+    """Messages (ready and unacknowledged) in the services' own queues (not their dead letters,
+    not the archive stream), from the management API (whose figures are refreshed every 5 s)."""
     amqp = urllib.parse.urlsplit(env["ADMIN_AMQP_URL"])
     vhost = urllib.parse.unquote(amqp.path[1:]) or "/"
     credentials = f"{urllib.parse.unquote(amqp.username)}:{urllib.parse.unquote(amqp.password)}"
@@ -118,7 +118,7 @@ def queued_messages(env):
         f"{env['RABBITMQ_MANAGEMENT_URL']}/api/queues/{urllib.parse.quote(vhost, safe='')}?columns=name,messages",
         headers={"authorization": "Basic " + b64encode(credentials.encode()).decode()})
     with urllib.request.urlopen(request, timeout=10) as response:
-        return sum(q.get("messages") or 0 for q in json.load(response))
+        return sum(q.get("messages") or 0 for q in json.load(response) if q["name"] in services)
 
 
 def wait_for(what, check, timeout=30):
@@ -228,7 +228,7 @@ def main():
         script = lua_requests(os.path.join(work, f"write-{len(rows)}.lua"), requests)
         measured = paused(pid_dir, pause, lambda: wrk(url["progress"], connections, script))
         if pause:  # what they missed is handled before the next row is measured
-            wait_for("the paused services to catch up", lambda: queued_messages(env) == 0, timeout=300)
+            wait_for("the paused services to catch up", lambda: queued_messages(env, pause) == 0, timeout=300)
         rate = baseline["rate"] * requests_per_script
         rows.append((label, f"{rate:,.0f} req/s pgbench, the same statements, {connections} client(s) (avg {baseline['avg'] / requests_per_script:.1f} ms)",
                      described(measured), measured["rate"] / rate))
