@@ -213,7 +213,7 @@ def main():
 
     def recorded(request, learner):
         """The pgbench commands of one recorded request of `learner` (their ids as variables)."""
-        statements = sql_recorder.record(admin_db, pg_log, learner["id"], request)
+        statements = sql_recorder.record(admin_db, pg_log, learner["id"], "progress", request)
         variables = {learner["id"]: "uid", learner["task"]: "tid"}
         return sql_recorder.pgbench_script(statements, variables, replace=into_copy)
 
@@ -296,7 +296,7 @@ def register_row(env, url, admin_db, pg_log, work, rows):
     def register():
         answer.update(call("POST", f"{url['identity']}/v1/auth/register", {"email": email, "password": "correct horse battery staple", "name": "Bench"}))
 
-    statements = sql_recorder.record(admin_db, pg_log, email, register)
+    statements = sql_recorder.record(admin_db, pg_log, email, "identity", register)
     user = answer["user"]["id"]
     # Every value a unique index holds is drawn afresh for each transaction (one more round trip
     # than the service, which makes them in process).

@@ -3,9 +3,9 @@ script: the baseline of a write path is then the path's own SQL, not a copy writ
 drifts from the code.
 
 `record` turns on statement logging (log_min_duration_statement = 0, reloaded), runs the
-request, turns it off, and reads what the server logged meanwhile: the backend that ran the
-transaction holding `marker` (a value only this request sends, such as the learner's id), from its
-BEGIN to its COMMIT. `pgbench_script` writes those statements with their parameters inlined as
+request, turns it off, and reads what the server logged meanwhile: the transaction, from its BEGIN
+to its COMMIT, that holds `marker` (a value of this request, such as the learner's id) and ran as
+the service's own database role. `pgbench_script` writes those statements with their parameters inlined as
 literals, some values replaced by pgbench variables (the learner of each client, fresh ids).
 """
 
@@ -50,8 +50,9 @@ def parse(text):
     return entries
 
 
-def record(admin_url, log_path, marker, request, attempts=3):
-    """Runs `request()` with statement logging on; returns its transaction's statements."""
+def record(admin_url, log_path, marker, role, request, attempts=3):
+    """Runs `request()` with statement logging on; returns the statements of its transaction: the
+    one that holds `marker` and ran as the database role `role` (the service's own)."""
     for _ in range(attempts):
         start = os.path.getsize(log_path)
         psql(admin_url, "ALTER SYSTEM SET log_min_duration_statement = 0", "SELECT pg_reload_conf()")
@@ -62,21 +63,35 @@ def record(admin_url, log_path, marker, request, attempts=3):
         with open(log_path, encoding="utf-8", errors="replace") as log:
             log.seek(start)
             entries = parse(log.read())
-        statements = transaction_holding(entries, marker)
+        roles = backend_roles(admin_url, {pid for pid, _, _ in entries})
+        statements = transaction_holding(entries, marker, lambda pid: roles.get(pid) == role)
         if statements:
             return statements
         # A backend had not reloaded its settings yet when the request ran: run it again.
         time.sleep(0.2)
-    raise SystemExit(f"no logged transaction holds {marker}: is {log_path} the server's log?")
+    raise SystemExit(f"no logged transaction of {role} holds {marker}: is {log_path} the server's log?")
 
 
-def transaction_holding(entries, marker):
-    """The statements from BEGIN to COMMIT of the first transaction to commit in which `marker`
-    appears. Other services' consumers may write the marker too (a registration's email reaches
-    notifications and analytics), but only after the request's own transaction committed and its
-    event was relayed, so the first to commit is the request's."""
+def backend_roles(admin_url, pids):
+    """The role each of these backends is logged in as (the services' pools keep theirs open)."""
+    if not pids:
+        return {}
+    listed = ",".join(sorted(pids))
+    out = subprocess.run(["psql", "-q", "-X", "-At", "-v", "ON_ERROR_STOP=1", admin_url, "-c",
+                          f"SELECT pid, usename FROM pg_stat_activity WHERE pid IN ({listed})"],
+                         check=True, capture_output=True, text=True).stdout
+    return dict(line.split("|", 1) for line in out.splitlines() if "|" in line)
+
+
+def transaction_holding(entries, marker, accepted):
+    """The statements from BEGIN to COMMIT of the first transaction, run by a backend `accepted`
+    takes, in which `marker` appears. Other services' consumers write the marker too (a
+    learner's id, a registration's email reach notifications and analytics), in transactions
+    of their own roles that may overlap the request's."""
     open_transactions = {}  # pid → statements since its BEGIN
     for pid, sql, params in entries:
+        if not accepted(pid):
+            continue
         if re.match(r"^BEGIN\b", sql, re.I):
             open_transactions[pid] = [(sql, params)]
         elif pid in open_transactions:
