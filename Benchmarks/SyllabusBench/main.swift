@@ -158,16 +158,18 @@ struct Bench {
     /// - Parameter traced: every message carries a trace context and is handled within a span.
     func consumerThroughput(traced: Bool = false) async throws -> (baseline: Double, measured: Double) {
         let admin = try AMQPAdmin(url: amqpURL)
-        let name = "bench.consume.\(UUID().uuidString.prefix(8).lowercased())"
-        try await queue(admin, name)
-        for suffix in [".dlq", ".retry.1000"] { try await admin.declareQueue(name + suffix, arguments: ["x-queue-type": .string("quorum")]) }
         let publisher = try AMQPPublisher(url: amqpURL, name: "bench", confirmWindow: 1000, logger: logger)
         defer { publisher.shutdown() }
         let clock = ContinuousClock()
 
+        // The baseline reads a queue of its own, deleted before the consumer under test starts:
+        // publishing is at least once, so a copy the publisher sent again after a lost confirm
+        // would otherwise be left behind and applied by the consumer under test as one more event.
+        let raw = "bench.consume.raw.\(UUID().uuidString.prefix(8).lowercased())"
+        try await queue(admin, raw)
         _ = try await publisher.publish(try messages(count: events, run: "raw"))
         // The consumer under test takes lanes × batch size (4 × 64) in flight: the baseline too.
-        let consumer = try AMQPConsumer(url: amqpURL, queue: name, prefetch: 256, name: "bench", logger: logger)
+        let consumer = try AMQPConsumer(url: amqpURL, queue: raw, prefetch: 256, name: "bench", logger: logger)
         var received = 0
         let start = clock.now
         for await message in consumer.deliveries {
@@ -177,7 +179,11 @@ struct Bench {
         }
         let baseline = start.duration(to: clock.now)
         consumer.stop()
+        try await admin.deleteQueue(raw)
 
+        let name = "bench.consume.\(UUID().uuidString.prefix(8).lowercased())"
+        try await queue(admin, name)
+        for suffix in [".dlq", ".retry.1000"] { try await admin.declareQueue(name + suffix, arguments: ["x-queue-type": .string("quorum")]) }
         var measured: Duration = .zero
         try await schema { pool, schema in
             let run = UUID().uuidString
