@@ -183,14 +183,23 @@ public struct PlanStore: Sendable {
     }
 
     /// The plan's row, its resources, tasks and modules (independent of each other).
+    ///
+    /// Each table is read once, filtered by the ids of its parents gathered beforehand (an
+    /// `ARRAY(…)` subquery runs once), never joined: a nested loop the planner picks on statistics
+    /// taken when the tables were small would read a table once per parent row, and a plan grown
+    /// to 1,000 tasks took 140 ms to read until the next ANALYZE.
     static func planQueries(_ id: UUID) -> [Query] {
         [
             Query(sql: "SELECT \(Self.planColumns) FROM learning_plans WHERE id = $1", binds: [id.lowercased]),
             """
-            SELECT r.* FROM task_resources r JOIN plan_tasks t ON t.id = r.task_id JOIN plan_modules m ON m.id = t.module_id
-            WHERE m.plan_id = \(id) ORDER BY r.task_id, r.position
+            SELECT * FROM task_resources WHERE task_id = ANY(ARRAY(
+                SELECT id FROM plan_tasks WHERE module_id = ANY(ARRAY(SELECT id FROM plan_modules WHERE plan_id = \(id)))))
+            ORDER BY task_id, position
             """,
-            "SELECT t.* FROM plan_tasks t JOIN plan_modules m ON m.id = t.module_id WHERE m.plan_id = \(id) ORDER BY t.module_id, t.position",
+            """
+            SELECT * FROM plan_tasks WHERE module_id = ANY(ARRAY(SELECT id FROM plan_modules WHERE plan_id = \(id)))
+            ORDER BY module_id, position
+            """,
             "SELECT * FROM plan_modules WHERE plan_id = \(id) ORDER BY position",
         ]
     }
