@@ -16,7 +16,7 @@ public struct AMQPAdmin: Sendable {
         return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 continuation.resume(with: Result {
-                    let connection = try AMQPConnection(endpoint: endpoint)
+                    let connection = try AMQPConnection.open(endpoint)
                     defer { connection.close() }
                     return try body(connection)
                 })

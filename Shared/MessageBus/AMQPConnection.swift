@@ -11,7 +11,35 @@ final class AMQPConnection {
     /// The library's state is freed; nothing may touch it again.
     private var destroyed = false
 
-    init(endpoint: AMQPEndpoint, heartbeatSeconds: Int32 = 30, connectTimeout: TimeInterval = 5) throws {
+    /// The node this connection is open to, as an index into the endpoint's nodes.
+    let nodeIndex: Int
+    let node: AMQPNode
+
+    /// Opens a connection to the first node, from `firstNode` on, that accepts one: the nodes of
+    /// a cluster are tried in turn, each with `connectTimeout`, and the error names every failure.
+    static func open(
+        _ endpoint: AMQPEndpoint, firstNode: Int = 0, heartbeatSeconds: Int32 = 30, connectTimeout: TimeInterval = 5
+    ) throws -> AMQPConnection {
+        var failures: [String] = []
+        for offset in 0..<endpoint.nodes.count {
+            let index = (firstNode + offset) % endpoint.nodes.count
+            do {
+                return try AMQPConnection(
+                    endpoint: endpoint, nodeIndex: index, heartbeatSeconds: heartbeatSeconds, connectTimeout: connectTimeout)
+            } catch AMQPError.connection(let message) where endpoint.nodes.count > 1 {
+                // Unreachable, or refused while starting or stopping: the next node may take it.
+                failures.append(message)
+            } catch AMQPError.connectionClosed(let code, let text) where endpoint.nodes.count > 1 && code != 403 {
+                failures.append("\(endpoint.nodes[index]): closed \(code) \(text)")
+            }
+        }
+        throw AMQPError.connection(failures.joined(separator: "; "))
+    }
+
+    init(endpoint: AMQPEndpoint, nodeIndex: Int, heartbeatSeconds: Int32 = 30, connectTimeout: TimeInterval = 5) throws {
+        let node = endpoint.nodes[nodeIndex]
+        self.nodeIndex = nodeIndex
+        self.node = node
         guard let state = amqp_new_connection() else { throw AMQPError.connection("out of memory") }
         self.state = state
         guard let socket = amqp_tcp_socket_new(state) else {
@@ -20,16 +48,16 @@ final class AMQPConnection {
             throw AMQPError.connection("cannot create a socket")
         }
         var timeout = timeval(tv_sec: Int(connectTimeout), tv_usec: 0)
-        let status = amqp_socket_open_noblock(socket, endpoint.host, Int32(endpoint.port), &timeout)
+        let status = amqp_socket_open_noblock(socket, node.host, Int32(node.port), &timeout)
         guard status == AMQP_STATUS_OK.rawValue else {
             amqp_destroy_connection(state)
             destroyed = true
-            throw AMQPError.connection("cannot reach \(endpoint.host):\(endpoint.port): \(Self.errorString(status))")
+            throw AMQPError.connection("cannot reach \(node): \(Self.errorString(status))")
         }
         let login = syllabus_amqp_login_plain(
             state, endpoint.vhost, 0, Int32(AMQP_DEFAULT_FRAME_SIZE), heartbeatSeconds, endpoint.user, endpoint.password)
         if login.reply_type != AMQP_RESPONSE_NORMAL {
-            let error = Self.error(from: login, context: "login as \(endpoint.user)")
+            let error = Self.error(from: login, context: "login as \(endpoint.user) at \(node)")
             amqp_destroy_connection(state)
             destroyed = true
             throw error

@@ -97,6 +97,10 @@ final class ConsumerLoop: @unchecked Sendable {
     let continuation: AsyncStream<IncomingMessage>.Continuation
     let logger: Logger
     private var generation = 0
+    /// The node the next connection tries first: a random one at start, so that replicas spread
+    /// over a cluster's nodes, then the one after the node last connected to, so that a connection
+    /// lost with its node goes to another.
+    private var nextNode: Int
 
     init(
         endpoint: AMQPEndpoint, queue: String, prefetch: UInt16, consumerTag: String, arguments: AMQPTable, shared: ConsumerShared,
@@ -110,13 +114,15 @@ final class ConsumerLoop: @unchecked Sendable {
         self.shared = shared
         self.continuation = continuation
         self.logger = logger
+        nextNode = Int.random(in: 0..<endpoint.nodes.count)
     }
 
     func run() {
         var backoff: TimeInterval = 0.1
         while !shared.stopped {
             do {
-                let connection = try AMQPConnection(endpoint: endpoint)
+                let connection = try AMQPConnection.open(endpoint, firstNode: nextNode)
+                nextNode = (connection.nodeIndex + 1) % endpoint.nodes.count
                 generation += 1
                 try connection.setPrefetch(prefetch)
                 try connection.declareQueue(queue, passive: true)
@@ -124,7 +130,7 @@ final class ConsumerLoop: @unchecked Sendable {
                 shared.consuming = true
                 shared.lastError = nil
                 backoff = 0.1
-                logger.info("consuming", metadata: ["queue": "\(queue)"])
+                logger.info("consuming", metadata: ["queue": "\(queue)", "node": "\(connection.node)"])
                 try follow(connection)
                 connection.close()
             } catch {

@@ -125,9 +125,12 @@ final class PublisherLoop: @unchecked Sendable {
     private var tracker = ConfirmTracker()
     private var nextAttempt = Date.distantPast
     private var backoff: TimeInterval = 0.1
+    /// The node the next connection tries first (see `ConsumerLoop.nextNode`).
+    private var nextNode: Int
 
     init(endpoint: AMQPEndpoint, window: Int, confirmTimeout: TimeInterval, shared: PublisherShared, logger: Logger) {
         self.endpoint = endpoint
+        nextNode = Int.random(in: 0..<endpoint.nodes.count)
         self.window = window
         self.confirmTimeout = confirmTimeout
         self.shared = shared
@@ -181,13 +184,14 @@ final class PublisherLoop: @unchecked Sendable {
             throw AMQPError.connection("reconnecting in \(String(format: "%.1f", nextAttempt.timeIntervalSince(now))) s")
         }
         do {
-            let fresh = try AMQPConnection(endpoint: endpoint)
+            let fresh = try AMQPConnection.open(endpoint, firstNode: nextNode)
+            nextNode = (fresh.nodeIndex + 1) % endpoint.nodes.count
             try fresh.enableConfirms()
             connection = fresh
             tracker = ConfirmTracker()
             backoff = 0.1
             shared.connected = true
-            logger.info("publisher connected", metadata: ["host": "\(endpoint.host):\(endpoint.port)"])
+            logger.info("publisher connected", metadata: ["node": "\(fresh.node)"])
             return fresh
         } catch {
             nextAttempt = Date().addingTimeInterval(backoff)

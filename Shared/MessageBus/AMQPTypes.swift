@@ -161,34 +161,75 @@ public enum AMQPError: Error, CustomStringConvertible {
     }
 }
 
-/// Where to connect: parsed from `amqp://user:password@host:port/vhost`.
-public struct AMQPEndpoint: Sendable, Equatable {
+/// One broker node: where a connection can be opened.
+public struct AMQPNode: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+/// Where to connect: parsed from `amqp://user:password@host:port/vhost`, or from a
+/// comma-separated list of such URLs, one per node of a cluster (`amqp://u:p@a:5672/v,amqp://u:p@b:5672/v`).
+/// Every URL of a list names the same user, password and virtual host: they are one broker.
+public struct AMQPEndpoint: Sendable, Equatable {
+    /// The cluster's nodes, in the order they were given; a connection tries them in turn.
+    public var nodes: [AMQPNode]
     public var user: String
     public var password: String
     public var vhost: String
 
+    /// The first node's host and port.
+    public var host: String { nodes[0].host }
+    public var port: Int { nodes[0].port }
+
     public init(host: String, port: Int, user: String, password: String, vhost: String) {
-        self.host = host
-        self.port = port
+        self.init(nodes: [AMQPNode(host: host, port: port)], user: user, password: password, vhost: vhost)
+    }
+
+    public init(nodes: [AMQPNode], user: String, password: String, vhost: String) {
+        precondition(!nodes.isEmpty, "an endpoint needs a node")
+        self.nodes = nodes
         self.user = user
         self.password = password
         self.vhost = vhost
     }
 
     public init(url: String) throws {
-        guard let components = URLComponents(string: url), components.scheme == "amqp", let host = components.host
-        else { throw AMQPError.invalidURL(url) }
-        self.host = host
-        self.port = components.port ?? 5672
-        self.user = components.user?.removingPercentEncoding ?? "guest"
-        self.password = components.password?.removingPercentEncoding ?? "guest"
+        let parts = url.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = try parts.map { part -> AMQPEndpoint in
+            guard !part.isEmpty, let endpoint = Self.single(part) else { throw AMQPError.invalidURL(Self.redacted(url)) }
+            return endpoint
+        }
+        let first = parsed[0]
+        guard parsed.allSatisfy({ $0.user == first.user && $0.password == first.password && $0.vhost == first.vhost }) else {
+            throw AMQPError.invalidURL("\(Self.redacted(url)): every node of a list must name the same user, password and vhost")
+        }
+        self.init(nodes: parsed.map { $0.nodes[0] }, user: first.user, password: first.password, vhost: first.vhost)
+    }
+
+    private static func single(_ url: String) -> AMQPEndpoint? {
+        guard let components = URLComponents(string: url), components.scheme == "amqp", let host = components.host, !host.isEmpty
+        else { return nil }
+        let vhost: String
         let path = components.percentEncodedPath
         if path.isEmpty || path == "/" {
-            self.vhost = "/"
+            vhost = "/"
         } else {
-            self.vhost = String(path.dropFirst()).removingPercentEncoding ?? String(path.dropFirst())
+            vhost = String(path.dropFirst()).removingPercentEncoding ?? String(path.dropFirst())
         }
+        return AMQPEndpoint(
+            host: host, port: components.port ?? 5672, user: components.user?.removingPercentEncoding ?? "guest",
+            password: components.password?.removingPercentEncoding ?? "guest", vhost: vhost)
+    }
+
+    /// The URL without its passwords, for error messages.
+    static func redacted(_ url: String) -> String {
+        url.replacing(/:[^:@\/,]*@/, with: ":***@")
     }
 }

@@ -50,6 +50,22 @@ public enum Secrets {
         return placeholders.contains(lowered) || placeholderMarks.contains { lowered.contains($0) }
     }
 
+    /// The password of each URL in a connection string: one URL (`scheme://user:password@host/…`),
+    /// a libpq multi-host URL (`postgresql://user:password@a:5432,b:5432/db`, one password), or a
+    /// comma-separated list of URLs, one per broker node. nil for a URL without a password.
+    public static func passwords(inConnectionURL text: String) -> [String?] {
+        text.split(separator: ",").compactMap { part -> String?? in
+            guard let schemeEnd = part.range(of: "://") else { return nil } // a further host of a multi-host URL
+            let rest = part[schemeEnd.upperBound...]
+            let authority = rest.prefix { $0 != "/" && $0 != "?" }
+            guard let at = authority.lastIndex(of: "@") else { return .some(nil) }
+            let userInfo = authority[..<at]
+            guard let colon = userInfo.firstIndex(of: ":") else { return .some(nil) }
+            let encoded = String(userInfo[userInfo.index(after: colon)...])
+            return .some(encoded.removingPercentEncoding ?? encoded)
+        }
+    }
+
     /// Why `value` cannot be used as a secret, or nil when it can.
     public static func problem(with value: String, minimumLength: Int) -> String? {
         if isPlaceholder(value) { return "is a placeholder from the examples; set a secret of your own" }
@@ -77,11 +93,14 @@ extension ServiceConfiguration {
     public func checkSecrets(_ rules: [SecretRule]) throws {
         let urls = [("database.url", databaseURL), ("migration.database.url", migrationDatabaseURL), ("amqp.url", amqpURL)]
         for (key, url) in urls {
-            guard let password = URLComponents(string: url)?.password?.removingPercentEncoding else {
+            let passwords = Secrets.passwords(inConnectionURL: url)
+            guard !passwords.isEmpty, passwords.allSatisfy({ $0 != nil }) else {
                 throw InsecureConfiguration(variable: variableName(key), reason: "has no password")
             }
-            if let problem = Secrets.problem(with: password, minimumLength: 12) {
-                throw InsecureConfiguration(variable: variableName(key), reason: "holds a password that \(problem)")
+            for case let password? in passwords {
+                if let problem = Secrets.problem(with: password, minimumLength: 12) {
+                    throw InsecureConfiguration(variable: variableName(key), reason: "holds a password that \(problem)")
+                }
             }
         }
         for rule in rules {

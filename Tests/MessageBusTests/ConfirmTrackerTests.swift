@@ -60,6 +60,26 @@ import Testing
         #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "http://localhost") }
     }
 
+    @Test func parsesAListOfNodes() throws {
+        let endpoint = try AMQPEndpoint(url: "amqp://svc:pw@127.0.0.1:5722/syllabus, amqp://svc:pw@127.0.0.1:5723/syllabus,amqp://svc:pw@10.0.0.3/syllabus")
+        #expect(endpoint.nodes == [.init(host: "127.0.0.1", port: 5722), .init(host: "127.0.0.1", port: 5723), .init(host: "10.0.0.3", port: 5672)])
+        #expect(endpoint.user == "svc" && endpoint.password == "pw" && endpoint.vhost == "syllabus")
+        // One broker, one identity: nodes may not disagree on the user, password or vhost.
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqp://a:pw@h1/v,amqp://b:pw@h2/v") }
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqp://a:pw@h1/v,amqp://a:pw@h2/w") }
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqp://a:pw@h1/v,") }
+    }
+
+    @Test func anInvalidURLIsReportedWithoutItsPassword() {
+        do {
+            _ = try AMQPEndpoint(url: "amqp://svc:hunter2-secret@h1/v,http://svc:hunter2-secret@h2/v")
+            Issue.record("an http URL was accepted")
+        } catch {
+            #expect(!"\(error)".contains("hunter2"))
+            #expect("\(error)".contains("svc:***@h1"))
+        }
+    }
+
     @Test func topologyArgumentsRouteRetriesBackToTheConsumerOnly() {
         let consumer = Topology.ConsumerQueue(service: "notifications", bindings: [], deliveryLimit: 5, retryDelays: [1000])
         let retry = Topology.retryQueueArguments(consumer, delay: 1000)

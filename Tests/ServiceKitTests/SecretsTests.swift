@@ -28,4 +28,14 @@ import Testing
         #expect(Secrets.problem(with: "0123456789", minimumLength: 16)?.contains("shorter than 16") == true)
         #expect(Secrets.problem(with: "whsec_3f9a0c1be27d4e5f8a6b9c0d1e2f3a4b", minimumLength: 16) == nil)
     }
+
+    @Test func passwordsAreFoundInSingleMultiHostAndListedURLs() {
+        #expect(Secrets.passwords(inConnectionURL: "postgresql://svc:p%40ss@127.0.0.1:5432/syllabus") == ["p@ss"])
+        #expect(
+            Secrets.passwords(inConnectionURL: "postgresql://svc:pw@127.0.0.1:5732,127.0.0.1:5733/syllabus?target_session_attrs=read-write")
+                == ["pw"])
+        #expect(Secrets.passwords(inConnectionURL: "amqp://svc:one@h1:5672/v,amqp://svc:two@h2:5672/v") == ["one", "two"])
+        #expect(Secrets.passwords(inConnectionURL: "amqp://svc@h1/v,amqp://svc:two@h2/v") == [nil, "two"])
+        #expect(Secrets.passwords(inConnectionURL: "postgresql:///syllabus?host=/tmp") == [nil])
+    }
 }
