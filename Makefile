@@ -1,11 +1,15 @@
 # Thin wrappers over scripts/: see README.md.
-.PHONY: run stop test bench bench-http build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi asyncapi fmt fmt-check
+.PHONY: run run-ha stop test bench bench-http build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi asyncapi fmt fmt-check
 
 run:            ## install what is missing, start Postgres, RabbitMQ and the seven services (Ctrl-C stops all)
 	@scripts/run.sh
 
-stop:           ## stop what `make run` started
+stop:           ## stop what `make run` or `make run-ha` started
 	@scripts/run.sh stop
+	@scripts/ha.sh down
+
+run-ha:         ## the HA stack: three RabbitMQ nodes, Patroni with two Postgres nodes, two replicas of each service behind nginx on :8800
+	@scripts/ha.sh up
 
 test:           ## everything, against real servers of its own (other ports than `make run`)
 	@scripts/test.sh

@@ -9,9 +9,15 @@ PACKAGES=(
     rabbitmq-server librabbitmq-dev
     python3-jsonschema python3-yaml python3-pika python3-icalendar
     python3-venv openssl pkg-config curl docker-compose nginx-light wrk prometheus
+    patroni python3-etcd etcd-server
 )
 
 missing=()
+# Any kubectl renders the Kubernetes manifests (kubectl kustomize); Debian's comes with
+# kubernetes-client, which cannot be installed beside another package's kubectl.
+if ! command -v kubectl >/dev/null; then
+    PACKAGES+=(kubernetes-client)
+fi
 for pkg in "${PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
     # "ii " = installed; anything else (absent, half-installed, config-files) needs installing.

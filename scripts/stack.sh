@@ -369,7 +369,7 @@ rmq() {
         export RABBITMQ_CONFIG_FILE="$RMQ_DIR/rabbitmq.conf"
         export RABBITMQ_ADVANCED_CONFIG_FILE="$RMQ_DIR/advanced.config"
         export RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/rabbitmq-env.conf"
-        export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+        export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} ${RMQ_EXTRA_ERL_ARGS:-}"
         export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
         export RABBITMQ_CTL_DIST_PORT_MIN="$CTL_DIST_PORT_MIN"
         export RABBITMQ_CTL_DIST_PORT_MAX="$((CTL_DIST_PORT_MIN + 9))"
@@ -661,6 +661,10 @@ rmq_kill() {
 # ---------------------------------------------------------------------------------------------
 # syllabus.env: only the block between the markers belongs to this script.
 
+# A role's connection URL; scripts/ha.sh redefines these for its multi-host URLs and node lists.
+pg_url() { echo "postgresql://$1:$2@127.0.0.1:$PG_PORT/syllabus"; }  # role password
+amqp_url() { echo "amqp://$1:$2@127.0.0.1:$AMQP_PORT/syllabus"; }     # user password
+
 write_env_file() {
     local s S block tmp
     block=$(
@@ -670,20 +674,20 @@ write_env_file() {
         echo "PG_PORT=$PG_PORT"
         echo "AMQP_PORT=$AMQP_PORT"
         echo "RABBITMQ_MANAGEMENT_URL=http://127.0.0.1:$MGMT_PORT"
-        echo "ADMIN_DATABASE_URL=postgresql://syllabus_admin:$ADMIN_DB_PASSWORD@127.0.0.1:$PG_PORT/syllabus"
+        echo "ADMIN_DATABASE_URL=$(pg_url syllabus_admin "$ADMIN_DB_PASSWORD")"
         for s in "${SERVICES[@]}"; do
             S=${s^^}
             local pw="${S}_DB_PASSWORD" opw="${S}_OWNER_DB_PASSWORD"
-            echo "${S}_DATABASE_URL=postgresql://$s:${!pw}@127.0.0.1:$PG_PORT/syllabus"
-            echo "${S}_MIGRATION_DATABASE_URL=postgresql://${s}_owner:${!opw}@127.0.0.1:$PG_PORT/syllabus"
+            echo "${S}_DATABASE_URL=$(pg_url "$s" "${!pw}")"
+            echo "${S}_MIGRATION_DATABASE_URL=$(pg_url "${s}_owner" "${!opw}")"
         done
-        echo "ADMIN_AMQP_URL=amqp://syllabus_admin:$ADMIN_AMQP_PASSWORD@127.0.0.1:$AMQP_PORT/syllabus"
+        echo "ADMIN_AMQP_URL=$(amqp_url syllabus_admin "$ADMIN_AMQP_PASSWORD")"
         for s in "${SERVICES[@]}"; do
             S=${s^^}
             local apw="${S}_AMQP_PASSWORD"
-            echo "${S}_AMQP_URL=amqp://$s:${!apw}@127.0.0.1:$AMQP_PORT/syllabus"
+            echo "${S}_AMQP_URL=$(amqp_url "$s" "${!apw}")"
         done
-        echo "SUBSCRIBER_AMQP_URL=amqp://subscriber:$SUBSCRIBER_AMQP_PASSWORD@127.0.0.1:$AMQP_PORT/syllabus"
+        echo "SUBSCRIBER_AMQP_URL=$(amqp_url subscriber "$SUBSCRIBER_AMQP_PASSWORD")"
         echo "MAIL_DIR=$MAIL_DIR"
         echo "# --- stack end ---"
     )
@@ -887,6 +891,9 @@ cmd_disk_alarm() { # raise|clear
         { cat "$RMQ_LOG_DIR/alarm.log" >&2; die "could not set the disk free limit of rabbitmq $PROFILE"; }
     log "rabbitmq $PROFILE disk free limit: $limit"
 }
+
+# Sourced (scripts/ha.sh builds its cluster from these functions), it defines them and stops here.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 
 [[ $# -eq 2 ]] || usage
 set_profile "$2"
