@@ -203,7 +203,7 @@ let package = Package(
             .testTarget(
                 name: "ServiceKitTests",
                 dependencies: [
-                    "ServiceKit",
+                    "ServiceKit", "Database",
                     .product(name: "HummingbirdTesting", package: "hummingbird"),
                     .product(name: "JWTKit", package: "jwt-kit"),
                 ],

@@ -12,6 +12,11 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let insufficientPrivilege = SQLState(rawValue: "42501")
     public static let undefinedTable = SQLState(rawValue: "42P01")
     public static let queryCanceled = SQLState(rawValue: "57014")
+    public static let adminShutdown = SQLState(rawValue: "57P01")
+    public static let crashShutdown = SQLState(rawValue: "57P02")
+    public static let cannotConnectNow = SQLState(rawValue: "57P03")
+    public static let readOnlySQLTransaction = SQLState(rawValue: "25006")
+    public static let tooManyConnections = SQLState(rawValue: "53300")
 
     /// The class of the code: `23` integrity, `08` connection, `40` transaction rollback …
     public var errorClass: Substring { rawValue.prefix(2) }
@@ -25,6 +30,14 @@ public struct ServerError: Sendable, CustomStringConvertible {
     public let detail: String?
     public let constraint: String?
     public let table: String?
+
+    public init(sqlState: SQLState, message: String, detail: String? = nil, constraint: String? = nil, table: String? = nil) {
+        self.sqlState = sqlState
+        self.message = message
+        self.detail = detail
+        self.constraint = constraint
+        self.table = table
+    }
 
     public var description: String {
         var text = "\(sqlState): \(message)"
@@ -65,6 +78,20 @@ public enum DatabaseError: Error, CustomStringConvertible {
         case .server(let error):
             error.sqlState == .serializationFailure || error.sqlState == .deadlockDetected
                 || error.sqlState.errorClass == "08"
+        default: false
+        }
+    }
+
+    /// True when the database cannot take the statement now but will soon: the connection is
+    /// lost or refused, the server is shutting down or starting (a restart, a failover), or the
+    /// session reached a node that is no longer the primary. A client may send the request again.
+    public var isUnavailable: Bool {
+        switch self {
+        case .connection: true
+        case .server(let error):
+            error.sqlState.errorClass == "08"
+                || [SQLState.adminShutdown, .crashShutdown, .cannotConnectNow, .readOnlySQLTransaction, .tooManyConnections]
+                    .contains(error.sqlState)
         default: false
         }
     }

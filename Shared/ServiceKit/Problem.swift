@@ -114,6 +114,11 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     public static let unavailable = Problem(
         .serviceUnavailable, code: "unavailable", title: "A dependency is unavailable; try again shortly")
 
+    /// The database is restarting or failing over: `unavailable`, with the seconds to wait.
+    public static let databaseUnavailable = Problem(
+        .serviceUnavailable, code: "unavailable", title: "A dependency is unavailable; try again shortly",
+        detail: "The database is not reachable right now; send the request again shortly.", headers: [.retryAfter: "2"])
+
     /// How a domain error is answered: the one place where the domain's reasons become statuses.
     public init(_ error: DomainError) {
         let status: HTTPResponse.Status =
@@ -139,8 +144,8 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
 
 /// Turns every error that leaves a route into problem+json: our own problems as they are, domain
 /// errors as `Problem(_:)` maps them, the
-/// framework's HTTP errors with their status, undecodable bodies as 400, anything else as a
-/// logged 500 that reveals nothing.
+/// framework's HTTP errors with their status, undecodable bodies as 400, an unreachable database
+/// as 503 with `Retry-After`, anything else as a logged 500 that reveals nothing.
 public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     public init() {}
 
@@ -168,6 +173,12 @@ public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 .response(from: request, context: context)
         } catch let error as DecodingError {
             return try Problem.malformed(Self.describe(error)).response(from: request, context: context)
+        } catch let error as DatabaseError where error.isUnavailable {
+            // A restart or a failover of the database: the client may send the request again in a
+            // moment. (A commit whose answer was lost may have happened; the routes' idempotency
+            // and unique keys make the second attempt harmless.)
+            context.logger.warning("database unavailable", metadata: ["error": "\(error)", "route": "\(request.method) \(context.endpointPath ?? "(no route)")"])
+            return try Problem.databaseUnavailable.response(from: request, context: context)
         } catch DatabaseError.nulInParameter {
             // Whatever the route passed on (a query parameter, a header, a path segment) held a NUL.
             return try NULRefusalMiddleware<Context>.problem.response(from: request, context: context)

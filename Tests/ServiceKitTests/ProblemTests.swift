@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -18,6 +19,16 @@ import Testing
         router.get("/query") { request, _ -> String in
             request.uri.queryParameters.get("q") ?? ""
         }
+        router.get("/database/:kind") { _, context -> String in
+            let server = { (state: String) in ServerError(sqlState: SQLState(rawValue: state), message: "m", detail: nil, constraint: nil, table: nil) }
+            switch context.parameters.get("kind") {
+            case "lost": throw DatabaseError.connection("server closed the connection unexpectedly")
+            case "read-only": throw DatabaseError.server(server("25006"))
+            case "shutdown": throw DatabaseError.server(server("57P01"))
+            case "unique": throw DatabaseError.uniqueViolation(server("23505"))
+            default: throw DatabaseError.server(server("42601"))
+            }
+        }
         router.get("/boom") { _, _ -> String in
             struct Secret: Error {}
             throw Secret()
@@ -27,6 +38,27 @@ import Testing
 
     func json(_ buffer: ByteBuffer) throws -> [String: Any] {
         try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as! [String: Any]
+    }
+
+    /// A failover's errors (a lost connection, a demoted primary, a shutting-down server) are a
+    /// 503 the client may retry; any other database error stays a 500.
+    @Test func anUnreachableDatabaseIsA503WithRetryAfter() async throws {
+        try await app().test(.router) { client in
+            for kind in ["lost", "read-only", "shutdown"] {
+                try await client.execute(uri: "/database/\(kind)", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable, "\(kind)")
+                    #expect(response.headers[.retryAfter] == "2")
+                    let body = try json(response.body)
+                    #expect(body["code"] as? String == "unavailable")
+                    #expect(!"\(body)".contains("server closed"), "the driver's message stays in the log")
+                }
+            }
+            for kind in ["unique", "syntax"] {
+                try await client.execute(uri: "/database/\(kind)", method: .get) { response in
+                    #expect(response.status == .internalServerError, "\(kind)")
+                }
+            }
+        }
     }
 
     @Test func validationProblemsListEachField() async throws {
