@@ -41,6 +41,7 @@ scripts/observe.sh prometheus-config "$TEST_DIR" 8080 9091
 promtool check config "$TEST_DIR/prometheus.yml"
 # The documents the services serve are the ones in their openapi.yaml files.
 /usr/bin/python3 scripts/openapi.py check
+scripts/check-kubernetes.sh
 # Each broker user, as it sees the test stack: every refusal the topology relies on.
 /usr/bin/python3 scripts/check-broker-permissions.py "$TEST_DIR/syllabus.env" >"$TEST_DIR/broker-permissions.log" ||
     { cat "$TEST_DIR/broker-permissions.log"; exit 1; }
