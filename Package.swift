@@ -229,6 +229,16 @@ let package = Package(
                 swiftSettings: swiftSettings
             ),
             .testTarget(
+                name: "HATests",
+                dependencies: [
+                    "TestSupport", "Database",
+                    .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                    .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "NIOHTTP1", package: "swift-nio"),
+                ],
+                swiftSettings: swiftSettings
+            ),
+            .testTarget(
                 name: "EndToEndTests",
                 dependencies: [
                     "TestSupport", "Contracts", "MessageBus", "Content", "LearningPlans", "ServiceKit",

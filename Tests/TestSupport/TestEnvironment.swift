@@ -4,13 +4,15 @@ import Logging
 import MessageBus
 
 /// A stack `make test` started: `test` for the parallel tests, `fault` for the fault tests, which
-/// restart its servers.
+/// restart its servers, and `ha` for the failures of the highly available stack.
 public struct StackProfile: Sendable {
     public let name: String
     let variable: String
 
     public static let test = StackProfile(name: "test", variable: "SYLLABUS_TEST_ENV")
     public static let fault = StackProfile(name: "fault", variable: "SYLLABUS_FAULT_ENV")
+    /// The HA stack (`scripts/ha.sh up`): three broker nodes, Patroni, two replicas of each service.
+    public static let ha = StackProfile(name: "ha", variable: "SYLLABUS_HA_ENV")
 
     public func values() throws -> [String: String] { try TestEnvironment.values(self) }
     public func value(_ key: String) throws -> String { try TestEnvironment.value(key, self) }
