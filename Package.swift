@@ -241,7 +241,7 @@ let package = Package(
             .testTarget(
                 name: "EndToEndTests",
                 dependencies: [
-                    "TestSupport", "Contracts", "MessageBus", "Content", "LearningPlans", "ServiceKit",
+                    "TestSupport", "Contracts", "Database", "MessageBus", "Content", "LearningPlans", "ServiceKit",
                     .product(name: "AsyncHTTPClient", package: "async-http-client"),
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -45,7 +45,7 @@ PATRONI_SCOPE=syllabus-ha
 set_ha_profile() {
     PROFILE=ha
     STACK_DIR="$HA_DIR"
-    THROWAWAY=1 DURABLE=1
+    THROWAWAY=1 DURABLE=1 POSTGRES_ONLY=0
     LOG_DIR="$HA_LOGS"
     MAIL_DIR="$HA_DIR/mail"
     SECRETS_FILE="$HA_DIR/secrets.env"

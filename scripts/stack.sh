@@ -2,7 +2,7 @@
 # The local stack without Docker: a Postgres cluster and a RabbitMQ node per profile,
 # on loopback ports of their own, with all state under the repository's .stack directory.
 #
-#   scripts/stack.sh <command> run|test|fault|bench
+#   scripts/stack.sh <command> run|test|fault|bench|second
 #
 #   up                  start both servers (a throwaway profile starts from empty data)
 #   down                stop both servers (data is kept until the next `up` of a throwaway profile)
@@ -25,6 +25,8 @@
 #   test   .stack/test    Postgres 5452, AMQP 5692, management 15692, dist 25692 — throwaway
 #   fault  .stack/fault   Postgres 5462, AMQP 5702, management 15702, dist 25702 — throwaway
 #   bench  .stack/bench   Postgres 5472, AMQP 5712, management 15712, dist 25712 — throwaway
+#   second .stack/second  Postgres 5482 only — throwaway: a second database server, for a
+#                         service that runs on a server of its own while the others share one
 # A throwaway profile starts from empty data on every `up`; `test` and `fault` also run Postgres
 # without fsync. `bench` runs it as production does (fsync and synchronous_commit on) unless
 # SYLLABUS_BENCH_FSYNC=off. `fault` is for tests that stop and restart its servers under connected
@@ -42,7 +44,7 @@ PG_BIN=/usr/lib/postgresql/15/bin
 RMQ_BIN=/usr/lib/rabbitmq/bin
 PG_OS_USER=postgres
 SERVICES=(identity billing content progress notifications analytics webhooks)
-ALL_PROFILES=(run test fault bench)
+ALL_PROFILES=(run test fault bench second)
 COMMANDS="up|down|status|env|restart-broker|restart-postgres|stop-broker|start-broker|stop-postgres|start-postgres|raise-disk-alarm|clear-disk-alarm"
 
 # Keep settings from the caller's shell from redirecting the tools to other servers.
@@ -52,7 +54,7 @@ done
 unset _var
 
 usage() {
-    echo "usage: $0 $COMMANDS run|test|fault|bench" >&2
+    echo "usage: $0 $COMMANDS run|test|fault|bench|second" >&2
     exit 2
 }
 
@@ -101,8 +103,15 @@ set_profile() {
         THROWAWAY=1 DURABLE=1
         if [[ "${SYLLABUS_BENCH_FSYNC:-on}" == off ]]; then DURABLE=0; fi
         ;;
+    second)
+        STACK_DIR="$ROOT_STACK_DIR/second"
+        PG_PORT=5482 AMQP_PORT=5722 MGMT_PORT=15722 DIST_PORT=25722
+        CTL_DIST_PORT_MIN=35722
+        THROWAWAY=1 DURABLE=0 POSTGRES_ONLY=1
+        ;;
     *) usage ;;
     esac
+    POSTGRES_ONLY=${POSTGRES_ONLY:-0}
     NODE_NAME="syllabus-$PROFILE@localhost"
 
     PG_DIR="$STACK_DIR/pg" # owned by postgres (initdb needs the data dir's parent)
@@ -672,8 +681,8 @@ write_env_file() {
         echo "SYLLABUS_PROFILE=$PROFILE"
         echo "SYLLABUS_STACK_DIR=$STACK_DIR"
         echo "PG_PORT=$PG_PORT"
-        echo "AMQP_PORT=$AMQP_PORT"
-        echo "RABBITMQ_MANAGEMENT_URL=http://127.0.0.1:$MGMT_PORT"
+        ((POSTGRES_ONLY)) || echo "AMQP_PORT=$AMQP_PORT"
+        ((POSTGRES_ONLY)) || echo "RABBITMQ_MANAGEMENT_URL=http://127.0.0.1:$MGMT_PORT"
         echo "ADMIN_DATABASE_URL=$(pg_url syllabus_admin "$ADMIN_DB_PASSWORD")"
         for s in "${SERVICES[@]}"; do
             S=${s^^}
@@ -681,13 +690,15 @@ write_env_file() {
             echo "${S}_DATABASE_URL=$(pg_url "$s" "${!pw}")"
             echo "${S}_MIGRATION_DATABASE_URL=$(pg_url "${s}_owner" "${!opw}")"
         done
-        echo "ADMIN_AMQP_URL=$(amqp_url syllabus_admin "$ADMIN_AMQP_PASSWORD")"
-        for s in "${SERVICES[@]}"; do
-            S=${s^^}
-            local apw="${S}_AMQP_PASSWORD"
-            echo "${S}_AMQP_URL=$(amqp_url "$s" "${!apw}")"
-        done
-        echo "SUBSCRIBER_AMQP_URL=$(amqp_url subscriber "$SUBSCRIBER_AMQP_PASSWORD")"
+        if ((!POSTGRES_ONLY)); then
+            echo "ADMIN_AMQP_URL=$(amqp_url syllabus_admin "$ADMIN_AMQP_PASSWORD")"
+            for s in "${SERVICES[@]}"; do
+                S=${s^^}
+                local apw="${S}_AMQP_PASSWORD"
+                echo "${S}_AMQP_URL=$(amqp_url "$s" "${!apw}")"
+            done
+            echo "SUBSCRIBER_AMQP_URL=$(amqp_url subscriber "$SUBSCRIBER_AMQP_PASSWORD")"
+        fi
         echo "MAIL_DIR=$MAIL_DIR"
         echo "# --- stack end ---"
     )
@@ -733,10 +744,12 @@ cmd_up() {
     load_secrets
 
     # The broker boots in the background while Postgres is set up.
-    rmq_write_config
-    if ! rmq_running; then
-        rmq_start_async
-        rmq_started=1
+    if ((!POSTGRES_ONLY)); then
+        rmq_write_config
+        if ! rmq_running; then
+            rmq_start_async
+            rmq_started=1
+        fi
     fi
 
     pg_init_if_needed
@@ -744,19 +757,23 @@ cmd_up() {
     pg_start
     pg_bootstrap
 
-    if ((rmq_started)); then
-        rmq_wait_ready
-    else
-        rmq_import_definitions
+    if ((!POSTGRES_ONLY)); then
+        if ((rmq_started)); then
+            rmq_wait_ready
+        else
+            rmq_import_definitions
+        fi
+        rmq_remove_guest
     fi
-    rmq_remove_guest
 
     write_env_file
 
     log "stack $PROFILE is up ($((SECONDS - started_at)) s):"
     log "  postgres   127.0.0.1:$PG_PORT  database syllabus  (pid $(pg_pid), data $PG_DATA)"
-    log "  rabbitmq   amqp 127.0.0.1:$AMQP_PORT  vhost syllabus  node $NODE_NAME  (pid $(rmq_pid))"
-    log "             management http://127.0.0.1:$MGMT_PORT  dist 127.0.0.1:$DIST_PORT"
+    if ((!POSTGRES_ONLY)); then
+        log "  rabbitmq   amqp 127.0.0.1:$AMQP_PORT  vhost syllabus  node $NODE_NAME  (pid $(rmq_pid))"
+        log "             management http://127.0.0.1:$MGMT_PORT  dist 127.0.0.1:$DIST_PORT"
+    fi
     log "  env        $ENV_FILE"
     log "  logs       $LOG_DIR"
 }
@@ -777,7 +794,9 @@ cmd_status() {
         log "postgres  $PROFILE: stopped"
         ok=1
     fi
-    if rmq_running; then
+    if ((POSTGRES_ONLY)); then
+        :
+    elif rmq_running; then
         log "rabbitmq  $PROFILE: running, amqp 127.0.0.1:$AMQP_PORT, management 127.0.0.1:$MGMT_PORT (pid $(rmq_pid))"
     else
         log "rabbitmq  $PROFILE: stopped"

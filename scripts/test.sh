@@ -16,8 +16,10 @@ FAULT_RETRY_DELAYS=200,400,800
 
 "$REPO_DIR/scripts/stack.sh" up test
 "$REPO_DIR/scripts/stack.sh" up fault
+# A second Postgres server: identity runs on it in one journey while the others share the first.
+"$REPO_DIR/scripts/stack.sh" up second
 if [ "${1:-}" != stack ]; then
-    trap '"$REPO_DIR/scripts/stack.sh" down test >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down fault >/dev/null 2>&1 || true; "$REPO_DIR/scripts/ha.sh" down >/dev/null 2>&1 || true' EXIT
+    trap '"$REPO_DIR/scripts/stack.sh" down test >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down fault >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down second >/dev/null 2>&1 || true; "$REPO_DIR/scripts/ha.sh" down >/dev/null 2>&1 || true' EXIT
 fi
 build_all
 write_service_env "$TEST_DIR" 9180 4
@@ -28,11 +30,11 @@ apply_topology "$FAULT_DIR/syllabus.env"
 "$REPO_DIR/scripts/otlp-receiver.sh" --install
 "$REPO_DIR/scripts/webhook-receiver.sh" --install
 if [ "${1:-}" = stack ]; then
-    echo "test stacks ready: SYLLABUS_TEST_ENV=$TEST_DIR/syllabus.env SYLLABUS_FAULT_ENV=$FAULT_DIR/syllabus.env SYLLABUS_BIN_DIR=$BIN_DIR swift test --skip-build"
+    echo "test stacks ready: SYLLABUS_TEST_ENV=$TEST_DIR/syllabus.env SYLLABUS_FAULT_ENV=$FAULT_DIR/syllabus.env SYLLABUS_SECOND_ENV=$REPO_DIR/.stack/second/syllabus.env SYLLABUS_BIN_DIR=$BIN_DIR swift test --skip-build --skip HATests"
     exit 0
 fi
 
-export SYLLABUS_TEST_ENV="$TEST_DIR/syllabus.env" SYLLABUS_FAULT_ENV="$FAULT_DIR/syllabus.env" SYLLABUS_BIN_DIR="$BIN_DIR"
+export SYLLABUS_TEST_ENV="$TEST_DIR/syllabus.env" SYLLABUS_FAULT_ENV="$FAULT_DIR/syllabus.env" SYLLABUS_SECOND_ENV="$REPO_DIR/.stack/second/syllabus.env" SYLLABUS_BIN_DIR="$BIN_DIR"
 cd "$REPO_DIR"
 # Prometheus's rules parse, their unit tests pass (each alert fires on the series it is for, and
 # only on those), and the configuration make run generates is valid.
@@ -54,5 +56,6 @@ swift test --skip-build --skip HATests
 # identity's per-address sign-up limit is raised for this stack.
 "$REPO_DIR/scripts/stack.sh" down test
 "$REPO_DIR/scripts/stack.sh" down fault
+"$REPO_DIR/scripts/stack.sh" down second
 HA_SERVICE_SETTINGS="IDENTITY_THROTTLE_ADDRESS=100000" "$REPO_DIR/scripts/ha.sh" up
 SYLLABUS_HA_ENV="$REPO_DIR/.stack/ha/syllabus.env" swift test --skip-build --filter HATests

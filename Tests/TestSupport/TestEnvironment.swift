@@ -13,6 +13,8 @@ public struct StackProfile: Sendable {
     public static let fault = StackProfile(name: "fault", variable: "SYLLABUS_FAULT_ENV")
     /// The HA stack (`scripts/ha.sh up`): three broker nodes, Patroni, two replicas of each service.
     public static let ha = StackProfile(name: "ha", variable: "SYLLABUS_HA_ENV")
+    /// A second Postgres server (`scripts/stack.sh up second`), for a service on a server of its own.
+    public static let second = StackProfile(name: "second", variable: "SYLLABUS_SECOND_ENV")
 
     public func values() throws -> [String: String] { try TestEnvironment.values(self) }
     public func value(_ key: String) throws -> String { try TestEnvironment.value(key, self) }
