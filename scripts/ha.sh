@@ -547,12 +547,13 @@ cmd_up() {
     write_env_file
 
     build_all
-    # Links in mails and feeds point at the gateway; identity and analytics take the client's
-    # address from it. HA_SERVICE_SETTINGS adds settings of the caller's (KEY=value …).
+    # The demo course, as make run seeds it (the two content replicas seed it once: seeding takes
+    # the outline's lock). Links in mails and feeds point at the gateway; identity and analytics
+    # take the client's address from it. HA_SERVICE_SETTINGS adds settings of the caller's (KEY=value …).
     local extra=()
     read -r -a extra <<<"${HA_SERVICE_SETTINGS:-}"
     write_service_env "$HA_DIR" "${REPLICA_BASES[0]}" 4 \
-        "GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT" \
+        "GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT" "CONTENT_DEMO_COURSE=true" \
         "RABBITMQ_MANAGEMENT_URLS=http://127.0.0.1:15722,http://127.0.0.1:15723,http://127.0.0.1:15724" \
         "IDENTITY_TRUSTED_PROXIES=127.0.0.1" "ANALYTICS_TRUSTED_PROXIES=127.0.0.1" \
         "IDENTITY_PUBLIC_URL=http://127.0.0.1:$GATEWAY_PORT" "CONTENT_PUBLIC_URL=http://127.0.0.1:$GATEWAY_PORT" \

@@ -1,4 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
 import TestSupport
 
@@ -7,6 +10,38 @@ import TestSupport
 /// registration answered 201 has its account and exactly one welcome mail, and nothing is
 /// applied twice. The stack is whole again after each test.
 @Suite(.serialized) struct HAFailureTests {
+    /// The README's journey, through the gateway: register, the welcome mail, sign in, and read
+    /// the course, the learner's progress and their account — each request on either replica.
+    @Test func theJourneyWorksThroughTheGateway() async throws {
+        let gateway = try ha.value("GATEWAY_URL")
+        let run = "ha\(UUID().uuidString.prefix(8).lowercased())"
+        let email = "\(run)-journey@example.com"
+        func send(_ method: HTTPMethod, _ path: String, json: String? = nil, token: String? = nil) async throws -> (Int, [String: Any]) {
+            var request = HTTPClientRequest(url: gateway + path)
+            request.method = method
+            if let json {
+                request.headers.add(name: "content-type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: json))
+            }
+            if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] ?? [:])
+        }
+        let (registered, _) = try await send(.POST, "/v1/auth/register", json: #"{"email":"\#(email)","password":"correct horse battery","name":"Journey"}"#)
+        #expect(registered == 201)
+        try await eventually(timeout: .seconds(20), "the welcome mail") { try welcomeMails(run: run)[email] == 1 }
+        let (signedIn, login) = try await send(.POST, "/v1/auth/login", json: #"{"email":"\#(email)","password":"correct horse battery"}"#)
+        #expect(signedIn == 200)
+        let token = try #require(login["accessToken"] as? String)
+        let (meStatus, me) = try await send(.GET, "/v1/me", token: token)
+        #expect(meStatus == 200 && me["email"] as? String == email)
+        let (courseStatus, course) = try await send(.GET, "/v1/course", token: token)
+        #expect(courseStatus == 200 && (course["modules"] as? [Any])?.isEmpty == false, "the demo course is served")
+        #expect(try await send(.GET, "/v1/progress", token: token).0 == 200)
+        #expect(try await send(.GET, "/.well-known/jwks.json").0 == 200)
+    }
+
     @Test func brokerNodeLeadingTheMailQueueKilledDuringRegistrations() async throws {
         let leader = try await leaderNode(of: "notifications")
         let burst = RegistrationBurst()
