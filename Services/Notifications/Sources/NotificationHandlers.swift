@@ -13,23 +13,10 @@ enum NotificationHandlers {
             try Lifecycle.registered(event, on: connection)
         },
         EventHandler(IdentityUserProfileUpdatedV1.self, name: "recipients.profile") { event, connection in
-            let data = event.data
-            let userID = try userID(data.userId)
-            if try Tombstones.isDeleted(userID, on: connection) { return } // never write an erased user back
-            try connection.execute(
-                """
-                UPDATE recipients SET email = \(data.email), name = \(data.name), marketing_opt_out = \(data.marketingOptOut),
-                    sequence = \(event.sequenceNumber), updated_at = now()
-                WHERE user_id = \(userID) AND sequence < \(event.sequenceNumber)
-                """)
+            try Lifecycle.profileUpdated(event, on: connection)
         },
         EventHandler(IdentityUserRoleChangedV1.self, name: "recipients.role") { event, connection in
-            if try Tombstones.isDeleted(try userID(event.data.userId), on: connection) { return }
-            try connection.execute(
-                """
-                UPDATE recipients SET role = \(event.data.role), sequence = \(event.sequenceNumber), updated_at = now()
-                WHERE user_id = \(try userID(event.data.userId)) AND sequence < \(event.sequenceNumber)
-                """)
+            try Lifecycle.roleChanged(event, on: connection)
         },
         EventHandler(IdentityUserLoggedInV1.self, name: "recipients.activity") { event, connection in
             try Lifecycle.activity(try userID(event.data.userId), at: event.data.loggedInAt, on: connection)

@@ -101,5 +101,18 @@ public enum NotificationsMigrations {
                 -- in the same trace. Nullable: mail queued untraced, or by a previous release.
                 ALTER TABLE email_queue ADD COLUMN traceparent text;
                 """),
+        Migration(
+            version: 13, name: "recipient field versions",
+            sql: """
+                -- A recipient's profile (email, name, marketing choice) and role each carry the
+                -- sequence of the user's event that last set them, so that each is guarded on its
+                -- own: events of one user may arrive in any order (two replicas, retries), and an
+                -- older event must not overwrite a newer one, nor a newer one be refused because
+                -- another kind of event went further. `sequence` stays the highest of all.
+                ALTER TABLE recipients
+                    ADD COLUMN profile_sequence bigint NOT NULL DEFAULT 0,
+                    ADD COLUMN role_sequence bigint NOT NULL DEFAULT 0;
+                UPDATE recipients SET profile_sequence = sequence, role_sequence = sequence;
+                """),
     ]
 }

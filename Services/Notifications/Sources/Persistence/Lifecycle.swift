@@ -35,19 +35,59 @@ public enum Lifecycle {
 
     // MARK: Identity
 
+    /// A profile update (email, name, marketing choice), kept unless a later one is there already;
+    /// it makes the row if the registration has not arrived yet.
+    public static func profileUpdated(_ event: CloudEvent<IdentityUserProfileUpdatedV1>, on connection: PostgresConnection) throws {
+        let data = event.data
+        let user = try userID(data.userId)
+        if try Tombstones.isDeleted(user, on: connection) { return } // never write an erased user back
+        try connection.execute(
+            """
+            INSERT INTO recipients (user_id, email, name, marketing_opt_out, registered_at, sequence, profile_sequence)
+            VALUES (\(user), \(data.email), \(data.name), \(data.marketingOptOut), to_timestamp(0), \(event.sequenceNumber), \(event.sequenceNumber))
+            ON CONFLICT (user_id) DO UPDATE SET
+                email = excluded.email, name = excluded.name, marketing_opt_out = excluded.marketing_opt_out,
+                profile_sequence = excluded.profile_sequence, sequence = greatest(recipients.sequence, excluded.sequence), updated_at = now()
+            WHERE recipients.profile_sequence < excluded.profile_sequence
+            """)
+    }
+
+    /// A role change, kept unless a later one is there already.
+    public static func roleChanged(_ event: CloudEvent<IdentityUserRoleChangedV1>, on connection: PostgresConnection) throws {
+        let user = try userID(event.data.userId)
+        if try Tombstones.isDeleted(user, on: connection) { return }
+        try connection.execute(
+            """
+            INSERT INTO recipients (user_id, email, name, role, registered_at, sequence, role_sequence)
+            VALUES (\(user), '', '', \(event.data.role), to_timestamp(0), \(event.sequenceNumber), \(event.sequenceNumber))
+            ON CONFLICT (user_id) DO UPDATE SET
+                role = excluded.role, role_sequence = excluded.role_sequence,
+                sequence = greatest(recipients.sequence, excluded.sequence), updated_at = now()
+            WHERE recipients.role_sequence < excluded.role_sequence
+            """)
+    }
+
     public static func registered(_ event: CloudEvent<IdentityUserRegisteredV1>, on connection: PostgresConnection) throws {
         let data = event.data
         let user = try userID(data.userId)
         if try Tombstones.isDeleted(user, on: connection) { return }
-        // Whole-state upsert that never lets an older event overwrite a newer one.
+        // The registration sets every field; each group is taken only where no later event of
+        // its kind has set it already (a profile update or a role change may come first).
         try connection.execute(
             """
-            INSERT INTO recipients (user_id, email, name, role, marketing_opt_out, registered_at, sequence)
-            VALUES (\(user), \(data.email), \(data.name), \(data.role), \(data.marketingOptOut), \(data.registeredAt), \(event.sequenceNumber))
+            INSERT INTO recipients (user_id, email, name, role, marketing_opt_out, registered_at, sequence, profile_sequence, role_sequence)
+            VALUES (\(user), \(data.email), \(data.name), \(data.role), \(data.marketingOptOut), \(data.registeredAt),
+                \(event.sequenceNumber), \(event.sequenceNumber), \(event.sequenceNumber))
             ON CONFLICT (user_id) DO UPDATE SET
-                email = excluded.email, name = excluded.name, role = excluded.role, registered_at = excluded.registered_at,
-                marketing_opt_out = excluded.marketing_opt_out, sequence = excluded.sequence, updated_at = now()
-            WHERE recipients.sequence < excluded.sequence
+                email = CASE WHEN recipients.profile_sequence < excluded.profile_sequence THEN excluded.email ELSE recipients.email END,
+                name = CASE WHEN recipients.profile_sequence < excluded.profile_sequence THEN excluded.name ELSE recipients.name END,
+                marketing_opt_out = CASE WHEN recipients.profile_sequence < excluded.profile_sequence
+                    THEN excluded.marketing_opt_out ELSE recipients.marketing_opt_out END,
+                role = CASE WHEN recipients.role_sequence < excluded.role_sequence THEN excluded.role ELSE recipients.role END,
+                registered_at = excluded.registered_at,
+                profile_sequence = greatest(recipients.profile_sequence, excluded.profile_sequence),
+                role_sequence = greatest(recipients.role_sequence, excluded.role_sequence),
+                sequence = greatest(recipients.sequence, excluded.sequence), updated_at = now()
             """)
         try apply(LifecycleRules.registered(user, at: data.registeredAt), to: user, on: connection)
         try activity(user, at: data.registeredAt, on: connection)
