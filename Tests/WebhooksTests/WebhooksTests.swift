@@ -159,6 +159,39 @@ actor Receiver {
         try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
     }
 
+    /// Another replica, or a retry, can bring a user's event after their deletion: it is not
+    /// kept for any endpoint, and the deletion itself still is.
+    @Test func aDeletedUsersLateEventIsNotKeptButTheDeletionIs() async throws {
+        try await withWebhooks { pool, _, router, tokens in
+            try await Application(router: router).test(.router) { client in
+                let admin = try await tokens.bearer(role: "ADMIN")
+                #expect(try await create(client, admin, url: "http://127.0.0.1:9/hook", types: ["*"]).status == .created)
+                let user = UUID().lowercased
+                func raw<E: DomainEvent>(_ event: CloudEvent<E>) throws -> RawEvent {
+                    let body = try EventCoding.encode(event)
+                    return RawEvent(header: try EventCoding.decode(CloudEventHeader.self, from: body), body: body)
+                }
+                let deleted = try raw(CloudEvent(IdentityUserDeletedV1(userId: user, deletedBy: "self", deletedAt: Date()), sequence: 7))
+                let late = try raw(
+                    CloudEvent(
+                        IdentityUserProfileUpdatedV1(
+                            userId: user, email: "late@example.com", name: "Late", emailVerified: true, marketingOptOut: false,
+                            onboardingComplete: true, timeZone: nil, userType: nil, buildGoal: nil, experienceLevel: nil, skillLevel: nil,
+                            learningStyle: nil, weeklyHours: nil, updatedAt: Date()),
+                        sequence: 6))
+                try await pool.transaction { connection in
+                    // As the consumer applies the deletion: the tombstone first, then the fan-out.
+                    try connection.execute("INSERT INTO user_tombstones (user_id, deleted_at) VALUES (\(UUID(uuidString: user)!), now())")
+                    try EndpointStore.record(deleted, on: connection)
+                }
+                try await pool.transaction { try EndpointStore.record(late, on: $0) }
+                #expect(try await pool.query("SELECT 1 FROM events WHERE id = \(deleted.header.id)").count == 1)
+                #expect(try await pool.query("SELECT 1 FROM events WHERE id = \(late.header.id)").isEmpty)
+                #expect(try await pool.query("SELECT 1 FROM deliveries WHERE event_id = \(late.header.id)").isEmpty)
+            }
+        }
+    }
+
     @Test func eventsArriveSignedInOrderOnceAndAFailingOneIsRetriedWithTheSameID() async throws {
         try await withWebhooks { pool, dispatcher, router, tokens in
             try await Receiver.run(script: [500, 500]) { port, receiver in

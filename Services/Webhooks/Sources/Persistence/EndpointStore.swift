@@ -183,8 +183,16 @@ public struct EndpointStore: Sendable {
             """
         ).map { try $0.decode("id", as: UUID.self) }
         guard !endpoints.isEmpty else { return }
-        let body = String(decoding: event.body, as: UTF8.self)
         let aggregate = event.header.partitionkey ?? event.header.subject ?? event.header.id
+        // A deleted user's event that arrives after the deletion (another replica, a retry) is
+        // not kept: the deletion already erased what was delivered, and nothing of theirs may
+        // come back. The deletion itself is delivered.
+        if event.header.type != IdentityUserDeletedV1.eventType.cloudEventType, let user = UUID(uuidString: aggregate),
+            try Tombstones.isDeleted(user, on: connection)
+        {
+            return
+        }
+        let body = String(decoding: event.body, as: UTF8.self)
         try connection.execute(
             """
             INSERT INTO events (id, routing_key, aggregate, occurred_at, body)
