@@ -12,9 +12,14 @@ enum AnalyticsHandlers {
         EventHandler(IdentityUserProfileUpdatedV1.self, name: "events.onboarding") { event, connection in
             guard let user = UUID(uuidString: event.data.userId) else { throw ConsumeFailure.undecodable("userId is not a UUID") }
             guard event.data.onboardingComplete else { return }
-            // Once per user: the first profile that says so.
+            // Once per user: the first profile that says so. The per-user key keeps two replicas
+            // handling two such profiles at once from counting it twice.
             let already = try !connection.query("SELECT 1 FROM events WHERE user_id = \(user) AND event = 'onboarding_completed'").isEmpty
-            if !already { try EventStore.derive(.onboardingCompleted, from: event, user: event.data.userId, on: connection) }
+            if !already {
+                try EventStore.derive(
+                    .onboardingCompleted, from: event, user: event.data.userId, sourceID: "onboarding_completed:\(user.uuidString.lowercased())",
+                    on: connection)
+            }
         },
         EventHandler(ProgressLessonStartedV1.self, name: "events.lesson_started") { event, connection in
             let properties: [String: JSONValue] = ["lessonId": .string(event.data.lessonId), "moduleId": .string(event.data.moduleId)]

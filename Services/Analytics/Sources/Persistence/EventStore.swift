@@ -21,14 +21,17 @@ public enum EventStore {
     }
 
     /// A server event derived from a bus event: its id is the bus event's and the derived name, so
-    /// a redelivered or replayed event is counted once.
+    /// a redelivered or replayed event is counted once (`sourceID` names another key, for an event
+    /// counted once per user whichever bus event brings it).
     static func derive<E: DomainEvent>(
         _ event: ProductEvent, from source: CloudEvent<E>, user: String, properties: [String: JSONValue] = [:], at time: Date? = nil,
-        on connection: PostgresConnection
+        sourceID: String? = nil, on connection: PostgresConnection
     ) throws {
         guard let userID = UUID(uuidString: user) else { throw ConsumeFailure.undecodable("userId is not a UUID") }
         if try Tombstones.isDeleted(userID, on: connection) { return }
-        try record(event, user: userID, properties: properties, source: "server", sourceID: "\(source.id):\(event.rawValue)", at: time ?? source.time, on: connection)
+        try record(
+            event, user: userID, properties: properties, source: "server", sourceID: sourceID ?? "\(source.id):\(event.rawValue)",
+            at: time ?? source.time, on: connection)
     }
 
     /// A signed-in session: the session's anonymous events become the user's.
