@@ -19,8 +19,10 @@ import Tracing
 ///   published one after another on one channel, so rows leave in outbox order; within a batch,
 ///   a row goes only once the row before it of the same aggregate is confirmed (rows of different
 ///   aggregates are in flight together), so no row ever overtakes a refused one of its aggregate.
-/// - **Refusals.** A row the broker nacks or returns is retried after a fixed delay (a wake-up
-///   does not cut it short) and parked after `maxAttempts`; rows of the same aggregate wait behind
+/// - **Refusals.** A row the broker nacks or returns is retried after a delay that doubles with
+///   each refusal, up to five minutes (a wake-up does not cut it short), so that a broker node's
+///   failover, whose queues refuse publishes for up to a minute, is ridden out; it is parked after
+///   `maxAttempts` (with the defaults, about twenty minutes of refusals); rows of the same aggregate wait behind
 ///   it, everything else goes on. `syllabus outbox list|release` shows and frees parked rows.
 /// - Published rows are deleted: the outbox holds only what is still to be sent.
 public final class OutboxRelay: Service, Sendable {
@@ -34,7 +36,7 @@ public final class OutboxRelay: Service, Sendable {
     private let logger: Logger
     private let batchSize: Int
     private let pollInterval: Duration
-    /// How long a refused row waits before it is tried again.
+    /// How long a refused row waits before its first retry; each further refusal doubles it (at most 300 s).
     public let retryDelay: Duration
     /// Attempts after which a refused row is parked.
     public let maxAttempts: Int
@@ -323,7 +325,7 @@ public final class OutboxRelay: Service, Sendable {
                 let parked = try connection.query(
                     """
                     UPDATE outbox SET attempts = attempts + 1, last_error = \(String(row.reason.prefix(500))),
-                        next_attempt_at = now() + make_interval(secs => \(delay)),
+                        next_attempt_at = now() + make_interval(secs => least(\(delay) * power(2, attempts), 300)),
                         parked_at = CASE WHEN attempts + 1 >= \(maxAttempts) THEN now() END
                     WHERE id = \(row.id)
                     RETURNING parked_at IS NOT NULL AS parked
