@@ -370,11 +370,9 @@ write_replica_env() {
 }
 
 start_replica() { # service replica
-    local s=$1 r=$2 file="$HA_DIR/services/$1.env"
-    [[ $r == 1 ]] || file="$HA_DIR/services/$1-$r.env"
-    (exec env -i PATH="$PATH" HOME="${HOME:-/}" /bin/bash -c 'set -a && . "$1" && exec "$2"' \
-        start-service "$file" "$BIN_DIR/$s" >>"$HA_LOGS/$s-$r.log" 2>&1 9>&-) &
-    echo $! >"$HA_PIDS/$s-$r.pid"
+    local file="$HA_DIR/services/$1.env"
+    [[ $2 == 1 ]] || file="$HA_DIR/services/$1-$2.env"
+    start_service "$1" "$file" "$HA_LOGS/$1-$2.log" "$HA_PIDS/$1-$2.pid"
 }
 
 wait_replica_ready() { # service replica timeout

@@ -117,16 +117,21 @@ apply_topology() { # env_file
 # Each service starts with an empty environment but PATH and HOME, plus its own
 # <stack>/services/<service>.env: nothing of the caller's shell or of syllabus.env leaks in.
 start_services() { # stack_dir log_dir pid_dir
-    local stack_dir=$1 logs=$2 pids=$3 s file
+    local stack_dir=$1 logs=$2 pids=$3 s
     mkdir -p "$logs" "$pids"
     for s in "${SERVICES[@]}"; do
-        file="$stack_dir/services/$s.env"
-        [ -f "$file" ] || { echo "$file is missing (write_service_env writes it)" >&2; return 1; }
-        # env, bash and the service replace each other in turn: the pid is the service's.
-        (exec env -i PATH="$PATH" HOME="${HOME:-/}" /bin/bash -c 'set -a && . "$1" && exec "$2"' \
-            start-service "$file" "$BIN_DIR/$s" >>"$logs/$s.log" 2>&1) &
-        echo $! >"$pids/$s.pid"
+        start_service "$s" "$stack_dir/services/$s.env" "$logs/$s.log" "$pids/$s.pid" || return 1
     done
+}
+
+# One service process with only the given environment file; its pid goes to pid_file. Lock
+# descriptors (8, 9) are closed, so a long-lived service never holds a stack script's lock.
+start_service() { # service env_file log_file pid_file
+    [ -f "$2" ] || { echo "$2 is missing (write_service_env writes it)" >&2; return 1; }
+    # env, bash and the service replace each other in turn: the pid is the service's.
+    (exec env -i PATH="$PATH" HOME="${HOME:-/}" /bin/bash -c 'set -a && . "$1" && exec "$2"' \
+        start-service "$2" "$BIN_DIR/$1" >>"$3" 2>&1 8>&- 9>&-) &
+    echo $! >"$4"
 }
 
 stop_services() { # pid_dir
