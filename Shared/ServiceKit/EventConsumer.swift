@@ -530,6 +530,22 @@ public final class EventConsumerService: Service, Sendable {
         return results
     }
 
+    /// Applies one believed envelope to `handlers` as a delivery of it is applied: only the handlers
+    /// of its type, through the inbox, under a savepoint of its own, on `connection`'s open
+    /// transaction. A type none of them handles is acknowledged, as the consumer does. For feeding
+    /// a service's handlers without a broker (replays, the order-independence tests).
+    public static func deliver(_ envelope: [UInt8], to handlers: [EventHandler], on connection: PostgresConnection) throws -> Result<Void, any Error> {
+        let header = try EventCoding.decode(CloudEventHeader.self, from: envelope)
+        let matching = handlers.filter { $0.eventType.cloudEventType == header.type }
+        guard let first = matching.first else { return .success(()) }
+        let decoded = try first.decode(envelope)
+        guard let eventID = UUID(uuidString: decoded.id) else { throw ConsumeFailure.undecodable("id is not a UUID") }
+        let message = IncomingMessage(
+            deliveryTag: 0, connectionGeneration: 0, exchange: "", routingKey: "", redelivered: false, body: envelope,
+            properties: AMQPProperties(messageID: decoded.id, type: decoded.type))
+        return try apply([Work(message: message, eventID: eventID, event: decoded, handlers: matching)], on: connection, isolated: true)[0]
+    }
+
     /// Sends a forged message to the dead-letter queue, marked so that it is never redriven.
     private func quarantine(_ message: IncomingMessage, because why: String) async {
         forged.increment()

@@ -85,11 +85,7 @@ public func buildIdentityApplication(_ configuration: ServiceConfiguration) asyn
     let dependencies = try await IdentityDependencies(
         database: runtime.database, tokens: tokens, hasher: hasher, settings: settings, logger: runtime.logger)
     let users = dependencies.users
-    let consumer = try runtime.consumer([
-        EventHandler(NotificationsConsentChangedV1.self, name: "profile.consent") { event, connection in
-            try users.applyConsent(event, on: connection)
-        },
-    ])
+    let consumer = try runtime.consumer(IdentityHandlers.all(users: users))
     return runtime.application(
         router: buildIdentityRouter(dependencies), consumer: consumer,
         services: [IdentityHousekeeping.worker(counters: dependencies.counters, logger: runtime.logger)], openAPI: IdentityOpenAPI.document)
