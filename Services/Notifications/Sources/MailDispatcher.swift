@@ -237,7 +237,7 @@ public final class MailDispatcher: Sendable {
                 SELECT q.id, q.user_id, q.template, q.kind, q.scheduled_for, q.data::text AS data, q.attempts, q.traceparent,
                        r.user_id AS known, r.email, r.name, r.marketing_opt_out, r.deleted_at, r.free_lesson_started_at, r.last_activity_at,
                        r.subscription_status, r.subscription_interval, r.current_period_end, r.cancel_at_period_end, r.payment_failed_at,
-                       coalesce(e.has_access, false) AS has_access
+                       r.converted_at, coalesce(e.has_access, false) AS has_access
                 FROM q
                 LEFT JOIN recipients r ON r.user_id = q.user_id
                 LEFT JOIN entitlements e ON e.user_id = q.user_id
@@ -395,6 +395,7 @@ public final class MailDispatcher: Sendable {
         return RecipientFacts(
             email: try row.decode("email"), name: try row.decode("name"), deleted: try row.decode("deleted_at", as: Date?.self) != nil,
             marketingOptOut: try row.decode("marketing_opt_out"), hasAccess: try row.decode("has_access"),
+            converted: try row.decode("converted_at", as: Date?.self) != nil,
             freeLessonStartedAt: try row.decode("free_lesson_started_at", as: Date?.self), lastActivityAt: try row.decode("last_activity_at", as: Date?.self),
             subscriptionStatus: try row.decode("subscription_status", as: String?.self).map(SubscriptionStatus.init(rawValue:)),
             subscriptionInterval: try row.decode("subscription_interval", as: String?.self).map(BillingInterval.init(rawValue:)),

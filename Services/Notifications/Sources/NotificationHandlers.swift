@@ -64,6 +64,10 @@ enum NotificationHandlers {
         Entitlements.handler { userID, entitlement, connection in
             try Lifecycle.entitlementChanged(userID, entitlement, on: connection)
         },
+        EventHandler(BillingEntitlementChangedV1.self, name: "recipients.converted") { event, connection in
+            guard event.data.hasAccess else { return }
+            try Lifecycle.converted(try userID(event.data.userId), at: event.time, on: connection)
+        },
         EventHandler(ProgressLessonStartedV1.self, name: "lifecycle.lesson.started") { event, connection in
             try Lifecycle.lessonStarted(event, on: connection)
         },
@@ -84,14 +88,16 @@ enum NotificationHandlers {
         },
         AccessRevocations.handler(),
         Tombstones.handler { userID, connection in
-            // Erase what is personal, keep the queue and log rows (anonymous) for the record.
+            // Erase what is personal, keep the queue and log rows (anonymous) for the record. What
+            // is left of the recipient is the same whichever of their events came before the
+            // deletion: a row that says only that they were deleted.
             try connection.execute(
                 """
-                UPDATE recipients SET email = '', name = '', deleted_at = now(), free_lesson_started_at = NULL, free_lesson_completed_at = NULL,
-                    subscription_id = NULL, subscription_status = NULL, subscription_interval = NULL, current_period_end = NULL,
-                    payment_failed_at = NULL, last_paid_at = NULL, last_activity_at = NULL
-                WHERE user_id = \(userID)
+                DELETE FROM aggregate_versions WHERE aggregate = 'subscription'
+                    AND aggregate_id IN (SELECT subscription_id FROM recipients WHERE user_id = \(userID) AND subscription_id IS NOT NULL)
                 """)
+            try connection.execute("DELETE FROM recipients WHERE user_id = \(userID)")
+            try connection.execute("INSERT INTO recipients (user_id, email, name, registered_at, deleted_at) VALUES (\(userID), '', '', to_timestamp(0), now())")
             try Entitlements.forget(userID, on: connection)
             try connection.execute(
                 "UPDATE email_queue SET status = 'CANCELLED', reason = 'deleted', processed_at = now() WHERE user_id = \(userID) AND status = 'PENDING'")

@@ -114,5 +114,14 @@ public enum NotificationsMigrations {
                     ADD COLUMN role_sequence bigint NOT NULL DEFAULT 0;
                 UPDATE recipients SET profile_sequence = sequence, role_sequence = sequence;
                 """),
+        Migration(
+            version: 14, name: "recipient converted",
+            sql: """
+                -- When the user first had access: mail meant to convert them is pointless from
+                -- then on, whatever came after. Set by any entitlement that grants access, in
+                -- whatever order those arrive; a previous release ignores it.
+                ALTER TABLE recipients ADD COLUMN converted_at timestamptz;
+                UPDATE recipients r SET converted_at = e.updated_at FROM entitlements e WHERE e.user_id = r.user_id AND e.has_access;
+                """),
     ]
 }

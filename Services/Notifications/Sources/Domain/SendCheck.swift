@@ -8,6 +8,8 @@ public struct RecipientFacts: Sendable, Equatable {
     public var deleted: Bool
     public var marketingOptOut: Bool
     public var hasAccess: Bool
+    /// Whether the user ever had access (a subscriber who left is not someone to convert).
+    public var converted: Bool
     public var freeLessonStartedAt: Date?
     public var lastActivityAt: Date?
     public var subscriptionStatus: SubscriptionStatus?
@@ -17,7 +19,7 @@ public struct RecipientFacts: Sendable, Equatable {
     public var paymentFailedAt: Date?
 
     public init(
-        email: String, name: String, deleted: Bool = false, marketingOptOut: Bool = false, hasAccess: Bool = false, freeLessonStartedAt: Date? = nil,
+        email: String, name: String, deleted: Bool = false, marketingOptOut: Bool = false, hasAccess: Bool = false, converted: Bool = false, freeLessonStartedAt: Date? = nil,
         lastActivityAt: Date? = nil, subscriptionStatus: SubscriptionStatus? = nil, subscriptionInterval: BillingInterval? = nil, currentPeriodEnd: Date? = nil,
         cancelAtPeriodEnd: Bool = false, paymentFailedAt: Date? = nil
     ) {
@@ -26,6 +28,7 @@ public struct RecipientFacts: Sendable, Equatable {
         self.deleted = deleted
         self.marketingOptOut = marketingOptOut
         self.hasAccess = hasAccess
+        self.converted = converted || hasAccess
         self.freeLessonStartedAt = freeLessonStartedAt
         self.lastActivityAt = lastActivityAt
         self.subscriptionStatus = subscriptionStatus
@@ -49,7 +52,7 @@ public enum SendCheck {
         if facts.deleted { return "deleted" }
         if facts.email.isEmpty { return "unknown recipient" }
         if template.kind == .marketing, facts.marketingOptOut { return "opted out" }
-        if EmailTemplate.conversion.contains(template), facts.hasAccess { return "converted" }
+        if EmailTemplate.conversion.contains(template), facts.converted { return "converted" }
         switch template {
         case .startJourney:
             if facts.freeLessonStartedAt != nil { return "started" }

@@ -123,8 +123,9 @@ public enum Lifecycle {
         let first = try connection.execute(
             "UPDATE recipients SET free_lesson_completed_at = \(event.data.completedAt), free_lesson_started_at = coalesce(free_lesson_started_at, \(event.data.completedAt)) WHERE user_id = \(user) AND free_lesson_completed_at IS NULL"
         ).affectedRows == 1
+        let converted = try !connection.query("SELECT 1 FROM recipients WHERE user_id = \(user) AND converted_at IS NOT NULL").isEmpty
         let steps = LifecycleRules.freeLessonCompleted(
-            user, at: event.data.completedAt, firstTime: first, hasAccess: try Entitlements.of(user, on: connection).hasAccess)
+            user, at: event.data.completedAt, firstTime: first, hasAccess: try converted || Entitlements.of(user, on: connection).hasAccess)
         try apply(steps, to: user, on: connection)
     }
 
@@ -189,6 +190,15 @@ public enum Lifecycle {
             WHERE user_id = \(user)
             """)
         try apply(LifecycleRules.paymentSucceeded(at: data.paidAt), to: user, on: connection)
+    }
+
+    /// The user had access at `time`: from then on they count as converted, whichever of their
+    /// entitlements arrives last (the earliest grant is kept).
+    public static func converted(_ user: UUID, at time: Date, on connection: PostgresConnection) throws {
+        if try Tombstones.isDeleted(user, on: connection) { return }
+        try ensureRecipient(user, on: connection)
+        try connection.execute(
+            "UPDATE recipients SET converted_at = least(coalesce(converted_at, \(time)), \(time)) WHERE user_id = \(user)")
     }
 
     /// Converted: mail meant to convert the user is pointless now.
