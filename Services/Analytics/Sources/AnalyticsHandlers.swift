@@ -12,14 +12,17 @@ enum AnalyticsHandlers {
         EventHandler(IdentityUserProfileUpdatedV1.self, name: "events.onboarding") { event, connection in
             guard let user = UUID(uuidString: event.data.userId) else { throw ConsumeFailure.undecodable("userId is not a UUID") }
             guard event.data.onboardingComplete else { return }
-            // Once per user: the first profile that says so. The per-user key keeps two replicas
-            // handling two such profiles at once from counting it twice.
-            let already = try !connection.query("SELECT 1 FROM events WHERE user_id = \(user) AND event = 'onboarding_completed'").isEmpty
-            if !already {
-                try EventStore.derive(
-                    .onboardingCompleted, from: event, user: event.data.userId, sourceID: "onboarding_completed:\(user.uuidString.lowercased())",
-                    on: connection)
-            }
+            // Once per user, at the earliest profile that says so, whichever arrives first: the
+            // per-user key keeps two replicas handling two such profiles at once from counting it
+            // twice, and an earlier profile that comes late takes the place of a later one.
+            // (Rows of a previous release were keyed by event; one of those counts already.)
+            let key = "onboarding_completed:\(user.uuidString.lowercased())"
+            let counted = try !connection.query(
+                "SELECT 1 FROM events WHERE user_id = \(user) AND event = 'onboarding_completed' AND source_event_id <> \(key)"
+            ).isEmpty
+            guard !counted else { return }
+            try connection.execute("DELETE FROM events WHERE source_event_id = \(key) AND created_at > \(event.time)")
+            try EventStore.derive(.onboardingCompleted, from: event, user: event.data.userId, sourceID: key, on: connection)
         },
         EventHandler(ProgressLessonStartedV1.self, name: "events.lesson_started") { event, connection in
             let properties: [String: JSONValue] = ["lessonId": .string(event.data.lessonId), "moduleId": .string(event.data.moduleId)]

@@ -21,17 +21,19 @@ public enum EventStore {
     }
 
     /// A server event derived from a bus event: its id is the bus event's and the derived name, so
-    /// a redelivered or replayed event is counted once (`sourceID` names another key, for an event
+    /// a redelivered or replayed event is counted once, whenever it comes (`sourceID` names another key, for an event
     /// counted once per user whichever bus event brings it).
     static func derive<E: DomainEvent>(
         _ event: ProductEvent, from source: CloudEvent<E>, user: String, properties: [String: JSONValue] = [:], at time: Date? = nil,
         sourceID: String? = nil, on connection: PostgresConnection
     ) throws {
         guard let userID = UUID(uuidString: user) else { throw ConsumeFailure.undecodable("userId is not a UUID") }
-        if try Tombstones.isDeleted(userID, on: connection) { return }
+        // A deleted user's event that comes after the deletion (another replica, a retry) is
+        // counted as the deletion left the ones before it: detached from the person.
+        let deleted = try Tombstones.isDeleted(userID, on: connection)
         try record(
-            event, user: userID, properties: properties, source: "server", sourceID: sourceID ?? "\(source.id):\(event.rawValue)",
-            at: time ?? source.time, on: connection)
+            event, user: deleted ? nil : userID, properties: deleted ? [:] : properties, source: "server",
+            sourceID: sourceID ?? "\(source.id):\(event.rawValue)", at: time ?? source.time, on: connection)
     }
 
     /// A signed-in session: the session's anonymous events become the user's.
