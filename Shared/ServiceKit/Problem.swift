@@ -114,6 +114,12 @@ public struct Problem: HTTPResponseError, Sendable, Equatable {
     public static let unavailable = Problem(
         .serviceUnavailable, code: "unavailable", title: "A dependency is unavailable; try again shortly")
 
+    /// More requests at once than the service takes (`MAX_CONCURRENT_REQUESTS`): refused at once
+    /// rather than queued.
+    public static let overloaded = Problem(
+        .serviceUnavailable, code: "overloaded", title: "Too many requests at once; try again shortly",
+        detail: "The service is handling as many requests as it takes; send the request again shortly.", headers: [.retryAfter: "1"])
+
     /// The database is restarting or failing over: `unavailable`, with the seconds to wait.
     public static let databaseUnavailable = Problem(
         .serviceUnavailable, code: "unavailable", title: "A dependency is unavailable; try again shortly",

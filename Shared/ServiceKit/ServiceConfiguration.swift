@@ -25,6 +25,11 @@ public struct ServiceConfiguration: Sendable {
     /// archive's replay window (7 days), so replaying the archive is recognised as a replay.
     public let inboxRetentionDays: Int
     public let jwksFile: String?
+    /// How long a stopping service reports not ready while still serving, before it stops taking
+    /// requests (`SHUTDOWN_DRAIN_SECONDS`, 0): long enough for a load balancer to notice.
+    public let shutdownDrain: Duration
+    /// Requests handled at once; more are refused with 503 `overloaded` (`MAX_CONCURRENT_REQUESTS`, 256).
+    public let maxConcurrentRequests: Int
     /// Retry tiers (must match the topology's, `RETRY_DELAYS`) and attempts before dead-lettering.
     public let retryPolicy: RetryPolicy
     public let logLevel: Logger.Level
@@ -58,6 +63,8 @@ public struct ServiceConfiguration: Sendable {
         consumerBatchSize = max(1, lookup("consumer.batch.size").flatMap(Int.init) ?? 64)
         inboxRetentionDays = max(8, lookup("inbox.retention.days").flatMap(Int.init) ?? 14)
         jwksFile = lookup("jwt.jwks.file")
+        shutdownDrain = .seconds(max(0, lookup("shutdown.drain.seconds").flatMap(Int.init) ?? 0))
+        maxConcurrentRequests = max(1, lookup("max.concurrent.requests").flatMap(Int.init) ?? 256)
         let delays = lookup("retry.delays").map { text -> [Int] in RetryPolicy.delays(from: text) ?? [] } ?? RetryPolicy.default.delays
         guard !delays.isEmpty else { throw ConfigurationError.invalid("RETRY_DELAYS must be positive milliseconds, comma-separated") }
         retryPolicy = RetryPolicy(delays: delays, maxAttempts: max(1, lookup("max.attempts").flatMap(Int.init) ?? RetryPolicy.default.maxAttempts))

@@ -69,6 +69,8 @@ public struct ServiceRuntime: Sendable {
         // A broker under a memory or disk alarm blocks publishing: events wait in the outbox.
         checks.add("publishing") { publisher.blockedReason == nil }
         checks.add("topology") { await topology.isDeclared() }
+        // Off from the moment the service is told to stop, while it still serves (the drain).
+        checks.add("accepting") { !GracefulShutdown.isDraining }
         if let consumer {
             checks.add("consumer") { consumer.isConsuming }
         }
@@ -81,6 +83,8 @@ public struct ServiceRuntime: Sendable {
         router: Router<Context>, consumer: EventConsumerService? = nil, services: [any Service] = [], openAPI: String? = nil
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
         StandardRoutes.add(to: router, service: service.rawValue, health: healthChecks(consumer: consumer), openAPI: openAPI)
+        // Innermost of the router's middleware: its refusal is answered as problem+json and counted.
+        router.add(middleware: LoadShedding<Context>(limit: configuration.maxConcurrentRequests))
         // Services stop in reverse order: the hook that closes the pool and the publisher goes
         // first in the list so that it runs last, after the relay and the consumer are done.
         var all: [any Service] = [ShutdownHook { [database, publisher] in

@@ -53,19 +53,32 @@ final class ServiceProcesses: @unchecked Sendable {
     }
 
     func start(_ extra: [String: String] = [:]) throws {
-        let binaries = try TestEnvironment.binaryDirectory()
-        for service in Self.services {
-            let process = Process()
-            process.executableURL = binaries.appendingPathComponent(service)
-            process.environment = try environment(of: service, extra)
-            let log = logDirectory.appendingPathComponent("\(service).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-            processes[service] = process
-        }
+        for service in Self.services { try start(service, extra) }
+    }
+
+    /// Starts one service (again, after `terminate`), its log continued.
+    func start(_ service: String, _ extra: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = try TestEnvironment.binaryDirectory().appendingPathComponent(service)
+        process.environment = try environment(of: service, extra)
+        let log = logDirectory.appendingPathComponent("\(service).log")
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes[service] = process
+    }
+
+    /// Sends SIGTERM to a running service and waits for it to end (at most `timeout`); returns
+    /// how it ended, or nil if it was still running.
+    func terminate(_ service: String, timeout: Duration = .seconds(30)) async throws -> (reason: Process.TerminationReason, status: Int32)? {
+        guard let process = processes[service], process.isRunning else { return nil }
+        process.terminate()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        return process.isRunning ? nil : (process.terminationReason, process.terminationStatus)
     }
 
     /// The services whose log holds any of `secrets` (tokens must never be logged in full).

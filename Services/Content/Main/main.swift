@@ -10,4 +10,4 @@ let configuration = ServiceConfiguration.load(
     ])
 Observability.bootstrap(configuration)
 let app = try await buildContentApplication(configuration)
-try await app.runService()
+try await app.runService(draining: configuration.shutdownDrain)

@@ -4,4 +4,4 @@ import ServiceKit
 let configuration = ServiceConfiguration.load(service: .identity)
 Observability.bootstrap(configuration)
 let app = try await buildIdentityApplication(configuration)
-try await app.runService()
+try await app.runService(draining: configuration.shutdownDrain)

@@ -4,4 +4,4 @@ import ServiceKit
 let configuration = ServiceConfiguration.load(service: .progress)
 Observability.bootstrap(configuration)
 let app = try await buildProgressApplication(configuration)
-try await app.runService()
+try await app.runService(draining: configuration.shutdownDrain)
