@@ -402,19 +402,7 @@ cmd_start_service() {
 }
 
 stop_replicas() {
-    local f pid
-    for f in "$HA_PIDS"/*.pid; do
-        [[ -f "$f" ]] || continue
-        pid=$(cat "$f")
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for f in "$HA_PIDS"/*.pid; do
-        [[ -f "$f" ]] || continue
-        pid=$(cat "$f")
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        rm -f "$f"
-    done
+    stop_pids "$HA_PIDS"/*.pid
 }
 
 # The routes of compose/gateway/default.conf (one list of which path goes to which service),

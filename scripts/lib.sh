@@ -135,18 +135,26 @@ start_service() { # service env_file log_file pid_file
 }
 
 stop_services() { # pid_dir
-    local pids=$1 pid
-    for s in "${SERVICES[@]}"; do
-        [ -f "$pids/$s.pid" ] || continue
-        pid=$(cat "$pids/$s.pid")
+    local s files=()
+    for s in "${SERVICES[@]}"; do files+=("$1/$s.pid"); done
+    stop_pids "${files[@]}"
+}
+
+# Stops the processes of these pid files: SIGTERM to all (each drains and finishes what it has),
+# then up to 10 s each before SIGKILL; the pid files go.
+stop_pids() { # pid_file...
+    local f pid
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
         if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
     done
-    for s in "${SERVICES[@]}"; do
-        [ -f "$pids/$s.pid" ] || continue
-        pid=$(cat "$pids/$s.pid")
+    for f in "$@"; do
+        [ -f "$f" ] || continue
+        pid=$(cat "$f")
         for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
-        rm -f "$pids/$s.pid"
+        rm -f "$f"
     done
 }
 

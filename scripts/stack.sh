@@ -257,7 +257,7 @@ pg_write_config() {
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_SOCKET_DIR'
-max_connections = 300
+max_connections = 500
 password_encryption = 'scram-sha-256'
 $durability
 EOF

@@ -70,18 +70,6 @@ public enum DatabaseError: Error, CustomStringConvertible {
         }
     }
 
-    /// True when retrying the whole transaction may succeed (serialization failure, deadlock,
-    /// a lost connection).
-    public var isTransient: Bool {
-        switch self {
-        case .connection: true
-        case .server(let error):
-            error.sqlState == .serializationFailure || error.sqlState == .deadlockDetected
-                || error.sqlState.errorClass == "08"
-        default: false
-        }
-    }
-
     /// True when the database cannot take the statement now but will soon: the connection is
     /// lost or refused, the server is shutting down or starting (a restart, a failover), or the
     /// session reached a node that is no longer the primary. A client may send the request again.

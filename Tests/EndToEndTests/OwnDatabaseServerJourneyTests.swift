@@ -48,6 +48,7 @@ extension EndToEndTests.OwnDatabaseServerJourneyTests {
             // only if another journey ran identity there.)
             func accounts(on url: String) async throws -> Int {
                 let pool = DatabasePool(url: url, size: 1, name: "own-server-test", logger: TestEnvironment.logger)
+                defer { pool.shutdown() }
                 let table = try #require(try await pool.query("SELECT to_regclass('identity.users') IS NOT NULL AS present").first)
                 guard try table.decode("present", as: Bool.self) else { return 0 }
                 let row = try #require(try await pool.query("SELECT count(*) AS n FROM identity.users WHERE email = \(email)").first)

@@ -130,6 +130,7 @@ func welcomeMails(run: String) throws -> [String: Int] {
 /// The accounts identity holds for a run, read through the multi-host URL (whichever node is primary).
 func accounts(run: String) async throws -> Set<String> {
     let pool = DatabasePool(url: try ha.value("ADMIN_DATABASE_URL"), size: 1, name: "ha-test", logger: TestEnvironment.logger)
+    defer { pool.shutdown() }
     let rows = try await pool.query("SELECT email FROM identity.users WHERE email LIKE \(run + "-%")")
     return Set(try rows.map { try $0.decode("email", as: String.self) })
 }

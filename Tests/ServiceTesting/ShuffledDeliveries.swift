@@ -74,7 +74,8 @@ public struct ShuffledDeliveries: Sendable {
     /// that the events did what they should.
     @discardableResult
     public func check(_ histories: [[Delivery]], sourceLocation: SourceLocation = #_sourceLocation) async throws -> State {
-        try await withMigratedSchema(migrations) { pool, schema in
+        // One connection: a run is one transaction, and the suites of every service run at once.
+        try await withMigratedSchema(migrations, poolSize: 1) { pool, schema in
             try await pool.transaction { try setup($0) }
             // The order the platform produced them in: by time, each aggregate's in its own order.
             let inOrder = histories.flatMap { $0 }.enumerated().sorted { ($0.element.time, $0.offset) < ($1.element.time, $1.offset) }.map(\.element)
