@@ -71,14 +71,15 @@ public enum DatabaseError: Error, CustomStringConvertible {
     }
 
     /// True when the database cannot take the statement now but will soon: the connection is
-    /// lost or refused, the server is shutting down or starting (a restart, a failover), or the
-    /// session reached a node that is no longer the primary. A client may send the request again.
+    /// lost or refused, the server is shutting down or starting (a restart, a failover), the
+    /// session reached a node that is no longer the primary, or the statement ran past its
+    /// timeout (waiting for a lock, an overloaded server). A client may send the request again.
     public var isUnavailable: Bool {
         switch self {
         case .connection: true
         case .server(let error):
             error.sqlState.errorClass == "08"
-                || [SQLState.adminShutdown, .crashShutdown, .cannotConnectNow, .readOnlySQLTransaction, .tooManyConnections]
+                || [SQLState.adminShutdown, .crashShutdown, .cannotConnectNow, .readOnlySQLTransaction, .tooManyConnections, .queryCanceled]
                     .contains(error.sqlState)
         default: false
         }

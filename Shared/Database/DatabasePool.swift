@@ -18,7 +18,11 @@ public final class DatabasePool: Sendable {
     ///   - searchPath: the schema(s) unqualified names resolve in.
     ///   - prepareStatements: prepare each statement with parameters once per connection (off only
     ///     behind a pooler that cannot keep prepared statements).
-    public init(url: String, size: Int, searchPath: String? = nil, name: String = "db", prepareStatements: Bool = true, logger: Logger) {
+    ///   - statementTimeout: how long a statement may run before the server cancels it (none by default).
+    public init(
+        url: String, size: Int, searchPath: String? = nil, name: String = "db", prepareStatements: Bool = true, statementTimeout: Duration? = nil,
+        logger: Logger
+    ) {
         precondition(size > 0, "a pool needs at least one connection")
         self.size = size
         self.logger = logger
@@ -27,7 +31,8 @@ public final class DatabasePool: Sendable {
         self.queue = queue
         for index in 0..<size {
             let worker = Worker(
-                url: url, searchPath: searchPath, applicationName: name, prepareStatements: prepareStatements, queue: queue, logger: logger)
+                url: url, searchPath: searchPath, applicationName: name, prepareStatements: prepareStatements, statementTimeout: statementTimeout,
+                queue: queue, logger: logger)
             let thread = Thread { worker.run() }
             thread.name = "\(name)-pg-\(index)"
             thread.start()
@@ -168,13 +173,15 @@ final class Worker: @unchecked Sendable {
     let searchPath: String?
     let applicationName: String
     let prepareStatements: Bool
+    let statementTimeout: Duration?
     let queue: JobQueue
     let logger: Logger
     private var connection: PostgresConnection?
 
-    init(url: String, searchPath: String?, applicationName: String, prepareStatements: Bool, queue: JobQueue, logger: Logger) {
+    init(url: String, searchPath: String?, applicationName: String, prepareStatements: Bool, statementTimeout: Duration?, queue: JobQueue, logger: Logger) {
         self.url = url
         self.prepareStatements = prepareStatements
+        self.statementTimeout = statementTimeout
         self.searchPath = searchPath
         self.applicationName = applicationName
         self.queue = queue
@@ -198,7 +205,8 @@ final class Worker: @unchecked Sendable {
                 return .success(connection)
             }
             let fresh = try PostgresConnection(
-                url: url, searchPath: searchPath, applicationName: applicationName, prepareStatements: prepareStatements)
+                url: url, searchPath: searchPath, applicationName: applicationName, prepareStatements: prepareStatements,
+                statementTimeout: statementTimeout)
             connection = fresh
             return .success(fresh)
         } catch {

@@ -34,12 +34,20 @@ public final class PostgresConnection {
 
     /// Connects to `url` (a `postgresql://` URI or a conninfo string). Sessions run in UTC with ISO
     /// dates, and in `searchPath` when given.
-    public init(url: String, searchPath: String? = nil, applicationName: String = "syllabus", prepareStatements: Bool = true) throws {
+    /// With `statementTimeout`, the server cancels a statement that runs longer (SQLSTATE 57014)
+    /// and ends a session left idle in a transaction for twice as long.
+    public init(
+        url: String, searchPath: String? = nil, applicationName: String = "syllabus", prepareStatements: Bool = true, statementTimeout: Duration? = nil
+    ) throws {
         self.url = url
         self.searchPath = searchPath
         self.preparesStatements = prepareStatements
         var options = "-c TimeZone=UTC -c DateStyle=ISO"
         if let searchPath { options += " -c search_path=\(searchPath)" }
+        if let statementTimeout {
+            let milliseconds = max(1, statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)
+            options += " -c statement_timeout=\(milliseconds) -c idle_in_transaction_session_timeout=\(2 * milliseconds)"
+        }
         self.options = options
         self.applicationName = applicationName
         try connect()

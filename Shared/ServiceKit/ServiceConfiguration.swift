@@ -15,6 +15,10 @@ public struct ServiceConfiguration: Sendable {
     public let host: String
     public let port: Int
     public let databasePoolSize: Int
+    /// How long one statement of a request or an event may run before the server cancels it
+    /// (`DATABASE_STATEMENT_TIMEOUT_SECONDS`, 30; 0 for none): a request waiting on a lock is
+    /// answered 503 rather than held without end.
+    public let statementTimeout: Duration?
     /// Deliveries in flight to the consumer; lanes × batch size when not set.
     public let prefetch: Int?
     /// Events handled at once by the consumer (per-aggregate order is kept).
@@ -58,6 +62,8 @@ public struct ServiceConfiguration: Sendable {
         host = lookup("http.host") ?? "127.0.0.1"
         port = lookup("http.port").flatMap(Int.init) ?? Self.defaultPorts[service] ?? 8080
         databasePoolSize = lookup("database.pool.size").flatMap(Int.init) ?? 8
+        let statementSeconds = max(0, lookup("database.statement.timeout.seconds").flatMap(Int.init) ?? 30)
+        statementTimeout = statementSeconds == 0 ? nil : .seconds(statementSeconds)
         prefetch = lookup("amqp.prefetch").flatMap(Int.init)
         consumerLanes = lookup("consumer.lanes").flatMap(Int.init) ?? 4
         consumerBatchSize = max(1, lookup("consumer.batch.size").flatMap(Int.init) ?? 64)

@@ -29,7 +29,8 @@ public struct ServiceRuntime: Sendable {
         try await Migrator(schema: schema, migrations: migrations).migrate(migrationPool, logger: logger)
 
         let database = DatabasePool(
-            url: configuration.databaseURL, size: configuration.databasePoolSize, searchPath: schema, name: schema, logger: logger)
+            url: configuration.databaseURL, size: configuration.databasePoolSize, searchPath: schema, name: schema,
+            statementTimeout: configuration.statementTimeout, logger: logger)
         let publisher = try AMQPPublisher(url: configuration.amqpURL, name: schema, logger: logger)
         let relay = OutboxRelay(
             service: configuration.service, databaseURL: configuration.databaseURL, publisher: publisher, logger: logger)

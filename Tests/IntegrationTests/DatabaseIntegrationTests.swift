@@ -143,6 +143,24 @@ import TestSupport
         }
     }
 
+    /// A statement past the pool's timeout is cancelled by the server, and reads as the database
+    /// being unable to answer now (503 with Retry-After, a retried event); the connection goes on.
+    @Test func aStatementPastItsTimeoutIsCancelledAndTheConnectionGoesOn() async throws {
+        let pool = DatabasePool(
+            url: try TestEnvironment.value("ADMIN_DATABASE_URL"), size: 1, name: "timeout-test", statementTimeout: .milliseconds(200),
+            logger: TestEnvironment.logger)
+        defer { pool.shutdown() }
+        let started = ContinuousClock.now
+        do {
+            _ = try await pool.query("SELECT pg_sleep(5)")
+            Issue.record("the statement ran past its timeout")
+        } catch let error as DatabaseError {
+            #expect(error.sqlState == .queryCanceled && error.isUnavailable, "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(try await pool.query("SELECT 1 AS one").first?.decode("one", as: Int.self) == 1)
+    }
+
     @Test func listenerReceivesNotificationsOnItsOwnConnection() async throws {
         let url = try TestEnvironment.value("ADMIN_DATABASE_URL")
         let channel = "test_" + UUID().uuidString.prefix(8).lowercased()

@@ -25,6 +25,7 @@ import Testing
             case "lost": throw DatabaseError.connection("server closed the connection unexpectedly")
             case "read-only": throw DatabaseError.server(server("25006"))
             case "shutdown": throw DatabaseError.server(server("57P01"))
+            case "timeout": throw DatabaseError.server(server("57014"))
             case "unique": throw DatabaseError.uniqueViolation(server("23505"))
             default: throw DatabaseError.server(server("42601"))
             }
@@ -44,7 +45,7 @@ import Testing
     /// 503 the client may retry; any other database error stays a 500.
     @Test func anUnreachableDatabaseIsA503WithRetryAfter() async throws {
         try await app().test(.router) { client in
-            for kind in ["lost", "read-only", "shutdown"] {
+            for kind in ["lost", "read-only", "shutdown", "timeout"] {
                 try await client.execute(uri: "/database/\(kind)", method: .get) { response in
                     #expect(response.status == .serviceUnavailable, "\(kind)")
                     #expect(response.headers[.retryAfter] == "2")
