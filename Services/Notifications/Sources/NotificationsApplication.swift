@@ -38,5 +38,8 @@ public func buildNotificationsApplication(_ configuration: ServiceConfiguration)
     let router = buildNotificationsRouter(
         NotificationsDependencies(database: runtime.database, verifier: try await runtime.tokenVerifier(), settings: settings, logger: runtime.logger))
     return runtime.application(
-        router: router, consumer: try runtime.consumer(NotificationHandlers.all), services: [dispatcher.worker, dispatcher.monitor], openAPI: NotificationsOpenAPI.document)
+        router: router, consumer: try runtime.consumer(NotificationHandlers.all), services: [
+            dispatcher.worker, dispatcher.monitor,
+            MailRetention.worker(days: settings.retentionDays, database: runtime.database, mailDirectory: settings.mailDirectory, logger: runtime.logger),
+        ], openAPI: NotificationsOpenAPI.document)
 }

@@ -21,11 +21,13 @@ public struct NotificationsSettings: Sendable {
     public var courseURL: String
     /// `MAIL_CLAIM_LEASE_SECONDS`: how long a claimed mail is kept from other workers.
     public var claimLease: TimeInterval
+    /// `MAIL_RETENTION_DAYS`: how long finished mail is kept (see `MailRetention`).
+    public var retentionDays: Int
 
     public init(
         transport: Transport = .file(directory: "mail"), unsubscribeSecret: String, publicURL: String = "http://localhost:8085",
         from: String = "Syllabus <hello@syllabus.local>", courseURL: String = "http://localhost:8083/v1/course",
-        claimLease: TimeInterval = MailDispatcher.claimLease
+        claimLease: TimeInterval = MailDispatcher.claimLease, retentionDays: Int = 365
     ) {
         self.transport = transport
         self.unsubscribeSecret = unsubscribeSecret
@@ -33,6 +35,7 @@ public struct NotificationsSettings: Sendable {
         self.from = from
         self.courseURL = courseURL
         self.claimLease = claimLease
+        self.retentionDays = retentionDays
     }
 
     public static func load(from configuration: ServiceConfiguration) throws -> NotificationsSettings {
@@ -49,15 +52,25 @@ public struct NotificationsSettings: Sendable {
             throw ConfigurationError.invalid("MAIL_TRANSPORT must be file or smtp")
         }
         guard let secret = configuration.nonEmpty("unsubscribe.secret") else { throw ConfigurationError.missing("NOTIFICATIONS_UNSUBSCRIBE_SECRET") }
+        let retentionDays = configuration.int("mail.retention.days", default: 365)
+        guard retentionDays >= MailRetention.minimumDays else {
+            throw ConfigurationError.invalid("MAIL_RETENTION_DAYS must be at least \(MailRetention.minimumDays)")
+        }
         return NotificationsSettings(
             transport: transport, unsubscribeSecret: secret, publicURL: configuration.string("public.url", default: "http://localhost:8085"),
             from: configuration.string("mail.from", default: "Syllabus <hello@syllabus.local>"),
             courseURL: configuration.string("course.url", default: "http://localhost:8083/v1/course"),
-            claimLease: TimeInterval(configuration.int("mail.claim.lease.seconds", default: Int(MailDispatcher.claimLease))))
+            claimLease: TimeInterval(configuration.int("mail.claim.lease.seconds", default: Int(MailDispatcher.claimLease))), retentionDays: retentionDays)
     }
 
     public var unsubscribeLinks: UnsubscribeLinks {
         UnsubscribeLinks(secret: unsubscribeSecret, baseURL: publicURL)
+    }
+
+    /// Where the file transport writes, when mail goes to files.
+    public var mailDirectory: URL? {
+        if case .file(let directory) = transport { return URL(fileURLWithPath: directory, isDirectory: true) }
+        return nil
     }
 
     public func makeTransport() throws -> any MailTransport {
