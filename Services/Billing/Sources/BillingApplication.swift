@@ -41,7 +41,12 @@ public func buildBillingApplication(_ configuration: ServiceConfiguration) async
     let runtime = try await ServiceRuntime.start(configuration, migrations: BillingMigrations.all)
     let dependencies = BillingDependencies(
         database: runtime.database, verifier: try await runtime.tokenVerifier(), settings: settings, logger: runtime.logger)
-    var services: [any Service] = []
+    let store = dependencies.store
+    var services: [any Service] = [
+        PeriodicTask("stripe-event-retention", every: .seconds(3600)) {
+            try await store.forgetPayloads(receivedBefore: Date().addingTimeInterval(-Double(settings.stripeEventRetentionDays) * 86_400))
+        }
+    ]
     if let stripe = settings.stripe {
         services.append(StripeWorker(store: dependencies.store, stripe: stripe, logger: runtime.logger).service)
     }

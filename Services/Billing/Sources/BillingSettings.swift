@@ -16,10 +16,13 @@ public struct BillingSettings: Sendable {
     public var stripeAPIURL: String
     /// `APP_URL`: the web app, where Checkout and the portal send the user back.
     public var appURL: String
+    /// `STRIPE_EVENT_RETENTION_DAYS`: how long a Stripe event's payload is kept (the record of the
+    /// event, which makes a redelivery a duplicate, is kept for good).
+    public var stripeEventRetentionDays: Int
 
     public init(
         webhookSecret: String, livemode: Bool = false, catalogue: PriceCatalogue = .default, stripeSecretKey: String? = nil,
-        stripeAPIURL: String = "https://api.stripe.com", appURL: String = "http://localhost:3000"
+        stripeAPIURL: String = "https://api.stripe.com", appURL: String = "http://localhost:3000", stripeEventRetentionDays: Int = 90
     ) {
         self.webhookSecret = webhookSecret
         self.livemode = livemode
@@ -27,6 +30,7 @@ public struct BillingSettings: Sendable {
         self.stripeSecretKey = stripeSecretKey
         self.stripeAPIURL = stripeAPIURL
         self.appURL = appURL
+        self.stripeEventRetentionDays = stripeEventRetentionDays
     }
 
     public static func load(from configuration: ServiceConfiguration) throws -> BillingSettings {
@@ -45,11 +49,13 @@ public struct BillingSettings: Sendable {
             }
             catalogue = parsed
         }
+        let retentionDays = configuration.int("stripe.event.retention.days", default: 90)
+        guard retentionDays >= 1 else { throw ConfigurationError.invalid("BILLING_STRIPE_EVENT_RETENTION_DAYS must be at least 1") }
         return BillingSettings(
             webhookSecret: secret, livemode: configuration.string("stripe.livemode") == "true", catalogue: catalogue,
             stripeSecretKey: configuration.nonEmpty("stripe.secret.key"),
             stripeAPIURL: configuration.string("stripe.api.url", default: "https://api.stripe.com"),
-            appURL: configuration.string("app.url", default: "http://localhost:3000"))
+            appURL: configuration.string("app.url", default: "http://localhost:3000"), stripeEventRetentionDays: retentionDays)
     }
 
     /// Stripe's API, when a key is configured.

@@ -88,7 +88,8 @@ public func buildIdentityApplication(_ configuration: ServiceConfiguration) asyn
     let consumer = try runtime.consumer(IdentityHandlers.all(users: users))
     return runtime.application(
         router: buildIdentityRouter(dependencies), consumer: consumer,
-        services: [IdentityHousekeeping.worker(counters: dependencies.counters, logger: runtime.logger)], openAPI: IdentityOpenAPI.document)
+        services: [IdentityHousekeeping.worker(
+            counters: dependencies.counters, auditRetentionDays: settings.auditRetentionDays, logger: runtime.logger)], openAPI: IdentityOpenAPI.document)
 }
 
 /// Creates an admin account (or makes an existing account an admin): the first admin of a

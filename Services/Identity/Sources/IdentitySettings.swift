@@ -26,6 +26,8 @@ public struct IdentitySettings: Sendable {
     public var bcryptQueue: Int?
     /// The sign-in providers named in `IDENTITY_OAUTH_PROVIDERS`, each from `IDENTITY_OAUTH_<NAME>_…`.
     public var oauthProviders: [String: OAuthProvider] = [:]
+    /// `AUDIT_RETENTION_DAYS`: how long the admin audit trail is kept.
+    public var auditRetentionDays = 730
 
     public init(publicURL: String, clientAddresses: ClientAddressResolver = ClientAddressResolver()) {
         self.publicURL = publicURL.withoutTrailingSlash
@@ -60,6 +62,8 @@ public struct IdentitySettings: Sendable {
         settings.throttle.perAccount = configuration.int("throttle.account", default: settings.throttle.perAccount)
         settings.throttle.perAddress = configuration.int("throttle.address", default: settings.throttle.perAddress)
         settings.oauthProviders = try oauthProviders(configuration)
+        settings.auditRetentionDays = configuration.int("audit.retention.days", default: settings.auditRetentionDays)
+        guard settings.auditRetentionDays >= 1 else { throw ConfigurationError.invalid("IDENTITY_AUDIT_RETENTION_DAYS must be at least 1") }
         return settings
     }
 

@@ -343,6 +343,13 @@ public struct BillingStore: Sendable {
         try recompute(userID, reason: "access_override", on: connection)
     }
 
+    /// Empties the payloads of Stripe events received before `cutoff` (they may carry the person:
+    /// metadata, a checkout's email); the rows stay, so a redelivered event is still a duplicate.
+    @discardableResult
+    public func forgetPayloads(receivedBefore cutoff: Date) async throws -> Int {
+        try await database.execute("UPDATE stripe_events SET payload = '{}' WHERE received_at < \(cutoff) AND payload <> '{}'").affectedRows
+    }
+
     /// A deleted user: no access from now on, the Stripe subscription to be cancelled, the
     /// financial records kept but detached from the person.
     static func forget(_ userID: UUID, on connection: PostgresConnection) throws {

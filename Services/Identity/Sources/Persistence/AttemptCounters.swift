@@ -61,14 +61,20 @@ public struct AttemptCounters: Sendable {
         }
     }
 
-    /// Deletes what can no longer matter: counters of past windows, OAuth sign-ins never
-    /// finished, one-time links expired for a day. Returns how many rows went.
+    /// Deletes what can no longer matter or is kept no longer: counters of past windows, OAuth
+    /// sign-ins never finished, one-time links and sessions expired for a day (a refresh token
+    /// past its expiry is refused whether its session is there or not), and admin audit entries
+    /// older than `auditRetentionDays`. Returns how many rows went.
     @discardableResult
-    public func prune(now: Date) async throws -> Int {
-        try await database.transaction { connection in
+    public func prune(now: Date, auditRetentionDays: Int = 730) async throws -> Int {
+        let dayAgo = now.addingTimeInterval(-86400)
+        return try await database.transaction { connection in
             try connection.execute("DELETE FROM attempt_counters WHERE expires_at < \(now)").affectedRows
                 + connection.execute("DELETE FROM oauth_states WHERE expires_at < \(now)").affectedRows
-                + connection.execute("DELETE FROM one_time_tokens WHERE expires_at < \(now.addingTimeInterval(-86400))").affectedRows
+                + connection.execute("DELETE FROM one_time_tokens WHERE expires_at < \(dayAgo)").affectedRows
+                + connection.execute("DELETE FROM sessions WHERE expires_at < \(dayAgo)").affectedRows
+                + connection.execute(
+                    "DELETE FROM admin_audit WHERE at < \(now.addingTimeInterval(-Double(auditRetentionDays) * 86400))").affectedRows
         }
     }
 }
