@@ -261,21 +261,27 @@ public final class EventConsumerService: Service, Sendable {
             if ContinuousClock.now - lastPurge >= .seconds(3600) {
                 lastPurge = .now
                 do {
-                    var removed = 0
-                    repeat {
-                        removed = try await database.execute(
-                            """
-                            DELETE FROM inbox WHERE ctid = ANY(ARRAY(
-                                SELECT ctid FROM inbox WHERE received_at < now() - make_interval(secs => \(retentionSeconds)) LIMIT 10000))
-                            """
-                        ).affectedRows
-                    } while removed == 10_000 && !Task.isCancelled
+                    try await Self.expireInbox(receivedBefore: Date().addingTimeInterval(-retentionSeconds), on: database)
                 } catch {
                     logger.warning("could not expire inbox rows", metadata: ["error": "\(error)"])
                 }
             }
             try? await Task.sleep(for: .seconds(15))
         }
+    }
+
+    /// Deletes the inbox rows of events received before `cutoff`, in batches; returns how many.
+    @discardableResult
+    public static func expireInbox(receivedBefore cutoff: Date, on database: DatabasePool) async throws -> Int {
+        var total = 0
+        var removed = 0
+        repeat {
+            removed = try await database.execute(
+                "DELETE FROM inbox WHERE ctid = ANY(ARRAY(SELECT ctid FROM inbox WHERE received_at < \(cutoff) LIMIT 10000))"
+            ).affectedRows
+            total += removed
+        } while removed == 10_000 && !Task.isCancelled
+        return total
     }
 
     /// The lane of a message: by its partition key (the aggregate), from the `partitionkey`

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import MessageBus
 import Testing
 import TestSupport
@@ -136,5 +139,23 @@ func message(_ exchange: String, _ key: String, _ n: Int) -> OutgoingMessage {
         #expect(try await publisher.publish(message(consumer.retryExchange, consumer.queue, 2)) == .confirmed)
         try await eventually("the message through the retry exchange") { try await admin.messageCount(queue: consumer.queue) == 1 }
         for queue in [consumer.queue, consumer.deadLetterQueue, consumer.retryQueue(delay: 100)] { try? await admin.deleteQueue(queue) }
+    }
+}
+
+/// The archive keeps events seven days: the broker holds the stream with that age limit (read
+/// back from the management API), and drops older segments itself.
+@Suite struct ArchiveRetentionTests {
+    @Test func theArchiveStreamKeepsSevenDays() async throws {
+        let admin = try #require(URLComponents(string: try TestEnvironment.value("ADMIN_AMQP_URL")))
+        let vhost = String(admin.path.dropFirst())
+        var request = URLRequest(url: try #require(URL(string: "\(try TestEnvironment.value("RABBITMQ_MANAGEMENT_URL"))/api/queues/\(vhost)/events.archive")))
+        let credentials = Data("\(admin.user ?? ""):\(admin.password ?? "")".utf8).base64EncodedString()
+        request.setValue("Basic \(credentials)", forHTTPHeaderField: "Authorization")
+        let (body, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        let queue = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        let arguments = try #require(queue["arguments"] as? [String: Any])
+        #expect(arguments["x-queue-type"] as? String == "stream")
+        #expect(arguments["x-max-age"] as? String == "7D")
     }
 }

@@ -174,3 +174,21 @@ struct TestSequenced: DomainEvent {
         }
     }
 }
+
+/// An applied event's inbox rows go after the retention (older ones only): long enough that a
+/// replay of the archive is still recognised, short enough that the inbox does not grow for good.
+@Suite struct InboxRetentionTests {
+    @Test func inboxRowsPastTheRetentionGoAndNewerOnesStay() async throws {
+        try await withTemporarySchema { pool, schema in
+            try await Migrator(schema: schema, migrations: Outbox.migrations(from: 1)).migrate(pool, logger: TestEnvironment.logger)
+            let now = Date()
+            let (old, recent) = (UUID(), UUID())
+            for (id, days) in [(old, 15.0), (recent, 13.0)] {
+                try await pool.execute(
+                    "INSERT INTO inbox (event_id, handler, event_type, received_at) VALUES (\(id), 'h', 't', \(now.addingTimeInterval(-days * 86_400)))")
+            }
+            #expect(try await EventConsumerService.expireInbox(receivedBefore: now.addingTimeInterval(-14 * 86_400), on: pool) == 1)
+            #expect(try await pool.query("SELECT event_id FROM inbox").map { try $0.decode("event_id", as: UUID.self) } == [recent])
+        }
+    }
+}

@@ -368,3 +368,28 @@ actor Receiver {
         }
     }
 }
+
+/// Delivered events go after the retention with their deliveries; one still waiting for an
+/// endpoint stays, whatever its age.
+@Suite struct WebhookRetentionTests {
+    @Test func deliveredEventsPastTheRetentionGoAndWaitingOnesStay() async throws {
+        try await withMigratedSchema(WebhooksMigrations.all) { pool, _ in
+            let now = Date()
+            let endpoint = UUID()
+            try await pool.execute("INSERT INTO endpoints (id, url, event_types) VALUES (\(endpoint), 'https://hooks.example.com/in', '[\"*\"]')")
+            for (id, age, status) in [("old-delivered", 40.0, "SUCCEEDED"), ("old-waiting", 40.0, "PENDING"), ("recent", 5.0, "SUCCEEDED")] {
+                let received = now.addingTimeInterval(-age * 86_400)
+                try await pool.execute(
+                    """
+                    INSERT INTO events (id, routing_key, aggregate, occurred_at, body, received_at)
+                    VALUES (\(id), 'identity.user.registered.v1', 'someone', \(received), '{}', \(received))
+                    """)
+                try await pool.execute("INSERT INTO deliveries (endpoint_id, event_id, aggregate, status) VALUES (\(endpoint), \(id), 'someone', \(status))")
+            }
+            #expect(try await EndpointStore(database: pool).sweep(olderThan: now.addingTimeInterval(-30 * 86_400)) == 1)
+            let events = try await pool.query("SELECT id FROM events ORDER BY id").map { try $0.decode("id", as: String.self) }
+            #expect(events == ["old-waiting", "recent"])
+            #expect(try await pool.query("SELECT 1 FROM deliveries WHERE event_id = 'old-delivered'").isEmpty)
+        }
+    }
+}
