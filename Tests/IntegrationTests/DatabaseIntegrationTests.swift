@@ -150,14 +150,12 @@ import TestSupport
             url: try TestEnvironment.value("ADMIN_DATABASE_URL"), size: 1, name: "timeout-test", statementTimeout: .milliseconds(200),
             logger: TestEnvironment.logger)
         defer { pool.shutdown() }
-        let started = ContinuousClock.now
         do {
-            _ = try await pool.query("SELECT pg_sleep(5)")
+            _ = try await pool.query("SELECT pg_sleep(30)")
             Issue.record("the statement ran past its timeout")
         } catch let error as DatabaseError {
             #expect(error.sqlState == .queryCanceled && error.isUnavailable, "\(error)")
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
         #expect(try await pool.query("SELECT 1 AS one").first?.decode("one", as: Int.self) == 1)
     }
 

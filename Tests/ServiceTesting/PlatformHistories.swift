@@ -103,18 +103,19 @@ public struct PlatformHistories: Sendable {
         // Content: the course outline (one aggregate, its version), Ada's plans (one sequence each).
         let (m1, m2) = (modules.first.lowercased, modules.second.lowercased)
         let l = lessons.map(\.lowercased)
+        let gettingStarted = OutlineModule(
+            id: m1, title: "Getting started", order: 1,
+            lessons: [
+                OutlineLesson(id: l[0], title: "Welcome", order: 1, isFree: true, durationSeconds: 120),
+                OutlineLesson(id: l[1], title: "Tools", order: 2, isFree: false, durationSeconds: 600),
+            ])
         let outline = [
             try event(
                 "outline v1",
                 ContentCourseOutlineChangedV1(
                     version: 1,
                     modules: [
-                        OutlineModule(
-                            id: m1, title: "Getting started", order: 1,
-                            lessons: [
-                                OutlineLesson(id: l[0], title: "Welcome", order: 1, isFree: true, durationSeconds: 120),
-                                OutlineLesson(id: l[1], title: "Tools", order: 2, isFree: false, durationSeconds: 600),
-                            ]),
+                        gettingStarted,
                         OutlineModule(id: m2, title: "First app", order: 2, lessons: [OutlineLesson(id: l[2], title: "Screens", order: 1, isFree: false, durationSeconds: 900)]),
                     ], changedAt: at(-100)), 1, -100),
             try event(
@@ -122,12 +123,7 @@ public struct PlatformHistories: Sendable {
                 ContentCourseOutlineChangedV1(
                     version: 2,
                     modules: [
-                        OutlineModule(
-                            id: m1, title: "Getting started", order: 1,
-                            lessons: [
-                                OutlineLesson(id: l[0], title: "Welcome", order: 1, isFree: true, durationSeconds: 120),
-                                OutlineLesson(id: l[1], title: "Tools", order: 2, isFree: false, durationSeconds: 600),
-                            ]),
+                        gettingStarted,
                         OutlineModule(
                             id: m2, title: "Your first app", order: 2,
                             lessons: [
