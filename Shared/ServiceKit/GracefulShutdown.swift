@@ -53,6 +53,11 @@ extension ApplicationProtocol {
     }
 }
 
+private let maxConcurrentRequests = Atomic<Int>(256)
+
+/// Sets the limit the service's routers admit at once (from its configuration, at start).
+func setMaxConcurrentRequests(_ limit: Int) { maxConcurrentRequests.store(limit, ordering: .relaxed) }
+
 /// Refuses what is beyond `limit` requests handled at once with 503 `overloaded` and
 /// `Retry-After`, rather than queueing without end and answering everyone late. Health and
 /// metrics are always answered.
@@ -68,6 +73,9 @@ public struct LoadShedding<Context: RequestContext>: RouterMiddleware {
     public init(limit: Int) {
         self.limit = limit
     }
+
+    /// `MAX_CONCURRENT_REQUESTS` of the running service (256 until it starts).
+    public static var processLimit: Int { maxConcurrentRequests.load(ordering: .relaxed) }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.uri.path.hasPrefix("/health/") || request.uri.path == "/metrics" {

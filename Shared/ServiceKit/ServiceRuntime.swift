@@ -22,6 +22,7 @@ public struct ServiceRuntime: Sendable {
     public static func start(_ configuration: ServiceConfiguration, migrations: [Migration]) async throws -> ServiceRuntime {
         var logger = Logger(label: "syllabus.\(configuration.service.rawValue)")
         logger.logLevel = configuration.logLevel
+        setMaxConcurrentRequests(configuration.maxConcurrentRequests)
         let schema = configuration.service.rawValue
         let migrationPool = DatabasePool(
             url: configuration.migrationDatabaseURL, size: 1, searchPath: schema, name: "\(schema)-migrate", logger: logger)
@@ -84,8 +85,6 @@ public struct ServiceRuntime: Sendable {
         router: Router<Context>, consumer: EventConsumerService? = nil, services: [any Service] = [], openAPI: String? = nil
     ) -> some ApplicationProtocol where Context.Source == ApplicationRequestContextSource {
         StandardRoutes.add(to: router, service: service.rawValue, health: healthChecks(consumer: consumer), openAPI: openAPI)
-        // Innermost of the router's middleware: its refusal is answered as problem+json and counted.
-        router.add(middleware: LoadShedding<Context>(limit: configuration.maxConcurrentRequests))
         // Services stop in reverse order: the hook that closes the pool and the publisher goes
         // first in the list so that it runs last, after the relay and the consumer are done.
         var all: [any Service] = [ShutdownHook { [database, publisher] in
@@ -103,14 +102,21 @@ public struct ServiceRuntime: Sendable {
             logger: logger)
     }
 
-    /// A router with the problem middleware in place.
-    public static func router<Context: RequestContext>(context: Context.Type = ServiceRequestContext.self) -> Router<Context> {
+    /// A router with the problem middleware and load shedding in place (Hummingbird applies a
+    /// router's middleware to the routes added after it, so every route comes after these).
+    /// - Parameter maxConcurrentRequests: what `LoadShedding` admits at once; by default the
+    ///   process's `MAX_CONCURRENT_REQUESTS`.
+    public static func router<Context: RequestContext>(
+        context: Context.Type = ServiceRequestContext.self, maxConcurrentRequests: Int? = nil
+    ) -> Router<Context> {
         let router = Router(context: Context.self)
         // Outermost, so that they see the status every request was answered with.
         if Observability.metricsEnabled { router.add(middleware: RequestMetrics<Context>()) }
         router.add(middleware: RequestTracing<Context>())
         router.add(middleware: ProblemMiddleware<Context>())
         router.add(middleware: NULRefusalMiddleware<Context>())
+        // Inside the problem middleware: its refusal is answered as problem+json, and counted.
+        router.add(middleware: LoadShedding<Context>(limit: maxConcurrentRequests ?? LoadShedding<Context>.processLimit))
         return router
     }
 

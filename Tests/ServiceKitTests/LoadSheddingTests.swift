@@ -43,8 +43,8 @@ import Testing
 
     @Test(.timeLimit(.minutes(1))) func beyondTheLimitARequestIsRefusedAtOnceAndHealthStillAnswers() async throws {
         let gate = Gate()
-        let router = ServiceRuntime.router(context: BasicRequestContext.self)
-        router.add(middleware: LoadShedding(limit: 2))
+        // As every service builds its router: the limit in place before the routes.
+        let router = ServiceRuntime.router(context: BasicRequestContext.self, maxConcurrentRequests: 2)
         router.get("/held") { _, _ -> String in
             await gate.enter()
             return "done"
