@@ -12,10 +12,14 @@ enum WebhooksHandlers {
             // A deleted user's events are forgotten, delivered or still waiting (their deliveries
             // go with them); endpoints get the deletion alone. Events of theirs that arrive after
             // it are not kept either (`EndpointStore.record`), so what an endpoint is sent does not
-            // depend on which came first.
+            // depend on which came first. One already tried (being sent now, or waiting to be
+            // tried again) stays: it may be on the wire, and the deletion goes out after it.
             Tombstones.handler { userID, connection in
                 try connection.execute(
-                    "DELETE FROM events WHERE aggregate = \(userID.lowercased) AND routing_key <> \(IdentityUserDeletedV1.eventType.routingKey)")
+                    """
+                    DELETE FROM events ev WHERE ev.aggregate = \(userID.lowercased) AND ev.routing_key <> \(IdentityUserDeletedV1.eventType.routingKey)
+                      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = ev.id AND d.status = 'PENDING' AND d.attempts > 0)
+                    """)
             },
         ]
         + EventCatalog.publicTypes.map { type in
