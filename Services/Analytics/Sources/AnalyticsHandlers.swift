@@ -21,6 +21,9 @@ enum AnalyticsHandlers {
                 "SELECT 1 FROM events WHERE user_id = \(user) AND event = 'onboarding_completed' AND source_event_id <> \(key)"
             ).isEmpty
             guard !counted else { return }
+            // Two replicas with two profiles of the user: one at a time, so that each sees the
+            // other's row.
+            try connection.execute("SELECT pg_advisory_xact_lock(hashtext(\(key)))")
             try connection.execute("DELETE FROM events WHERE source_event_id = \(key) AND created_at > \(event.time)")
             try EventStore.derive(.onboardingCompleted, from: event, user: event.data.userId, sourceID: key, on: connection)
         },

@@ -144,5 +144,13 @@ public enum IdentityMigrations {
                 """),
         Outbox.relayMigration(version: 10),
         AccessRevocations.notificationMigration(version: 11),
+        Migration(
+            version: 12, name: "pruning indexes",
+            sql: """
+                -- Housekeeping deletes sessions a day past their expiry and audit entries past their
+                -- retention: by these, without reading the whole table each minute.
+                CREATE INDEX sessions_expires_at ON sessions (expires_at);
+                CREATE INDEX admin_audit_at ON admin_audit (at);
+                """),
     ]
 }

@@ -96,8 +96,16 @@ enum NotificationHandlers {
                 DELETE FROM aggregate_versions WHERE aggregate = 'subscription'
                     AND aggregate_id IN (SELECT subscription_id FROM recipients WHERE user_id = \(userID) AND subscription_id IS NOT NULL)
                 """)
+            // Its sequences at their highest: no event of the user, even one that checked for the
+            // tombstone before this committed, can write a field back.
             try connection.execute("DELETE FROM recipients WHERE user_id = \(userID)")
-            try connection.execute("INSERT INTO recipients (user_id, email, name, registered_at, deleted_at) VALUES (\(userID), '', '', to_timestamp(0), now())")
+            try connection.execute(
+                """
+                INSERT INTO recipients (user_id, email, name, registered_at, deleted_at, sequence, profile_sequence, role_sequence)
+                VALUES (\(userID), '', '', to_timestamp(0), now(), \(Int64.max), \(Int64.max), \(Int64.max))
+                ON CONFLICT (user_id) DO UPDATE SET email = '', name = '', deleted_at = excluded.deleted_at,
+                    sequence = excluded.sequence, profile_sequence = excluded.profile_sequence, role_sequence = excluded.role_sequence
+                """)
             try Entitlements.forget(userID, on: connection)
             try connection.execute(
                 "UPDATE email_queue SET status = 'CANCELLED', reason = 'deleted', processed_at = now() WHERE user_id = \(userID) AND status = 'PENDING'")

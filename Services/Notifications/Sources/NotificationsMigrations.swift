@@ -123,5 +123,12 @@ public enum NotificationsMigrations {
                 ALTER TABLE recipients ADD COLUMN converted_at timestamptz;
                 UPDATE recipients r SET converted_at = e.updated_at FROM entitlements e WHERE e.user_id = r.user_id AND e.has_access;
                 """),
+        Migration(
+            version: 15, name: "mail retention indexes",
+            sql: """
+                -- Finished mail past its retention, and its log rows, found without full scans.
+                CREATE INDEX email_queue_finished ON email_queue ((coalesce(processed_at, created_at))) WHERE status <> 'PENDING';
+                CREATE INDEX email_log_queue ON email_log (queue_id);
+                """),
     ]
 }

@@ -68,13 +68,23 @@ public struct AttemptCounters: Sendable {
     @discardableResult
     public func prune(now: Date, auditRetentionDays: Int = 730) async throws -> Int {
         let dayAgo = now.addingTimeInterval(-86400)
-        return try await database.transaction { connection in
-            try connection.execute("DELETE FROM attempt_counters WHERE expires_at < \(now)").affectedRows
-                + connection.execute("DELETE FROM oauth_states WHERE expires_at < \(now)").affectedRows
-                + connection.execute("DELETE FROM one_time_tokens WHERE expires_at < \(dayAgo)").affectedRows
-                + connection.execute("DELETE FROM sessions WHERE expires_at < \(dayAgo)").affectedRows
-                + connection.execute(
-                    "DELETE FROM admin_audit WHERE at < \(now.addingTimeInterval(-Double(auditRetentionDays) * 86400))").affectedRows
+        let auditCutoff = now.addingTimeInterval(-Double(auditRetentionDays) * 86400)
+        // Each in batches of its own, so that a large first run neither holds locks long nor
+        // meets the statement timeout, and one table's failure does not undo the others'.
+        var total = 0
+        for (table, condition) in [
+            ("attempt_counters", "expires_at < \(now)" as Query), ("oauth_states", "expires_at < \(now)"),
+            ("one_time_tokens", "expires_at < \(dayAgo)"), ("sessions", "expires_at < \(dayAgo)"), ("admin_audit", "at < \(auditCutoff)"),
+        ] {
+            var removed = 0
+            repeat {
+                var statement: Query = "DELETE FROM \(identifier: table) WHERE ctid = ANY(ARRAY(SELECT ctid FROM \(identifier: table) WHERE "
+                statement.append(condition)
+                statement.append(" LIMIT 5000))")
+                removed = try await database.execute(statement).affectedRows
+                total += removed
+            } while removed == 5000
         }
+        return total
     }
 }

@@ -46,10 +46,14 @@ public enum MailRetention {
     static func worker(days: Int, database: DatabasePool, mailDirectory: URL?, logger: Logger) -> PeriodicTask {
         PeriodicTask("mail-retention", every: .seconds(3600)) {
             let cutoff = Date().addingTimeInterval(-Double(days) * 86_400)
-            let entries = try await sweep(finishedBefore: cutoff, on: database)
-            let files = try mailDirectory.map { try sweep(filesIn: $0, changedBefore: cutoff) } ?? 0
-            if entries + files > 0 {
-                logger.info("mail retention removed old mail", metadata: ["entries": "\(entries)", "files": "\(files)"])
+            do {
+                let entries = try await sweep(finishedBefore: cutoff, on: database)
+                let files = try mailDirectory.map { try sweep(filesIn: $0, changedBefore: cutoff) } ?? 0
+                if entries + files > 0 {
+                    logger.info("mail retention removed old mail", metadata: ["entries": "\(entries)", "files": "\(files)"])
+                }
+            } catch {
+                logger.warning("could not remove old mail", metadata: ["error": "\(error)"])
             }
         }
     }
