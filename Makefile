@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: see README.md.
-.PHONY: run run-ha stop test bench bench-http build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi asyncapi fmt fmt-check
+.PHONY: run run-ha stop test backup backups restore bench bench-http build stack-up stack-down stack-status test-stack-up test-stack-down topology openapi asyncapi fmt fmt-check
 
 run:            ## install what is missing, start Postgres, RabbitMQ and the seven services (Ctrl-C stops all)
 	@scripts/run.sh
@@ -16,6 +16,15 @@ test:           ## everything, against real servers of its own (other ports than
 
 build:
 	swift build
+
+backup:         ## a backup of `make run`'s Postgres now (pgBackRest; TYPE=full|diff|incr, incr by default)
+	@scripts/stack.sh backup run $(TYPE)
+
+backups:        ## the backups of `make run`'s Postgres, and the span of time a restore can reach
+	@scripts/stack.sh backups run
+
+restore:        ## restore `make run`'s Postgres to a moment (TO='2026-12-05 10:00:00+00', or TO=latest); stop the services first
+	@scripts/stack.sh restore run "$(TO)"
 
 stack-up:       ## only Postgres and RabbitMQ of `make run`
 	@scripts/stack.sh up run

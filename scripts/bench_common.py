@@ -8,5 +8,12 @@ def env_file(path):
         line = line.strip()
         if line and not line.startswith("#") and "=" in line:
             key, value = line.split("=", 1)
-            values[key] = value
+            values[key] = shell_unquoted(value)
     return values
+
+
+def shell_unquoted(value):
+    """A value as the shell reads it: the stack scripts single-quote one that holds `&`."""
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("'\\''", "'")
+    return value

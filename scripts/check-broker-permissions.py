@@ -29,7 +29,9 @@ nothing reaches them. The only message actually delivered goes to a scratch queu
 Exit status 0 when every check passes, 1 when any fails.
 """
 
+import ssl
 import sys
+import urllib.parse
 import uuid
 
 import pika
@@ -54,12 +56,22 @@ def read_env(path):
             if not line or line.startswith("#") or "=" not in line:
                 continue
             key, value = line.split("=", 1)
+            # The stack scripts single-quote a value that holds `&` (the shell sources the file).
+            if len(value) >= 2 and value[0] == value[-1] == "'":
+                value = value[1:-1].replace("'\\''", "'")
             env[key] = value
     return env
 
 
 def connect(url):
-    params = pika.URLParameters(url)
+    """A connection as the services make it: over TLS, verifying the broker against the URL's
+    `cacertfile` (RabbitMQ's URI query), when the URL is amqps."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query)
+    params = pika.URLParameters(urllib.parse.urlunsplit(parts._replace(query="")))
+    if parts.scheme == "amqps":
+        context = ssl.create_default_context(cafile=query.get("cacertfile", [None])[0])
+        params.ssl_options = pika.SSLOptions(context, server_hostname=parts.hostname)
     params.connection_attempts = 3
     params.retry_delay = 1
     params.blocked_connection_timeout = 10

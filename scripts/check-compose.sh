@@ -246,7 +246,7 @@ fi
 (
     load_env_example
     SERVICES=(identity billing content progress notifications analytics webhooks)
-    RMQ_DIR="$tmp/stack-rmq" RMQ_HOME="$tmp/stack-rmq/home" RMQ_LOG_DIR="$tmp/stack-rmq/log" MGMT_PORT=15672
+    RMQ_DIR="$tmp/stack-rmq" RMQ_HOME="$tmp/stack-rmq/home" RMQ_LOG_DIR="$tmp/stack-rmq/log" MGMT_PORT=15672 TLS=0
     RMQ_DEFINITIONS="$RMQ_DIR/definitions.json"
     eval "$(stack_function rmq_write_config)"
     rmq_write_config

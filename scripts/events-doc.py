@@ -467,7 +467,11 @@ def render(model):
          f"on the exchange), and reading the `{ARCHIVE}` stream"),
     ])
     add("")
-    add("It cannot publish to a service's exchange, read a service's queues or declare anything else. To subscribe:")
+    add("It cannot publish to a service's exchange, read a service's queues or declare anything else.")
+    add("")
+    add("The local stacks' broker speaks AMQP over TLS only: the URL is "
+        "`amqps://subscriber:…@localhost:5682/syllabus?cacertfile=…/.stack/tls/ca.pem`, and a client verifies "
+        "the broker's certificate against that CA (`TLS_CA_FILE`) and the host name `localhost`. To subscribe:")
     add("")
     add("1. Declare a **durable** queue named `subscriber.<yours>`; a quorum queue (`x-queue-type: quorum`) "
         "survives a broker node's loss, and `x-delivery-limit` keeps a message that crashes your consumer "
@@ -481,9 +485,14 @@ def render(model):
     add("With Python and pika:")
     add("")
     add("```python")
-    add("import json, pika")
+    add("import json, pika, ssl, urllib.parse")
     add("")
-    add("connection = pika.BlockingConnection(pika.URLParameters(SUBSCRIBER_AMQP_URL))")
+    add("url = urllib.parse.urlsplit(SUBSCRIBER_AMQP_URL)")
+    add("params = pika.URLParameters(url._replace(query=\"\").geturl())")
+    add("if url.scheme == \"amqps\":  # verify the broker against the CA the URL names")
+    add("    context = ssl.create_default_context(cafile=urllib.parse.parse_qs(url.query)[\"cacertfile\"][0])")
+    add("    params.ssl_options = pika.SSLOptions(context, server_hostname=url.hostname)")
+    add("connection = pika.BlockingConnection(params)")
     add("channel = connection.channel()")
     add("channel.queue_declare(\"subscriber.crm\", durable=True, arguments={\"x-queue-type\": \"quorum\"})")
     keys = [t["key"] for t in model.public if t["exchange"].get("name") == exchange_names[0]][:2]

@@ -46,6 +46,10 @@ set_ha_profile() {
     PROFILE=ha
     STACK_DIR="$HA_DIR"
     THROWAWAY=1 DURABLE=1 POSTGRES_ONLY=0
+    # Plain connections, stated as such in every URL (sslmode=disable, amqp://): the HA stack
+    # tests failures, and the local profiles test TLS.
+    TLS=0
+    BACKUPS=0 # Patroni's nodes archive no WAL here: backups are the local profiles' (see docs/operating.md)
     LOG_DIR="$HA_LOGS"
     MAIL_DIR="$HA_DIR/mail"
     SECRETS_FILE="$HA_DIR/secrets.env"
@@ -92,7 +96,7 @@ pg_hosts() {
 }
 
 # Every URL names both Postgres nodes; libpq tries them in turn and keeps the one that takes writes.
-pg_url() { echo "postgresql://$1:$2@$(pg_hosts)/syllabus?target_session_attrs=read-write"; }
+pg_url() { echo "postgresql://$1:$2@$(pg_hosts)/syllabus?target_session_attrs=read-write&sslmode=disable"; }
 # One URL per broker node; the clients connect to the first that answers.
 amqp_url() {
     local n urls=()

@@ -9,7 +9,7 @@ PACKAGES=(
     rabbitmq-server librabbitmq-dev
     python3-jsonschema python3-yaml python3-pika python3-icalendar
     python3-venv openssl pkg-config curl docker-compose nginx-light wrk prometheus
-    patroni python3-etcd etcd-server
+    patroni python3-etcd etcd-server pgbackrest
 )
 
 missing=()

@@ -71,9 +71,10 @@ Syllabus is running.
   analytics      http://127.0.0.1:8086   (admin reports: /v1/analytics/admin/…)
   webhooks       http://127.0.0.1:8087   (admin endpoints: /v1/webhooks/endpoints; receiver: scripts/webhook-receiver.sh)
   every service: /health/ready, /metrics, /openapi.yaml
-  Postgres       127.0.0.1:5442 (database syllabus; URLs in .stack/syllabus.env, each
-                 service's own share in .stack/services/<service>.env)
-  RabbitMQ       amqp://127.0.0.1:5682/syllabus, management http://127.0.0.1:15682
+  Postgres       127.0.0.1:5442, TLS only (database syllabus; URLs in .stack/syllabus.env, each
+                 service's own share in .stack/services/<service>.env; CA .stack/tls/ca.pem);
+                 WAL archived and backed up by pgBackRest (make backup, make backups)
+  RabbitMQ       amqps://localhost:5682/syllabus, management http://127.0.0.1:15682
   mail           .stack/mail/*.eml
   logs           .stack/logs/ (JSON lines, with trace_id and span_id)
   Prometheus     http://127.0.0.1:$PROMETHEUS_PORT (rules and alerts: ops/prometheus/; Grafana dashboard: ops/grafana/)

@@ -18,6 +18,12 @@
 #   raise-disk-alarm    make RabbitMQ believe its disk is full (a free-space limit above what is
 #                       free): it blocks every publishing connection until clear-disk-alarm
 #   clear-disk-alarm    back to the profile's free-space limit (100MB)
+#   backup [full|diff|incr]   a pgBackRest backup of Postgres (run and drill only; incr by default,
+#                       full when there is none yet); WAL is archived continuously
+#   backups             the backups kept, and the span of time a restore can reach
+#   restore <time>|latest     stop Postgres, restore it to that moment (any time after the first
+#                       backup: '2026-12-05 10:00:00.123+00') from the backups and the archived
+#                       WAL, and start it again. Stop the services first.
 # The restart, stop and start commands print the time they took.
 #
 # Profiles (independent; all four can run at once):
@@ -27,6 +33,8 @@
 #   bench  .stack/bench   Postgres 5472, AMQP 5712, management 15712, dist 25712 — throwaway
 #   second .stack/second  Postgres 5482 only — throwaway: a second database server, for a
 #                         service that runs on a server of its own while the others share one
+#   drill  .stack/drill   Postgres 5492, AMQP 5742, management 15742, dist 25742 — throwaway,
+#                         with backups: the restore drill of `make test` runs on it
 # A throwaway profile starts from empty data on every `up`; `test` and `fault` also run Postgres
 # without fsync. `bench` runs it as production does (fsync and synchronous_commit on) unless
 # SYLLABUS_BENCH_FSYNC=off. `fault` is for tests that stop and restart its servers under connected
@@ -44,8 +52,8 @@ PG_BIN=/usr/lib/postgresql/15/bin
 RMQ_BIN=/usr/lib/rabbitmq/bin
 PG_OS_USER=postgres
 SERVICES=(identity billing content progress notifications analytics webhooks)
-ALL_PROFILES=(run test fault bench second)
-COMMANDS="up|down|status|env|restart-broker|restart-postgres|stop-broker|start-broker|stop-postgres|start-postgres|raise-disk-alarm|clear-disk-alarm"
+ALL_PROFILES=(run test fault bench second drill)
+COMMANDS="up|down|status|env|restart-broker|restart-postgres|stop-broker|start-broker|stop-postgres|start-postgres|raise-disk-alarm|clear-disk-alarm|backup|backups|restore"
 
 # Keep settings from the caller's shell from redirecting the tools to other servers.
 for _var in $(compgen -e); do
@@ -109,9 +117,23 @@ set_profile() {
         CTL_DIST_PORT_MIN=35722
         THROWAWAY=1 DURABLE=0 POSTGRES_ONLY=1
         ;;
+    drill)
+        STACK_DIR="$ROOT_STACK_DIR/drill"
+        PG_PORT=5492 AMQP_PORT=5742 MGMT_PORT=15742 DIST_PORT=25742
+        CTL_DIST_PORT_MIN=35742
+        THROWAWAY=1 DURABLE=1 BACKUPS=1
+        ;;
     *) usage ;;
     esac
     POSTGRES_ONLY=${POSTGRES_ONLY:-0}
+    # WAL archived by pgBackRest, and backups, for the profiles whose data is worth restoring.
+    [[ $PROFILE == run ]] && BACKUPS=1
+    BACKUPS=${BACKUPS:-0}
+    BACKUP_DIR="$STACK_DIR/backup" # pgBackRest's repository (owned by postgres)
+    PGBACKREST_CONF="$STACK_DIR/pgbackrest.conf"
+    # Every local profile speaks TLS only: Postgres and RabbitMQ present certificates of the
+    # local CA, and the URLs in syllabus.env verify them (scripts/ha.sh turns this off).
+    TLS=1
     NODE_NAME="syllabus-$PROFILE@localhost"
 
     PG_DIR="$STACK_DIR/pg" # owned by postgres (initdb needs the data dir's parent)
@@ -127,10 +149,16 @@ set_profile() {
     RMQ_DEFINITIONS="$RMQ_DIR/definitions.json"
     SECRETS_FILE="$STACK_DIR/secrets.env"
     ENV_FILE="$STACK_DIR/syllabus.env"
+    TLS_SERVER_DIR="$STACK_DIR/tls" # this profile's server certificate and key
     LOCK_FILE="$ROOT_STACK_DIR/.$PROFILE.lock"
 }
 
 EPMD_PID_FILE="$ROOT_STACK_DIR/epmd.pid"
+# The local certificate authority, shared by every profile: made once, kept across `up`s, so a
+# client that trusts it once goes on trusting every local server.
+TLS_CA_DIR="$ROOT_STACK_DIR/tls"
+TLS_CA_FILE="$TLS_CA_DIR/ca.pem"
+TLS_CA_LOCK_FILE="$ROOT_STACK_DIR/.tls.lock"
 EPMD_LOCK_FILE="$ROOT_STACK_DIR/.epmd.lock"
 
 # Fails if anything listens on one of the given TCP ports (on any address).
@@ -211,6 +239,51 @@ load_secrets() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# TLS: a local CA and, per profile, a server certificate for localhost and 127.0.0.1
+
+tls_ensure_ca() {
+    mkdir -p "$TLS_CA_DIR"
+    chmod 755 "$TLS_CA_DIR"
+    (
+        flock 7
+        if [[ -s "$TLS_CA_FILE" && -s "$TLS_CA_DIR/ca.key" ]] && openssl x509 -checkend $((30 * 86400)) -noout -in "$TLS_CA_FILE" >/dev/null; then
+            exit 0
+        fi
+        (umask 077 && openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+            -keyout "$TLS_CA_DIR/ca.key.tmp" -out "$TLS_CA_FILE.tmp" -days 3650 \
+            -subj "/CN=Syllabus local CA $(hostname -s)" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign") \
+            >"$TLS_CA_DIR/openssl.log" 2>&1 || { cat "$TLS_CA_DIR/openssl.log" >&2; exit 1; }
+        chmod 644 "$TLS_CA_FILE.tmp"
+        mv "$TLS_CA_DIR/ca.key.tmp" "$TLS_CA_DIR/ca.key"
+        mv "$TLS_CA_FILE.tmp" "$TLS_CA_FILE"
+    ) 7>"$TLS_CA_LOCK_FILE" || die "could not make the local CA"
+}
+
+# The profile's server certificate, signed by the local CA; made again when missing, when it
+# expires within 30 days, or when the CA changed.
+tls_ensure_server_cert() {
+    local dir=$TLS_SERVER_DIR
+    tls_ensure_ca
+    mkdir -p "$dir"
+    chmod 700 "$dir"
+    if ! [[ -s "$dir/server.pem" && -s "$dir/server.key" ]] ||
+        ! openssl verify -CAfile "$TLS_CA_FILE" "$dir/server.pem" >/dev/null 2>&1 ||
+        ! openssl x509 -checkend $((30 * 86400)) -noout -in "$dir/server.pem" >/dev/null; then
+        (
+            umask 077
+            openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$dir/server.key" \
+                -out "$dir/server.csr" -subj "/CN=localhost" &&
+                printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1" "basicConstraints=CA:FALSE" \
+                    "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >"$dir/server.ext" &&
+                (flock 7 && openssl x509 -req -in "$dir/server.csr" -CA "$TLS_CA_FILE" -CAkey "$TLS_CA_DIR/ca.key" \
+                    -CAcreateserial -CAserial "$TLS_CA_DIR/ca.srl" -out "$dir/server.pem" -days 397 \
+                    -extfile "$dir/server.ext") 7>"$TLS_CA_LOCK_FILE"
+        ) >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; die "could not make the server certificate"; }
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
 # Postgres
 
 pg_ctl_as_postgres() {
@@ -261,11 +334,34 @@ max_connections = 500
 password_encryption = 'scram-sha-256'
 $durability
 EOF
-    cat >"$PG_DATA/pg_hba.conf" <<'EOF'
+    if ((BACKUPS)); then
+        # Every WAL segment goes to the repository (at least once a minute, so that a restore can
+        # reach a moment a minute ago), which makes any moment since the first backup restorable.
+        cat >>"$PG_DATA/stack.conf" <<EOF
+wal_level = replica
+archive_mode = on
+archive_command = 'pgbackrest --config=$PGBACKREST_CONF --stanza=syllabus archive-push %p'
+archive_timeout = 60
+EOF
+    fi
+    local host_type=host
+    if ((TLS)); then
+        host_type=hostssl
+        # A copy Postgres owns: it refuses a key others can read.
+        install -o "$PG_OS_USER" -g "$PG_OS_USER" -m 600 "$TLS_SERVER_DIR/server.pem" "$PG_DIR/server.pem"
+        install -o "$PG_OS_USER" -g "$PG_OS_USER" -m 600 "$TLS_SERVER_DIR/server.key" "$PG_DIR/server.key"
+        cat >>"$PG_DATA/stack.conf" <<EOF
+ssl = on
+ssl_cert_file = '$PG_DIR/server.pem'
+ssl_key_file = '$PG_DIR/server.key'
+ssl_min_protocol_version = 'TLSv1.2'
+EOF
+    fi
+    cat >"$PG_DATA/pg_hba.conf" <<EOF
 # Written by scripts/stack.sh. Unix socket (directory readable by postgres only): trust.
-# TCP on loopback: password (SCRAM).
+# TCP on loopback: password (SCRAM)$( ((TLS)) && echo ", over TLS only (hostssl)").
 local   all   all                  trust
-host    all   all   127.0.0.1/32   scram-sha-256
+$host_type   all   all   127.0.0.1/32   scram-sha-256
 EOF
     chown "$PG_OS_USER:$PG_OS_USER" "$PG_DATA/stack.conf" "$PG_DATA/pg_hba.conf"
     chmod 600 "$PG_DATA/stack.conf" "$PG_DATA/pg_hba.conf"
@@ -359,6 +455,48 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------------
+# Backups: pgBackRest, with one stanza (syllabus) per profile and its repository in the profile
+
+pgbackrest_as_postgres() {
+    (cd / && detached_fds runuser -u "$PG_OS_USER" -- pgbackrest --config="$PGBACKREST_CONF" --stanza=syllabus "$@")
+}
+
+backup_write_config() {
+    mkdir -p "$BACKUP_DIR" "$LOG_DIR/pgbackrest" "$STACK_DIR/pgbackrest-lock"
+    chown "$PG_OS_USER:$PG_OS_USER" "$BACKUP_DIR" "$LOG_DIR/pgbackrest" "$STACK_DIR/pgbackrest-lock"
+    chmod 700 "$BACKUP_DIR" "$STACK_DIR/pgbackrest-lock"
+    cat >"$PGBACKREST_CONF" <<EOF
+# Written by scripts/stack.sh on every start; edits here are overwritten.
+[global]
+repo1-path=$BACKUP_DIR
+# Two full backups kept, with the differential and incremental ones and the WAL they need.
+repo1-retention-full=2
+compress-type=lz4
+start-fast=y
+log-path=$LOG_DIR/pgbackrest
+lock-path=$STACK_DIR/pgbackrest-lock
+log-level-console=warn
+log-level-file=info
+
+[syllabus]
+pg1-path=$PG_DATA
+pg1-port=$PG_PORT
+pg1-socket-path=$PG_SOCKET_DIR
+pg1-user=postgres
+EOF
+    chown "$PG_OS_USER:$PG_OS_USER" "$PGBACKREST_CONF"
+    chmod 600 "$PGBACKREST_CONF"
+}
+
+# The stanza, once Postgres runs (idempotent), and a check that WAL reaches the repository.
+backup_init() {
+    pgbackrest_as_postgres stanza-create >"$LOG_DIR/pgbackrest-stanza.log" 2>&1 ||
+        { cat "$LOG_DIR/pgbackrest-stanza.log" >&2; die "pgBackRest could not create the stanza"; }
+    pgbackrest_as_postgres check >>"$LOG_DIR/pgbackrest-stanza.log" 2>&1 ||
+        { cat "$LOG_DIR/pgbackrest-stanza.log" >&2; die "pgBackRest check failed: WAL archiving does not work"; }
+}
+
+# ---------------------------------------------------------------------------------------------
 # RabbitMQ
 
 # Runs one of RabbitMQ's tools against this profile's node, with this profile's files.
@@ -436,6 +574,21 @@ log.console = false
 log.file.level = info
 disk_free_limit.absolute = 100MB
 EOF
+    if ((TLS)); then
+        # AMQP over TLS only: no plain listener. Clients verify the server; the server asks no
+        # client certificate (clients log in with a password).
+        cat >>"$RMQ_DIR/rabbitmq.conf" <<EOF
+listeners.tcp = none
+listeners.ssl.default = 127.0.0.1:$AMQP_PORT
+ssl_options.cacertfile = $TLS_CA_FILE
+ssl_options.certfile = $TLS_SERVER_DIR/server.pem
+ssl_options.keyfile = $TLS_SERVER_DIR/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+ssl_options.versions.1 = tlsv1.3
+ssl_options.versions.2 = tlsv1.2
+EOF
+    fi
     # Users, vhost and permissions; loaded at every boot (so the default guest user is never
     # created) and imported again by `up` on a running node.
     {
@@ -588,10 +741,18 @@ rmq_wait_ready() {
 # (frame type 1, channel 0, class 10, method 10): the broker accepts connections.
 amqp_accepts() {
     local reply
-    reply=$(timeout 5 bash -c '
-        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-        printf "AMQP\x00\x00\x09\x01" >&3
-        head -c 11 <&3 | od -An -tx1' _ "$AMQP_PORT" 2>/dev/null) || return 1
+    if ((TLS)); then
+        # Through a verified TLS session, as the services connect.
+        reply=$(timeout 5 bash -c '
+            { printf "AMQP\x00\x00\x09\x01"; sleep 3; } |
+                openssl s_client -quiet -verify_return_error -CAfile "$2" -verify_hostname localhost \
+                    -connect "127.0.0.1:$1" 2>/dev/null | head -c 11 | od -An -tx1' _ "$AMQP_PORT" "$TLS_CA_FILE" 2>/dev/null) || true
+    else
+        reply=$(timeout 5 bash -c '
+            exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+            printf "AMQP\x00\x00\x09\x01" >&3
+            head -c 11 <&3 | od -An -tx1' _ "$AMQP_PORT" 2>/dev/null) || return 1
+    fi
     reply=$(tr -d ' \n' <<<"$reply")
     [[ "$reply" =~ ^010000[0-9a-f]{8}000a000a$ ]]
 }
@@ -671,8 +832,32 @@ rmq_kill() {
 # syllabus.env: only the block between the markers belongs to this script.
 
 # A role's connection URL; scripts/ha.sh redefines these for its multi-host URLs and node lists.
-pg_url() { echo "postgresql://$1:$2@127.0.0.1:$PG_PORT/syllabus"; }  # role password
-amqp_url() { echo "amqp://$1:$2@127.0.0.1:$AMQP_PORT/syllabus"; }     # user password
+# Over TLS, Postgres is verified by its IP address and the broker by a host name: librabbitmq
+# checks a certificate's DNS names only.
+pg_url() { # role password
+    if ((TLS)); then
+        echo "postgresql://$1:$2@127.0.0.1:$PG_PORT/syllabus?sslmode=verify-full&sslrootcert=$TLS_CA_FILE"
+    else
+        echo "postgresql://$1:$2@127.0.0.1:$PG_PORT/syllabus?sslmode=disable"
+    fi
+}
+amqp_url() { # user password
+    if ((TLS)); then
+        echo "amqps://$1:$2@localhost:$AMQP_PORT/syllabus?cacertfile=$TLS_CA_FILE"
+    else
+        echo "amqp://$1:$2@127.0.0.1:$AMQP_PORT/syllabus"
+    fi
+}
+
+# KEY=value, the value in single quotes when the shell would read it otherwise (a URL's `&`):
+# the file is sourced by the scripts, and read as KEY=value by the tests (which strip the quotes).
+env_line() { # key value
+    if [[ $2 =~ ^[A-Za-z0-9_./:@,=+%?-]*$ ]]; then
+        echo "$1=$2"
+    else
+        echo "$1='${2//\'/\'\\\'\'}'"
+    fi
+}
 
 write_env_file() {
     local s S block tmp
@@ -681,23 +866,24 @@ write_env_file() {
         echo "SYLLABUS_PROFILE=$PROFILE"
         echo "SYLLABUS_STACK_DIR=$STACK_DIR"
         echo "PG_PORT=$PG_PORT"
+        ((TLS)) && echo "TLS_CA_FILE=$TLS_CA_FILE"
         ((POSTGRES_ONLY)) || echo "AMQP_PORT=$AMQP_PORT"
         ((POSTGRES_ONLY)) || echo "RABBITMQ_MANAGEMENT_URL=http://127.0.0.1:$MGMT_PORT"
-        echo "ADMIN_DATABASE_URL=$(pg_url syllabus_admin "$ADMIN_DB_PASSWORD")"
+        env_line ADMIN_DATABASE_URL "$(pg_url syllabus_admin "$ADMIN_DB_PASSWORD")"
         for s in "${SERVICES[@]}"; do
             S=${s^^}
             local pw="${S}_DB_PASSWORD" opw="${S}_OWNER_DB_PASSWORD"
-            echo "${S}_DATABASE_URL=$(pg_url "$s" "${!pw}")"
-            echo "${S}_MIGRATION_DATABASE_URL=$(pg_url "${s}_owner" "${!opw}")"
+            env_line "${S}_DATABASE_URL" "$(pg_url "$s" "${!pw}")"
+            env_line "${S}_MIGRATION_DATABASE_URL" "$(pg_url "${s}_owner" "${!opw}")"
         done
         if ((!POSTGRES_ONLY)); then
-            echo "ADMIN_AMQP_URL=$(amqp_url syllabus_admin "$ADMIN_AMQP_PASSWORD")"
+            env_line ADMIN_AMQP_URL "$(amqp_url syllabus_admin "$ADMIN_AMQP_PASSWORD")"
             for s in "${SERVICES[@]}"; do
                 S=${s^^}
                 local apw="${S}_AMQP_PASSWORD"
-                echo "${S}_AMQP_URL=$(amqp_url "$s" "${!apw}")"
+                env_line "${S}_AMQP_URL" "$(amqp_url "$s" "${!apw}")"
             done
-            echo "SUBSCRIBER_AMQP_URL=$(amqp_url subscriber "$SUBSCRIBER_AMQP_PASSWORD")"
+            env_line SUBSCRIBER_AMQP_URL "$(amqp_url subscriber "$SUBSCRIBER_AMQP_PASSWORD")"
         fi
         echo "MAIL_DIR=$MAIL_DIR"
         echo "# --- stack end ---"
@@ -726,7 +912,8 @@ wipe_profile_state() {
     # keeps the lines other scripts appended.
     [[ "$THROWAWAY" == 1 && "$PROFILE" != run && "$STACK_DIR" == "$ROOT_STACK_DIR/$PROFILE" ]] ||
         die "refusing to wipe $STACK_DIR"
-    rm -rf "$PG_DIR" "$PG_SOCKET_DIR" "$RMQ_DIR" "$LOG_DIR" "$MAIL_DIR" "$SECRETS_FILE"
+    rm -rf "$PG_DIR" "$PG_SOCKET_DIR" "$RMQ_DIR" "$LOG_DIR" "$MAIL_DIR" "$SECRETS_FILE" "$TLS_SERVER_DIR" \
+        "$BACKUP_DIR" "$PGBACKREST_CONF" "$STACK_DIR/pgbackrest-lock"
 }
 
 cmd_up() {
@@ -742,6 +929,7 @@ cmd_up() {
     fi
     mkdir -p "$LOG_DIR" "$MAIL_DIR"
     load_secrets
+    ((!TLS)) || tls_ensure_server_cert
 
     # The broker boots in the background while Postgres is set up.
     if ((!POSTGRES_ONLY)); then
@@ -753,9 +941,11 @@ cmd_up() {
     fi
 
     pg_init_if_needed
+    ((!BACKUPS)) || backup_write_config
     pg_write_config
     pg_start
     pg_bootstrap
+    ((!BACKUPS)) || backup_init
 
     if ((!POSTGRES_ONLY)); then
         if ((rmq_started)); then
@@ -911,10 +1101,85 @@ cmd_disk_alarm() { # raise|clear
     log "rabbitmq $PROFILE disk free limit: $limit"
 }
 
+require_backups() {
+    ((BACKUPS)) || die "profile $PROFILE keeps no backups (run and drill do)"
+    require_brought_up "$PGBACKREST_CONF"
+}
+
+cmd_backup() { # [full|diff|incr]
+    local type=${1:-incr} t
+    [[ $type =~ ^(full|diff|incr)$ ]] || die "backup type: full, diff or incr"
+    t=$(now_us)
+    take_profile_lock
+    require_backups
+    pg_running || die "postgres $PROFILE is not running"
+    pgbackrest_as_postgres --type="$type" backup >"$LOG_DIR/pgbackrest-backup.log" 2>&1 ||
+        { cat "$LOG_DIR/pgbackrest-backup.log" >&2; die "backup failed"; }
+    log "backup of $PROFILE taken ($type; $(elapsed_since "$t") s)"
+    pgbackrest_as_postgres --set="$(pgbackrest_as_postgres --output=json info | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["backup"][-1]["label"])')" info
+}
+
+cmd_backups() {
+    require_backups
+    pgbackrest_as_postgres info
+}
+
+# Restores Postgres to a moment: the WAL written so far is archived first (so that the moment
+# can be reached), Postgres stops, pgBackRest restores the files that differ (--delta) and
+# replays archived WAL up to the moment, and Postgres is promoted to a new timeline there. What
+# was committed after that moment is gone; the broker is not touched.
+cmd_restore() { # <time>|latest
+    local target=${1:-} t segment i epoch set
+    [[ -n $target ]] || die "restore to what? a time ('2026-12-05 10:00:00+00') or latest"
+    t=$(now_us)
+    take_profile_lock
+    require_backups
+    local args=(--delta --target-action=promote)
+    if [[ $target == latest ]]; then
+        args+=(--type=default)
+    else
+        # Read and checked before anything stops: the moment in UTC, to the microsecond.
+        epoch=$(date -u -d "$target" +%s) || die "not a time: $target"
+        target=$(date -u -d "$target" '+%Y-%m-%d %H:%M:%S.%6N+00')
+        # The newest backup that ended by then. pgBackRest would pick one that ended a whole second
+        # before the moment (its backups' times are in seconds), so it is named here.
+        set=$(pgbackrest_as_postgres --output=json info | /usr/bin/python3 -c '
+import json, sys
+sets = [b for b in json.load(sys.stdin)[0]["backup"] if b["timestamp"]["stop"] <= int(sys.argv[1])]
+print(sets[-1]["label"] if sets else "")' "$epoch")
+        [[ -n $set ]] || die "no backup ended by $target: a restore reaches only moments after the first backup"
+        args+=(--type=time "--target=$target" "--set=$set")
+    fi
+    if pg_running; then
+        segment=$(psql_super -d postgres -Atc "SELECT pg_walfile_name(pg_switch_wal())")
+        for i in $(seq 600); do
+            [[ "$(psql_super -d postgres -Atc "SELECT coalesce(last_archived_wal, '') >= '$segment' FROM pg_stat_archiver")" == t ]] && break
+            sleep 0.1
+        done
+        ((i < 600)) || die "WAL segment $segment was not archived; see $PG_LOG"
+        pg_stop
+    fi
+    pgbackrest_as_postgres "${args[@]}" restore >"$LOG_DIR/pgbackrest-restore.log" 2>&1 ||
+        { cat "$LOG_DIR/pgbackrest-restore.log" >&2; die "restore failed; Postgres is stopped"; }
+    # The restored files hold the configuration of their day: this script's is written again.
+    pg_write_config
+    pg_start
+    pg_wait_accepting
+    for i in $(seq 600); do
+        [[ "$(psql_super -d postgres -Atc 'SELECT pg_is_in_recovery()' 2>/dev/null)" == f ]] && break
+        sleep 0.1
+    done
+    ((i < 600)) || die "postgres $PROFILE is still recovering; see $PG_LOG"
+    log "postgres $PROFILE restored to $target${set:+ from backup $set} ($(elapsed_since "$t") s, pid $(pg_pid))"
+}
+
 # Sourced (scripts/ha.sh builds its cluster from these functions), it defines them and stops here.
 [[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 
-[[ $# -eq 2 ]] || usage
+case "$1" in
+backup | restore) [[ $# -ge 2 && $# -le 3 ]] || usage ;;
+*) [[ $# -eq 2 ]] || usage ;;
+esac
 set_profile "$2"
 case "$1" in
 up) cmd_up ;;
@@ -929,5 +1194,8 @@ stop-postgres) cmd_stop_postgres ;;
 start-postgres) cmd_start_postgres ;;
 raise-disk-alarm) cmd_disk_alarm raise ;;
 clear-disk-alarm) cmd_disk_alarm clear ;;
+backup) cmd_backup "${3:-}" ;;
+backups) cmd_backups ;;
+restore) cmd_restore "${3:-}" ;;
 *) usage ;;
 esac

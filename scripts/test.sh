@@ -1,16 +1,36 @@
 #!/usr/bin/env bash
 # `make test`: fresh Postgres and RabbitMQ on ports of their own, the topology, then every test —
 # unit, integration (real servers) and end-to-end (the built executables as processes). The fault
-# tests get a second stack (`fault`), since they restart its servers; the HA failure tests run last,
-# on the HA stack (scripts/ha.sh). Integration tests fail, never
-# skip, when their servers are missing. write_service_env writes each stack's syllabus.env (which
-# the tests read) and its services/<service>.env files (each service's own share, as make run
-# starts them).
+# tests get a second stack (`fault`), since they restart its servers; the restore drill runs next,
+# on a stack with backups (`drill`), and the HA failure tests last, on the HA stack (scripts/ha.sh).
+# Integration tests fail, never skip, when their servers are missing. write_service_env writes each
+# stack's syllabus.env (which the tests read) and its services/<service>.env files (each service's
+# own share, as make run starts them). `scripts/test.sh stack` only brings up the test stacks;
+# `scripts/test.sh drill` runs the restore drill alone.
 set -Eeuo pipefail
 . "$(dirname "$0")/lib.sh"
 
 TEST_DIR="$REPO_DIR/.stack/test"
 FAULT_DIR="$REPO_DIR/.stack/fault"
+DRILL_DIR="$REPO_DIR/.stack/drill"
+
+# The restore drill (RestoreDrillTests): its stack archives WAL and keeps backups, and the test
+# restores its Postgres, so it runs alone.
+restore_drill() {
+    "$REPO_DIR/scripts/stack.sh" up drill
+    write_service_env "$DRILL_DIR" 9580 4
+    apply_topology "$DRILL_DIR/syllabus.env"
+    (cd "$REPO_DIR" && SYLLABUS_DRILL_ENV="$DRILL_DIR/syllabus.env" SYLLABUS_BIN_DIR="$BIN_DIR" swift test --skip-build --filter RestoreDrillTests)
+    "$REPO_DIR/scripts/stack.sh" down drill
+}
+
+if [ "${1:-}" = drill ]; then
+    trap '"$REPO_DIR/scripts/stack.sh" down drill >/dev/null 2>&1 || true' EXIT
+    build_all
+    restore_drill
+    exit 0
+fi
+
 # Short retry tiers on the fault stack, so retries and dead-lettering happen within a test.
 FAULT_RETRY_DELAYS=200,400,800
 
@@ -19,7 +39,7 @@ FAULT_RETRY_DELAYS=200,400,800
 # A second Postgres server: identity runs on it in one journey while the others share the first.
 "$REPO_DIR/scripts/stack.sh" up second
 if [ "${1:-}" != stack ]; then
-    trap '"$REPO_DIR/scripts/stack.sh" down test >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down fault >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down second >/dev/null 2>&1 || true; "$REPO_DIR/scripts/ha.sh" down >/dev/null 2>&1 || true' EXIT
+    trap '"$REPO_DIR/scripts/stack.sh" down test >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down fault >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down second >/dev/null 2>&1 || true; "$REPO_DIR/scripts/stack.sh" down drill >/dev/null 2>&1 || true; "$REPO_DIR/scripts/ha.sh" down >/dev/null 2>&1 || true' EXIT
 fi
 build_all
 write_service_env "$TEST_DIR" 9180 4
@@ -30,7 +50,7 @@ apply_topology "$FAULT_DIR/syllabus.env"
 "$REPO_DIR/scripts/otlp-receiver.sh" --install
 "$REPO_DIR/scripts/webhook-receiver.sh" --install
 if [ "${1:-}" = stack ]; then
-    echo "test stacks ready: SYLLABUS_TEST_ENV=$TEST_DIR/syllabus.env SYLLABUS_FAULT_ENV=$FAULT_DIR/syllabus.env SYLLABUS_SECOND_ENV=$REPO_DIR/.stack/second/syllabus.env SYLLABUS_BIN_DIR=$BIN_DIR swift test --skip-build --skip HATests"
+    echo "test stacks ready: SYLLABUS_TEST_ENV=$TEST_DIR/syllabus.env SYLLABUS_FAULT_ENV=$FAULT_DIR/syllabus.env SYLLABUS_SECOND_ENV=$REPO_DIR/.stack/second/syllabus.env SYLLABUS_BIN_DIR=$BIN_DIR swift test --skip-build --skip HATests --skip RestoreDrillTests"
     exit 0
 fi
 
@@ -49,7 +69,7 @@ scripts/check-kubernetes.sh
 /usr/bin/python3 scripts/check-broker-permissions.py "$TEST_DIR/syllabus.env" >"$TEST_DIR/broker-permissions.log" ||
     { cat "$TEST_DIR/broker-permissions.log"; exit 1; }
 tail -n 1 "$TEST_DIR/broker-permissions.log"
-swift test --skip-build --skip HATests
+swift test --skip-build --skip HATests --skip RestoreDrillTests
 
 # The HA stack's failures, on servers of their own, once the test and fault stacks are down (two
 # cores cannot carry all three). Every burst registers through the one gateway address, so
@@ -57,5 +77,6 @@ swift test --skip-build --skip HATests
 "$REPO_DIR/scripts/stack.sh" down test
 "$REPO_DIR/scripts/stack.sh" down fault
 "$REPO_DIR/scripts/stack.sh" down second
+restore_drill
 HA_SERVICE_SETTINGS="IDENTITY_THROTTLE_ADDRESS=100000" "$REPO_DIR/scripts/ha.sh" up
 SYLLABUS_HA_ENV="$REPO_DIR/.stack/ha/syllabus.env" swift test --skip-build --filter HATests

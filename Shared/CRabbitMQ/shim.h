@@ -2,6 +2,7 @@
 #define SYLLABUS_CRABBITMQ_SHIM_H
 #include <amqp.h>
 #include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 #include <poll.h>
 #include <sys/time.h>

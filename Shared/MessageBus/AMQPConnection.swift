@@ -42,10 +42,13 @@ final class AMQPConnection {
         self.node = node
         guard let state = amqp_new_connection() else { throw AMQPError.connection("out of memory") }
         self.state = state
-        guard let socket = amqp_tcp_socket_new(state) else {
+        let socket: OpaquePointer
+        do {
+            socket = try Self.socket(on: state, tls: endpoint.tls)
+        } catch {
             amqp_destroy_connection(state)
             destroyed = true
-            throw AMQPError.connection("cannot create a socket")
+            throw error
         }
         var timeout = timeval(tv_sec: Int(connectTimeout), tv_usec: 0)
         let status = amqp_socket_open_noblock(socket, node.host, Int32(node.port), &timeout)
@@ -74,6 +77,31 @@ final class AMQPConnection {
 
     deinit {
         close()
+    }
+
+    /// A plain TCP socket, or a TLS one that verifies the broker's certificate against the given
+    /// authorities and its name against the host (a handshake that fails either is refused).
+    private static func socket(on state: amqp_connection_state_t, tls: AMQPTLS?) throws -> OpaquePointer {
+        guard let tls else {
+            guard let socket = amqp_tcp_socket_new(state) else { throw AMQPError.connection("cannot create a socket") }
+            return socket
+        }
+        guard let socket = amqp_ssl_socket_new(state) else { throw AMQPError.connection("cannot create a TLS socket") }
+        amqp_ssl_socket_set_verify_peer(socket, 1)
+        amqp_ssl_socket_set_verify_hostname(socket, 1)
+        let status = amqp_ssl_socket_set_ssl_versions(socket, AMQP_TLSv1_2, AMQP_TLSvLATEST)
+        guard status == AMQP_STATUS_OK.rawValue else { throw AMQPError.connection("TLS versions: \(errorString(status))") }
+        let caStatus = amqp_ssl_socket_set_cacert(socket, tls.caFile)
+        guard caStatus == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError.connection("cannot read the certificate authorities in \(tls.caFile): \(errorString(caStatus))")
+        }
+        if let certFile = tls.certFile, let keyFile = tls.keyFile {
+            let keyStatus = amqp_ssl_socket_set_key(socket, certFile, keyFile)
+            guard keyStatus == AMQP_STATUS_OK.rawValue else {
+                throw AMQPError.connection("cannot read the client certificate \(certFile): \(errorString(keyStatus))")
+            }
+        }
+        return socket
     }
 
     /// Closes politely when the connection is still up, then frees it (once).

@@ -174,15 +174,39 @@ public struct AMQPNode: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(host):\(port)" }
 }
 
-/// Where to connect: parsed from `amqp://user:password@host:port/vhost`, or from a
+/// How a connection is encrypted: TLS, always verifying the broker's certificate chain and that it
+/// names the host of the URL. The query keys are RabbitMQ's URI spec's.
+public struct AMQPTLS: Sendable, Equatable {
+    /// The certificate authorities trusted (`cacertfile`); the system's when not given.
+    public var caFile: String
+    /// A client certificate and its key (`certfile`, `keyfile`), for brokers that ask for one.
+    public var certFile: String?
+    public var keyFile: String?
+
+    /// Debian's bundle of the system's trusted authorities.
+    public static let systemCAFile = "/etc/ssl/certs/ca-certificates.crt"
+
+    public init(caFile: String = AMQPTLS.systemCAFile, certFile: String? = nil, keyFile: String? = nil) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+    }
+}
+
+/// Where to connect: parsed from `amqp://user:password@host:port/vhost` (plain) or
+/// `amqps://user:password@host:port/vhost?cacertfile=/path/ca.pem` (TLS, verified), or from a
 /// comma-separated list of such URLs, one per node of a cluster (`amqp://u:p@a:5672/v,amqp://u:p@b:5672/v`).
-/// Every URL of a list names the same user, password and virtual host: they are one broker.
+/// Every URL of a list names the same user, password, virtual host and TLS: they are one broker.
+/// An `amqps` URL names its host by a DNS name: librabbitmq verifies a certificate's DNS names,
+/// never an IP address, so an IP address could never be verified and is refused.
 public struct AMQPEndpoint: Sendable, Equatable {
     /// The cluster's nodes, in the order they were given; a connection tries them in turn.
     public var nodes: [AMQPNode]
     public var user: String
     public var password: String
     public var vhost: String
+    /// TLS, or nil for a plain connection (an `amqp://` URL: plain only when asked for).
+    public var tls: AMQPTLS?
 
     /// The first node's host and port.
     public var host: String { nodes[0].host }
@@ -192,30 +216,49 @@ public struct AMQPEndpoint: Sendable, Equatable {
         self.init(nodes: [AMQPNode(host: host, port: port)], user: user, password: password, vhost: vhost)
     }
 
-    public init(nodes: [AMQPNode], user: String, password: String, vhost: String) {
+    public init(nodes: [AMQPNode], user: String, password: String, vhost: String, tls: AMQPTLS? = nil) {
         precondition(!nodes.isEmpty, "an endpoint needs a node")
         self.nodes = nodes
         self.user = user
         self.password = password
         self.vhost = vhost
+        self.tls = tls
     }
 
     public init(url: String) throws {
         let parts = url.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let parsed = try parts.map { part -> AMQPEndpoint in
-            guard !part.isEmpty, let endpoint = Self.single(part) else { throw AMQPError.invalidURL(Self.redacted(url)) }
+            guard !part.isEmpty, let endpoint = try Self.single(part) else { throw AMQPError.invalidURL(Self.redacted(url)) }
             return endpoint
         }
         let first = parsed[0]
-        guard parsed.allSatisfy({ $0.user == first.user && $0.password == first.password && $0.vhost == first.vhost }) else {
-            throw AMQPError.invalidURL("\(Self.redacted(url)): every node of a list must name the same user, password and vhost")
+        guard parsed.allSatisfy({ $0.user == first.user && $0.password == first.password && $0.vhost == first.vhost && $0.tls == first.tls })
+        else {
+            throw AMQPError.invalidURL("\(Self.redacted(url)): every node of a list must name the same user, password, vhost and TLS")
         }
-        self.init(nodes: parsed.map { $0.nodes[0] }, user: first.user, password: first.password, vhost: first.vhost)
+        self.init(nodes: parsed.map { $0.nodes[0] }, user: first.user, password: first.password, vhost: first.vhost, tls: first.tls)
     }
 
-    private static func single(_ url: String) -> AMQPEndpoint? {
-        guard let components = URLComponents(string: url), components.scheme == "amqp", let host = components.host, !host.isEmpty
+    private static func single(_ url: String) throws -> AMQPEndpoint? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, scheme == "amqp" || scheme == "amqps",
+            let host = components.host, !host.isEmpty
         else { return nil }
+        var tls: AMQPTLS?
+        let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
+        if scheme == "amqps" {
+            guard host.range(of: #"^[0-9.]+$|:"#, options: .regularExpression) == nil else {
+                throw AMQPError.invalidURL(
+                    "\(redacted(url)): an amqps URL names the broker by its DNS name (librabbitmq cannot verify a certificate for an IP address)")
+            }
+            tls = AMQPTLS(caFile: query["cacertfile"] ?? AMQPTLS.systemCAFile, certFile: query["certfile"], keyFile: query["keyfile"])
+            guard (tls?.certFile == nil) == (tls?.keyFile == nil) else {
+                throw AMQPError.invalidURL("\(redacted(url)): certfile and keyfile go together")
+            }
+        }
+        let known: Set<String> = scheme == "amqps" ? ["cacertfile", "certfile", "keyfile"] : []
+        if let unknown = query.keys.sorted().first(where: { !known.contains($0) }) {
+            throw AMQPError.invalidURL("\(redacted(url)): unknown parameter \(unknown)")
+        }
         let vhost: String
         let path = components.percentEncodedPath
         if path.isEmpty || path == "/" {
@@ -224,8 +267,9 @@ public struct AMQPEndpoint: Sendable, Equatable {
             vhost = String(path.dropFirst()).removingPercentEncoding ?? String(path.dropFirst())
         }
         return AMQPEndpoint(
-            host: host, port: components.port ?? 5672, user: components.user?.removingPercentEncoding ?? "guest",
-            password: components.password?.removingPercentEncoding ?? "guest", vhost: vhost)
+            nodes: [AMQPNode(host: host, port: components.port ?? (tls == nil ? 5672 : 5671))],
+            user: components.user?.removingPercentEncoding ?? "guest",
+            password: components.password?.removingPercentEncoding ?? "guest", vhost: vhost, tls: tls)
     }
 
     /// The URL without its passwords, for error messages.

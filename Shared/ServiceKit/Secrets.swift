@@ -120,6 +120,7 @@ extension ServiceConfiguration {
         do {
             let configuration = try ServiceConfiguration(service: service)
             try configuration.checkSecrets(secrets)
+            try configuration.checkConnections()
             return configuration
         } catch {
             FileHandle.standardError.write(Data("\(service.rawValue): \(error)\n".utf8))

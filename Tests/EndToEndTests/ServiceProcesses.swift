@@ -8,13 +8,15 @@ final class ServiceProcesses: @unchecked Sendable {
     static let services = ["identity", "billing", "content", "progress", "notifications", "analytics", "webhooks"]
 
     let portBase: Int
+    let profile: StackProfile
     let mailDirectory: URL
     let logDirectory: URL
     private var processes: [String: Process] = [:]
 
-    init(portBase: Int) throws {
+    init(portBase: Int, profile: StackProfile = .test) throws {
         self.portBase = portBase
-        let stack = URL(fileURLWithPath: try TestEnvironment.value("SYLLABUS_STACK_DIR"))
+        self.profile = profile
+        let stack = URL(fileURLWithPath: try profile.value("SYLLABUS_STACK_DIR"))
         let run = stack.appendingPathComponent("e2e-\(portBase)")
         mailDirectory = run.appendingPathComponent("mail")
         logDirectory = run.appendingPathComponent("logs")
@@ -37,7 +39,7 @@ final class ServiceProcesses: @unchecked Sendable {
     func environment(of service: String, _ extra: [String: String] = [:]) throws -> [String: String] {
         let prefix = service.uppercased() + "_"
         let others = Self.services.filter { $0 != service }.map { $0.uppercased() + "_" }
-        var environment = try TestEnvironment.serviceValues(service)
+        var environment = try TestEnvironment.serviceValues(service, profile)
         for (key, value) in extra where key.hasPrefix(prefix) || !others.contains(where: key.hasPrefix) {
             environment[key] = value
         }
@@ -120,7 +122,7 @@ final class ServiceProcesses: @unchecked Sendable {
 
     /// Runs the `syllabus` command against the test stack.
     func syllabus(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        var environment = try TestEnvironment.values()
+        var environment = try profile.values()
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
         let program = try TestEnvironment.binaryDirectory().appendingPathComponent("syllabus").path
         let settings = environment

@@ -11,7 +11,7 @@ import TestSupport
         guard let components = URLComponents(string: url), let host = components.host, let port = components.port else {
             throw AMQPError.invalidURL("ADMIN_AMQP_URL")
         }
-        let dead = url.replacingOccurrences(of: "@\(host):\(port)/", with: "@127.0.0.1:1/")
+        let dead = url.replacingOccurrences(of: "@\(host):\(port)/", with: "@\(host):1/")
         #expect(dead != url)
         return "\(dead),\(url)"
     }

@@ -70,6 +70,26 @@ import Testing
         #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqp://a:pw@h1/v,") }
     }
 
+    @Test func anAMQPSURLIsTLSVerifiedAgainstItsAuthorities() throws {
+        let endpoint = try AMQPEndpoint(url: "amqps://svc:pw@broker.internal/syllabus?cacertfile=/etc/syllabus/ca.pem")
+        #expect(endpoint.nodes == [.init(host: "broker.internal", port: 5671)])
+        #expect(endpoint.tls == AMQPTLS(caFile: "/etc/syllabus/ca.pem"))
+        #expect(try AMQPEndpoint(url: "amqps://svc:pw@broker.internal/syllabus").tls?.caFile == AMQPTLS.systemCAFile)
+        #expect(try AMQPEndpoint(url: "amqp://svc:pw@broker.internal/syllabus").tls == nil)
+        let client = try AMQPEndpoint(url: "amqps://svc:pw@b:5671/v?cacertfile=/ca.pem&certfile=/c.pem&keyfile=/k.pem")
+        #expect(client.tls == AMQPTLS(caFile: "/ca.pem", certFile: "/c.pem", keyFile: "/k.pem"))
+        // An IP address could never be verified (librabbitmq checks DNS names): refused, not downgraded.
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqps://svc:pw@127.0.0.1:5671/v") }
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqps://svc:pw@[::1]:5671/v") }
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqps://svc:pw@b/v?certfile=/c.pem") }
+        // A parameter it would ignore (a misspelt cacertfile would quietly trust the system's CAs).
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqps://svc:pw@b/v?cacert=/ca.pem") }
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqp://svc:pw@b/v?cacertfile=/ca.pem") }
+        // The nodes of one broker agree on TLS.
+        #expect(throws: AMQPError.self) { try AMQPEndpoint(url: "amqps://a:pw@h1/v?cacertfile=/ca.pem,amqp://a:pw@h2/v") }
+        #expect(try AMQPEndpoint(url: "amqps://a:pw@h1/v?cacertfile=/ca.pem,amqps://a:pw@h2/v?cacertfile=/ca.pem").nodes.count == 2)
+    }
+
     @Test func anInvalidURLIsReportedWithoutItsPassword() {
         do {
             _ = try AMQPEndpoint(url: "amqp://svc:hunter2-secret@h1/v,http://svc:hunter2-secret@h2/v")

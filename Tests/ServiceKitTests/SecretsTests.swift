@@ -39,3 +39,31 @@ import Testing
         #expect(Secrets.passwords(inConnectionURL: "postgresql:///syllabus?host=/tmp") == [nil])
     }
 }
+
+/// A database URL must say whether it uses TLS: libpq's default (`prefer`) would fall back to a
+/// plain connection without a word, and verifies nothing when it does not.
+@Suite struct ConnectionSecurityTests {
+    @Test func sslModeIsReadFromURIsAndKeyValueStrings() {
+        #expect(ConnectionSecurity.sslMode(inDatabaseURL: "postgresql://u:p@h/db?sslmode=verify-full&sslrootcert=/ca.pem") == "verify-full")
+        #expect(ConnectionSecurity.sslMode(inDatabaseURL: "postgresql://u:p@a:1,b:2/db?target_session_attrs=read-write&sslmode=disable") == "disable")
+        #expect(ConnectionSecurity.sslMode(inDatabaseURL: "postgresql://u:p@h/db") == nil)
+        #expect(ConnectionSecurity.sslMode(inDatabaseURL: "postgresql://u:p@h/db?application_name=sslmode") == nil)
+        #expect(ConnectionSecurity.sslMode(inDatabaseURL: "host=h dbname=db sslmode=require") == "require")
+        #expect(ConnectionSecurity.sslMode(inDatabaseURL: "host=h dbname=db sslmode = 'verify-ca'") == "verify-ca")
+        #expect(ConnectionSecurity.sslMode(inDatabaseURL: "host=h dbname=db") == nil)
+    }
+
+    @Test func onlyAStatedModeIsAccepted() {
+        let none: [String: String] = [:]
+        for mode in ["verify-full", "verify-ca", "require", "disable"] {
+            #expect(ConnectionSecurity.problem(withDatabaseURL: "postgresql://u:p@h/db?sslmode=\(mode)", environment: none) == nil)
+        }
+        for mode in ["prefer", "allow"] {
+            #expect(ConnectionSecurity.problem(withDatabaseURL: "postgresql://u:p@h/db?sslmode=\(mode)", environment: none)?.contains("falls back") == true)
+        }
+        #expect(ConnectionSecurity.problem(withDatabaseURL: "postgresql://u:p@h/db", environment: none)?.contains("sslmode=verify-full") == true)
+        // libpq reads PGSSLMODE when the URL names no mode.
+        #expect(ConnectionSecurity.problem(withDatabaseURL: "postgresql://u:p@h/db", environment: ["PGSSLMODE": "verify-full"]) == nil)
+        #expect(ConnectionSecurity.problem(withDatabaseURL: "postgresql://u:p@h/db", environment: ["PGSSLMODE": "prefer"]) != nil)
+    }
+}

@@ -15,16 +15,20 @@ public struct StackProfile: Sendable {
     public static let ha = StackProfile(name: "ha", variable: "SYLLABUS_HA_ENV")
     /// A second Postgres server (`scripts/stack.sh up second`), for a service on a server of its own.
     public static let second = StackProfile(name: "second", variable: "SYLLABUS_SECOND_ENV")
+    /// The stack with backups (`scripts/stack.sh up drill`): the restore drill restores it.
+    public static let drill = StackProfile(name: "drill", variable: "SYLLABUS_DRILL_ENV")
 
     public func values() throws -> [String: String] { try TestEnvironment.values(self) }
     public func value(_ key: String) throws -> String { try TestEnvironment.value(key, self) }
 
     /// Runs `scripts/stack.sh <command> <profile>` (restart-broker, stop-postgres …) and waits.
-    public func stack(_ command: String) throws {
-        let result = try run(TestEnvironment.repositoryRoot.appendingPathComponent("scripts/stack.sh").path, [command, name])
+    @discardableResult
+    public func stack(_ command: String, _ arguments: String...) throws -> String {
+        let result = try run(TestEnvironment.repositoryRoot.appendingPathComponent("scripts/stack.sh").path, [command, name] + arguments)
         guard result.status == 0 else {
             throw TestEnvironment.Missing(description: "stack.sh \(command) \(name) failed: \(result.output)")
         }
+        return result.output
     }
 }
 
@@ -65,9 +69,15 @@ public enum TestEnvironment {
         var values: [String: String] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             guard let equals = line.firstIndex(of: "=") else { continue }
-            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            values[String(line[..<equals])] = shellUnquoted(line[line.index(after: equals)...])
         }
         return values
+    }
+
+    /// A value as the shell reads it: the stack scripts single-quote one that holds `&`.
+    static func shellUnquoted(_ value: Substring) -> String {
+        guard value.count >= 2, value.first == "'", value.last == "'" else { return String(value) }
+        return value.dropFirst().dropLast().replacingOccurrences(of: "'\\''", with: "'")
     }
 
     public static func value(_ key: String, _ profile: StackProfile = .test) throws -> String {

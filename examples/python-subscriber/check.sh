@@ -51,13 +51,15 @@ import pika, pika.exceptions
 
 repo, command, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
 sys.path.insert(0, os.path.join(repo, "scripts"))
+sys.path.insert(0, os.path.join(repo, "examples", "python-subscriber"))
 import contracts
+from subscriber import connection_parameters  # amqps URLs: TLS, the broker verified
 
 EXCHANGE, ARCHIVE = "identity.events", "events.archive"
 
 
 def connect():
-    params = pika.URLParameters(os.environ["ADMIN_AMQP_URL"])
+    params = connection_parameters(os.environ["ADMIN_AMQP_URL"])
     params.connection_attempts = 3
     params.retry_delay = 1
     return pika.BlockingConnection(params)

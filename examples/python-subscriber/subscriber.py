@@ -34,8 +34,10 @@ import json
 import os
 import re
 import signal
+import ssl
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -47,6 +49,18 @@ if (
 ):
     # The Debian interpreter has python3-pika, python3-jsonschema and python3-yaml.
     os.execv(DEBIAN_PYTHON, [DEBIAN_PYTHON, os.path.abspath(__file__), *sys.argv[1:]])
+
+def connection_parameters(url):
+    """pika's parameters for an amqp:// URL, or for an amqps:// one with RabbitMQ's `cacertfile`
+    query (the local stacks' URLs): TLS, verifying the broker's certificate and its host name."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query)
+    params = pika.URLParameters(urllib.parse.urlunsplit(parts._replace(query="")))
+    if parts.scheme == "amqps":
+        context = ssl.create_default_context(cafile=query.get("cacertfile", [None])[0])
+        params.ssl_options = pika.SSLOptions(context, server_hostname=parts.hostname)
+    return params
+
 
 REPO = Path(__file__).resolve().parents[2]
 ARCHIVE = "events.archive"
@@ -249,7 +263,7 @@ class Subscriber:
     # ------------------------------------------------------------------ setup
 
     def connect(self):
-        params = pika.URLParameters(self.args.url)
+        params = connection_parameters(self.args.url)
         params.connection_attempts = 3
         params.retry_delay = 1
         params.client_properties = {"connection_name": f"syllabus example subscriber ({self.source()})"}
