@@ -121,4 +121,22 @@ struct PlanScheduleTests {
         // Two seals of one token differ (a fresh nonce each time).
         #expect(try vault.seal("secret_token", user: user, provider: "notion") != sealed)
     }
+
+    @Test func aRotatedVaultOpensWhatItsOtherKeysSealedAndSealsWithTheNewKey() throws {
+        let old = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let new = Data(repeating: 9, count: 32).base64EncodedString()
+        let before = try TokenVault(encodedKey: old)
+        let user = UUID()
+        let sealed = try before.seal("secret_token", user: user, provider: "notion")
+        let after = try TokenVault(encodedKey: new, otherKeys: [old])
+        #expect(after.keyID != before.keyID && after.otherKeyIDs == [before.keyID])
+        #expect(try after.open(sealed, keyID: before.keyID, user: user, provider: "notion") == "secret_token")
+        #expect(throws: TokenVault.Failure.cannotOpen) { try after.open(sealed, user: user, provider: "notion") }
+        #expect(throws: TokenVault.Failure.unknownKey("000000")) { try after.open(sealed, keyID: "000000", user: user, provider: "notion") }
+        // Once the old key is dropped, its rows do not open.
+        #expect(throws: TokenVault.Failure.unknownKey(before.keyID)) {
+            try TokenVault(encodedKey: new).open(sealed, keyID: before.keyID, user: user, provider: "notion")
+        }
+        #expect(throws: TokenVault.Failure.invalidKey) { try TokenVault(encodedKey: new, otherKeys: ["c2hvcnQ="]) }
+    }
 }

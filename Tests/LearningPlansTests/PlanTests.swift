@@ -281,6 +281,52 @@ struct PricedGenerator: PlanGenerator {
         }
     }
 
+    /// A key rotation: rows sealed under the previous key are sealed again under the new one
+    /// and still open to the same tokens; rows under a key nobody holds are counted, untouched.
+    @Test func aKeyRotationSealsEveryTokenAgainUnderTheNewKey() async throws {
+        try await withTemporarySchema { pool, schema in
+            _ = try await Migrator(schema: schema, migrations: ContentMigrations.all).migrate(pool, logger: TestEnvironment.logger)
+            let old = Data((0..<32).map { UInt8($0) }).base64EncodedString()
+            let new = Data(repeating: 9, count: 32).base64EncodedString()
+            let lost = Data(repeating: 5, count: 32).base64EncodedString()
+            let before = Integrations(database: pool, vault: try TokenVault(encodedKey: old), notion: nil, google: nil)
+            let learners = (0..<150).map { _ in UUID() }
+            for (n, learner) in learners.enumerated() {
+                try await before.store(
+                    ProviderGrant(accessToken: "access-\(n)", refreshToken: n % 2 == 0 ? "refresh-\(n)" : nil, expiresAt: nil, account: nil),
+                    provider: .notion, user: learner, vault: try #require(before.vault))
+            }
+            let stranger = UUID()
+            try await before.store(
+                ProviderGrant(accessToken: "unreachable", refreshToken: nil, expiresAt: nil, account: nil),
+                provider: .notion, user: stranger, vault: try TokenVault(encodedKey: lost))
+
+            let vault = try TokenVault(encodedKey: new, otherKeys: [old])
+            let after = Integrations(database: pool, vault: vault, notion: nil, google: nil)
+            #expect(try await after.reseal() == (resealed: 100, unknown: 1))
+            #expect(try await after.reseal() == (resealed: 50, unknown: 1))
+            #expect(try await after.reseal() == (resealed: 0, unknown: 1))
+            let keys = try await pool.query("SELECT key_id, count(*) AS n FROM integration_tokens GROUP BY key_id ORDER BY n DESC")
+            #expect(try keys.map { try $0.decode("key_id", as: String.self) } == [vault.keyID, try TokenVault(encodedKey: lost).keyID])
+            // The new key alone opens every token, access and refresh, to what was stored.
+            let alone = try TokenVault(encodedKey: new)
+            for row in try await pool.query("SELECT user_id, access_token, refresh_token FROM integration_tokens WHERE key_id = \(vault.keyID)") {
+                let user = try row.decode("user_id", as: UUID.self)
+                let n = try #require(learners.firstIndex(of: user))
+                #expect(try alone.open(try row.decode("access_token"), user: user, provider: "notion") == "access-\(n)")
+                #expect(try row.decode("refresh_token", as: Data?.self).map { try alone.open($0, user: user, provider: "notion") } == (n % 2 == 0 ? "refresh-\(n)" : nil))
+            }
+            // A token under a key nobody holds stays as it was, and does not open: its learner is
+            // asked to connect again.
+            let strangers = try await pool.query("SELECT key_id, access_token FROM integration_tokens WHERE user_id = \(stranger)")
+            let lostID = try TokenVault(encodedKey: lost).keyID
+            #expect(try strangers.map { try $0.decode("key_id", as: String.self) } == [lostID])
+            #expect(throws: TokenVault.Failure.unknownKey(lostID)) {
+                try vault.open(try strangers[0].decode("access_token"), keyID: lostID, user: stranger, provider: "notion")
+            }
+        }
+    }
+
     @Test func theDailySpendCeilingStopsNewGenerationsAndHoldsQueuedOnes() async throws {
         try await withTemporarySchema { pool, schema in
             _ = try await Migrator(schema: schema, migrations: ContentMigrations.all).migrate(pool, logger: TestEnvironment.logger)

@@ -56,8 +56,10 @@ public struct PlansSettings: Sendable {
                 completionCentsPerMillion: configuration.int("plans.provider.completion.cents.per.million", default: 0))
         }
         if let key = configuration.nonEmpty("integrations.key") {
-            do { settings.vault = try TokenVault(encodedKey: key) } catch {
-                throw ConfigurationError.invalid("CONTENT_INTEGRATIONS_KEY must be 32 random bytes, base64 (openssl rand -base64 32)")
+            let others = (configuration.nonEmpty("integrations.other.keys") ?? "").split(separator: ",").map(String.init)
+            do { settings.vault = try TokenVault(encodedKey: key, otherKeys: others) } catch {
+                throw ConfigurationError.invalid(
+                    "CONTENT_INTEGRATIONS_KEY and CONTENT_INTEGRATIONS_OTHER_KEYS must be 32 random bytes each, base64 (openssl rand -base64 32)")
             }
         }
         if let id = configuration.nonEmpty("notion.client.id"), let secret = configuration.nonEmpty("notion.client.secret") {
@@ -118,7 +120,28 @@ public enum LearningPlansFeature {
         let worker = PlanWorker(
             database: dependencies.database, generator: dependencies.settings.generator,
             dailySpendCeilingCents: dependencies.settings.dailySpendCeilingCents, logger: dependencies.logger)
-        return [worker.draining(listenURL: dependencies.listenURL), dependencies.signals]
+        var services: [any Service] = [worker.draining(listenURL: dependencies.listenURL), dependencies.signals]
+        if let vault = dependencies.settings.vault, !vault.otherKeyIDs.isEmpty {
+            services.append(resealing(dependencies))
+        }
+        return services
+    }
+
+    /// Tokens sealed under a key other than the current one are sealed again, a hundred rows at a
+    /// time, until none is left; then once an hour (a replica still on the previous key during a
+    /// rolling change may have sealed some meanwhile).
+    static func resealing(_ dependencies: PlansDependencies) -> DrainingWorker {
+        let integrations = Integrations(database: dependencies.database, vault: dependencies.settings.vault, notion: nil, google: nil)
+        let logger = dependencies.logger
+        return DrainingWorker("integration-reseal", idle: .seconds(3600), backoff: .seconds(60), logger: logger) {
+            let (resealed, unknown) = try await integrations.reseal()
+            if resealed > 0 { logger.info("integration tokens sealed again under the current key", metadata: ["count": "\(resealed)"]) }
+            if resealed == 0 && unknown > 0 {
+                logger.warning("integration tokens sealed under a key no longer configured: their learners must connect again",
+                    metadata: ["count": "\(unknown)"])
+            }
+            return resealed > 0
+        }
     }
 
     /// The events plans consume: identity's profile changes (the learner's time zone).

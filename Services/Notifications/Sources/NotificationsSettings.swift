@@ -14,6 +14,9 @@ public struct NotificationsSettings: Sendable {
     /// `UNSUBSCRIBE_SECRET` (required) and `PUBLIC_URL`: what one-click unsubscribe links are
     /// signed with and where they point.
     public var unsubscribeSecret: String
+    /// `UNSUBSCRIBE_PREVIOUS_SECRETS` (comma-separated): secrets links sent before a rotation were
+    /// signed with; they are still honoured, and no new link is signed with them.
+    public var previousUnsubscribeSecrets: [String] = []
     public var publicURL: String
     /// `MAIL_FROM`.
     public var from: String
@@ -56,15 +59,17 @@ public struct NotificationsSettings: Sendable {
         guard retentionDays >= MailRetention.minimumDays else {
             throw ConfigurationError.invalid("MAIL_RETENTION_DAYS must be at least \(MailRetention.minimumDays)")
         }
-        return NotificationsSettings(
+        var settings = NotificationsSettings(
             transport: transport, unsubscribeSecret: secret, publicURL: configuration.string("public.url", default: "http://localhost:8085"),
             from: configuration.string("mail.from", default: "Syllabus <hello@syllabus.local>"),
             courseURL: configuration.string("course.url", default: "http://localhost:8083/v1/course"),
             claimLease: TimeInterval(configuration.int("mail.claim.lease.seconds", default: Int(MailDispatcher.claimLease))), retentionDays: retentionDays)
+        settings.previousUnsubscribeSecrets = (configuration.nonEmpty("unsubscribe.previous.secrets") ?? "").split(separator: ",").map(String.init)
+        return settings
     }
 
     public var unsubscribeLinks: UnsubscribeLinks {
-        UnsubscribeLinks(secret: unsubscribeSecret, baseURL: publicURL)
+        UnsubscribeLinks(secret: unsubscribeSecret, previousSecrets: previousUnsubscribeSecrets, baseURL: publicURL)
     }
 
     /// Where the file transport writes, when mail goes to files.

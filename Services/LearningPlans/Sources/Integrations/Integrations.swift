@@ -97,6 +97,42 @@ public struct Integrations: Sendable {
         }
     }
 
+    /// Seals again, under the current key, up to `limit` rows sealed under another key the vault
+    /// holds (in the system scope, each row locked as it is rewritten); answers how many it
+    /// sealed again and how many are sealed under a key the vault does not hold, which only their
+    /// learners can replace by connecting again.
+    public func reseal(limit: Int = 100) async throws -> (resealed: Int, unknown: Int) {
+        guard let vault else { return (0, 0) }
+        return try await database.transaction { connection in
+            try RowSecurity.enterSystem(on: connection)
+            let rows = try connection.query(
+                """
+                SELECT user_id, provider, key_id, access_token, refresh_token FROM integration_tokens
+                 WHERE key_id = ANY(\(array: vault.otherKeyIDs)) LIMIT \(limit) FOR UPDATE SKIP LOCKED
+                """)
+            for row in rows {
+                let user = try row.decode("user_id", as: UUID.self)
+                let provider = try row.decode("provider", as: String.self)
+                let keyID = try row.decode("key_id", as: String.self)
+                let access = try vault.seal(
+                    try vault.open(try row.decode("access_token"), keyID: keyID, user: user, provider: provider), user: user, provider: provider)
+                let refresh = try row.decode("refresh_token", as: Data?.self).map {
+                    try vault.seal(try vault.open($0, keyID: keyID, user: user, provider: provider), user: user, provider: provider)
+                }
+                try connection.execute(
+                    """
+                    UPDATE integration_tokens SET key_id = \(vault.keyID), access_token = \(access), refresh_token = \(refresh)
+                     WHERE user_id = \(user) AND provider = \(provider) AND key_id = \(keyID)
+                    """)
+            }
+            let unknown = try connection.query(
+                """
+                SELECT count(*) AS n FROM integration_tokens WHERE key_id <> \(vault.keyID) AND key_id <> ALL(\(array: vault.otherKeyIDs))
+                """)[0].decode("n", as: Int.self)
+            return (rows.count, unknown)
+        }
+    }
+
     public func connections(of user: UUID) async throws -> [Connection] {
         try await database.transaction(asLearner: user) { connection in
             try connection.query("SELECT provider, account, expires_at, created_at FROM integration_tokens ORDER BY provider").map {
@@ -124,15 +160,18 @@ public struct Integrations: Sendable {
         guard let row else {
             throw DomainError(.conflict, code: "integration_not_connected", title: "Connect \(provider.name) first")
         }
-        guard try row.decode("key_id", as: String.self) == vault.keyID else {
+        let keyID = try row.decode("key_id", as: String.self)
+        let access: String
+        do {
+            access = try vault.open(try row.decode("access_token"), keyID: keyID, user: user, provider: provider.rawValue)
+        } catch TokenVault.Failure.unknownKey {
             throw DomainError(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "The stored authorization was sealed with a retired key.")
         }
-        let access = try vault.open(try row.decode("access_token"), user: user, provider: provider.rawValue)
         guard provider == .googleCalendar, let google, let expires = try row.decode("expires_at", as: Date?.self), expires < now.addingTimeInterval(60),
             let sealed = try row.decode("refresh_token", as: Data?.self)
         else { return access }
         do {
-            let grant = try await google.refresh(try vault.open(sealed, user: user, provider: provider.rawValue), now: now)
+            let grant = try await google.refresh(try vault.open(sealed, keyID: keyID, user: user, provider: provider.rawValue), now: now)
             try await store(grant, provider: provider, user: user, vault: vault)
             return grant.accessToken
         } catch let failure as ProviderFailure {

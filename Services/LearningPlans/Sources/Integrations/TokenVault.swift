@@ -3,22 +3,44 @@ import Foundation
 
 /// Seals provider tokens for storage with AES-256-GCM. Each sealed token is bound to its
 /// (learner, provider) row as associated data, so a token copied to another row does not open;
-/// `keyID` (a digest of the key) says which key sealed a row, for rotation.
+/// `keyID` (a digest of the key) says which key sealed a row.
+///
+/// Keys rotate without a learner reconnecting: the current key seals, and other keys (the
+/// previous ones, or the next one while a change rolls out) still open what they sealed. Rows
+/// sealed under another key are sealed again under the current one (`Integrations.reseal`).
 public struct TokenVault: Sendable {
     let key: SymmetricKey
     public let keyID: String
+    /// Keys that open but do not seal, by their id.
+    let others: [String: SymmetricKey]
 
     public enum Failure: Error, Equatable {
         case invalidKey
         case cannotOpen
+        /// Sealed under a key this vault does not hold.
+        case unknownKey(String)
     }
 
-    /// `encodedKey`: 32 random bytes, base64 (`openssl rand -base64 32`).
-    public init(encodedKey: String) throws {
-        guard let bytes = Data(base64Encoded: encodedKey.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32 else { throw Failure.invalidKey }
-        key = SymmetricKey(data: bytes)
-        keyID = SHA256.hash(data: bytes).prefix(6).map { String(format: "%02x", $0) }.joined()
+    /// - Parameters:
+    ///   - encodedKey: the current key, 32 random bytes, base64 (`openssl rand -base64 32`).
+    ///   - otherKeys: keys that still open (each 32 bytes, base64).
+    public init(encodedKey: String, otherKeys: [String] = []) throws {
+        (key, keyID) = try Self.decode(encodedKey)
+        var others: [String: SymmetricKey] = [:]
+        for encoded in otherKeys {
+            let (other, id) = try Self.decode(encoded)
+            if id != keyID { others[id] = other }
+        }
+        self.others = others
     }
+
+    static func decode(_ encoded: String) throws -> (SymmetricKey, String) {
+        guard let bytes = Data(base64Encoded: encoded.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32 else { throw Failure.invalidKey }
+        return (SymmetricKey(data: bytes), SHA256.hash(data: bytes).prefix(6).map { String(format: "%02x", $0) }.joined())
+    }
+
+    /// The ids of the keys that open but no longer seal.
+    public var otherKeyIDs: [String] { others.keys.sorted() }
 
     static func context(user: UUID, provider: String) -> Data { Data("\(user.lowercased)/\(provider)".utf8) }
 
@@ -29,7 +51,10 @@ public struct TokenVault: Sendable {
         return combined
     }
 
-    public func open(_ sealed: Data, user: UUID, provider: String) throws -> String {
+    /// Opens a token sealed under the key `keyID` (the current one by default).
+    public func open(_ sealed: Data, keyID sealedWith: String? = nil, user: UUID, provider: String) throws -> String {
+        let id = sealedWith ?? keyID
+        guard let key = id == keyID ? key : others[id] else { throw Failure.unknownKey(id) }
         do {
             let box = try AES.GCM.SealedBox(combined: sealed)
             return String(decoding: try AES.GCM.open(box, using: key, authenticating: Self.context(user: user, provider: provider)), as: UTF8.self)

@@ -7,15 +7,22 @@ import ServiceKit
 /// good as a password for that one thing: never log a link or a token.
 public struct UnsubscribeLinks: Sendable, CustomStringConvertible {
     let key: SymmetricKey
+    /// Secrets of earlier links: verified, never signed with (a rotation keeps mail already sent working).
+    let previousKeys: [SymmetricKey]
     /// Where notifications is reached from outside, e.g. https://api.example.com.
     public let baseURL: String
 
-    public init(secret: String, baseURL: String) {
+    public init(secret: String, previousSecrets: [String] = [], baseURL: String) {
         key = SymmetricKey(data: Data(secret.utf8))
+        previousKeys = previousSecrets.map { SymmetricKey(data: Data($0.utf8)) }
         self.baseURL = baseURL.withoutTrailingSlash
     }
 
     public func token(for user: UUID) -> String {
+        Self.token(for: user, key: key)
+    }
+
+    static func token(for user: UUID, key: SymmetricKey) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("unsubscribe:\(user.uuidString.lowercased())".utf8), using: key)
         return Base64URL.encode(Data(mac))
     }
@@ -26,8 +33,9 @@ public struct UnsubscribeLinks: Sendable, CustomStringConvertible {
 
     public var description: String { "UnsubscribeLinks(\(baseURL))" }
 
-    /// Whether `token` is the user's, compared in constant time.
+    /// Whether `token` is the user's under the current secret or a previous one, compared in
+    /// constant time.
     public func verify(_ token: String, for user: UUID) -> Bool {
-        WebhookSignature.constantTimeEqual(Array(self.token(for: user).utf8), Array(token.utf8))
+        ([key] + previousKeys).contains { WebhookSignature.constantTimeEqual(Array(Self.token(for: user, key: $0).utf8), Array(token.utf8)) }
     }
 }
