@@ -16,6 +16,12 @@
 #   scripts/ha.sh primary             the name of the Patroni node that is primary now (pg1, pg2)
 #   scripts/ha.sh kill-service S R    kill -9 replica R (1, 2) of service S
 #   scripts/ha.sh start-service S R   start replica R of service S again
+#   scripts/ha.sh roll-service S R    stop replica R of service S gracefully and start it from this
+#                                     build (a rolling deploy, one replica)
+#
+# HA_PREVIOUS_SERVICES="identity notifications" with PREVIOUS_BIN_DIR (scripts/lib.sh's
+# build_previous_release) starts those services from the previous release's executables, which
+# migrate their schemas: the rolling-deploy test then rolls them to this build.
 #
 # Ports (loopback only):
 #   gateway (nginx)        8800
@@ -337,6 +343,16 @@ cmd_kill_broker() {
     log "killed rabbitmq node $1 (pid ${pid:-none})"
 }
 
+# A rolling deploy of one replica: it stops gracefully (not ready, drained, finished) and starts
+# again from this build's executables.
+cmd_roll_service() {
+    BIN_DIR=$(cd "$REPO_DIR" && swift build --show-bin-path)
+    stop_pids "$HA_PIDS/$1-$2.pid"
+    start_replica "$1" "$2"
+    wait_replica_ready "$1" "$2" 60
+    log "$1 replica $2 rolled to $BIN_DIR/$1, ready on port $(replica_port "$1" "$2")"
+}
+
 cmd_stop_broker() {
     local t
     t=$(now_us)
@@ -551,10 +567,22 @@ cmd_up() {
     write_replica_env
     # Declared once, by the administrator: quorum queues and the archive stream on all three nodes.
     apply_topology "$ENV_FILE"
-    (set -a && . "$ENV_FILE" && "$BIN_DIR/syllabus" migrate identity >/dev/null)
-    ensure_admin "$ENV_FILE" "$HA_DIR"
+    # HA_PREVIOUS_SERVICES (with PREVIOUS_BIN_DIR, see lib.sh): services whose replicas start
+    # from the previous release, which migrates their schemas; `roll-service` then moves them
+    # to this one, replica by replica.
+    local previous=" ${HA_PREVIOUS_SERVICES:-} " identity_bin=$BIN_DIR
+    [[ $previous == "  " || -n ${PREVIOUS_BIN_DIR:-} ]] || die "HA_PREVIOUS_SERVICES needs PREVIOUS_BIN_DIR (build_previous_release)"
+    [[ $previous != *" identity "* ]] || identity_bin=$PREVIOUS_BIN_DIR
+    (set -a && . "$ENV_FILE" && "$identity_bin/syllabus" migrate identity >/dev/null)
+    BIN_DIR=$identity_bin ensure_admin "$ENV_FILE" "$HA_DIR"
     for r in 1 2; do
-        for s in "${SERVICES[@]}"; do start_replica "$s" "$r"; done
+        for s in "${SERVICES[@]}"; do
+            if [[ $previous == *" $s "* ]]; then
+                BIN_DIR=$PREVIOUS_BIN_DIR start_replica "$s" "$r"
+            else
+                start_replica "$s" "$r"
+            fi
+        done
     done
     for r in 1 2; do
         for s in "${SERVICES[@]}"; do wait_replica_ready "$s" "$r" 120; done
@@ -623,6 +651,7 @@ switchover) cmd_switchover ;;
 primary) cmd_primary ;;
 kill-service) cmd_kill_service "${2:?service}" "${3:?replica}" ;;
 start-service) cmd_start_service "${2:?service}" "${3:?replica}" ;;
+roll-service) cmd_roll_service "${2:?service}" "${3:?replica}" ;;
 *)
     echo "usage: $0 up|down|status|env|kill-broker N|stop-broker N|start-broker N|kill-postgres N|start-postgres N|switchover|primary|kill-service S R|start-service S R" >&2
     exit 2

@@ -17,6 +17,34 @@ service_port() { # service offset
     esac
 }
 
+# The previous release (its commit in scripts/previous-release) and the services a rolling deploy
+# from it is tested with: identity and notifications, whose journey is registration and welcome
+# mail. Built from `git archive` of that commit into the same scratch path as this build, so the
+# dependencies are compiled once for both; the executables are kept, by commit, in
+# .stack/previous-release/<commit>/bin (PREVIOUS_BIN_DIR), and built again only when missing.
+# Run before build_all: the previous release's modules take the place of this one's until then.
+PREVIOUS_RELEASE_PRODUCTS=(identity notifications syllabus)
+build_previous_release() {
+    local commit src
+    commit=$(git -C "$REPO_DIR" rev-parse --verify "$(tr -d '[:space:]' <"$REPO_DIR/scripts/previous-release")^{commit}") ||
+        { echo "the previous release's commit is not in this clone's history (a shallow clone?)" >&2; return 1; }
+    PREVIOUS_BIN_DIR="$REPO_DIR/.stack/previous-release/$commit/bin"
+    export PREVIOUS_BIN_DIR
+    [ -x "$PREVIOUS_BIN_DIR/syllabus" ] && return 0
+    echo "building the previous release (${commit:0:12}) for the rolling-deploy test…"
+    src="$REPO_DIR/.stack/previous-release/$commit/src"
+    rm -rf "$src" && mkdir -p "$src" "$PREVIOUS_BIN_DIR.tmp"
+    git -C "$REPO_DIR" archive "$commit" | tar -x -C "$src"
+    local args=() p
+    for p in "${PREVIOUS_RELEASE_PRODUCTS[@]}"; do args+=(--product "$p"); done
+    (cd "$REPO_DIR" && swift build --package-path "$src" --scratch-path "$REPO_DIR/.build" "${args[@]}")
+    local bin
+    bin=$(cd "$REPO_DIR" && swift build --package-path "$src" --scratch-path "$REPO_DIR/.build" --show-bin-path)
+    for p in "${PREVIOUS_RELEASE_PRODUCTS[@]}"; do cp "$bin/$p" "$PREVIOUS_BIN_DIR.tmp/"; done
+    rm -rf "$PREVIOUS_BIN_DIR" && mv "$PREVIOUS_BIN_DIR.tmp" "$PREVIOUS_BIN_DIR"
+    rm -rf "$src"
+}
+
 build_all() {
     echo "building (swift build --build-tests; the first build takes several minutes)…"
     (cd "$REPO_DIR" && swift build --build-tests)
@@ -59,6 +87,9 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value lines�
         echo "CONTENT_MUX_SIGNING_KEY=$(base64 -w0 "$stack_dir/keys/mux-signing.pem")"
         echo "CONTENT_MUX_WEBHOOK_SECRET=$(cat "$stack_dir/keys/mux-webhook-secret")"
         echo "CONTENT_INTEGRATIONS_KEY=$(cat "$stack_dir/keys/integrations-key")"
+        # Keys and secrets rotated out (scripts/rotate-secret.sh): still honoured, never used to sign or seal.
+        [ ! -s "$stack_dir/keys/integrations-key.previous" ] || echo "CONTENT_INTEGRATIONS_OTHER_KEYS=$(paste -sd, "$stack_dir/keys/integrations-key.previous")"
+        [ ! -s "$stack_dir/keys/unsubscribe-secret.previous" ] || echo "NOTIFICATIONS_UNSUBSCRIBE_PREVIOUS_SECRETS=$(paste -sd, "$stack_dir/keys/unsubscribe-secret.previous")"
         echo "CONTENT_PUBLIC_URL=http://127.0.0.1:$(service_port content "$base")"
         echo "NOTIFICATIONS_UNSUBSCRIBE_SECRET=$(cat "$stack_dir/keys/unsubscribe-secret")"
         echo "NOTIFICATIONS_PUBLIC_URL=http://127.0.0.1:$(service_port notifications "$base")"
