@@ -29,13 +29,15 @@ nothing reaches them. The only message actually delivered goes to a scratch queu
 Exit status 0 when every check passes, 1 when any fails.
 """
 
-import ssl
 import sys
-import urllib.parse
 import uuid
+from pathlib import Path
 
 import pika
 import pika.exceptions
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "python-subscriber"))
+from subscriber import connection_parameters  # noqa: E402
 
 SERVICES = ["identity", "billing", "content", "progress", "notifications", "analytics", "webhooks"]
 PRIVATE_EXCHANGE = "identity.private"  # identity's events for notifications alone
@@ -65,13 +67,8 @@ def read_env(path):
 
 def connect(url):
     """A connection as the services make it: over TLS, verifying the broker against the URL's
-    `cacertfile` (RabbitMQ's URI query), when the URL is amqps."""
-    parts = urllib.parse.urlsplit(url)
-    query = urllib.parse.parse_qs(parts.query)
-    params = pika.URLParameters(urllib.parse.urlunsplit(parts._replace(query="")))
-    if parts.scheme == "amqps":
-        context = ssl.create_default_context(cafile=query.get("cacertfile", [None])[0])
-        params.ssl_options = pika.SSLOptions(context, server_hostname=parts.hostname)
+    `cacertfile`, when the URL is amqps (the example subscriber's reading of the URL)."""
+    params = connection_parameters(url)
     params.connection_attempts = 3
     params.retry_delay = 1
     params.blocked_connection_timeout = 10

@@ -95,8 +95,8 @@ public struct DrainingWorker: Service {
     }
 }
 
-/// Runs `step` every `interval` until the service group shuts down; a failed step is logged at
-/// debug level and tried again at the next tick (for gauges and other measurements).
+/// Runs `step` every `interval` until the service group shuts down; a failed step is logged as a
+/// warning and tried again at the next tick (for gauges, sweeps and other periodic work).
 public struct PeriodicTask: Service {
     let name: String
     let interval: Duration
@@ -114,7 +114,7 @@ public struct PeriodicTask: Service {
                 do {
                     try await step()
                 } catch {
-                    Logger(label: "syllabus.\(name)").debug("periodic task failed", metadata: ["error": "\(error)"])
+                    Logger(label: "syllabus.\(name)").warning("periodic task failed", metadata: ["error": "\(error)"])
                 }
                 try? await Task.sleep(for: interval)
             }

@@ -43,12 +43,8 @@ public func buildBillingApplication(_ configuration: ServiceConfiguration) async
         database: runtime.database, verifier: try await runtime.tokenVerifier(), settings: settings, logger: runtime.logger)
     let store = dependencies.store
     var services: [any Service] = [
-        PeriodicTask("stripe-event-retention", every: .seconds(3600)) { [logger = runtime.logger] in
-            do {
-                try await store.forgetPayloads(receivedBefore: Date().addingTimeInterval(-Double(settings.stripeEventRetentionDays) * 86_400))
-            } catch {
-                logger.warning("could not empty old Stripe payloads", metadata: ["error": "\(error)"])
-            }
+        PeriodicTask("stripe-event-retention", every: .seconds(3600)) {
+            try await store.forgetPayloads(receivedBefore: Date().addingTimeInterval(-Double(settings.stripeEventRetentionDays) * 86_400))
         }
     ]
     if let stripe = settings.stripe {
