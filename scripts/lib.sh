@@ -88,7 +88,7 @@ write_service_env() { # stack_dir port_base bcrypt_cost [extra KEY=value linesâ€
         echo "CONTENT_MUX_WEBHOOK_SECRET=$(cat "$stack_dir/keys/mux-webhook-secret")"
         echo "CONTENT_INTEGRATIONS_KEY=$(cat "$stack_dir/keys/integrations-key")"
         # Keys and secrets rotated out (scripts/rotate-secret.sh): still honoured, never used to sign or seal.
-        [ ! -s "$stack_dir/keys/integrations-key.previous" ] || echo "CONTENT_INTEGRATIONS_OTHER_KEYS=$(paste -sd, "$stack_dir/keys/integrations-key.previous")"
+        [ ! -s "$stack_dir/keys/integrations-key.previous" ] || echo "CONTENT_INTEGRATIONS_PREVIOUS_KEYS=$(paste -sd, "$stack_dir/keys/integrations-key.previous")"
         [ ! -s "$stack_dir/keys/unsubscribe-secret.previous" ] || echo "NOTIFICATIONS_UNSUBSCRIBE_PREVIOUS_SECRETS=$(paste -sd, "$stack_dir/keys/unsubscribe-secret.previous")"
         echo "CONTENT_PUBLIC_URL=http://127.0.0.1:$(service_port content "$base")"
         echo "NOTIFICATIONS_UNSUBSCRIBE_SECRET=$(cat "$stack_dir/keys/unsubscribe-secret")"

@@ -62,7 +62,7 @@ done
 unset _var
 
 usage() {
-    echo "usage: $0 $COMMANDS run|test|fault|bench|second" >&2
+    echo "usage: $0 $COMMANDS run|test|fault|bench|second|drill" >&2
     exit 2
 }
 
@@ -149,7 +149,7 @@ set_profile() {
     RMQ_DEFINITIONS="$RMQ_DIR/definitions.json"
     SECRETS_FILE="$STACK_DIR/secrets.env"
     ENV_FILE="$STACK_DIR/syllabus.env"
-    TLS_SERVER_DIR="$STACK_DIR/tls" # this profile's server certificate and key
+    TLS_SERVER_DIR="$STACK_DIR/tls/server" # this profile's server certificate and key (beside, never in, the CA's directory)
     LOCK_FILE="$ROOT_STACK_DIR/.$PROFILE.lock"
 }
 
@@ -266,6 +266,7 @@ tls_ensure_server_cert() {
     local dir=$TLS_SERVER_DIR
     tls_ensure_ca
     mkdir -p "$dir"
+    chmod 755 "$(dirname "$dir")"
     chmod 700 "$dir"
     if ! [[ -s "$dir/server.pem" && -s "$dir/server.key" ]] ||
         ! openssl verify -CAfile "$TLS_CA_FILE" "$dir/server.pem" >/dev/null 2>&1 ||
@@ -742,11 +743,20 @@ rmq_wait_ready() {
 amqp_accepts() {
     local reply
     if ((TLS)); then
-        # Through a verified TLS session, as the services connect.
-        reply=$(timeout 5 bash -c '
-            { printf "AMQP\x00\x00\x09\x01"; sleep 3; } |
-                openssl s_client -quiet -verify_return_error -CAfile "$2" -verify_hostname localhost \
-                    -connect "127.0.0.1:$1" 2>/dev/null | head -c 11 | od -An -tx1' _ "$AMQP_PORT" "$TLS_CA_FILE" 2>/dev/null) || true
+        # Through a TLS session verified as the services verify it (the CA, the name localhost).
+        reply=$(/usr/bin/python3 -c '
+import socket, ssl, sys
+context = ssl.create_default_context(cafile=sys.argv[2])
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as raw:
+    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(b"AMQP\x00\x00\x09\x01")
+        data = b""
+        while len(data) < 11:
+            chunk = tls.recv(11 - len(data))
+            if not chunk:
+                break
+            data += chunk
+print(data.hex())' "$AMQP_PORT" "$TLS_CA_FILE" 2>/dev/null) || return 1
     else
         reply=$(timeout 5 bash -c '
             exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
@@ -758,8 +768,8 @@ amqp_accepts() {
 }
 
 rmq_wait_amqp() {
-    local i
-    for i in $(seq 300); do
+    local deadline=$((SECONDS + 30))
+    while ((SECONDS < deadline)); do
         amqp_accepts && return 0
         sleep 0.1
     done
@@ -944,11 +954,24 @@ cmd_up() {
     ((!BACKUPS)) || backup_write_config
     pg_write_config
     pg_start
+    # A running Postgres took the new configuration by a reload; what only a restart applies
+    # (WAL archiving, TLS turned on) makes it restart.
+    if [[ "$(psql_super -d postgres -Atc 'SELECT count(*) FROM pg_settings WHERE pending_restart')" != 0 ]]; then
+        log "postgres $PROFILE restarts to apply its configuration"
+        pg_stop
+        pg_start
+    fi
     pg_bootstrap
     ((!BACKUPS)) || backup_init
 
     if ((!POSTGRES_ONLY)); then
         if ((rmq_started)); then
+            rmq_wait_ready
+        elif ! amqp_accepts; then
+            # Running with another listener configuration (plain, before TLS): started again.
+            log "rabbitmq $PROFILE restarts to apply its configuration"
+            rmq_stop
+            rmq_start_async
             rmq_wait_ready
         else
             rmq_import_definitions
@@ -1134,21 +1157,26 @@ cmd_restore() { # <time>|latest
     t=$(now_us)
     take_profile_lock
     require_backups
-    local args=(--delta --target-action=promote)
+    local args=(--delta)
     if [[ $target == latest ]]; then
         args+=(--type=default)
     else
         # Read and checked before anything stops: the moment in UTC, to the microsecond.
         epoch=$(date -u -d "$target" +%s) || die "not a time: $target"
         target=$(date -u -d "$target" '+%Y-%m-%d %H:%M:%S.%6N+00')
-        # The newest backup that ended by then. pgBackRest would pick one that ended a whole second
-        # before the moment (its backups' times are in seconds), so it is named here.
+        # The newest backup that ended in an earlier second (its times are whole seconds: one that
+        # ended in the moment's own second may have ended after it), named so the log says which.
         set=$(pgbackrest_as_postgres --output=json info | /usr/bin/python3 -c '
 import json, sys
-sets = [b for b in json.load(sys.stdin)[0]["backup"] if b["timestamp"]["stop"] <= int(sys.argv[1])]
+sets = [b for b in json.load(sys.stdin)[0]["backup"] if b["timestamp"]["stop"] < int(sys.argv[1])]
 print(sets[-1]["label"] if sets else "")' "$epoch")
-        [[ -n $set ]] || die "no backup ended by $target: a restore reaches only moments after the first backup"
-        args+=(--type=time "--target=$target" "--set=$set")
+        [[ -n $set ]] || die "no backup ended before $target: a restore reaches only moments after the first backup ended"
+        args+=(--type=time "--target=$target" --target-action=promote "--set=$set")
+    fi
+    # What Postgres has written and not archived yet is archived first; a stopped Postgres cannot
+    # do that, and restoring would lose it.
+    if ! pg_running && [[ ${SYLLABUS_RESTORE_WITHOUT_ARCHIVING:-0} != 1 ]]; then
+        die "postgres $PROFILE is not running: start it (scripts/stack.sh start-postgres $PROFILE) so that the WAL it has not archived is archived first; if it cannot start, SYLLABUS_RESTORE_WITHOUT_ARCHIVING=1 restores without it (what it had not archived is lost)"
     fi
     if pg_running; then
         segment=$(psql_super -d postgres -Atc "SELECT pg_walfile_name(pg_switch_wal())")
@@ -1176,7 +1204,7 @@ print(sets[-1]["label"] if sets else "")' "$epoch")
 # Sourced (scripts/ha.sh builds its cluster from these functions), it defines them and stops here.
 [[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 
-case "$1" in
+case "${1:-}" in
 backup | restore) [[ $# -ge 2 && $# -le 3 ]] || usage ;;
 *) [[ $# -eq 2 ]] || usage ;;
 esac

@@ -10,18 +10,17 @@ public enum ConnectionSecurity {
     public static let statedModes: Set<String> = ["verify-full", "verify-ca", "require", "disable"]
 
     /// The `sslmode` of a libpq URI (`postgresql://…?sslmode=…`) or key/value string
-    /// (`host=… sslmode=…`), or nil when it does not name one.
+    /// (`host=… sslmode=…`), or nil when it does not name one. Named twice, the last counts, as
+    /// for libpq.
     public static func sslMode(inDatabaseURL url: String) -> String? {
         if url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") {
             guard let query = url.split(separator: "?", maxSplits: 1).dropFirst().first else { return nil }
-            for pair in query.split(separator: "&") {
+            return query.split(separator: "&").compactMap { pair -> String? in
                 let parts = pair.split(separator: "=", maxSplits: 1)
-                if parts.count == 2, parts[0] == "sslmode" { return String(parts[1]).removingPercentEncoding }
-            }
-            return nil
+                return parts.count == 2 && parts[0] == "sslmode" ? String(parts[1]).removingPercentEncoding : nil
+            }.last
         }
-        guard let match = url.firstMatch(of: /(?:^|\s)sslmode\s*=\s*'?([A-Za-z-]+)/) else { return nil }
-        return String(match.1)
+        return url.matches(of: /(?:^|\s)sslmode\s*=\s*'?([A-Za-z-]+)/).last.map { String($0.1) }
     }
 
     /// Why `url` may not be used, or nil when it states how it connects. `PGSSLMODE` in the

@@ -128,8 +128,12 @@ struct PlanScheduleTests {
         let before = try TokenVault(encodedKey: old)
         let user = UUID()
         let sealed = try before.seal("secret_token", user: user, provider: "notion")
-        let after = try TokenVault(encodedKey: new, otherKeys: [old])
-        #expect(after.keyID != before.keyID && after.otherKeyIDs == [before.keyID])
+        let after = try TokenVault(encodedKey: new, previousKeys: [old])
+        #expect(after.keyID != before.keyID && after.otherKeyIDs == [before.keyID] && after.previousKeyIDs == [before.keyID])
+        // A next key opens and is no previous key (nothing is sealed again from it).
+        let ahead = try TokenVault(encodedKey: old, nextKeys: [new])
+        #expect(ahead.previousKeyIDs.isEmpty && ahead.otherKeyIDs == [after.keyID])
+        #expect(try ahead.open(try after.seal("fresh", user: user, provider: "notion"), keyID: after.keyID, user: user, provider: "notion") == "fresh")
         #expect(try after.open(sealed, keyID: before.keyID, user: user, provider: "notion") == "secret_token")
         #expect(throws: TokenVault.Failure.cannotOpen) { try after.open(sealed, user: user, provider: "notion") }
         #expect(throws: TokenVault.Failure.unknownKey("000000")) { try after.open(sealed, keyID: "000000", user: user, provider: "notion") }
@@ -137,6 +141,6 @@ struct PlanScheduleTests {
         #expect(throws: TokenVault.Failure.unknownKey(before.keyID)) {
             try TokenVault(encodedKey: new).open(sealed, keyID: before.keyID, user: user, provider: "notion")
         }
-        #expect(throws: TokenVault.Failure.invalidKey) { try TokenVault(encodedKey: new, otherKeys: ["c2hvcnQ="]) }
+        #expect(throws: TokenVault.Failure.invalidKey) { try TokenVault(encodedKey: new, previousKeys: ["c2hvcnQ="]) }
     }
 }

@@ -301,13 +301,28 @@ struct PricedGenerator: PlanGenerator {
                 ProviderGrant(accessToken: "unreachable", refreshToken: nil, expiresAt: nil, account: nil),
                 provider: .notion, user: stranger, vault: try TokenVault(encodedKey: lost))
 
-            let vault = try TokenVault(encodedKey: new, otherKeys: [old])
+            // A row under the old key that does not open (damaged): counted, left, and passed.
+            let damaged = UUID()
+            try await pool.execute(
+                "INSERT INTO integration_tokens (user_id, provider, key_id, access_token) VALUES (\(damaged), 'notion', \(try #require(before.vault).keyID), \(Data(repeating: 1, count: 40)))")
+
+            let vault = try TokenVault(encodedKey: new, previousKeys: [old])
             let after = Integrations(database: pool, vault: vault, notion: nil, google: nil)
-            #expect(try await after.reseal() == (resealed: 100, unknown: 1))
-            #expect(try await after.reseal() == (resealed: 50, unknown: 1))
-            #expect(try await after.reseal() == (resealed: 0, unknown: 1))
-            let keys = try await pool.query("SELECT key_id, count(*) AS n FROM integration_tokens GROUP BY key_id ORDER BY n DESC")
-            #expect(try keys.map { try $0.decode("key_id", as: String.self) } == [vault.keyID, try TokenVault(encodedKey: lost).keyID])
+            // A learner connects again before the sweep, and the provider sends no refresh token:
+            // the one kept is sealed again with the row's new key.
+            try await after.store(
+                ProviderGrant(accessToken: "access-2", refreshToken: nil, expiresAt: nil, account: nil), provider: .notion, user: learners[2], vault: vault)
+            var progress = try await after.reseal()
+            #expect(progress.resealed + progress.failed == 100 && !progress.done)
+            progress = try await after.reseal(continuing: progress)
+            #expect(progress.resealed == 149 && progress.failed == 1 && progress.done)
+            let again = try await after.reseal()
+            #expect(again.resealed == 0 && again.failed == 1 && again.done)
+            #expect(try await after.tokens(underKeys: vault.previousKeyIDs) == 1)
+            #expect(try await after.tokensUnderUnknownKeys() == 1)
+            let keys = try await pool.query("SELECT key_id, count(*) AS n FROM integration_tokens GROUP BY key_id ORDER BY n DESC, key_id")
+            #expect(try keys.map { try $0.decode("n", as: Int.self) } == [150, 1, 1])
+            #expect(try keys[0].decode("key_id", as: String.self) == vault.keyID)
             // The new key alone opens every token, access and refresh, to what was stored.
             let alone = try TokenVault(encodedKey: new)
             for row in try await pool.query("SELECT user_id, access_token, refresh_token FROM integration_tokens WHERE key_id = \(vault.keyID)") {

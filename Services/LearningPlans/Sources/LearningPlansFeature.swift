@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ServiceKit
 import ServiceLifecycle
+import Synchronization
 
 /// What learning plans are configured with, read once from the content service's configuration
 /// (`CONTENT_PLANS_…`, `CONTENT_INTEGRATIONS_KEY`, `CONTENT_NOTION_…`, `CONTENT_GOOGLE_…`,
@@ -56,10 +57,15 @@ public struct PlansSettings: Sendable {
                 completionCentsPerMillion: configuration.int("plans.provider.completion.cents.per.million", default: 0))
         }
         if let key = configuration.nonEmpty("integrations.key") {
-            let others = (configuration.nonEmpty("integrations.other.keys") ?? "").split(separator: ",").map(String.init)
-            do { settings.vault = try TokenVault(encodedKey: key, otherKeys: others) } catch {
+            func keys(_ name: String) -> [String] {
+                (configuration.nonEmpty(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            do {
+                settings.vault = try TokenVault(
+                    encodedKey: key, previousKeys: keys("integrations.previous.keys"), nextKeys: keys("integrations.next.keys"))
+            } catch {
                 throw ConfigurationError.invalid(
-                    "CONTENT_INTEGRATIONS_KEY and CONTENT_INTEGRATIONS_OTHER_KEYS must be 32 random bytes each, base64 (openssl rand -base64 32)")
+                    "CONTENT_INTEGRATIONS_KEY, _PREVIOUS_KEYS and _NEXT_KEYS must be 32 random bytes each, base64 (openssl rand -base64 32)")
             }
         }
         if let id = configuration.nonEmpty("notion.client.id"), let secret = configuration.nonEmpty("notion.client.secret") {
@@ -121,26 +127,42 @@ public enum LearningPlansFeature {
             database: dependencies.database, generator: dependencies.settings.generator,
             dailySpendCeilingCents: dependencies.settings.dailySpendCeilingCents, logger: dependencies.logger)
         var services: [any Service] = [worker.draining(listenURL: dependencies.listenURL), dependencies.signals]
-        if let vault = dependencies.settings.vault, !vault.otherKeyIDs.isEmpty {
+        if let vault = dependencies.settings.vault, !vault.previousKeyIDs.isEmpty {
             services.append(resealing(dependencies))
         }
         return services
     }
 
-    /// Tokens sealed under a key other than the current one are sealed again, a hundred rows at a
-    /// time, until none is left; then once an hour (a replica still on the previous key during a
-    /// rolling change may have sealed some meanwhile).
+    /// Tokens sealed under a previous key are sealed again under the current one, a hundred rows
+    /// at a time, in one sweep from the first row to the last; then once an hour (a replica not
+    /// yet given the new key during a rolling change may have sealed some meanwhile). Each sweep
+    /// that ends says how many rows it sealed again and how many it could not, and says so when
+    /// no row is left under a previous key: the previous keys can then be dropped.
     static func resealing(_ dependencies: PlansDependencies) -> DrainingWorker {
         let integrations = Integrations(database: dependencies.database, vault: dependencies.settings.vault, notion: nil, google: nil)
         let logger = dependencies.logger
+        let sweep = Mutex(Integrations.ResealProgress())
         return DrainingWorker("integration-reseal", idle: .seconds(3600), backoff: .seconds(60), logger: logger) {
-            let (resealed, unknown) = try await integrations.reseal()
-            if resealed > 0 { logger.info("integration tokens sealed again under the current key", metadata: ["count": "\(resealed)"]) }
-            if resealed == 0 && unknown > 0 {
+            let progress = try await integrations.reseal(continuing: sweep.withLock { $0 })
+            guard progress.done else {
+                sweep.withLock { $0 = progress }
+                return true
+            }
+            sweep.withLock { $0 = Integrations.ResealProgress() }
+            let left = try await integrations.tokens(underKeys: integrations.vault?.previousKeyIDs ?? [])
+            logger.info(
+                left == 0
+                    ? "integration tokens: none left under a previous key; the previous keys can be dropped"
+                    : "integration tokens: some left under a previous key",
+                metadata: ["resealed": "\(progress.resealed)", "unreadable": "\(progress.failed)", "left": "\(left)"])
+            let unknown = try await integrations.tokensUnderUnknownKeys()
+            if unknown > 0 {
                 logger.warning("integration tokens sealed under a key no longer configured: their learners must connect again",
                     metadata: ["count": "\(unknown)"])
             }
-            return resealed > 0
+            // Rows skipped while another replica held them: another sweep at once. Unreadable ones
+            // stay, and are looked at again in an hour.
+            return left > progress.failed && progress.resealed > 0
         }
     }
 

@@ -84,52 +84,114 @@ public struct Integrations: Sendable {
 
     func store(_ grant: ProviderGrant, provider: Provider, user: UUID, vault: TokenVault) async throws {
         let access = try vault.seal(grant.accessToken, user: user, provider: provider.rawValue)
-        let refresh = try grant.refreshToken.map { try vault.seal($0, user: user, provider: provider.rawValue) }
+        let sealedRefresh = try grant.refreshToken.map { try vault.seal($0, user: user, provider: provider.rawValue) }
         _ = try await database.transaction(asLearner: user) { connection in
+            // A grant without a refresh token keeps the earlier one: sealed again under this
+            // vault's key if another sealed it, since the row names one key for both tokens.
+            var refresh = sealedRefresh
+            if refresh == nil,
+                let earlier = try connection.query(
+                    "SELECT key_id, refresh_token FROM integration_tokens WHERE user_id = \(user) AND provider = \(provider.rawValue) FOR UPDATE"
+                ).first,
+                let sealed = try earlier.decode("refresh_token", as: Data?.self)
+            {
+                let keyID = try earlier.decode("key_id", as: String.self)
+                refresh = keyID == vault.keyID
+                    ? sealed : try? vault.seal(try vault.open(sealed, keyID: keyID, user: user, provider: provider.rawValue), user: user, provider: provider.rawValue)
+            }
             try connection.execute(
                 """
                 INSERT INTO integration_tokens (user_id, provider, key_id, access_token, refresh_token, expires_at, account)
                 VALUES (\(user), \(provider.rawValue), \(vault.keyID), \(access), \(refresh), \(grant.expiresAt), \(Self.bounded(grant.account)))
                 ON CONFLICT (user_id, provider) DO UPDATE SET key_id = excluded.key_id, access_token = excluded.access_token,
-                    refresh_token = coalesce(excluded.refresh_token, integration_tokens.refresh_token), expires_at = excluded.expires_at,
+                    refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
                     account = coalesce(excluded.account, integration_tokens.account), updated_at = now()
                 """)
         }
     }
 
-    /// Seals again, under the current key, up to `limit` rows sealed under another key the vault
-    /// holds (in the system scope, each row locked as it is rewritten); answers how many it
-    /// sealed again and how many are sealed under a key the vault does not hold, which only their
-    /// learners can replace by connecting again.
-    public func reseal(limit: Int = 100) async throws -> (resealed: Int, unknown: Int) {
-        guard let vault else { return (0, 0) }
+    /// Where a sweep of `reseal` has got to, and what it found.
+    public struct ResealProgress: Sendable, Equatable {
+        /// Rows sealed again under the current key.
+        public var resealed = 0
+        /// Rows under a previous key that did not open (damaged, or bound to another row): left
+        /// as they are; their learners are asked to connect again.
+        public var failed = 0
+        /// The last row looked at, (user, provider): the next call goes on after it.
+        public var after: (UUID, String)?
+        /// Whether the sweep reached the end.
+        public var done = false
+
+        public init() {}
+
+        public static func == (a: Self, b: Self) -> Bool {
+            a.resealed == b.resealed && a.failed == b.failed && a.done == b.done && a.after?.0 == b.after?.0 && a.after?.1 == b.after?.1
+        }
+    }
+
+    /// Seals again, under the current key, the next `limit` rows (in key order, after
+    /// `progress.after`) sealed under a previous key: in the system scope, each row locked as it
+    /// is rewritten (rows another replica holds are skipped, and found by a later sweep). A row
+    /// that does not open is counted and left; the sweep goes on past it.
+    public func reseal(limit: Int = 100, continuing progress: ResealProgress = ResealProgress()) async throws -> ResealProgress {
+        guard let vault, !vault.previousKeyIDs.isEmpty else {
+            var finished = ResealProgress()
+            finished.done = true
+            return finished
+        }
         return try await database.transaction { connection in
             try RowSecurity.enterSystem(on: connection)
-            let rows = try connection.query(
-                """
-                SELECT user_id, provider, key_id, access_token, refresh_token FROM integration_tokens
-                 WHERE key_id = ANY(\(array: vault.otherKeyIDs)) LIMIT \(limit) FOR UPDATE SKIP LOCKED
-                """)
+            var query: Query = "SELECT user_id, provider, key_id, access_token, refresh_token FROM integration_tokens WHERE key_id = ANY(\(array: vault.previousKeyIDs))"
+            if let (user, provider) = progress.after { query.append(" AND (user_id, provider) > (\(user), \(provider))") }
+            query.append(" ORDER BY user_id, provider LIMIT \(limit) FOR UPDATE SKIP LOCKED")
+            let rows = try connection.query(query)
+            var next = progress
             for row in rows {
                 let user = try row.decode("user_id", as: UUID.self)
                 let provider = try row.decode("provider", as: String.self)
                 let keyID = try row.decode("key_id", as: String.self)
-                let access = try vault.seal(
-                    try vault.open(try row.decode("access_token"), keyID: keyID, user: user, provider: provider), user: user, provider: provider)
-                let refresh = try row.decode("refresh_token", as: Data?.self).map {
-                    try vault.seal(try vault.open($0, keyID: keyID, user: user, provider: provider), user: user, provider: provider)
+                next.after = (user, provider)
+                let access: Data, refresh: Data?
+                do {
+                    access = try vault.seal(
+                        try vault.open(try row.decode("access_token"), keyID: keyID, user: user, provider: provider), user: user, provider: provider)
+                    refresh = try row.decode("refresh_token", as: Data?.self).map {
+                        try vault.seal(try vault.open($0, keyID: keyID, user: user, provider: provider), user: user, provider: provider)
+                    }
+                } catch is TokenVault.Failure {
+                    next.failed += 1
+                    continue
                 }
                 try connection.execute(
                     """
                     UPDATE integration_tokens SET key_id = \(vault.keyID), access_token = \(access), refresh_token = \(refresh)
                      WHERE user_id = \(user) AND provider = \(provider) AND key_id = \(keyID)
                     """)
+                next.resealed += 1
             }
-            let unknown = try connection.query(
-                """
-                SELECT count(*) AS n FROM integration_tokens WHERE key_id <> \(vault.keyID) AND key_id <> ALL(\(array: vault.otherKeyIDs))
-                """)[0].decode("n", as: Int.self)
-            return (rows.count, unknown)
+            next.done = rows.count < limit
+            return next
+        }
+    }
+
+    /// Rows sealed under a key the vault does not hold at all: only their learners can replace
+    /// them, by connecting again.
+    public func tokensUnderUnknownKeys() async throws -> Int {
+        guard let vault else { return 0 }
+        return try await count("key_id <> ALL(\(array: [vault.keyID] + vault.otherKeyIDs))")
+    }
+
+    /// Rows sealed under one of `keys`.
+    public func tokens(underKeys keys: [String]) async throws -> Int {
+        try await count("key_id = ANY(\(array: keys))")
+    }
+
+    private func count(_ condition: Query) async throws -> Int {
+        try await database.transaction { connection in
+            try RowSecurity.enterSystem(on: connection)
+            var query: Query = "SELECT count(*) AS n FROM integration_tokens WHERE "
+            query.append(condition)
+            return try connection.query(query)[0].decode("n", as: Int.self)
         }
     }
 
@@ -162,16 +224,20 @@ public struct Integrations: Sendable {
         }
         let keyID = try row.decode("key_id", as: String.self)
         let access: String
+        let refreshToken: String?
         do {
             access = try vault.open(try row.decode("access_token"), keyID: keyID, user: user, provider: provider.rawValue)
+            refreshToken = try row.decode("refresh_token", as: Data?.self).map { try vault.open($0, keyID: keyID, user: user, provider: provider.rawValue) }
         } catch TokenVault.Failure.unknownKey {
             throw DomainError(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "The stored authorization was sealed with a retired key.")
+        } catch TokenVault.Failure.cannotOpen {
+            throw DomainError(.conflict, code: "integration_unauthorized", title: "Connect \(provider.name) again", detail: "The stored authorization cannot be read.")
         }
         guard provider == .googleCalendar, let google, let expires = try row.decode("expires_at", as: Date?.self), expires < now.addingTimeInterval(60),
-            let sealed = try row.decode("refresh_token", as: Data?.self)
+            let refreshToken
         else { return access }
         do {
-            let grant = try await google.refresh(try vault.open(sealed, keyID: keyID, user: user, provider: provider.rawValue), now: now)
+            let grant = try await google.refresh(refreshToken, now: now)
             try await store(grant, provider: provider, user: user, vault: vault)
             return grant.accessToken
         } catch let failure as ProviderFailure {

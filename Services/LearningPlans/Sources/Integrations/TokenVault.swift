@@ -5,14 +5,17 @@ import Foundation
 /// (learner, provider) row as associated data, so a token copied to another row does not open;
 /// `keyID` (a digest of the key) says which key sealed a row.
 ///
-/// Keys rotate without a learner reconnecting: the current key seals, and other keys (the
-/// previous ones, or the next one while a change rolls out) still open what they sealed. Rows
-/// sealed under another key are sealed again under the current one (`Integrations.reseal`).
+/// Keys rotate without a learner reconnecting: the current key seals; previous keys still open
+/// what they sealed, and rows under them are sealed again under the current key
+/// (`Integrations.reseal`); next keys (the one a rolling change is about to make current) only
+/// open, so a replica not yet changed reads what changed replicas seal, and never seals back.
 public struct TokenVault: Sendable {
     let key: SymmetricKey
     public let keyID: String
     /// Keys that open but do not seal, by their id.
     let others: [String: SymmetricKey]
+    /// The ids of the previous keys: their rows are to be sealed again.
+    public let previousKeyIDs: [String]
 
     public enum Failure: Error, Equatable {
         case invalidKey
@@ -23,15 +26,20 @@ public struct TokenVault: Sendable {
 
     /// - Parameters:
     ///   - encodedKey: the current key, 32 random bytes, base64 (`openssl rand -base64 32`).
-    ///   - otherKeys: keys that still open (each 32 bytes, base64).
-    public init(encodedKey: String, otherKeys: [String] = []) throws {
+    ///   - previousKeys: keys rotated out (each 32 bytes, base64).
+    ///   - nextKeys: keys about to become current.
+    public init(encodedKey: String, previousKeys: [String] = [], nextKeys: [String] = []) throws {
         (key, keyID) = try Self.decode(encodedKey)
         var others: [String: SymmetricKey] = [:]
-        for encoded in otherKeys {
+        var previous: [String] = []
+        for (encoded, isPrevious) in previousKeys.map({ ($0, true) }) + nextKeys.map({ ($0, false) }) {
             let (other, id) = try Self.decode(encoded)
-            if id != keyID { others[id] = other }
+            guard id != keyID else { continue }
+            others[id] = other
+            if isPrevious { previous.append(id) }
         }
         self.others = others
+        previousKeyIDs = previous.sorted()
     }
 
     static func decode(_ encoded: String) throws -> (SymmetricKey, String) {
@@ -39,7 +47,7 @@ public struct TokenVault: Sendable {
         return (SymmetricKey(data: bytes), SHA256.hash(data: bytes).prefix(6).map { String(format: "%02x", $0) }.joined())
     }
 
-    /// The ids of the keys that open but no longer seal.
+    /// The ids of every key but the current one.
     public var otherKeyIDs: [String] { others.keys.sorted() }
 
     static func context(user: UUID, provider: String) -> Data { Data("\(user.lowercased)/\(provider)".utf8) }
