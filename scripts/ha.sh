@@ -568,13 +568,15 @@ cmd_up() {
     # Declared once, by the administrator: quorum queues and the archive stream on all three nodes.
     apply_topology "$ENV_FILE"
     # HA_PREVIOUS_SERVICES (with PREVIOUS_BIN_DIR, see lib.sh): services whose replicas start
-    # from the previous release, which migrates their schemas; `roll-service` then moves them
-    # to this one, replica by replica.
-    local previous=" ${HA_PREVIOUS_SERVICES:-} " identity_bin=$BIN_DIR
+    # from the previous release, which migrates their schemas as it starts; `roll-service` then
+    # moves them to this one, replica by replica. The first admin exists before the gateway
+    # takes a request either way.
+    local previous=" ${HA_PREVIOUS_SERVICES:-} "
     [[ $previous == "  " || -n ${PREVIOUS_BIN_DIR:-} ]] || die "HA_PREVIOUS_SERVICES needs PREVIOUS_BIN_DIR (build_previous_release)"
-    [[ $previous != *" identity "* ]] || identity_bin=$PREVIOUS_BIN_DIR
-    (set -a && . "$ENV_FILE" && "$identity_bin/syllabus" migrate identity >/dev/null)
-    BIN_DIR=$identity_bin ensure_admin "$ENV_FILE" "$HA_DIR"
+    if [[ $previous != *" identity "* ]]; then
+        (set -a && . "$ENV_FILE" && "$BIN_DIR/syllabus" migrate identity >/dev/null)
+        ensure_admin "$ENV_FILE" "$HA_DIR"
+    fi
     for r in 1 2; do
         for s in "${SERVICES[@]}"; do
             if [[ $previous == *" $s "* ]]; then
@@ -587,6 +589,7 @@ cmd_up() {
     for r in 1 2; do
         for s in "${SERVICES[@]}"; do wait_replica_ready "$s" "$r" 120; done
     done
+    [[ $previous != *" identity "* ]] || ensure_admin "$ENV_FILE" "$HA_DIR"
     gateway_write_config
     gateway_start
     for i in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/health" && break; sleep 0.1; done

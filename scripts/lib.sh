@@ -23,24 +23,25 @@ service_port() { # service offset
 # dependencies are compiled once for both; the executables are kept, by commit, in
 # .stack/previous-release/<commit>/bin (PREVIOUS_BIN_DIR), and built again only when missing.
 # Run before build_all: the previous release's modules take the place of this one's until then.
-PREVIOUS_RELEASE_PRODUCTS=(identity notifications syllabus)
+# (One product per `swift build`: given several --product options, it builds the last alone.)
+PREVIOUS_RELEASE_PRODUCTS=(identity notifications)
 build_previous_release() {
     local commit src
     commit=$(git -C "$REPO_DIR" rev-parse --verify "$(tr -d '[:space:]' <"$REPO_DIR/scripts/previous-release")^{commit}") ||
         { echo "the previous release's commit is not in this clone's history (a shallow clone?)" >&2; return 1; }
     PREVIOUS_BIN_DIR="$REPO_DIR/.stack/previous-release/$commit/bin"
     export PREVIOUS_BIN_DIR
-    [ -x "$PREVIOUS_BIN_DIR/syllabus" ] && return 0
+    [ -x "$PREVIOUS_BIN_DIR/notifications" ] && return 0
     echo "building the previous release (${commit:0:12}) for the rolling-deploy test…"
     src="$REPO_DIR/.stack/previous-release/$commit/src"
     rm -rf "$src" && mkdir -p "$src" "$PREVIOUS_BIN_DIR.tmp"
     git -C "$REPO_DIR" archive "$commit" | tar -x -C "$src"
-    local args=() p
-    for p in "${PREVIOUS_RELEASE_PRODUCTS[@]}"; do args+=(--product "$p"); done
-    (cd "$REPO_DIR" && swift build --package-path "$src" --scratch-path "$REPO_DIR/.build" "${args[@]}")
-    local bin
+    local bin p
     bin=$(cd "$REPO_DIR" && swift build --package-path "$src" --scratch-path "$REPO_DIR/.build" --show-bin-path)
-    for p in "${PREVIOUS_RELEASE_PRODUCTS[@]}"; do cp "$bin/$p" "$PREVIOUS_BIN_DIR.tmp/"; done
+    for p in "${PREVIOUS_RELEASE_PRODUCTS[@]}"; do
+        (cd "$REPO_DIR" && swift build --package-path "$src" --scratch-path "$REPO_DIR/.build" --product "$p")
+        cp "$bin/$p" "$PREVIOUS_BIN_DIR.tmp/"
+    done
     rm -rf "$PREVIOUS_BIN_DIR" && mv "$PREVIOUS_BIN_DIR.tmp" "$PREVIOUS_BIN_DIR"
     rm -rf "$src"
 }

@@ -26,6 +26,8 @@ import TestSupport
             for replica in [1, 2] {
                 let path = try executable(service, replica)
                 #expect(path.contains("/previous-release/"), "\(service) replica \(replica) starts from the previous release: \(path)")
+                // Another build, not a copy of this one.
+                #expect(!FileManager.default.contentsEqual(atPath: path, andPath: "\(current)/\(service)"), "\(path) is this build")
             }
         }
         #expect(try executable("billing", 1).hasPrefix(current))
