@@ -741,29 +741,22 @@ rmq_wait_ready() {
 # True if the AMQP port answers the AMQP 0-9-1 protocol header with a Connection.Start frame
 # (frame type 1, channel 0, class 10, method 10): the broker accepts connections.
 amqp_accepts() {
+    # One probe for both listeners: over TLS, verified as the services verify it (the CA, the
+    # name localhost).
     local reply
-    if ((TLS)); then
-        # Through a TLS session verified as the services verify it (the CA, the name localhost).
-        reply=$(/usr/bin/python3 -c '
+    reply=$(/usr/bin/python3 -c '
 import socket, ssl, sys
-context = ssl.create_default_context(cafile=sys.argv[2])
-with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as raw:
-    with context.wrap_socket(raw, server_hostname="localhost") as tls:
-        tls.sendall(b"AMQP\x00\x00\x09\x01")
-        data = b""
-        while len(data) < 11:
-            chunk = tls.recv(11 - len(data))
-            if not chunk:
-                break
-            data += chunk
-print(data.hex())' "$AMQP_PORT" "$TLS_CA_FILE" 2>/dev/null) || return 1
-    else
-        reply=$(timeout 5 bash -c '
-            exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-            printf "AMQP\x00\x00\x09\x01" >&3
-            head -c 11 <&3 | od -An -tx1' _ "$AMQP_PORT" 2>/dev/null) || return 1
-    fi
-    reply=$(tr -d ' \n' <<<"$reply")
+port, ca = int(sys.argv[1]), sys.argv[2]
+with socket.create_connection(("127.0.0.1", port), timeout=2) as raw:
+    conn = ssl.create_default_context(cafile=ca).wrap_socket(raw, server_hostname="localhost") if ca else raw
+    conn.sendall(b"AMQP\x00\x00\x09\x01")
+    data = b""
+    while len(data) < 11:
+        chunk = conn.recv(11 - len(data))
+        if not chunk:
+            break
+        data += chunk
+print(data.hex())' "$AMQP_PORT" "$( ((TLS)) && echo "$TLS_CA_FILE")" 2>/dev/null) || return 1
     [[ "$reply" =~ ^010000[0-9a-f]{8}000a000a$ ]]
 }
 
@@ -1139,7 +1132,7 @@ cmd_backup() { # [full|diff|incr]
     pgbackrest_as_postgres --type="$type" backup >"$LOG_DIR/pgbackrest-backup.log" 2>&1 ||
         { cat "$LOG_DIR/pgbackrest-backup.log" >&2; die "backup failed"; }
     log "backup of $PROFILE taken ($type; $(elapsed_since "$t") s)"
-    pgbackrest_as_postgres --set="$(pgbackrest_as_postgres --output=json info | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["backup"][-1]["label"])')" info
+    pgbackrest_as_postgres info
 }
 
 cmd_backups() {

@@ -87,6 +87,11 @@ public struct ServiceConfiguration: Sendable {
         string(key).flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// A comma-separated setting's entries, trimmed, empty ones left out (none when not set).
+    public func list(_ key: String) -> [String] {
+        (string(key) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     public func string(_ key: String, default value: String) -> String {
         string(key) ?? value
     }

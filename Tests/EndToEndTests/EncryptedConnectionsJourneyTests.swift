@@ -37,12 +37,8 @@ extension EndToEndTests.EncryptedConnectionsJourneyTests {
             try await processes.waitUntilReady(api)
             // Identity's event crosses the broker to notifications: the bus works over TLS.
             let email = "tls.\(UUID().uuidString.prefix(8).lowercased())@example.com"
-            let registered = try await api.send(
-                .POST, processes.url("identity", "/v1/auth/register"), json: #"{"email":"\#(email)","password":"correct horse battery","name":"Tls"}"#)
-            #expect(registered.status == 201)
-            try await eventually(timeout: .seconds(15), "the welcome mail") {
-                try mails(in: processes.mailDirectory).contains { $0.contains("<\(email)>") && $0.contains("Subject: Welcome") }
-            }
+            #expect(try await processes.register(email, name: "Tls", api: api).status == 201)
+            try await processes.awaitWelcome(email)
 
             // Postgres: each service's sessions over TCP are TLS sessions (pg_hba allows no other).
             let admin = DatabasePool(url: try TestEnvironment.value("ADMIN_DATABASE_URL"), size: 1, name: "tls-test", logger: TestEnvironment.logger)

@@ -24,15 +24,12 @@ extension EndToEndTests.OwnDatabaseServerJourneyTests {
         try await runJourney {
             try await processes.waitUntilReady(api)
             let email = "solo.\(UUID().uuidString.prefix(8).lowercased())@example.com"
-            let registered = try await api.send(
-                .POST, processes.url("identity", "/v1/auth/register"), json: #"{"email":"\#(email)","password":"correct horse battery","name":"Solo"}"#)
+            let registered = try await processes.register(email, name: "Solo", api: api)
             #expect(registered.status == 201)
             #expect((registered.body["user"] as? [String: Any])?["email"] as? String == email)
 
             // Notifications, on the first server, got identity's event over the bus and mailed.
-            try await eventually(timeout: .seconds(10), "the welcome mail") {
-                try mails(in: processes.mailDirectory).contains { $0.contains("<\(email)>") && $0.contains("Subject: Welcome") }
-            }
+            try await processes.awaitWelcome(email, timeout: .seconds(10))
             let login = try await api.send(
                 .POST, processes.url("identity", "/v1/auth/login"), json: #"{"email":"\#(email)","password":"correct horse battery"}"#)
             #expect(login.status == 200)

@@ -65,14 +65,8 @@ extension EndToEndTests.RestoreDrillTests {
             }
         }
         func emails(_ group: String) -> [String] { (1...3).map { "drill.\(run).\(group)\($0)@example.com" } }
-        func register(_ email: String) async throws -> Int {
-            try await api.send(
-                .POST, processes.url("identity", "/v1/auth/register"), json: #"{"email":"\#(email)","password":"correct horse battery","name":"Drill"}"#
-            ).status
-        }
-        func welcomeMails(_ email: String) throws -> Int {
-            try mails(in: processes.mailDirectory).filter { $0.contains("<\(email)>") && $0.contains("Subject: Welcome") }.count
-        }
+        func register(_ email: String) async throws -> Int { try await processes.register(email, name: "Drill", api: api).status }
+        func welcomeMails(_ email: String) throws -> Int { try processes.welcomeMails(to: email) }
         /// Every event published and consumed, and every welcome mail sent and recorded as sent.
         func settle(_ list: [String], mails expected: Int = 1) async throws {
             // The outboxes last: a mail marked sent publishes an event of its own.

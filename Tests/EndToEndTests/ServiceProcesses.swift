@@ -109,6 +109,22 @@ final class ServiceProcesses: @unchecked Sendable {
     /// The process id of a running service.
     func pid(_ service: String) -> Int32? { processes[service].map(\.processIdentifier) }
 
+    /// Registers `email` through identity, with the journeys' password.
+    func register(_ email: String, name: String, api: JSONClient) async throws -> JSONClient.Answer {
+        try await api.send(
+            .POST, url("identity", "/v1/auth/register"), json: #"{"email":"\#(email)","password":"correct horse battery","name":"\#(name)"}"#)
+    }
+
+    /// How many welcome mails went to `email`.
+    func welcomeMails(to email: String) throws -> Int {
+        try mails(in: mailDirectory).filter { $0.contains("<\(email)>") && $0.contains("Subject: Welcome") }.count
+    }
+
+    /// Waits until `email` has its welcome mail.
+    func awaitWelcome(_ email: String, timeout: Duration = .seconds(15)) async throws {
+        try await eventually(timeout: timeout, "the welcome mail to \(email)") { try self.welcomeMails(to: email) > 0 }
+    }
+
     /// Waits until `services` (all of them by default) answer ready.
     func waitUntilReady(_ api: JSONClient, services: [String] = ServiceProcesses.services) async throws {
         try await eventually(timeout: .seconds(60), "\(services.joined(separator: ", ")) to be ready") {

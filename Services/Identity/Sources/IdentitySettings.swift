@@ -53,8 +53,7 @@ public struct IdentitySettings: Sendable {
             publicURL: configuration.string("public.url", default: "http://\(configuration.host):\(configuration.port)"),
             clientAddresses: clientAddresses)
         settings.signingKeyFile = signingKeyFile
-        settings.verifyKeyFiles = (configuration.string("jwt.verify.key.files") ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }
+        settings.verifyKeyFiles = configuration.list("jwt.verify.key.files")
         settings.bcryptThreads = configuration.int("bcrypt.threads", default: settings.bcryptThreads)
         settings.bcryptCost = UInt8(clamping: configuration.int("bcrypt.cost", default: Int(settings.bcryptCost)))
         settings.bcryptQueue = configuration.int("bcrypt.queue", default: settings.bcryptThreads * 8)
@@ -69,7 +68,7 @@ public struct IdentitySettings: Sendable {
 
     static func oauthProviders(_ configuration: ServiceConfiguration) throws -> [String: OAuthProvider] {
         var providers: [String: OAuthProvider] = [:]
-        for name in (configuration.string("oauth.providers") ?? "").split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !name.isEmpty {
+        for name in configuration.list("oauth.providers").map({ $0.lowercased() }) {
             func required(_ key: String) throws -> String {
                 guard let value = configuration.string("oauth.\(name).\(key)"), !value.isEmpty else {
                     throw ConfigurationError.missing("IDENTITY_OAUTH_\(name.uppercased())_\(key.uppercased().replacingOccurrences(of: ".", with: "_"))")

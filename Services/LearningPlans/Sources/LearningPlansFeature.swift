@@ -57,12 +57,10 @@ public struct PlansSettings: Sendable {
                 completionCentsPerMillion: configuration.int("plans.provider.completion.cents.per.million", default: 0))
         }
         if let key = configuration.nonEmpty("integrations.key") {
-            func keys(_ name: String) -> [String] {
-                (configuration.nonEmpty(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            }
             do {
                 settings.vault = try TokenVault(
-                    encodedKey: key, previousKeys: keys("integrations.previous.keys"), nextKeys: keys("integrations.next.keys"))
+                    encodedKey: key, previousKeys: configuration.list("integrations.previous.keys"),
+                    nextKeys: configuration.list("integrations.next.keys"))
             } catch {
                 throw ConfigurationError.invalid(
                     "CONTENT_INTEGRATIONS_KEY, _PREVIOUS_KEYS and _NEXT_KEYS must be 32 random bytes each, base64 (openssl rand -base64 32)")

@@ -64,8 +64,7 @@ public struct NotificationsSettings: Sendable {
             from: configuration.string("mail.from", default: "Syllabus <hello@syllabus.local>"),
             courseURL: configuration.string("course.url", default: "http://localhost:8083/v1/course"),
             claimLease: TimeInterval(configuration.int("mail.claim.lease.seconds", default: Int(MailDispatcher.claimLease))), retentionDays: retentionDays)
-        settings.previousUnsubscribeSecrets = (configuration.nonEmpty("unsubscribe.previous.secrets") ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        settings.previousUnsubscribeSecrets = configuration.list("unsubscribe.previous.secrets")
         if let short = settings.previousUnsubscribeSecrets.first(where: { $0.count < 32 }) {
             throw ConfigurationError.invalid("NOTIFICATIONS_UNSUBSCRIBE_PREVIOUS_SECRETS: each secret is at least 32 characters (one has \(short.count))")
         }

@@ -117,16 +117,17 @@ public struct Integrations: Sendable {
         /// Rows under a previous key that did not open (damaged, or bound to another row): left
         /// as they are; their learners are asked to connect again.
         public var failed = 0
-        /// The last row looked at, (user, provider): the next call goes on after it.
-        public var after: (UUID, String)?
+        /// The last row looked at: the next call goes on after it.
+        public var after: RowKey?
         /// Whether the sweep reached the end.
         public var done = false
 
-        public init() {}
-
-        public static func == (a: Self, b: Self) -> Bool {
-            a.resealed == b.resealed && a.failed == b.failed && a.done == b.done && a.after?.0 == b.after?.0 && a.after?.1 == b.after?.1
+        public struct RowKey: Sendable, Equatable {
+            public var user: UUID
+            public var provider: String
         }
+
+        public init(done: Bool = false) { self.done = done }
     }
 
     /// Seals again, under the current key, the next `limit` rows (in key order, after
@@ -134,15 +135,11 @@ public struct Integrations: Sendable {
     /// is rewritten (rows another replica holds are skipped, and found by a later sweep). A row
     /// that does not open is counted and left; the sweep goes on past it.
     public func reseal(limit: Int = 100, continuing progress: ResealProgress = ResealProgress()) async throws -> ResealProgress {
-        guard let vault, !vault.previousKeyIDs.isEmpty else {
-            var finished = ResealProgress()
-            finished.done = true
-            return finished
-        }
+        guard let vault, !vault.previousKeyIDs.isEmpty else { return ResealProgress(done: true) }
         return try await database.transaction { connection in
             try RowSecurity.enterSystem(on: connection)
             var query: Query = "SELECT user_id, provider, key_id, access_token, refresh_token FROM integration_tokens WHERE key_id = ANY(\(array: vault.previousKeyIDs))"
-            if let (user, provider) = progress.after { query.append(" AND (user_id, provider) > (\(user), \(provider))") }
+            if let after = progress.after { query.append(" AND (user_id, provider) > (\(after.user), \(after.provider))") }
             query.append(" ORDER BY user_id, provider LIMIT \(limit) FOR UPDATE SKIP LOCKED")
             let rows = try connection.query(query)
             var next = progress
@@ -150,7 +147,7 @@ public struct Integrations: Sendable {
                 let user = try row.decode("user_id", as: UUID.self)
                 let provider = try row.decode("provider", as: String.self)
                 let keyID = try row.decode("key_id", as: String.self)
-                next.after = (user, provider)
+                next.after = ResealProgress.RowKey(user: user, provider: provider)
                 let access: Data, refresh: Data?
                 do {
                     access = try vault.seal(
