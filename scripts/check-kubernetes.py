@@ -109,8 +109,8 @@ def key_pattern(key):
     return "[A-Z0-9_]+".join(re.escape(variable(part)) for part in parts)
 
 
-# configuration.string("key"…), .int("key"…), .nonEmpty("key"…): the key may interpolate.
-CONFIG_READ = re.compile(r'\bconfiguration\.(?:string|int|nonEmpty)\(\s*"((?:[^"\\]|\\.)*)"')
+# configuration.string("key"…), .int("key"…), .nonEmpty("key"…), .list("key"…): the key may interpolate.
+CONFIG_READ = re.compile(r'\bconfiguration\.(?:string|int|nonEmpty|list)\(\s*"((?:[^"\\]|\\.)*)"')
 SECRET_RULE = re.compile(r'\.(required|optional)\(\s*"([^"]+)"')
 GUARD_MISSING = re.compile(
     r'guard let \w+ = configuration\.(?:string|nonEmpty)\("([^"]+)"\)[^{]*\{\s*throw ConfigurationError\.missing', re.S)
