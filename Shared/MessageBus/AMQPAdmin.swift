@@ -81,7 +81,7 @@ public struct AMQPAdmin: Sendable {
     /// again. Returns a note when it replaced one.
     private func declareReplacingIfEmpty(_ name: String, arguments: AMQPTable) async throws -> String? {
         do {
-            try await session { try $0.declareQueue(name, arguments: arguments) }
+            try await declareQueue(name, arguments: arguments)
             return nil
         } catch let error as AMQPError {
             guard case .channelClosed(406, _) = error else { throw error }
@@ -91,7 +91,7 @@ public struct AMQPAdmin: Sendable {
                     "queue \(name) exists with other arguments and holds \(messages) message(s); drain it, then apply again")
             }
             try await deleteQueue(name)
-            try await session { try $0.declareQueue(name, arguments: arguments) }
+            try await declareQueue(name, arguments: arguments)
             return "queue \(name) replaced (its arguments changed)"
         }
     }
@@ -111,13 +111,25 @@ public struct AMQPAdmin: Sendable {
         }
     }
 
-    /// Declares a queue with the given arguments.
+    /// Declares a queue with the given arguments, trying again while the broker cannot form a
+    /// replicated queue's Raft cluster in time (541 `cluster_not_formed`, which a busy node
+    /// answers). The broker removes the queue it failed to start, so declaring again is safe.
     @discardableResult
     public func declareQueue(
         _ name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false, arguments: AMQPTable = [:]
     ) async throws -> String {
-        try await session {
-            try $0.declareQueue(name, durable: durable, exclusive: exclusive, autoDelete: autoDelete, arguments: arguments).name
+        var pause: Duration = .milliseconds(250)
+        var attempts = 1
+        while true {
+            do {
+                return try await session {
+                    try $0.declareQueue(name, durable: durable, exclusive: exclusive, autoDelete: autoDelete, arguments: arguments).name
+                }
+            } catch let error as AMQPError where error.isClusterNotFormed && attempts < 6 {
+                try await Task.sleep(for: pause)
+                pause *= 2
+                attempts += 1
+            }
         }
     }
 

@@ -154,6 +154,13 @@ public enum AMQPError: Error, CustomStringConvertible {
         }
     }
 
+    /// The broker could not start a replicated queue's Raft cluster in time: a transient
+    /// refusal of a busy node, after which it has removed the queue.
+    public var isClusterNotFormed: Bool {
+        if case .connectionClosed(541, let text) = self { return text.contains("cluster_not_formed") }
+        return false
+    }
+
     /// The broker refused a declare that disagrees with what exists (404 or 406).
     public var isNotFound: Bool {
         if case .channelClosed(let code, _) = self { return code == 404 }
