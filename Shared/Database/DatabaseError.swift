@@ -59,6 +59,9 @@ public enum DatabaseError: Error, CustomStringConvertible {
     case decoding(column: String, message: String)
     /// The pool was shut down.
     case shutdown
+    /// Every connection of the pool stayed busy for as long as work may wait for one; the work
+    /// did not run.
+    case noConnectionFree(waited: Duration)
     /// A text parameter holds a NUL character, which Postgres text cannot store: refused before
     /// it reaches the server rather than cut short at the C boundary. `index` is 1-based (`$n`).
     case nulInParameter(index: Int)
@@ -73,10 +76,11 @@ public enum DatabaseError: Error, CustomStringConvertible {
     /// True when the database cannot take the statement now but will soon: the connection is
     /// lost or refused, the server is shutting down or starting (a restart, a failover), the
     /// session reached a node that is no longer the primary, or the statement ran past its
-    /// timeout (waiting for a lock, an overloaded server). A client may send the request again.
+    /// timeout (waiting for a lock, an overloaded server), or no connection of the pool came free
+    /// in time. A client may send the request again.
     public var isUnavailable: Bool {
         switch self {
-        case .connection: true
+        case .connection, .noConnectionFree: true
         case .server(let error):
             error.sqlState.errorClass == "08"
                 || [SQLState.adminShutdown, .crashShutdown, .cannotConnectNow, .readOnlySQLTransaction, .tooManyConnections, .queryCanceled]
@@ -92,6 +96,7 @@ public enum DatabaseError: Error, CustomStringConvertible {
         case .connection(let message): "connection error: \(message)"
         case .decoding(let column, let message): "cannot decode column \(column): \(message)"
         case .shutdown: "the database pool is shut down"
+        case .noConnectionFree(let waited): "no database connection came free within \(waited)"
         case .nulInParameter(let index): "parameter $\(index) contains a NUL character"
         }
     }

@@ -19,9 +19,11 @@ public final class DatabasePool: Sendable {
     ///   - prepareStatements: prepare each statement with parameters once per connection (off only
     ///     behind a pooler that cannot keep prepared statements).
     ///   - statementTimeout: how long a statement may run before the server cancels it (none by default).
+    ///   - acquireTimeout: how long work may wait for a free connection before it fails with
+    ///     `DatabaseError.noConnectionFree` without running (no limit by default).
     public init(
         url: String, size: Int, searchPath: String? = nil, name: String = "db", prepareStatements: Bool = true, statementTimeout: Duration? = nil,
-        logger: Logger
+        acquireTimeout: Duration? = nil, logger: Logger
     ) {
         precondition(size > 0, "a pool needs at least one connection")
         self.size = size
@@ -35,6 +37,11 @@ public final class DatabasePool: Sendable {
                 queue: queue, logger: logger)
             let thread = Thread { worker.run() }
             thread.name = "\(name)-pg-\(index)"
+            thread.start()
+        }
+        if let acquireTimeout {
+            let thread = Thread { queue.expireWaiting(after: acquireTimeout) }
+            thread.name = "\(name)-pg-deadline"
             thread.start()
         }
     }
@@ -104,7 +111,8 @@ public final class DatabasePool: Sendable {
 final class JobQueue: @unchecked Sendable {
     typealias Job = (Result<PostgresConnection, any Error>) -> Void
     private let condition = NSCondition()
-    private var jobs: [Job] = []
+    /// In the order submitted, so the longest waiting is always at `head`.
+    private var jobs: [(job: Job, submitted: ContinuousClock.Instant)] = []
     private var head = 0
     private var closed = false
     /// Jobs taken by a thread and not finished yet.
@@ -125,7 +133,7 @@ final class JobQueue: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if closed { return false }
-        jobs.append(job)
+        jobs.append((job, .now))
         waiting.record(jobs.count - head)
         condition.signal()
         return true
@@ -147,7 +155,7 @@ final class JobQueue: @unchecked Sendable {
             condition.wait()
         }
         guard head < jobs.count else { return nil }
-        let job = jobs[head]
+        let job = jobs[head].job
         head += 1
         running += 1
         inUse.record(running)
@@ -164,6 +172,31 @@ final class JobQueue: @unchecked Sendable {
         closed = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// The loop of the pool's deadline thread: every so often, the work that has waited longer
+    /// than `limit` for a connection leaves the queue and fails, without having run. Work a
+    /// connection has taken is left to the statement timeout. Ends when the queue is closed.
+    func expireWaiting(after limit: Duration) {
+        let (seconds, attoseconds) = min(limit / 4, .milliseconds(250)).components
+        let tick = Double(seconds) + Double(attoseconds) / 1e18
+        while true {
+            Thread.sleep(forTimeInterval: tick)
+            let oldest = ContinuousClock.now - limit
+            condition.lock()
+            if closed {
+                condition.unlock()
+                return
+            }
+            var expired: [Job] = []
+            while head < jobs.count, jobs[head].submitted < oldest {
+                expired.append(jobs[head].job)
+                head += 1
+            }
+            if !expired.isEmpty { waiting.record(jobs.count - head) }
+            condition.unlock()
+            for job in expired { job(.failure(DatabaseError.noConnectionFree(waited: limit))) }
+        }
     }
 }
 

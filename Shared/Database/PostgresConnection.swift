@@ -63,8 +63,16 @@ public final class PostgresConnection {
         if let handle { PQfinish(handle) }
         handle = nil
         prepared.removeAll()
-        let keywords = ["dbname", "connect_timeout", "options", "application_name"]
-        let values = [url, "5", options, applicationName]
+        // Keywords before `dbname` are defaults the URL may override; those after it win. A peer
+        // that vanishes without closing the connection (a cut network, a frozen host) is noticed
+        // within about 30 s, rather than the minutes TCP would take or never while a reply is
+        // awaited: keepalives after 15 s idle, three probes 5 s apart, and at most 30 s for what
+        // was sent to be acknowledged.
+        let keywords = [
+            "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+            "dbname", "connect_timeout", "options", "application_name",
+        ]
+        let values = ["15", "5", "3", "30000", url, "5", options, applicationName]
         let connection = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -79,6 +87,19 @@ public final class PostgresConnection {
         // Notices (`drop cascades to …`) are not errors; libpq would print them on stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
+    }
+
+    /// The value a connection option has on this connection (`keepalives_idle`, `sslmode` …), as
+    /// libpq reports it.
+    public func option(_ keyword: String) -> String? {
+        guard let handle, let options = PQconninfo(handle) else { return nil }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let name = option.pointee.keyword {
+            if String(cString: name) == keyword { return option.pointee.val.map { String(cString: $0) } }
+            option += 1
+        }
+        return nil
     }
 
     /// Whether the connection is usable (it is not after a server restart).

@@ -19,6 +19,14 @@ public struct ServiceConfiguration: Sendable {
     /// (`DATABASE_STATEMENT_TIMEOUT_SECONDS`, 30; 0 for none): a request waiting on a lock is
     /// answered 503 rather than held without end.
     public let statementTimeout: Duration?
+    /// How long a request or an event may wait for a free connection of the pool before it is
+    /// answered 503 `unavailable` (or retried) without having run
+    /// (`DATABASE_ACQUIRE_TIMEOUT_SECONDS`, 10; 0 for no limit).
+    public let acquireTimeout: Duration?
+    /// How long a connection may stay silent before the server closes it: between requests, or
+    /// while a request's head or body is still arriving (`HTTP_IDLE_TIMEOUT_SECONDS`, 75; 0 for
+    /// none). Longer than a proxy's own keep-alive (nginx: 60 s), so that the proxy closes first.
+    public let httpIdleTimeout: Duration?
     /// Deliveries in flight to the consumer; lanes × batch size when not set.
     public let prefetch: Int?
     /// Events handled at once by the consumer (per-aggregate order is kept).
@@ -64,6 +72,10 @@ public struct ServiceConfiguration: Sendable {
         databasePoolSize = lookup("database.pool.size").flatMap(Int.init) ?? 8
         let statementSeconds = max(0, lookup("database.statement.timeout.seconds").flatMap(Int.init) ?? 30)
         statementTimeout = statementSeconds == 0 ? nil : .seconds(statementSeconds)
+        let acquireSeconds = max(0, lookup("database.acquire.timeout.seconds").flatMap(Int.init) ?? 10)
+        acquireTimeout = acquireSeconds == 0 ? nil : .seconds(acquireSeconds)
+        let idleSeconds = max(0, lookup("http.idle.timeout.seconds").flatMap(Int.init) ?? 75)
+        httpIdleTimeout = idleSeconds == 0 ? nil : .seconds(idleSeconds)
         prefetch = lookup("amqp.prefetch").flatMap(Int.init)
         consumerLanes = lookup("consumer.lanes").flatMap(Int.init) ?? 4
         consumerBatchSize = max(1, lookup("consumer.batch.size").flatMap(Int.init) ?? 64)

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MessageBus
+import NIOCore
 import ServiceLifecycle
 
 /// What every service starts with: its schema migrated, a database pool, a confirming publisher
@@ -31,7 +32,7 @@ public struct ServiceRuntime: Sendable {
 
         let database = DatabasePool(
             url: configuration.databaseURL, size: configuration.databasePoolSize, searchPath: schema, name: schema,
-            statementTimeout: configuration.statementTimeout, logger: logger)
+            statementTimeout: configuration.statementTimeout, acquireTimeout: configuration.acquireTimeout, logger: logger)
         let publisher = try AMQPPublisher(url: configuration.amqpURL, name: schema, logger: logger)
         let relay = OutboxRelay(
             service: configuration.service, databaseURL: configuration.databaseURL, publisher: publisher, logger: logger)
@@ -97,6 +98,7 @@ public struct ServiceRuntime: Sendable {
         all += services
         return Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: configuration.httpIdleTimeout.map { .seconds($0.components.seconds) })),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: service.rawValue),
             services: all,
             logger: logger)

@@ -49,6 +49,77 @@ extension EndToEndTests.AbuseLimitsJourneyTests {
     }
 }
 
+extension EndToEndTests.AbuseLimitsJourneyTests {
+    /// A connection cannot be held open by sending a request slowly or nothing at all: after
+    /// `HTTP_IDLE_TIMEOUT_SECONDS` of silence the service closes it. A whole request is answered
+    /// first. The control, a service without the limit, keeps the same half request open.
+    @Test func aSilentOrHalfSentConnectionIsClosedAfterTheIdleTimeout() async throws {
+        let processes = try ServiceProcesses(portBase: 10_460)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let api = JSONClient(client: http)
+        try processes.start("analytics", ["HTTP_IDLE_TIMEOUT_SECONDS": "1"])
+        try processes.start("webhooks", ["HTTP_IDLE_TIMEOUT_SECONDS": "0"])
+        try await runJourney {
+            try await processes.waitUntilReady(api, services: ["analytics", "webhooks"])
+            let half = "GET /health/live HTTP/1.1\r\nHost: loc"
+            let halfSent = try await RawConnection.send(half, port: processes.port("analytics"), watchFor: .seconds(20))
+            #expect(halfSent.closed, "a half-sent request head holds the connection")
+            let whole = try await RawConnection.send(
+                "GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n", port: processes.port("analytics"), watchFor: .seconds(20))
+            #expect(whole.answer.hasPrefix("HTTP/1.1 200"), "\(whole.answer.prefix(40))")
+            #expect(whole.closed, "an idle keep-alive connection stays open")
+            let control = try await RawConnection.send(half, port: processes.port("webhooks"), watchFor: .seconds(3))
+            #expect(!control.closed && control.answer.isEmpty, "without the limit the connection waits for the rest")
+        } finish: {
+            processes.stop()
+            try await http.shutdown()
+        }
+    }
+}
+
+/// A TCP connection of the test's own, below any HTTP client, to see what a server does with
+/// what a client sends (or does not).
+enum RawConnection {
+    /// Connects to 127.0.0.1:`port`, sends `text`, then reads until the server closes the
+    /// connection or `watchFor` has passed. Runs on a thread of its own (the calls block).
+    static func send(_ text: String, port: Int, watchFor limit: Duration) async throws -> (closed: Bool, answer: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try exchange(text, port: port, limit: limit) })
+            }.start()
+        }
+    }
+
+    private static func exchange(_ text: String, port: Int, limit: Duration) throws -> (closed: Bool, answer: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.init(rawValue: errno) ?? .ECONNREFUSED) }
+        let bytes = Array(text.utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw POSIXError(.EIO) }
+        var answer: [UInt8] = []
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let left = deadline - ContinuousClock.now
+            let milliseconds = max(1, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            guard poll(&poller, 1, milliseconds) > 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = read(fd, &buffer, buffer.count)
+            if count <= 0 { return (true, String(decoding: answer, as: UTF8.self)) }
+            answer += buffer[0..<count]
+        }
+        return (false, String(decoding: answer, as: UTF8.self))
+    }
+}
+
 enum RFC3339Text {
     static func now() -> String {
         let formatter = ISO8601DateFormatter()

@@ -1,7 +1,14 @@
 import Database
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
+
+/// What pool work did, seen from the test.
+private final class PoolFlags: Sendable {
+    let holding = Atomic<Bool>(false)
+    let ranLate = Atomic<Bool>(false)
+}
 
 @Suite struct DatabaseIntegrationTests {
     /// A C string ends at NUL: a parameter holding one is refused, never stored cut short.
@@ -157,6 +164,61 @@ import TestSupport
             #expect(error.sqlState == .queryCanceled && error.isUnavailable, "\(error)")
         }
         #expect(try await pool.query("SELECT 1 AS one").first?.decode("one", as: Int.self) == 1)
+    }
+
+    /// Work that waits longer than the pool's acquire timeout for a connection fails as "not now"
+    /// (503 with Retry-After, a retried event) while the connection is still taken, and never
+    /// runs afterwards.
+    @Test func workWaitingPastTheAcquireTimeoutFailsWithoutEverRunning() async throws {
+        let pool = DatabasePool(
+            url: try TestEnvironment.value("ADMIN_DATABASE_URL"), size: 1, name: "acquire-test", acquireTimeout: .seconds(1),
+            logger: TestEnvironment.logger)
+        defer { pool.shutdown() }
+        let flags = PoolFlags()
+        let release = DispatchSemaphore(value: 0)
+        defer { release.signal() }
+        // The only connection is taken until the test lets it go.
+        let holder = Task {
+            try await pool.withConnection { connection in
+                flags.holding.store(true, ordering: .relaxed)
+                release.wait()
+                return try connection.execute("SELECT 1 AS one").rows.first?.decode("one", as: Int.self)
+            }
+        }
+        try await eventually("the connection to be taken") { flags.holding.load(ordering: .relaxed) }
+        // Were there no acquire timeout, the connection comes free after 15 s and the work runs:
+        // the test then fails rather than waits for ever.
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(15))
+            release.signal()
+        }
+        defer { watchdog.cancel() }
+        do {
+            _ = try await pool.withConnection { _ in flags.ranLate.store(true, ordering: .relaxed) }
+            Issue.record("work ran although no connection was free")
+        } catch let error as DatabaseError {
+            guard case .noConnectionFree = error else { throw error }
+            #expect(error.isUnavailable)
+        }
+        release.signal()
+        #expect(try await holder.value == 1)
+        #expect(try await pool.query("SELECT 2 AS two").first?.decode("two", as: Int.self) == 2)
+        let ranLate = flags.ranLate.load(ordering: .relaxed)
+        #expect(!ranLate, "the expired work never runs")
+    }
+
+    /// A session notices a peer that vanished without closing (a cut network) within about 30 s:
+    /// keepalives and a TCP user timeout are on unless the URL says otherwise.
+    @Test func sessionsProbeTheirPeerUnlessTheURLSaysOtherwise() throws {
+        let url = try TestEnvironment.value("ADMIN_DATABASE_URL")
+        let connection = try PostgresConnection(url: url)
+        #expect(connection.option("keepalives_idle") == "15")
+        #expect(connection.option("keepalives_interval") == "5")
+        #expect(connection.option("keepalives_count") == "3")
+        #expect(connection.option("tcp_user_timeout") == "30000")
+        let own = try PostgresConnection(url: url + (url.contains("?") ? "&" : "?") + "keepalives_idle=60")
+        #expect(own.option("keepalives_idle") == "60")
+        #expect(own.option("keepalives_count") == "3")
     }
 
     @Test func listenerReceivesNotificationsOnItsOwnConnection() async throws {
