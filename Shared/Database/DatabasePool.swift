@@ -90,6 +90,21 @@ public final class DatabasePool: Sendable {
         try await withConnection { try $0.execute(query) }
     }
 
+    /// Runs a statement that changes at most `limit` rows (the statement `batch(limit)` makes)
+    /// again and again, each time in a transaction of its own, until it changes fewer or the task
+    /// is cancelled; returns how many rows it changed in all. For removing or rewriting many rows
+    /// without long locks or one statement meeting the statement timeout.
+    @discardableResult
+    public func inBatches(of limit: Int, _ batch: (Int) -> Query) async throws -> Int {
+        var total = 0
+        var changed = 0
+        repeat {
+            changed = try await execute(batch(limit)).affectedRows
+            total += changed
+        } while changed == limit && !Task.isCancelled
+        return total
+    }
+
     /// The rows of one query.
     public func query(_ query: Query) async throws -> [Row] {
         try await execute(query).rows

@@ -273,15 +273,9 @@ public final class EventConsumerService: Service, Sendable {
     /// Deletes the inbox rows of events received before `cutoff`, in batches; returns how many.
     @discardableResult
     public static func expireInbox(receivedBefore cutoff: Date, on database: DatabasePool) async throws -> Int {
-        var total = 0
-        var removed = 0
-        repeat {
-            removed = try await database.execute(
-                "DELETE FROM inbox WHERE ctid = ANY(ARRAY(SELECT ctid FROM inbox WHERE received_at < \(cutoff) LIMIT 10000))"
-            ).affectedRows
-            total += removed
-        } while removed == 10_000 && !Task.isCancelled
-        return total
+        try await database.inBatches(of: 10_000) { limit in
+            "DELETE FROM inbox WHERE ctid = ANY(ARRAY(SELECT ctid FROM inbox WHERE received_at < \(cutoff) LIMIT \(limit)))"
+        }
     }
 
     /// The lane of a message: by its partition key (the aggregate), from the `partitionkey`

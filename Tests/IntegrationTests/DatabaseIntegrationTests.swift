@@ -207,6 +207,22 @@ private final class PoolFlags: Sendable {
         #expect(!ranLate, "the expired work never runs")
     }
 
+    /// A batched statement runs until a batch changes fewer rows than the limit, and counts them all.
+    @Test func batchesRunUntilOneChangesFewerThanTheLimit() async throws {
+        try await withTemporarySchema { pool, _ in
+            try await pool.execute("CREATE TABLE items (n int NOT NULL)")
+            try await pool.execute("INSERT INTO items SELECT generate_series(1, 25)")
+            var batches = 0
+            let removed = try await pool.inBatches(of: 10) { limit in
+                batches += 1
+                return "DELETE FROM items WHERE ctid = ANY(ARRAY(SELECT ctid FROM items WHERE n > 0 LIMIT \(limit)))"
+            }
+            #expect(removed == 25)
+            #expect(batches == 3, "10, 10, then 5: fewer than the limit")
+            #expect(try await pool.query("SELECT count(*) AS n FROM items").first?.decode("n", as: Int.self) == 0)
+        }
+    }
+
     /// A session notices a peer that vanished without closing (a cut network) within about 30 s:
     /// keepalives and a TCP user timeout are on unless the URL says otherwise.
     @Test func sessionsProbeTheirPeerUnlessTheURLSaysOtherwise() throws {

@@ -347,18 +347,12 @@ public struct BillingStore: Sendable {
     /// metadata, a checkout's email); the rows stay, so a redelivered event is still a duplicate.
     @discardableResult
     public func forgetPayloads(receivedBefore cutoff: Date) async throws -> Int {
-        var total = 0
-        var emptied = 0
-        repeat {
-            emptied = try await database.execute(
-                """
-                UPDATE stripe_events SET payload = '{}' WHERE id = ANY(ARRAY(
-                    SELECT id FROM stripe_events WHERE received_at < \(cutoff) AND payload <> '{}' LIMIT 1000))
-                """
-            ).affectedRows
-            total += emptied
-        } while emptied == 1000
-        return total
+        try await database.inBatches(of: 1000) { limit in
+            """
+            UPDATE stripe_events SET payload = '{}' WHERE id = ANY(ARRAY(
+                SELECT id FROM stripe_events WHERE received_at < \(cutoff) AND payload <> '{}' LIMIT \(limit)))
+            """
+        }
     }
 
     /// A deleted user: no access from now on, the Stripe subscription to be cancelled, the

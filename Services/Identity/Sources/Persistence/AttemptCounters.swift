@@ -76,14 +76,12 @@ public struct AttemptCounters: Sendable {
             ("attempt_counters", "expires_at < \(now)" as Query), ("oauth_states", "expires_at < \(now)"),
             ("one_time_tokens", "expires_at < \(dayAgo)"), ("sessions", "expires_at < \(dayAgo)"), ("admin_audit", "at < \(auditCutoff)"),
         ] {
-            var removed = 0
-            repeat {
+            total += try await database.inBatches(of: 5000) { limit in
                 var statement: Query = "DELETE FROM \(identifier: table) WHERE ctid = ANY(ARRAY(SELECT ctid FROM \(identifier: table) WHERE "
                 statement.append(condition)
-                statement.append(" LIMIT 5000))")
-                removed = try await database.execute(statement).affectedRows
-                total += removed
-            } while removed == 5000
+                statement.append(" LIMIT \(limit)))")
+                return statement
+            }
         }
         return total
     }
