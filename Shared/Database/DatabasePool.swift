@@ -193,8 +193,7 @@ final class JobQueue: @unchecked Sendable {
     /// than `limit` for a connection leaves the queue and fails, without having run. Work a
     /// connection has taken is left to the statement timeout. Ends when the queue is closed.
     func expireWaiting(after limit: Duration) {
-        let (seconds, attoseconds) = min(limit / 4, .milliseconds(250)).components
-        let tick = Double(seconds) + Double(attoseconds) / 1e18
+        let tick = min(limit / 4, .milliseconds(250)).timeInterval
         while true {
             Thread.sleep(forTimeInterval: tick)
             let oldest = ContinuousClock.now - limit

@@ -45,7 +45,7 @@ public final class PostgresConnection {
         var options = "-c TimeZone=UTC -c DateStyle=ISO"
         if let searchPath { options += " -c search_path=\(searchPath)" }
         if let statementTimeout {
-            let milliseconds = max(1, statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)
+            let milliseconds = max(1, statementTimeout.milliseconds)
             options += " -c statement_timeout=\(milliseconds) -c idle_in_transaction_session_timeout=\(2 * milliseconds)"
         }
         self.options = options

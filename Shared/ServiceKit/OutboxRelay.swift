@@ -306,7 +306,7 @@ public final class OutboxRelay: Service, Sendable {
         let name = lockName
         let limit = batchSize
         let service = self.service
-        let delay = Double(retryDelay.components.seconds) + Double(retryDelay.components.attoseconds) / 1e18
+        let delay = retryDelay.timeInterval
         let maxAttempts = self.maxAttempts
         let confirmed = settled.confirmed
         let refusedRows = settled.refused

@@ -70,12 +70,14 @@ public struct ServiceConfiguration: Sendable {
         host = lookup("http.host") ?? "127.0.0.1"
         port = lookup("http.port").flatMap(Int.init) ?? Self.defaultPorts[service] ?? 8080
         databasePoolSize = lookup("database.pool.size").flatMap(Int.init) ?? 8
-        let statementSeconds = max(0, lookup("database.statement.timeout.seconds").flatMap(Int.init) ?? 30)
-        statementTimeout = statementSeconds == 0 ? nil : .seconds(statementSeconds)
-        let acquireSeconds = max(0, lookup("database.acquire.timeout.seconds").flatMap(Int.init) ?? 10)
-        acquireTimeout = acquireSeconds == 0 ? nil : .seconds(acquireSeconds)
-        let idleSeconds = max(0, lookup("http.idle.timeout.seconds").flatMap(Int.init) ?? 75)
-        httpIdleTimeout = idleSeconds == 0 ? nil : .seconds(idleSeconds)
+        /// Whole seconds, 0 (or less) for no limit.
+        func limit(_ text: String?, default seconds: Int) -> Duration? {
+            let seconds = text.flatMap(Int.init) ?? seconds
+            return seconds > 0 ? .seconds(seconds) : nil
+        }
+        statementTimeout = limit(lookup("database.statement.timeout.seconds"), default: 30)
+        acquireTimeout = limit(lookup("database.acquire.timeout.seconds"), default: 10)
+        httpIdleTimeout = limit(lookup("http.idle.timeout.seconds"), default: 75)
         prefetch = lookup("amqp.prefetch").flatMap(Int.init)
         consumerLanes = lookup("consumer.lanes").flatMap(Int.init) ?? 4
         consumerBatchSize = max(1, lookup("consumer.batch.size").flatMap(Int.init) ?? 64)

@@ -68,8 +68,3 @@ public final class WakeSignal: @unchecked Sendable {
         }
     }
 }
-
-extension Duration {
-    /// Whole milliseconds, as durations are recorded and reported.
-    public var milliseconds: Int { Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000) }
-}

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Database
 import Foundation
 import NIOHTTP1
 import Testing
@@ -109,7 +110,7 @@ enum RawConnection {
         while ContinuousClock.now < deadline {
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let left = deadline - ContinuousClock.now
-            let milliseconds = max(1, Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            let milliseconds = Int32(max(1, left.milliseconds))
             guard poll(&poller, 1, milliseconds) > 0 else { continue }
             var buffer = [UInt8](repeating: 0, count: 4096)
             let count = read(fd, &buffer, buffer.count)

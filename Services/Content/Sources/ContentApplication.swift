@@ -34,8 +34,8 @@ public struct ContentSettings: Sendable {
 
     public static func load(from configuration: ServiceConfiguration) async throws -> ContentSettings {
         let defaults = OutlineAnnouncing()
-        let quiet = configuration.int("outline.quiet.ms", default: Int(OutlineAnnouncing.milliseconds(defaults.quiet)))
-        let maxDelay = configuration.int("outline.max.delay.ms", default: Int(OutlineAnnouncing.milliseconds(defaults.maxDelay)))
+        let quiet = configuration.int("outline.quiet.ms", default: defaults.quiet.milliseconds)
+        let maxDelay = configuration.int("outline.max.delay.ms", default: defaults.maxDelay.milliseconds)
         guard quiet >= 0, maxDelay >= quiet else {
             throw ConfigurationError.invalid("CONTENT_OUTLINE_QUIET_MS must be ≥ 0 and CONTENT_OUTLINE_MAX_DELAY_MS at least as long")
         }

@@ -22,10 +22,6 @@ public struct OutlineAnnouncing: Sendable {
         self.maxDelay = maxDelay
     }
 
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-    }
-
     /// The announcer of one replica.
     static func worker(_ store: CourseStore, logger: Logger) -> DrainingWorker {
         // Nothing due: look again now and then, for a change whose replica stopped before announcing.
@@ -38,8 +34,8 @@ public struct OutlineAnnouncing: Sendable {
 extension CourseStore {
     /// Records that the outline changed: its announcement falls due once the burst is quiet.
     static func scheduleAnnouncement(_ announcing: OutlineAnnouncing, on connection: PostgresConnection) throws {
-        let quiet = OutlineAnnouncing.milliseconds(announcing.quiet)
-        let maxDelay = OutlineAnnouncing.milliseconds(announcing.maxDelay)
+        let quiet = Int64(announcing.quiet.milliseconds)
+        let maxDelay = Int64(announcing.maxDelay.milliseconds)
         try connection.execute(
             """
             UPDATE outline SET burst_started_at = coalesce(burst_started_at, now()),

@@ -115,8 +115,7 @@ public struct Dispatcher: Sendable {
         } catch {
             outcome = .failed("\(error)")
         }
-        let elapsed = ContinuousClock.now - started
-        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = (ContinuousClock.now - started).milliseconds
         do {
             try await record(item, outcome, milliseconds: milliseconds)
         } catch {
