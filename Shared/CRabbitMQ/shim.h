@@ -9,7 +9,9 @@
 
 /// `amqp_login` is variadic, which Swift cannot call: this fixes the PLAIN mechanism's arguments,
 /// and tells the broker the client understands `connection.blocked` (so a broker under a memory
-/// or disk alarm says so instead of silently stopping to read).
+/// or disk alarm says so instead of silently stopping to read) and `basic.cancel` (so a consumer
+/// the broker drops, its queue deleted, is told and consumes again instead of waiting on a live
+/// connection for deliveries that never come). These replace librabbitmq's own capabilities.
 static inline amqp_rpc_reply_t syllabus_amqp_login_plain(amqp_connection_state_t state,
                                                          const char *vhost,
                                                          int channel_max,
@@ -17,18 +19,19 @@ static inline amqp_rpc_reply_t syllabus_amqp_login_plain(amqp_connection_state_t
                                                          int heartbeat,
                                                          const char *user,
                                                          const char *password) {
-    amqp_table_entry_t capabilities[3];
+    amqp_table_entry_t capabilities[4];
     capabilities[0].key = amqp_cstring_bytes("connection.blocked");
     capabilities[1].key = amqp_cstring_bytes("authentication_failure_close");
     capabilities[2].key = amqp_cstring_bytes("exchange_exchange_bindings");
-    for (int i = 0; i < 3; i++) {
+    capabilities[3].key = amqp_cstring_bytes("consumer_cancel_notify");
+    for (int i = 0; i < 4; i++) {
         capabilities[i].value.kind = AMQP_FIELD_KIND_BOOLEAN;
         capabilities[i].value.value.boolean = 1;
     }
     amqp_table_entry_t entries[1];
     entries[0].key = amqp_cstring_bytes("capabilities");
     entries[0].value.kind = AMQP_FIELD_KIND_TABLE;
-    entries[0].value.value.table.num_entries = 3;
+    entries[0].value.value.table.num_entries = 4;
     entries[0].value.value.table.entries = capabilities;
     amqp_table_t properties;
     properties.num_entries = 1;

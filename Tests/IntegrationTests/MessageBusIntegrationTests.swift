@@ -103,6 +103,35 @@ func message(_ exchange: String, _ key: String, _ n: Int) -> OutgoingMessage {
         }
     }
 
+    /// The broker tells a consumer it has dropped (here: its queue was deleted) with basic.cancel,
+    /// which it sends only to clients that announce `consumer_cancel_notify`; the consumer then
+    /// consumes again once it can, instead of waiting on a live connection for deliveries that
+    /// never come.
+    @Test func aConsumerTheBrokerCancelsConsumesAgain() async throws {
+        try await withTemporaryQueue { admin, exchange, queue in
+            let url = try TestEnvironment.value("ADMIN_AMQP_URL")
+            let publisher = try AMQPPublisher(url: url, name: "test", logger: TestEnvironment.logger)
+            defer { publisher.shutdown() }
+            let consumer = try AMQPConsumer(url: url, queue: queue, prefetch: 5, name: "cancelled", logger: TestEnvironment.logger)
+            defer { consumer.stop() }
+            var deliveries = consumer.deliveries.makeAsyncIterator()
+            #expect(try await publisher.publish(message(exchange, "k", 1)) == .confirmed)
+            let first = try #require(await deliveries.next())
+            consumer.ack(first)
+            #expect(consumer.isConsuming)
+
+            try await admin.deleteQueue(queue)
+            try await eventually(timeout: .seconds(10), "the consumer to learn it was cancelled") { !consumer.isConsuming }
+            try await admin.declareQueue(queue, durable: false)
+            try await admin.bind(queue: queue, exchange: exchange, routingKey: "#")
+            try await eventually(timeout: .seconds(20), "the consumer to consume the queue again") { consumer.isConsuming }
+            #expect(try await publisher.publish(message(exchange, "k", 2)) == .confirmed)
+            let second = try #require(await deliveries.next())
+            #expect(String(decoding: second.body, as: UTF8.self) == "2")
+            consumer.ack(second)
+        }
+    }
+
     @Test func serviceUsersCannotPublishToAnotherServicesExchange() async throws {
         let publisher = try AMQPPublisher(url: try TestEnvironment.value("BILLING_AMQP_URL"), name: "test", logger: TestEnvironment.logger)
         defer { publisher.shutdown() }
