@@ -231,7 +231,7 @@ let package = Package(
             .testTarget(
                 name: "HATests",
                 dependencies: [
-                    "TestSupport", "Database",
+                    "TestSupport", "Database", "MessageBus",
                     .product(name: "AsyncHTTPClient", package: "async-http-client"),
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -407,6 +407,12 @@ wait_replica_ready() { # service replica timeout
     done
 }
 
+replica_running() { # service replica
+    local pid
+    pid=$(cat "$HA_PIDS/$1-$2.pid" 2>/dev/null || true)
+    [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
+}
+
 cmd_kill_service() {
     local pid
     pid=$(cat "$HA_PIDS/$1-$2.pid" 2>/dev/null || true)
@@ -415,6 +421,10 @@ cmd_kill_service() {
 }
 
 cmd_start_service() {
+    if replica_running "$1" "$2"; then
+        log "$1 replica $2 runs already"
+        return
+    fi
     BIN_DIR=$(cd "$REPO_DIR" && swift build --show-bin-path)
     start_replica "$1" "$2"
     wait_replica_ready "$1" "$2" 60
@@ -623,7 +633,7 @@ cmd_status() {
     for s in "${SERVICES[@]}"; do
         state=""
         for r in 1 2; do
-            if kill -0 "$(cat "$HA_PIDS/$s-$r.pid" 2>/dev/null || echo 0)" 2>/dev/null; then
+            if replica_running "$s" "$r"; then
                 state+=" :$(replica_port "$s" "$r")"
             else
                 state+=" :$(replica_port "$s" "$r")(down)"

@@ -11,6 +11,10 @@ final class AMQPConnection {
     /// The library's state is freed; nothing may touch it again.
     private var destroyed = false
 
+    /// The longest wait for the answer to one method: well beyond what a busy broker takes to
+    /// declare a replicated queue, and a bound on a broker that has stopped answering.
+    static let rpcTimeout: TimeInterval = 60
+
     /// The node this connection is open to, as an index into the endpoint's nodes.
     let nodeIndex: Int
     let node: AMQPNode
@@ -66,6 +70,12 @@ final class AMQPConnection {
             throw error
         }
         open = true
+        // A method that waits for the broker's answer (channel.open, queue.declare, basic.consume,
+        // confirm.select, …) waits at most this long; heartbeats only notice a broker that is
+        // gone, not one that is there and never answers. On a timeout librabbitmq closes the
+        // connection, and its owner opens another.
+        var rpcTimeout = timeval(tv_sec: Int(Self.rpcTimeout), tv_usec: 0)
+        amqp_set_rpc_timeout(state, &rpcTimeout)
         amqp_channel_open(state, channel)
         do {
             try check("channel.open")

@@ -257,7 +257,17 @@ final class PublisherLoop: @unchecked Sendable {
         while tracker.outstanding > 0 {
             try readConfirm(connection, &outcomes, indexByMessageID)
         }
-        return outcomes.map { $0 ?? .nacked }
+        let result = outcomes.map { $0 ?? .nacked }
+        if result.contains(.nacked) {
+            // A queue refused. After a failover a channel can keep a stale view of a queue's
+            // leader and refuse everything routed there from then on, while a fresh channel is
+            // served: the next batch starts on a new connection (and node).
+            logger.info("the broker refused messages; reconnecting before the next batch")
+            connection.close()
+            self.connection = nil
+            shared.connected = false
+        }
+        return result
     }
 
     /// Reads one confirm-related frame, or fails after `confirmTimeout` without one.

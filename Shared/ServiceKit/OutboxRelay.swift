@@ -21,7 +21,8 @@ import Tracing
 ///   aggregates are in flight together), so no row ever overtakes a refused one of its aggregate.
 /// - **Refusals.** A row the broker nacks or returns is retried after a delay that doubles with
 ///   each refusal, up to five minutes (a wake-up does not cut it short), so that a broker node's
-///   failover, whose queues refuse publishes for up to a minute, is ridden out; it is parked after
+///   failover, whose queues refuse publishes for up to a minute, is ridden out (the publisher
+///   sends the batch after a refusal on a fresh connection: see `AMQPPublisher`); it is parked after
 ///   `maxAttempts` (with the defaults, about twenty minutes of refusals); rows of the same aggregate wait behind
 ///   it, everything else goes on. `syllabus outbox list|release` shows and frees parked rows.
 /// - Published rows are deleted: the outbox holds only what is still to be sent.

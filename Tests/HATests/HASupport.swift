@@ -141,9 +141,14 @@ func accounts(run: String) async throws -> Set<String> {
 func checkBurst(_ name: String, _ burst: RegistrationBurst, _ outcomes: [String: Outcome]) async throws {
     let created = Set(outcomes.filter { $0.value.isCreated }.keys)
     var mails: [String: Int] = [:]
-    try await eventually(timeout: .seconds(180), interval: .milliseconds(500), "a welcome mail for each of \(created.count) registrations") {
-        mails = try welcomeMails(run: burst.run)
-        return created.allSatisfy { mails[$0] != nil }
+    do {
+        try await eventually(timeout: .seconds(180), interval: .milliseconds(500), "a welcome mail for each of \(created.count) registrations") {
+            mails = try welcomeMails(run: burst.run)
+            return created.allSatisfy { mails[$0] != nil }
+        }
+    } catch {
+        print("\(name): mails missing; where the registrations' events are now:\n\(await pipelineDiagnosis(run: burst.run))")
+        throw error
     }
     // Redeliveries after a fault come within seconds; the queue is drained when nothing is pending.
     try await eventually(timeout: .seconds(120), interval: .milliseconds(500), "notifications' queue drained") {
@@ -215,4 +220,71 @@ func everyQueueFullyReplicated() async throws -> Bool {
     let queues = try await management("/queues/syllabus") as? [[String: Any]] ?? []
     let quorum = queues.filter { ($0["type"] as? String) == "quorum" }
     return !quorum.isEmpty && quorum.allSatisfy { (($0["online"] as? [String]) ?? []).count == 3 }
+}
+
+/// Where a run's welcome mails are on their way, stage by stage, for a burst whose mails do not
+/// all come: identity's outbox and its relay's leader, notifications' queue (with its consumers
+/// and the connections behind them), the mail queue, and the services' last warnings.
+func pipelineDiagnosis(run: String) async -> String {
+    var lines: [String] = []
+    func note(_ label: String, _ body: () async throws -> String) async {
+        do { lines.append("  \(label): \(try await body())") } catch { lines.append("  \(label): (\(error))") }
+    }
+    let pattern = run + "-%"
+    await note("identity") {
+        let pool = DatabasePool(url: try ha.value("ADMIN_DATABASE_URL"), size: 1, name: "ha-diagnosis", logger: TestEnvironment.logger)
+        defer { pool.shutdown() }
+        let counts = try await pool.query(
+            """
+            SELECT (SELECT count(*) FROM identity.users WHERE email LIKE \(pattern)) AS accounts,
+                   (SELECT count(*) FROM identity.outbox) AS outbox,
+                   (SELECT count(*) FROM identity.outbox WHERE attempts > 0) AS refused,
+                   (SELECT count(*) FROM identity.outbox WHERE parked_at IS NOT NULL) AS parked,
+                   (SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 FROM identity.outbox) AS oldest,
+                   (SELECT max(last_error) FROM identity.outbox) AS last_error,
+                   (SELECT string_agg(holder || ' epoch ' || epoch || ' since ' || since, '; ') FROM identity.outbox_relay) AS relay
+            """
+        ).first
+        let mail = try await pool.query(
+            """
+            SELECT coalesce(q.status || CASE WHEN q.claimed_by IS NULL THEN '' ELSE ' (claimed)' END, 'no mail queued') AS stage, count(*) AS n
+            FROM identity.users u
+            LEFT JOIN notifications.email_queue q ON q.user_id = u.id AND q.template = 'WELCOME'
+            WHERE u.email LIKE \(pattern) GROUP BY 1 ORDER BY 1
+            """
+        ).map { "\(try $0.decode("n", as: Int.self)) \(try $0.decode("stage", as: String.self))" }
+        guard let counts else { return "no answer" }
+        return "\(try counts.decode("accounts", as: Int.self)) accounts; outbox \(try counts.decode("outbox", as: Int.self)) rows "
+            + "(\(try counts.decode("refused", as: Int.self)) refused, \(try counts.decode("parked", as: Int.self)) parked, "
+            + "oldest \(Int(try counts.decode("oldest", as: Double.self))) s, last error \(try counts.decode("last_error", as: String?.self) ?? "none")); "
+            + "relay \(try counts.decode("relay", as: String?.self) ?? "none"); welcome mails: \(mail.joined(separator: ", "))"
+    }
+    await note("queues") {
+        let queues = try await management("/queues/syllabus") as? [[String: Any]] ?? []
+        return queues.filter { ($0["name"] as? String)?.hasPrefix("notifications") == true }.map { queue in
+            "\(queue["name"] ?? "?"): \(queue["messages_ready"] ?? "?") ready, \(queue["messages_unacknowledged"] ?? "?") unacked, "
+                + "\(queue["consumers"] ?? "?") consumers, leader \(queue["leader"] ?? "?"), online \(queue["online"] ?? "?")"
+        }.joined(separator: "; ")
+    }
+    await note("connections") {
+        let connections = try await management("/connections") as? [[String: Any]] ?? []
+        var byUser: [String: Int] = [:]
+        for connection in connections {
+            byUser["\(connection["user"] ?? "?")@\(connection["node"] ?? "?")", default: 0] += 1
+        }
+        return byUser.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+    }
+    for replica in ["identity-1", "identity-2", "notifications-1", "notifications-2"] {
+        await note(replica) {
+            let logs = URL(fileURLWithPath: try ha.value("SYLLABUS_STACK_DIR")).appendingPathComponent("logs")
+            let text = try String(contentsOf: logs.appendingPathComponent("\(replica).log"), encoding: .utf8)
+            // Text lines ("… warning syllabus.identity: …") or JSON ones ("level":"warning").
+            let notable = text.split(separator: "\n").filter { line in
+                ["warning", "error"].contains { line.contains(" \($0) ") || line.contains("\"\($0)\"") }
+                    || line.contains("consuming") || line.contains("relay")
+            }
+            return notable.suffix(8).map { "\n    " + $0.prefix(400) }.joined()
+        }
+    }
+    return lines.joined(separator: "\n")
 }
