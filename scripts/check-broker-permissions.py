@@ -16,11 +16,15 @@ For every service S, connecting as S:
   - consuming another service's queue, declaring a queue or an exchange, and binding a queue
     (to its own exchange or to identity.private) are refused;
   - reading the events.archive stream succeeds for webhooks (it replays past events from it) and
-    is refused for every other service.
+    is refused for every other service;
+  - keeping the archive — consuming its feed events.archive.feed and publishing to
+    events.archive.in, the exchange bound to the stream alone — succeeds for webhooks (the
+    archiver) and is refused for every other service.
 The subscriber user may declare, bind (to a service's .events exchange) and consume
 `subscriber.*` queues and read events.archive; it may not publish to any service exchange
-(.events, .retry, identity.private) or to the default exchange, bind to identity.private,
-consume a service's queue or declare a queue outside subscriber.*.
+(.events, .retry, identity.private), to events.archive.in or to the default exchange, bind to
+identity.private, consume a service's queue or the archive's feed, or declare a queue outside
+subscriber.*.
 
 Safe on a stack in use: objects the check needs are created only if missing and removed
 afterwards; every publish to an exchange real consumers are bound to happens inside a
@@ -44,6 +48,9 @@ PRIVATE_EXCHANGE = "identity.private"  # identity's events for notifications alo
 PRIVATE_OWNER = "identity"
 ARCHIVE = "events.archive"
 ARCHIVE_READERS = {"webhooks"}  # services whose user may read the archive (to replay it)
+ARCHIVE_FEED = "events.archive.feed"  # every public event, on its way to the archive
+ARCHIVE_EXCHANGE = "events.archive.in"  # bound to the stream alone
+ARCHIVER = "webhooks"  # the service that copies the feed into the stream
 ACCESS_REFUSED = 403
 NOT_FOUND = 404
 # A routing key no binding matches: a publish that is wrongly allowed still reaches nobody.
@@ -272,6 +279,18 @@ def check_service(check, env, service, queue_is_ours):
         else:
             check.expect_refused(f"{service}: read {ARCHIVE}",
                                  lambda: consume_once(conn, ARCHIVE, {"x-stream-offset": "next"}))
+        # The feed has a single active consumer: a second one waits, and a cancelled one
+        # returns what it held, so consuming it once takes nothing either.
+        if service == ARCHIVER:
+            check.expect_ok(f"{service}: consume from queue {ARCHIVE_FEED}",
+                            lambda: consume_once(conn, ARCHIVE_FEED))
+            check.expect_ok(f"{service}: publish to exchange {ARCHIVE_EXCHANGE}",
+                            lambda: publish_in_rolled_back_tx(conn, ARCHIVE_EXCHANGE, UNROUTED_KEY))
+        else:
+            check.expect_refused(f"{service}: consume from queue {ARCHIVE_FEED}",
+                                 lambda: consume_once(conn, ARCHIVE_FEED))
+            check.expect_refused(f"{service}: publish to exchange {ARCHIVE_EXCHANGE}",
+                                 lambda: publish_in_rolled_back_tx(conn, ARCHIVE_EXCHANGE, UNROUTED_KEY))
         if service == PRIVATE_OWNER:
             check.expect_ok(f"{service}: publish to exchange {PRIVATE_EXCHANGE}",
                             lambda: publish_in_rolled_back_tx(conn, PRIVATE_EXCHANGE, UNROUTED_KEY))
@@ -348,6 +367,10 @@ def check_subscriber(check, env):
                                  lambda service=service: publish_in_rolled_back_tx(conn, "", service))
         check.expect_refused(f"subscriber: publish to exchange {PRIVATE_EXCHANGE}",
                              lambda: publish_in_rolled_back_tx(conn, PRIVATE_EXCHANGE, UNROUTED_KEY))
+        check.expect_refused(f"subscriber: publish to exchange {ARCHIVE_EXCHANGE}",
+                             lambda: publish_in_rolled_back_tx(conn, ARCHIVE_EXCHANGE, UNROUTED_KEY))
+        check.expect_refused(f"subscriber: consume from queue {ARCHIVE_FEED}",
+                             lambda: consume_once(conn, ARCHIVE_FEED))
         check.expect_refused("subscriber: declare a queue outside subscriber.*",
                              lambda: declare_queue(conn, "identity.not-allowed"))
     finally:
@@ -373,6 +396,8 @@ def main():
             fixture.bind(scratch, f"{service}.retry", scratch)
         fixture.ensure_exchange(PRIVATE_EXCHANGE, "topic")
         fixture.ensure_queue(ARCHIVE, "stream")
+        fixture.ensure_exchange(ARCHIVE_EXCHANGE, "fanout")
+        fixture.ensure_queue(ARCHIVE_FEED, "quorum")
         for service in SERVICES:
             check_service(check, env, service, created[service])
         check_subscriber(check, env)

@@ -516,12 +516,20 @@ def render(model):
     # ------------------------------------------------------------------ archive
     add(f"## Replaying history: the {ARCHIVE} stream")
     add("")
-    add(f"`{ARCHIVE}` is a RabbitMQ **stream** bound with `#` to every `<service>.events` exchange (never to a "
-        "private one): it holds "
-        f"every event of every type, in the order the broker received them, for **{duration_words(max_age)}** "
+    add(f"`{ARCHIVE}` is a RabbitMQ **stream** that holds every public event (never a private one) of every "
+        f"type, in the order the broker received them, for **{duration_words(max_age)}** "
         f"(`x-max-age` `{max_age}`, the default of `syllabus topology apply`); older events are discarded. "
         "Reading it removes nothing, so any number of readers can start wherever they like — to fill a new "
         "subscriber's state before it switches to its own queue, or to replay after a bug.")
+    add("")
+    add(f"Events reach it through `{ARCHIVE}.feed`, a quorum queue bound with `#` to every `<service>.events` "
+        f"exchange: webhooks' archiver copies each message of the feed, as it was published (body, properties, "
+        f"routing key), to the exchange `{ARCHIVE}.in`, which only the stream is bound to, and acknowledges it "
+        "once the stream has confirmed the copy. So a producer's publish is confirmed by the queues that consume "
+        "it and never waits for the archive: while the stream is unavailable (a broker node that held its leader "
+        "is lost), the archive falls behind and the feed keeps what it has not taken yet. Deliveries from the "
+        f"stream name `{ARCHIVE}.in` as their exchange; their routing key (which starts with the producer's "
+        "name) and the envelope's `source` name the producer.")
     add("")
     add("Read it by consuming from the stream with the consumer argument `x-stream-offset`:")
     add("")

@@ -620,11 +620,17 @@ EOF
             # message straight into another service's queue. read: its own queues (and, for
             # binding, its own exchanges). subscriber's read pattern matches *.events and
             # events.archive only: it can neither consume nor bind <s>.private or <s>.retry.
-            # webhooks also reads events.archive: it replays past events to an endpoint.
+            # webhooks also keeps the archive and reads it: it consumes events.archive.feed and
+            # writes to events.archive.in (the exchange bound to the stream alone), and replays
+            # past events from events.archive to an endpoint.
             readable="^$s(\\\\..*)?\$"
-            [[ $s != webhooks ]] || readable="^($s(\\\\..*)?|events\\\\.archive)\$"
-            printf '    {"user": "%s", "vhost": "syllabus", "configure": "^$", "write": "^%s\\\\.(events|private|retry)$", "read": "%s"}%s\n' \
-                "$s" "$s" "$readable" "$([[ $n -lt ${#SERVICES[@]} ]] && echo ,)"
+            writable="^$s\\\\.(events|private|retry)\$"
+            if [[ $s == webhooks ]]; then
+                readable="^($s(\\\\..*)?|events\\\\.archive(\\\\.feed)?)\$"
+                writable="^($s\\\\.(events|private|retry)|events\\\\.archive\\\\.in)\$"
+            fi
+            printf '    {"user": "%s", "vhost": "syllabus", "configure": "^$", "write": "%s", "read": "%s"}%s\n' \
+                "$s" "$writable" "$readable" "$([[ $n -lt ${#SERVICES[@]} ]] && echo ,)"
         done
         echo '  ]'
         echo '}'

@@ -43,13 +43,27 @@ public struct AMQPAdmin: Sendable {
             for consumer in topology.consumers {
                 try connection.declareExchange(consumer.retryExchange, type: "direct")
             }
+            try connection.declareExchange(topology.archiveExchange, type: "fanout")
             try connection.declareQueue(topology.archive, arguments: topology.archiveArguments())
-            done.append("stream \(topology.archive) (max age \(topology.archiveMaxAge))")
-            for exchange in topology.exchanges {
-                try connection.bindQueue(topology.archive, exchange: exchange, routingKey: "#")
-            }
+            try connection.bindQueue(topology.archive, exchange: topology.archiveExchange, routingKey: "")
+            done.append("stream \(topology.archive) (max age \(topology.archiveMaxAge)), written through \(topology.archiveExchange)")
             return done
         }
+        // The feed is bound before the stream leaves the producers' exchanges (an earlier
+        // topology bound it to them directly): while both are bound an event may be archived
+        // twice, never missed.
+        if let replaced = try await declareReplacingIfEmpty(topology.archiveFeed, arguments: Topology.archiveFeedArguments) {
+            done.append(replaced)
+        }
+        try await session { connection in
+            for exchange in topology.exchanges {
+                try connection.bindQueue(topology.archiveFeed, exchange: exchange, routingKey: "#")
+            }
+            for exchange in topology.exchanges {
+                try connection.unbindQueue(topology.archive, exchange: exchange, routingKey: "#")
+            }
+        }
+        done.append("queue \(topology.archiveFeed) (\(topology.exchanges.count) bindings, one consumer at a time: the archiver)")
         for consumer in topology.consumers {
             var queues: [(name: String, arguments: AMQPTable)] = [
                 (consumer.deadLetterQueue, Topology.deadLetterQueueArguments),

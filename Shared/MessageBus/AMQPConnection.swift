@@ -160,6 +160,13 @@ final class AMQPConnection {
         try check("queue.bind \(queue) -> \(exchange) [\(routingKey)]")
     }
 
+    /// Removes a binding; removing one that does not exist is not an error.
+    func unbindQueue(_ queue: String, exchange: String, routingKey: String) throws {
+        let arena = Arena()
+        amqp_queue_unbind(state, channel, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey), amqp_empty_table)
+        try check("queue.unbind \(queue) -> \(exchange) [\(routingKey)]")
+    }
+
     func deleteQueue(_ queue: String) throws {
         let arena = Arena()
         amqp_queue_delete(state, channel, arena.bytes(queue), 0, 0)

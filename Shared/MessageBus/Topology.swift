@@ -1,6 +1,10 @@
 /// The broker objects of the system: one topic exchange per producer (archived), private topic
 /// exchanges for what only named consumers may read (never archived), one quorum queue per
-/// consumer with its own retry exchange, retry tiers and dead-letter queue, and the archive stream.
+/// consumer with its own retry exchange, retry tiers and dead-letter queue, and the archive: the
+/// stream, the quorum queue that collects what goes into it (`archiveFeed`, bound to every public
+/// exchange) and the exchange its archiver writes through (`archiveExchange`, bound to the stream
+/// alone). The stream is bound to no producer's exchange, so that a producer's publish is
+/// confirmed by the queues that consume it and never waits for the archive.
 public struct Topology: Sendable, Equatable {
     public struct ConsumerQueue: Sendable, Equatable {
         /// The consuming service; its queue has the same name.
@@ -88,6 +92,17 @@ public struct Topology: Sendable, Equatable {
     }
 
     public static let deadLetterQueueArguments: AMQPTable = ["x-queue-type": .string("quorum")]
+
+    /// The quorum queue every public event is copied into on its way to the archive.
+    public var archiveFeed: String { "\(archive).feed" }
+    /// The fanout exchange the archiver publishes the feed's messages to: bound to the stream alone.
+    public var archiveExchange: String { "\(archive).in" }
+
+    /// Arguments of the archive's feed: quorum, and one consumer at a time (whichever replica of
+    /// the archiver came first), so that the stream keeps the order the feed received.
+    public static let archiveFeedArguments: AMQPTable = [
+        "x-queue-type": .string("quorum"), "x-single-active-consumer": .bool(true),
+    ]
 
     public func archiveArguments() -> AMQPTable {
         ["x-queue-type": .string("stream"), "x-max-age": .string(archiveMaxAge)]

@@ -4,8 +4,9 @@
 #   examples/python-subscriber/check.sh <stack dir>/syllabus.env
 #
 # 1. As the admin (ADMIN_AMQP_URL): declares the exchange identity.events (topic, durable) and
-#    the stream events.archive (x-max-age 7D) only if they are missing, and binds the stream to
-#    the exchange with `#` (as `syllabus topology apply` does).
+#    the stream events.archive (x-max-age 7D) only if they are missing. On a Syllabus stack the
+#    archive is fed through the queue events.archive.feed by webhooks' archiver, which must run;
+#    on a broker without that queue the stream is bound to the exchange directly, with `#`.
 # 2. Starts subscriber.py as the `subscriber` user (SUBSCRIBER_AMQP_URL) on a queue of its own,
 #    subscriber.check-<pid>-<random>, bound to identity.events.
 # 3. Publishes, as the admin, three valid events made from Shared/Contracts/Examples (fresh ids, a
@@ -97,7 +98,11 @@ def prepare():
     else:
         connection.channel().queue_declare(ARCHIVE, durable=True, arguments={"x-queue-type": "stream", "x-max-age": "7D"})
         print(f"declared stream {ARCHIVE} (x-max-age 7D)", file=sys.stderr)
-    connection.channel().queue_bind(ARCHIVE, EXCHANGE, routing_key="#")  # idempotent
+    if exists(connection, lambda ch: ch.queue_declare(ARCHIVE + ".feed", passive=True)):
+        print(f"{ARCHIVE} is fed through {ARCHIVE}.feed (webhooks copies it into the stream)", file=sys.stderr)
+    else:
+        connection.channel().queue_bind(ARCHIVE, EXCHANGE, routing_key="#")  # idempotent
+        print(f"bound {ARCHIVE} to {EXCHANGE}", file=sys.stderr)
     connection.close()
 
     # The current identity types no Syllabus service consumes: publishing them reaches only the

@@ -20,7 +20,8 @@ Progress and notes (ready, duplicates, unknown types, totals) go to stderr.
 --url defaults to $SUBSCRIBER_AMQP_URL. Without --exchange it binds every `<service>.events`
 exchange of Shared/Contracts/asyncapi.yaml, each with every --pattern (default `#`).
 --from-archive reads the stream `events.archive` instead of a queue; there --exchange and
---pattern filter the deliveries instead of binding. --subject keeps only events about those
+--pattern filter the deliveries instead of binding (an archived event's exchange is the one its
+routing key starts with). --subject keeps only events about those
 aggregates (the others are acknowledged and skipped).
 
 Exit status: with --count N, 0 once N valid events arrived and 1 if the time ran out first;
@@ -205,7 +206,10 @@ class Subscriber:
         """Client-side filter for the archive, which carries every event of every exchange."""
         if self.args.from_archive is None:
             return True  # the queue's bindings did the filtering
-        if self.args.exchange and method.exchange not in self.args.exchange:
+        # Every archived message comes through events.archive.in: the producer's exchange is the
+        # one its routing key starts with (`identity.user.registered.v1` from identity.events).
+        producer_exchange = method.routing_key.split(".", 1)[0] + ".events"
+        if self.args.exchange and producer_exchange not in self.args.exchange:
             return False
         patterns = self.args.pattern or ["#"]
         return any(matches(p, method.routing_key) for p in patterns)

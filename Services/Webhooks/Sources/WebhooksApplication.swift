@@ -53,7 +53,9 @@ public func buildWebhooksApplication(_ configuration: ServiceConfiguration) asyn
         if removed > 0 { runtime.logger.info("retention removed delivered events", metadata: ["count": "\(removed)"]) }
         return false
     }
+    // Webhooks keeps the archive its replays read: it copies every public event into the stream.
+    let archiver = try Archiver(amqpURL: configuration.amqpURL, logger: runtime.logger)
     return runtime.application(
-        router: router, consumer: try runtime.consumer(WebhooksHandlers.all), services: [delivery, gauges, retention],
+        router: router, consumer: try runtime.consumer(WebhooksHandlers.all), services: [delivery, gauges, retention, archiver],
         openAPI: WebhooksOpenAPI.document)
 }
