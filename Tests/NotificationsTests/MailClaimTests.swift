@@ -98,19 +98,23 @@ final class RecordingTransport: MailTransport, @unchecked Sendable {
             let name = "mail-\(UUID().uuidString.prefix(8).lowercased())"
             let dispatcherPool = try Self.pool(schema, name: name)
             defer { dispatcherPool.shutdown() }
-            struct Seen: Sendable { var openTransactions: Int, claimedAndPending: Bool, lockable: Bool }
+            struct Seen: Sendable { var openTransactions: Int, sessions: String, claimedAndPending: Bool, lockable: Bool }
             let seen = Locked<[UUID: Seen]>([:])
             let transport = RecordingTransport { mail, _ in
                 let look = try observer.run { connection in
-                    // A session inside a transaction has an xact_start; an idle one has none.
-                    let open = try connection.query(
-                        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = \(name) AND xact_start IS NOT NULL"
-                    ).first!.decode("n", as: Int.self)
+                    // A transaction held across the send is a session of the dispatcher's idle
+                    // inside it ('idle in transaction'): its code is waiting for the transport.
+                    let sessions = try connection.query(
+                        "SELECT state, xact_start IS NOT NULL AS in_transaction, left(query, 80) AS query FROM pg_stat_activity WHERE application_name = \(name)")
+                    let open = try sessions.filter { try $0.decode("state", as: String?.self)?.hasPrefix("idle in transaction") == true }.count
+                    let described = try sessions.map {
+                        "\(try $0.decode("state", as: String?.self) ?? "?")\(try $0.decode("in_transaction", as: Bool.self) ? " (in a transaction)" : ""): \(try $0.decode("query", as: String?.self) ?? "")"
+                    }.joined(separator: "; ")
                     let row = try connection.query("SELECT status, claimed_by FROM email_queue WHERE id = \(mail.id)").first!
                     let claimed = try row.decode("status", as: String.self) == "PENDING" && row.decode("claimed_by", as: UUID?.self) != nil
                     // Nobody holds a lock on the row while it is being sent.
                     let lockable = try connection.transaction { (try? $0.query("SELECT id FROM email_queue WHERE id = \(mail.id) FOR UPDATE NOWAIT")) != nil }
-                    return Seen(openTransactions: open, claimedAndPending: claimed, lockable: lockable)
+                    return Seen(openTransactions: open, sessions: described, claimedAndPending: claimed, lockable: lockable)
                 }
                 seen.withLock { $0[mail.id] = look }
             }
@@ -128,7 +132,7 @@ final class RecordingTransport: MailTransport, @unchecked Sendable {
             #expect(transport.sent.count == 3)
             for mail in transport.sent {
                 let look = try #require(seen.withLock { $0[mail.id] })
-                #expect(look.openTransactions == 0, "the dispatcher's sessions hold no transaction while \(mail) is sent")
+                #expect(look.openTransactions == 0, "the dispatcher's sessions hold no transaction while \(mail) is sent: \(look.sessions)")
                 #expect(look.claimedAndPending, "the claim is committed before \(mail) is sent")
                 #expect(look.lockable, "no row lock is held while \(mail) is sent")
             }
